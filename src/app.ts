@@ -1,0 +1,39 @@
+/**
+ * buildApp: the fastify instance of one Farthing instance. It never listens by itself (main.ts
+ * does), so tests drive it with inject() or listen on a port of their choosing.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { sql } from 'kysely';
+import type { Context } from './context.ts';
+import { installErrorHandling } from './http/errors.ts';
+import { adminRoutes } from './http/admin-routes.ts';
+import { memberRoutes } from './http/member-routes.ts';
+
+/** Large enough for any API request; statements have their own limit. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: ctx.config.production,
+  });
+  installErrorHandling(app);
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => {
+      const error = Object.assign(new Error(`too many requests: try again in ${Math.ceil(context.ttl / 1000)} s`), { statusCode: 429 });
+      return error;
+    },
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    await sql`SELECT 1`.execute(ctx.db);
+    return reply.send({ status: 'ok' });
+  });
+
+  memberRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  return app;
+}

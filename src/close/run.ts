@@ -1,0 +1,189 @@
+/**
+ * Runs the monthly close: one at a time (a session advisory lock), in period order, staged and
+ * resumable, with the ledger self-check before it starts and before it is marked done.
+ */
+import { sql } from 'kysely';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { formatAmount } from '../core/money.ts';
+import { addMonths, type Period, periodEnd, periodOf, periodsBetween } from '../core/period.ts';
+import { getSetting, initSetting } from '../db/settings.ts';
+import type { CloseStage } from '../db/schema.ts';
+import { assertLedgerBalanced } from '../ledger/check.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { charityMemberId } from '../members/service.ts';
+import { excludePeriodLock, acquireCloseRunnerLock, releaseCloseRunnerLock } from './locks.ts';
+import { bookStage, chargeStage, type CloseParams, closeAccounts, splitStage } from './stages.ts';
+
+export interface CloseSummary {
+  members_charged: number;
+  flattrs: number;
+  charged: string;
+  fees: string;
+  paid: string;
+  to_charity: string;
+  held: string;
+  released: string;
+  expired: string;
+  owed_to_peers: string;
+}
+
+export interface CloseResult {
+  period: Period;
+  summary: CloseSummary;
+  /** false when the period had been closed before and this call changed nothing. */
+  closed_now: boolean;
+}
+
+export interface CloseOptions {
+  /** Called as each stage commits (progress bars; crash tests). */
+  onStage?: (period: Period, stage: CloseStage) => void | Promise<void>;
+}
+
+/** The first period of this instance: nothing can have happened before it. */
+export async function firstPeriod(ctx: Context): Promise<Period> {
+  return (await getSetting<Period>(ctx.db, 'first_period')) ?? initSetting(ctx.db, 'first_period', periodOf(ctx.clock.now()));
+}
+
+/**
+ * Closes `period` and, first, any earlier period not yet closed (balances carry from one close
+ * to the next, so they must run in order). Refused with `period_open` before the period ends.
+ */
+export async function closePeriod(ctx: Context, period: Period, options: CloseOptions = {}): Promise<CloseResult> {
+  const now = ctx.clock.now();
+  if (now < periodEnd(period)) {
+    throw new AppError('period_open', `${period} has not ended yet: it can be closed from ${periodEnd(period).toISOString()}`);
+  }
+  const first = await firstPeriod(ctx);
+  if (period < first) {
+    return { period, summary: emptySummary(), closed_now: false };
+  }
+  return ctx.db.connection().execute(async (conn) => {
+    await acquireCloseRunnerLock(conn);
+    try {
+      let result: CloseResult | undefined;
+      for (const p of periodsBetween(first, period)) {
+        result = await closeOne(ctx, conn, p, options);
+      }
+      return result as CloseResult;
+    } finally {
+      await releaseCloseRunnerLock(conn);
+    }
+  });
+}
+
+async function closeOne(ctx: Context, conn: Executor, period: Period, options: CloseOptions): Promise<CloseResult> {
+  let row = await conn.selectFrom('closes').selectAll().where('period', '=', period).executeTakeFirst();
+  if (row?.stage === 'done') return { period, summary: row.summary as CloseSummary, closed_now: false };
+  if (!row) {
+    await assertLedgerBalanced(conn);
+    const charity = await charityMemberId({ db: conn as Context['db'] });
+    row = await conn.transaction().execute(async (trx) => {
+      // Waits for flattrs and withdrawals of the period in flight; later ones see it closing.
+      await excludePeriodLock(trx, period);
+      return trx
+        .insertInto('closes')
+        .values({
+          period,
+          stage: 'charging',
+          fee_ppm: ctx.config.feePpm,
+          idle_budget: ctx.config.idleBudget,
+          charity_member_id: charity,
+          started_at: ctx.clock.now(),
+          finished_at: null,
+          summary: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    ctx.log.info({ period }, 'close started');
+  } else {
+    ctx.log.warn({ period, stage: row.stage }, 'close resumed');
+  }
+  // The parameters were frozen when the close began, so a resumed close runs with the same ones.
+  const params: CloseParams = {
+    period,
+    currency: ctx.config.currency,
+    feePpm: row.fee_ppm,
+    idleBudget: row.idle_budget,
+    charityMemberId: row.charity_member_id,
+    now: ctx.clock.now(),
+  };
+  let stage = row.stage;
+  if (stage === 'charging') {
+    await conn.transaction().execute(async (trx) => chargeStage(trx, params, await closeAccounts(trx, params)));
+    stage = 'splitting';
+    await options.onStage?.(period, stage);
+  }
+  if (stage === 'splitting') {
+    await conn.transaction().execute((trx) => splitStage(trx, params));
+    stage = 'booking';
+    await options.onStage?.(period, stage);
+  }
+  const summary = await conn.transaction().execute(async (trx) => {
+    await bookStage(trx, params, await closeAccounts(trx, params));
+    const summary = await summarise(trx, period);
+    // Nothing is booked unless the whole ledger still checks out.
+    await assertLedgerBalancedAfterBooking(trx, period);
+    await trx
+      .updateTable('closes')
+      .set({ stage: 'done', finished_at: ctx.clock.now(), summary: JSON.stringify(summary) })
+      .where('period', '=', period)
+      .execute();
+    return summary;
+  });
+  await options.onStage?.(period, 'done');
+  ctx.log.info({ period, summary }, 'close done');
+  return { period, summary, closed_now: true };
+}
+
+async function assertLedgerBalancedAfterBooking(trx: Executor, period: Period): Promise<void> {
+  // The clearing check reads only closes marked done; mark this one first inside the transaction.
+  await trx.updateTable('closes').set({ stage: 'done' }).where('period', '=', period).execute();
+  await assertLedgerBalanced(trx);
+}
+
+async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
+  const { rows } = await sql<Record<string, bigint>>`
+    SELECT
+      (SELECT count(*) FROM close_charges WHERE period = ${period} AND charged > 0) AS members_charged,
+      (SELECT count(*) FROM shares WHERE period = ${period}) AS flattrs,
+      (SELECT COALESCE(sum(charged), 0)::bigint FROM close_charges WHERE period = ${period}) AS charged,
+      (SELECT COALESCE(sum(fee), 0)::bigint FROM shares WHERE period = ${period}) AS fees,
+      (SELECT COALESCE(sum(net), 0)::bigint FROM shares WHERE period = ${period} AND disposition = 'paid') AS paid,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
+        WHERE period = ${period} AND kind IN ('charity', 'hold_expire') AND idempotency_key LIKE 'close:%') AS to_charity,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM holds WHERE period = ${period}) AS held,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
+        WHERE period = ${period} AND kind = 'hold_release' AND idempotency_key LIKE 'close:%') AS released,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
+        WHERE period = ${period} AND kind = 'hold_expire' AND idempotency_key LIKE 'close:%') AS expired
+  `.execute(db);
+  const r = rows[0] as Record<string, bigint>;
+  return {
+    members_charged: Number(r.members_charged),
+    flattrs: Number(r.flattrs),
+    charged: formatAmount(r.charged as bigint),
+    fees: formatAmount(r.fees as bigint),
+    paid: formatAmount(r.paid as bigint),
+    to_charity: formatAmount(r.to_charity as bigint),
+    held: formatAmount(r.held as bigint),
+    released: formatAmount(r.released as bigint),
+    expired: formatAmount(r.expired as bigint),
+    owed_to_peers: formatAmount(0n),
+  };
+}
+
+function emptySummary(): CloseSummary {
+  const zero = formatAmount(0n);
+  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero };
+}
+
+export async function getClose(ctx: Context, period: Period) {
+  return ctx.db.selectFrom('closes').selectAll().where('period', '=', period).executeTakeFirst();
+}
+
+/** The most recent period that has ended, and when the automatic close should run it. */
+export function lastEndedPeriod(now: Date): Period {
+  return addMonths(periodOf(now), -1);
+}

@@ -1,0 +1,168 @@
+/**
+ * The only reader of process.env. Validates the environment (and an optional .env file) once at
+ * start and answers a frozen Config; an invalid value stops the start with a message naming it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseAmount, percentToPpm } from './core/money.ts';
+
+const amountString = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseAmount(value, name);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be an amount such as "2.00", got "${value}"` });
+        return z.NEVER;
+      }
+    });
+
+const flag = z
+  .enum(['1', '0', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+
+const EnvSchema = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    FARTHING_ORIGIN: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) origin such as https://flattr.example' })
+      .optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
+      .optional(),
+    FARTHING_DATA_DIR: z.string().min(1).default('./data'),
+    FARTHING_CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR')
+      .default('EUR'),
+    FARTHING_FEE_PERCENT: z
+      .string()
+      .default('10')
+      .refine((v) => /^[0-9]{1,2}(\.[0-9]{1,4})?$/.test(v) && Number(v) <= 50, 'must be a number from 0 to 50 (at most four decimals)'),
+    FARTHING_MIN_BUDGET: amountString('FARTHING_MIN_BUDGET', '2.00'),
+    FARTHING_MAX_BUDGET: amountString('FARTHING_MAX_BUDGET', '100.00'),
+    FARTHING_MIN_PAYOUT: amountString('FARTHING_MIN_PAYOUT', '10.00'),
+    FARTHING_IDLE_BUDGET: z.enum(['charity', 'keep']).default('charity'),
+    FARTHING_REGISTRATION: z.enum(['open', 'invite', 'closed']).default('invite'),
+    FARTHING_ADMIN: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,30}:.{8,}$/, 'must be username:password with a password of at least 8 characters')
+      .optional(),
+    FARTHING_ALLOW_PRIVATE_ADDRESS: flag,
+    FARTHING_NOW: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant such as 2026-11-15T12:00:00Z' }).optional(),
+    FARTHING_AUTO_CLOSE: z.enum(['on', 'off']).default('on'),
+    FARTHING_CLOSE_DELAY_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(10),
+    FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
+    FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.FARTHING_MIN_BUDGET <= 0n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_MIN_BUDGET'], message: 'must be greater than zero' });
+    }
+    if (env.FARTHING_MAX_BUDGET < env.FARTHING_MIN_BUDGET) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_MAX_BUDGET'], message: 'must not be below FARTHING_MIN_BUDGET' });
+    }
+    if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
+    }
+  });
+
+export interface Config {
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly origin: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly currency: string;
+  /** The instance fee in parts per million of a share. */
+  readonly feePpm: bigint;
+  readonly minBudget: bigint;
+  readonly maxBudget: bigint;
+  readonly minPayout: bigint;
+  readonly idleBudget: 'charity' | 'keep';
+  readonly registration: 'open' | 'invite' | 'closed';
+  readonly admin: { readonly username: string; readonly password: string } | undefined;
+  readonly allowPrivateAddress: boolean;
+  readonly now: Date | undefined;
+  readonly autoClose: boolean;
+  readonly closeDelayMinutes: number;
+  readonly invitesPerMember: number;
+  /** Sign-in and sign-up attempts per minute and IP address. */
+  readonly authRateLimit: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads KEY=value lines; values already in the environment win. */
+export function readDotEnv(path = '.env'): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const values: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trimStart().startsWith('#')) continue;
+    let value = match[2] as string;
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    values[match[1] as string] = value;
+  }
+  return values;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = { ...readDotEnv(), ...process.env }): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.') || 'environment';
+        const got = cleaned[name] === undefined ? '' : ` (got "${cleaned[name]}")`;
+        return `${name} ${issue.message}${got}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const [adminUser, ...adminPassword] = e.FARTHING_ADMIN?.split(':') ?? [];
+  return Object.freeze({
+    production: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    origin: (e.FARTHING_ORIGIN ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.FARTHING_DATA_DIR,
+    currency: e.FARTHING_CURRENCY,
+    feePpm: percentToPpm(e.FARTHING_FEE_PERCENT),
+    minBudget: e.FARTHING_MIN_BUDGET,
+    maxBudget: e.FARTHING_MAX_BUDGET,
+    minPayout: e.FARTHING_MIN_PAYOUT,
+    idleBudget: e.FARTHING_IDLE_BUDGET,
+    registration: e.FARTHING_REGISTRATION,
+    admin: adminUser ? { username: adminUser, password: adminPassword.join(':') } : undefined,
+    allowPrivateAddress: e.FARTHING_ALLOW_PRIVATE_ADDRESS,
+    now: e.FARTHING_NOW ? new Date(e.FARTHING_NOW) : undefined,
+    autoClose: e.FARTHING_AUTO_CLOSE === 'on',
+    closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,
+    invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
+    authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** A configuration for tests and tools: the defaults, with overrides. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', ...overrides });
+}

@@ -1,0 +1,23 @@
+/**
+ * What every service needs: the database, the validated configuration, the one clock and a logger.
+ * Services take it explicitly; nothing reads globals.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Clock } from './core/clock.ts';
+import type { Database, DatabaseKind } from './db/database.ts';
+
+export interface Context {
+  readonly db: Database;
+  readonly dbKind: DatabaseKind;
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/** A member as the services see them once authenticated. */
+export interface Caller {
+  readonly id: bigint;
+  readonly username: string;
+  readonly role: 'member' | 'admin';
+}

@@ -1,0 +1,51 @@
+/**
+ * The one error type of the domain. Every failure a client can cause is an AppError with a code
+ * from the API contract; the HTTP layer maps codes to statuses in one place.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_amount: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  invite_required: 403,
+  registration_closed: 403,
+  not_found: 404,
+  username_taken: 409,
+  thing_exists: 409,
+  flattr_once: 409,
+  flattr_owner: 409,
+  no_means: 402,
+  period_open: 409,
+  period_closed: 409,
+  budget_out_of_range: 400,
+  insufficient_funds: 409,
+  payout_below_minimum: 400,
+  reference_conflict: 409,
+  invite_limit: 409,
+  already_paid: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = details;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,169 @@
+/**
+ * Table types for kysely. They mirror migrations/; a column's type is what the database hands
+ * back (int8 as bigint, timestamptz as Date).
+ */
+import type { ColumnType, Generated, GeneratedAlways } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date, Date>;
+
+export interface SettingsTable {
+  key: string;
+  value: ColumnType<unknown, string, string>;
+}
+
+export interface MembersTable {
+  id: GeneratedAlways<bigint>;
+  username: string;
+  password_hash: string;
+  role: 'member' | 'admin';
+  listed: Generated<boolean>;
+  invited_with: string | null;
+  created_at: Timestamp;
+}
+
+export interface InvitesTable {
+  code: string;
+  created_by: bigint | null;
+  created_at: Timestamp;
+  used_by: bigint | null;
+  used_at: Timestamp | null;
+}
+
+export interface TokensTable {
+  id: GeneratedAlways<bigint>;
+  member_id: bigint;
+  secret_hash: Uint8Array;
+  kind: 'api' | 'session';
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export type AccountType =
+  | 'external'
+  | 'wallet'
+  | 'fees'
+  | 'clearing'
+  | 'holds'
+  | 'unclaimed'
+  | 'payouts'
+  | 'charity_reserve'
+  | 'peer';
+
+export interface AccountsTable {
+  id: GeneratedAlways<bigint>;
+  code: string;
+  type: AccountType;
+  member_id: bigint | null;
+  currency: string;
+  created_at: Timestamp;
+}
+
+export interface TransfersTable {
+  id: GeneratedAlways<bigint>;
+  debit_account_id: bigint;
+  credit_account_id: bigint;
+  amount: bigint;
+  currency: string;
+  kind: string;
+  period: string;
+  reference: string | null;
+  idempotency_key: string | null;
+  created_at: Timestamp;
+}
+
+export interface BudgetsTable {
+  member_id: bigint;
+  period: string;
+  amount: bigint;
+  set_at: Timestamp;
+}
+
+export interface ThingsTable {
+  id: string;
+  url: string;
+  title: string | null;
+  owner_member_id: bigint;
+  created_at: Timestamp;
+}
+
+export interface FlattrsTable {
+  id: string;
+  seq: GeneratedAlways<bigint>;
+  member_id: bigint;
+  thing_id: string;
+  period: string;
+  created_at: Timestamp;
+  withdrawn_at: Timestamp | null;
+}
+
+export interface PayoutsTable {
+  id: string;
+  member_id: bigint;
+  amount: bigint;
+  state: 'requested' | 'paid';
+  requested_at: Timestamp;
+  paid_at: Timestamp | null;
+  reference: string | null;
+}
+
+export type CloseStage = 'charging' | 'splitting' | 'booking' | 'done';
+
+export interface ClosesTable {
+  period: string;
+  stage: CloseStage;
+  fee_ppm: bigint;
+  idle_budget: 'charity' | 'keep';
+  charity_member_id: bigint | null;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  summary: ColumnType<unknown, string | null, string | null>;
+}
+
+export interface CloseChargesTable {
+  period: string;
+  member_id: bigint;
+  budget: bigint;
+  balance: bigint;
+  charged: bigint;
+  flattr_count: number;
+  funded: boolean;
+}
+
+export interface SharesTable {
+  flattr_id: string;
+  period: string;
+  payer_member_id: bigint;
+  thing_id: string;
+  recipient_member_id: bigint;
+  gross: bigint;
+  fee: bigint;
+  net: bigint;
+  disposition: 'paid' | 'held' | 'charity';
+}
+
+export interface HoldsTable {
+  id: GeneratedAlways<bigint>;
+  period: string;
+  member_id: bigint;
+  amount: bigint;
+  state: 'held' | 'released' | 'expired';
+  settled_period: string | null;
+}
+
+export interface DB {
+  settings: SettingsTable;
+  members: MembersTable;
+  invites: InvitesTable;
+  tokens: TokensTable;
+  accounts: AccountsTable;
+  transfers: TransfersTable;
+  budgets: BudgetsTable;
+  things: ThingsTable;
+  flattrs: FlattrsTable;
+  payouts: PayoutsTable;
+  closes: ClosesTable;
+  close_charges: CloseChargesTable;
+  shares: SharesTable;
+  holds: HoldsTable;
+}

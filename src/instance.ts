@@ -1,0 +1,66 @@
+/**
+ * Assembles one instance from a Config: database (migrated), clock, logger, services, the app
+ * and the automatic close. main.ts, the CLI and the tests all start instances through here.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp } from './app.ts';
+import { type Clock, clockStartingAt, systemClock } from './core/clock.ts';
+import type { Config } from './config.ts';
+import type { Context } from './context.ts';
+import { type DatabaseHandle, openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { firstPeriod } from './close/run.ts';
+import { startAutoClose } from './close/schedule.ts';
+import { ensureAdmin } from './members/service.ts';
+
+export interface Instance {
+  readonly ctx: Context;
+  readonly app: FastifyInstance;
+  readonly database: DatabaseHandle;
+  close(): Promise<void>;
+}
+
+export interface InstanceOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** An already opened database (tests); otherwise opened from the config. */
+  database?: DatabaseHandle;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
+  });
+}
+
+export async function openInstanceDatabase(config: Config): Promise<DatabaseHandle> {
+  return openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : path.resolve(config.dataDir) });
+}
+
+export async function createInstance(config: Config, options: InstanceOptions = {}): Promise<Instance> {
+  const log = options.log ?? createLogger(config);
+  const clock = options.clock ?? (config.now ? clockStartingAt(config.now) : systemClock);
+  const database = options.database ?? (await openInstanceDatabase(config));
+  await migrateToLatest(database.db);
+  const ctx: Context = { db: database.db, dbKind: database.kind, config, clock, log };
+  await firstPeriod(ctx);
+  if (config.admin) {
+    const { created } = await ensureAdmin(ctx, config.admin.username, config.admin.password);
+    if (created) log.info({ username: config.admin.username }, 'admin created from FARTHING_ADMIN');
+  }
+  const app = await buildApp(ctx);
+  const autoClose = config.autoClose ? startAutoClose(ctx) : undefined;
+  return {
+    ctx,
+    app,
+    database,
+    close: async () => {
+      await autoClose?.stop();
+      await app.close();
+      if (!options.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Ledger accounts. Each member has one wallet; the instance has a handful of system accounts,
+ * one per purpose, created on first use. Account codes are stable names ("wallet:42", "fees").
+ */
+import { sql, type Transaction } from 'kysely';
+import type { AccountType, DB } from '../db/schema.ts';
+import type { Database } from '../db/database.ts';
+
+export type Executor = Database | Transaction<DB>;
+
+export type SystemAccount = Exclude<AccountType, 'wallet' | 'clearing' | 'peer'>;
+
+/** Where money is before it enters and after it leaves the instance; the only account that goes negative. */
+export const EXTERNAL = 'external';
+
+export function walletCode(memberId: bigint): string {
+  return `wallet:${memberId}`;
+}
+
+/** The account a period's budgets pass through during its close; empty again when the close is done. */
+export function clearingCode(period: string): string {
+  return `clearing:${period}`;
+}
+
+export async function ensureAccount(
+  db: Executor,
+  account: { code: string; type: AccountType; memberId?: bigint; currency: string; now: Date },
+): Promise<bigint> {
+  const inserted = await db
+    .insertInto('accounts')
+    .values({
+      code: account.code,
+      type: account.type,
+      member_id: account.memberId ?? null,
+      currency: account.currency,
+      created_at: account.now,
+    })
+    .onConflict((oc) => oc.column('code').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted) return inserted.id;
+  const existing = await db.selectFrom('accounts').select('id').where('code', '=', account.code).executeTakeFirstOrThrow();
+  return existing.id;
+}
+
+export function ensureSystemAccount(db: Executor, type: SystemAccount, currency: string, now: Date): Promise<bigint> {
+  return ensureAccount(db, { code: type, type, currency, now });
+}
+
+export async function walletAccountId(db: Executor, memberId: bigint): Promise<bigint> {
+  const row = await db.selectFrom('accounts').select('id').where('member_id', '=', memberId).executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Balance = credits - debits, derived from the transfers every time. */
+export async function balanceOf(db: Executor, accountId: bigint): Promise<bigint> {
+  const { rows } = await sql<{ balance: bigint }>`
+    SELECT (COALESCE((SELECT sum(amount) FROM transfers WHERE credit_account_id = ${accountId}), 0)
+          - COALESCE((SELECT sum(amount) FROM transfers WHERE debit_account_id = ${accountId}), 0))::bigint AS balance
+  `.execute(db);
+  return rows[0]?.balance ?? 0n;
+}
+
+/**
+ * Locks a wallet row for the rest of the transaction, so that two movements out of one wallet
+ * (two payout requests, say) are decided one after the other and can never overdraw it.
+ */
+export async function lockAccount(db: Transaction<DB>, accountId: bigint): Promise<void> {
+  await db.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
+}

@@ -1,0 +1,148 @@
+/**
+ * The ledger self-check. Each check is one SQL query that must return no rows; the comment on
+ * each says which bug it would catch. It runs in tests after every scenario, before and inside
+ * every close, and behind GET /api/v1/admin/ledger/check.
+ */
+import { sql } from 'kysely';
+import type { Executor } from './accounts.ts';
+
+interface Check {
+  name: string;
+  /** Why this check exists: the bug it catches. */
+  why: string;
+  query: ReturnType<typeof sql<Record<string, unknown>>>;
+}
+
+const CHECKS: Check[] = [
+  {
+    name: 'balances_sum_to_zero',
+    why: 'money invented or lost: every currency must sum to zero over all accounts',
+    query: sql`
+      SELECT currency, sum(amount) AS total FROM (
+        SELECT currency, amount FROM transfers UNION ALL SELECT currency, -amount FROM transfers
+      ) x GROUP BY currency HAVING sum(amount) <> 0`,
+  },
+  {
+    name: 'no_negative_accounts',
+    why: 'an overdrawn wallet or system account: only the external account may go negative',
+    query: sql`
+      SELECT a.code, b.balance FROM accounts a
+      JOIN (SELECT account_id, sum(delta) AS balance FROM (
+              SELECT credit_account_id AS account_id, amount AS delta FROM transfers
+              UNION ALL SELECT debit_account_id, -amount FROM transfers) x GROUP BY account_id) b
+        ON b.account_id = a.id
+      WHERE a.type <> 'external' AND b.balance < 0`,
+  },
+  {
+    name: 'one_currency_per_transfer',
+    why: 'a transfer between accounts of different currencies',
+    query: sql`
+      SELECT t.id FROM transfers t
+      JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
+      WHERE t.currency <> d.currency OR t.currency <> c.currency`,
+  },
+  {
+    name: 'closed_clearing_is_empty',
+    why: 'a close that charged more or less than it paid out',
+    query: sql`
+      SELECT cl.period, COALESCE(cr.total, 0) - COALESCE(dr.total, 0) AS left_over
+      FROM closes cl
+      JOIN accounts a ON a.code = 'clearing:' || cl.period
+      LEFT JOIN (SELECT credit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) cr ON cr.id = a.id
+      LEFT JOIN (SELECT debit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) dr ON dr.id = a.id
+      WHERE cl.stage = 'done' AND COALESCE(cr.total, 0) <> COALESCE(dr.total, 0)`,
+  },
+  {
+    name: 'charges_match_transfers',
+    why: 'a member charged a different amount than the close recorded for them',
+    query: sql`
+      SELECT c.period, c.member_id, c.charged, COALESCE(t.amount, 0) AS transferred
+      FROM close_charges c
+      JOIN closes cl ON cl.period = c.period AND cl.stage IN ('splitting', 'booking', 'done')
+      LEFT JOIN transfers t ON t.idempotency_key = 'close:' || c.period || ':charge:' || c.member_id
+      WHERE c.charged <> COALESCE(t.amount, 0)`,
+  },
+  {
+    name: 'shares_add_up_to_charges',
+    why: 'a split whose shares do not add up exactly to what the member was charged',
+    query: sql`
+      SELECT c.period, c.member_id, c.charged, s.total FROM close_charges c
+      JOIN (SELECT period, payer_member_id, sum(gross) AS total, count(*) AS n FROM shares GROUP BY 1, 2) s
+        ON s.period = c.period AND s.payer_member_id = c.member_id
+      WHERE s.total <> c.charged OR s.n <> c.flattr_count`,
+  },
+  {
+    name: 'every_closed_flattr_has_a_share',
+    why: 'a flattr of a closed period that was never paid',
+    query: sql`
+      SELECT f.id FROM flattrs f JOIN closes cl ON cl.period = f.period AND cl.stage IN ('booking', 'done')
+      LEFT JOIN shares s ON s.flattr_id = f.id
+      WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL`,
+  },
+  {
+    name: 'holds_match_account',
+    why: 'held shares that the holds account does not hold (or the reverse)',
+    query: sql`
+      SELECT h.total, COALESCE(b.balance, 0) AS balance
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM holds WHERE state = 'held') h
+      LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
+                 FROM accounts a JOIN transfers t ON a.id IN (t.credit_account_id, t.debit_account_id)
+                 WHERE a.code = 'holds') b ON true
+      WHERE h.total <> COALESCE(b.balance, 0)`,
+  },
+  {
+    name: 'payouts_match_account',
+    why: 'a payout request whose reserved money is not where it should be',
+    query: sql`
+      SELECT p.total, COALESCE(b.balance, 0) AS balance
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM payouts WHERE state = 'requested') p
+      LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
+                 FROM accounts a JOIN transfers t ON a.id IN (t.credit_account_id, t.debit_account_id)
+                 WHERE a.code = 'payouts') b ON true
+      WHERE p.total <> COALESCE(b.balance, 0)`,
+  },
+];
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  why: string;
+  problems?: Record<string, unknown>[];
+}
+
+export interface LedgerCheck {
+  balanced: boolean;
+  checks: CheckResult[];
+  transfers: number;
+}
+
+export async function checkLedger(db: Executor): Promise<LedgerCheck> {
+  const checks: CheckResult[] = [];
+  for (const check of CHECKS) {
+    const { rows } = await check.query.execute(db);
+    const result: CheckResult = { name: check.name, ok: rows.length === 0, why: check.why };
+    if (rows.length) result.problems = rows.slice(0, 20).map((row) => jsonSafe(row));
+    checks.push(result);
+  }
+  const count = await sql<{ n: bigint }>`SELECT count(*) AS n FROM transfers`.execute(db);
+  return { balanced: checks.every((c) => c.ok), checks, transfers: Number(count.rows[0]?.n ?? 0n) };
+}
+
+function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
+}
+
+export class LedgerOutOfBalance extends Error {
+  readonly result: LedgerCheck;
+  constructor(result: LedgerCheck) {
+    super(`ledger self-check failed: ${result.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
+    this.name = 'LedgerOutOfBalance';
+    this.result = result;
+  }
+}
+
+export async function assertLedgerBalanced(db: Executor): Promise<LedgerCheck> {
+  const result = await checkLedger(db);
+  if (!result.balanced) throw new LedgerOutOfBalance(result);
+  return result;
+}

@@ -1,0 +1,22 @@
+/** Password hashing with argon2id (argon2's recommended parameters). */
+import argon2 from 'argon2';
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, { type: argon2.argon2id });
+}
+
+// Verifying against this when the username is unknown keeps sign-in time the same either way.
+let dummyHash: Promise<string> | undefined;
+
+export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
+  if (hash === undefined) {
+    dummyHash ??= hashPassword('not a real password, only here to spend time');
+    await argon2.verify(await dummyHash, password);
+    return false;
+  }
+  try {
+    return await argon2.verify(hash, password);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Members: registration (open, invite-only or closed), sign-in, invites, the admin and the
+ * charity account. A new member gets a wallet and the instance's minimum budget at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { periodOf } from '../core/period.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { getSetting, setSetting } from '../db/settings.ts';
+import { ensureAccount, walletCode } from '../ledger/accounts.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { checkPassword, checkUsername } from './rules.ts';
+import { issueToken } from './tokens.ts';
+
+export interface RegisterInput {
+  username: unknown;
+  password: unknown;
+  invite?: unknown;
+}
+
+export interface RegisterOptions {
+  role?: 'member' | 'admin';
+  /** Admins made by FARTHING_ADMIN or the CLI are not subject to the registration mode. */
+  bypassRegistration?: boolean;
+}
+
+export interface RegisteredMember {
+  id: bigint;
+  username: string;
+  actor: string;
+}
+
+export function actorIri(ctx: Context, username: string): string {
+  return `${ctx.config.origin}/users/${username}`;
+}
+
+export async function registerMember(ctx: Context, input: RegisterInput, options: RegisterOptions = {}): Promise<RegisteredMember> {
+  const username = checkUsername(input.username);
+  const password = checkPassword(input.password);
+  const mode = options.bypassRegistration ? 'open' : ctx.config.registration;
+  if (mode === 'closed') throw new AppError('registration_closed', 'this instance is not taking new members');
+  let invite: string | undefined;
+  if (mode === 'invite') {
+    if (typeof input.invite !== 'string' || input.invite.length === 0) {
+      throw new AppError('invite_required', 'this instance is invite-only: an invite code is required', { field: 'invite' });
+    }
+    invite = input.invite.slice(0, 100);
+  }
+  const passwordHash = await hashPassword(password);
+  const now = ctx.clock.now();
+  try {
+    return await ctx.db.transaction().execute(async (trx) => {
+      const member = await trx
+        .insertInto('members')
+        .values({ username, password_hash: passwordHash, role: options.role ?? 'member', invited_with: invite ?? null, created_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (invite !== undefined) {
+        const claimed = await trx
+          .updateTable('invites')
+          .set({ used_by: member.id, used_at: now })
+          .where('code', '=', invite)
+          .where('used_by', 'is', null)
+          .returning('code')
+          .executeTakeFirst();
+        if (!claimed) throw new AppError('invite_required', 'the invite code is not valid or has been used', { field: 'invite' });
+      }
+      await ensureAccount(trx, { code: walletCode(member.id), type: 'wallet', memberId: member.id, currency: ctx.config.currency, now });
+      await trx
+        .insertInto('budgets')
+        .values({ member_id: member.id, period: periodOf(now), amount: ctx.config.minBudget, set_at: now })
+        .execute();
+      return { id: member.id, username, actor: actorIri(ctx, username) };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, 'members_username_key')) {
+      throw new AppError('username_taken', `the username "${username}" is taken`, { field: 'username' });
+    }
+    throw error;
+  }
+}
+
+/** Checks a username and password; the same `unauthorized` whichever of the two is wrong. */
+export async function signIn(ctx: Context, usernameInput: unknown, passwordInput: unknown): Promise<Caller> {
+  const username = typeof usernameInput === 'string' ? usernameInput.slice(0, 30) : '';
+  const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
+  const row = username
+    ? await findMember(ctx, username)
+    : undefined;
+  const ok = await verifyPassword(row?.password_hash, password);
+  if (!row || !ok) throw new AppError('unauthorized', 'the username or the password is wrong');
+  return { id: row.id, username: row.username, role: row.role };
+}
+
+export async function createApiToken(ctx: Context, username: unknown, password: unknown): Promise<string> {
+  const member = await signIn(ctx, username, password);
+  return issueToken(ctx, member.id, 'api');
+}
+
+export function findMember(ctx: Context, username: string) {
+  return ctx.db
+    .selectFrom('members')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['username']), '=', username.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export async function requireMember(ctx: Context, username: unknown) {
+  const row = typeof username === 'string' && username.length <= 30 ? await findMember(ctx, username) : undefined;
+  if (!row) throw new AppError('not_found', `no member is called ${JSON.stringify(username ?? null)}`, { field: 'username' });
+  return row;
+}
+
+/**
+ * A single-use invite code. Admins make as many as they like; members make up to the instance's
+ * allowance (three by default, as Flattr gave them).
+ */
+export async function createInvite(ctx: Context, caller: Caller): Promise<string> {
+  const code = randomBytes(12).toString('base64url');
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    if (caller.role !== 'admin') {
+      // The member row lock makes concurrent requests count one after the other.
+      await trx.selectFrom('members').select('id').where('id', '=', caller.id).forUpdate().execute();
+      const made = await trx.selectFrom('invites').select((eb) => eb.fn.countAll<bigint>().as('n')).where('created_by', '=', caller.id).executeTakeFirstOrThrow();
+      if (Number(made.n) >= ctx.config.invitesPerMember) {
+        throw new AppError('invite_limit', `members can make ${ctx.config.invitesPerMember} invites; you have made them all`);
+      }
+    }
+    await trx.insertInto('invites').values({ code, created_by: caller.id, created_at: now, used_by: null, used_at: null }).execute();
+  });
+  return code;
+}
+
+export async function listInvites(ctx: Context, caller: Caller) {
+  const rows = await ctx.db
+    .selectFrom('invites')
+    .leftJoin('members', 'members.id', 'invites.used_by')
+    .select(['invites.code', 'invites.created_at', 'invites.used_at', 'members.username as used_by'])
+    .where('invites.created_by', '=', caller.id)
+    .orderBy('invites.created_at')
+    .execute();
+  return rows.map((r) => ({ code: r.code, created_at: r.created_at.toISOString(), used_by: r.used_by, used_at: r.used_at?.toISOString() ?? null }));
+}
+
+/** Creates the admin named by FARTHING_ADMIN (or the CLI) unless a member of that name exists. */
+export async function ensureAdmin(ctx: Context, username: string, password: string): Promise<{ created: boolean }> {
+  const existing = await findMember(ctx, username);
+  if (existing) return { created: false };
+  try {
+    await registerMember(ctx, { username, password }, { role: 'admin', bypassRegistration: true });
+    return { created: true };
+  } catch (error) {
+    // Two processes starting at once: the other one created it.
+    if (error instanceof AppError && error.code === 'username_taken') return { created: false };
+    throw error;
+  }
+}
+
+export async function setCharity(ctx: Context, username: unknown): Promise<{ username: string }> {
+  const member = await requireMember(ctx, username);
+  await setSetting(ctx.db, 'charity_member_id', member.id.toString());
+  return { username: member.username };
+}
+
+export async function charityMemberId(ctx: Pick<Context, 'db'>): Promise<bigint | null> {
+  const value = await getSetting<string>(ctx.db, 'charity_member_id');
+  return value === undefined ? null : BigInt(value);
+}

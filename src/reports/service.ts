@@ -1,0 +1,143 @@
+/**
+ * What members read about their money: the flattrs they gave, what they earned, their wallet's
+ * transfers and the flattrs they received. Reads go straight to queries (no services needed).
+ */
+import { sql } from 'kysely';
+import type { Caller, Context } from '../context.ts';
+import { formatAmount } from '../core/money.ts';
+import { type Period, periodOf } from '../core/period.ts';
+import { budgetFor } from '../budgets/service.ts';
+import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
+import { actorIri } from '../members/service.ts';
+import { thingView } from '../things/service.ts';
+import { flattrIri } from '../flattrs/service.ts';
+
+export async function me(ctx: Context, caller: Caller) {
+  const period = periodOf(ctx.clock.now());
+  const [balance, budget] = await Promise.all([
+    walletAccountId(ctx.db, caller.id).then((id) => balanceOf(ctx.db, id)),
+    budgetFor(ctx.db, caller.id, period),
+  ]);
+  return {
+    username: caller.username,
+    actor: actorIri(ctx, caller.username),
+    currency: ctx.config.currency,
+    balance: formatAmount(balance),
+    budget: formatAmount(budget ?? ctx.config.minBudget),
+    role: caller.role,
+    period,
+  };
+}
+
+const thingColumns = ['things.id as thing_id', 'things.url', 'things.title', 'things.owner_member_id', 'owners.username as owner_username'] as const;
+
+export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
+  const rows = await ctx.db
+    .selectFrom('flattrs')
+    .innerJoin('things', 'things.id', 'flattrs.thing_id')
+    .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
+    .select(['flattrs.id', 'flattrs.created_at', 'shares.gross', ...thingColumns])
+    .where('flattrs.member_id', '=', caller.id)
+    .where('flattrs.period', '=', period)
+    .where('flattrs.withdrawn_at', 'is', null)
+    .orderBy('flattrs.created_at')
+    .orderBy('flattrs.seq')
+    .execute();
+  return {
+    period,
+    items: rows.map((r) => ({
+      id: r.id,
+      uri: flattrIri(ctx, r.id),
+      thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+      created_at: r.created_at.toISOString(),
+      /** What this flattr gave, once the period is closed. */
+      amount: r.gross === null ? null : formatAmount(r.gross),
+    })),
+  };
+}
+
+export async function myEarnings(ctx: Context, caller: Caller, period: Period) {
+  const closed = await ctx.db.selectFrom('closes').select('stage').where('period', '=', period).executeTakeFirst();
+  const rows = await ctx.db
+    .selectFrom('things')
+    .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    .innerJoin('flattrs', (join) =>
+      join.onRef('flattrs.thing_id', '=', 'things.id').on('flattrs.period', '=', period).on('flattrs.withdrawn_at', 'is', null))
+    .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
+    .select([
+      ...thingColumns,
+      (eb) => eb.fn.countAll<bigint>().as('flattrs'),
+      sql<bigint>`COALESCE(sum(shares.net), 0)::bigint`.as('amount'),
+      sql<bigint>`COALESCE(sum(shares.net) FILTER (WHERE shares.disposition = 'held'), 0)::bigint`.as('held'),
+    ])
+    .where('things.owner_member_id', '=', caller.id)
+    .groupBy(['things.id', 'owners.username'])
+    .orderBy('things.created_at')
+    .execute();
+  const items = rows.map((r) => ({
+    thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+    flattrs: Number(r.flattrs),
+    amount: formatAmount(r.amount),
+    held: formatAmount(r.held),
+  }));
+  const total = rows.reduce((sum, r) => sum + r.amount, 0n);
+  return { period, closed: closed?.stage === 'done', total: formatAmount(total), items };
+}
+
+export async function myLedger(ctx: Context, caller: Caller, period: Period) {
+  const wallet = await walletAccountId(ctx.db, caller.id);
+  const rows = await ctx.db
+    .selectFrom('transfers')
+    .select(['id', 'kind', 'amount', 'reference', 'period', 'created_at', 'debit_account_id', 'credit_account_id'])
+    .where((eb) => eb.or([eb('debit_account_id', '=', wallet), eb('credit_account_id', '=', wallet)]))
+    .where('period', '=', period)
+    .orderBy('id')
+    .execute();
+  return {
+    period,
+    items: rows.map((r) => ({
+      id: r.id.toString(),
+      kind: r.kind,
+      direction: r.credit_account_id === wallet ? 'in' : 'out',
+      amount: formatAmount(r.amount),
+      reference: r.reference,
+      period: r.period,
+      created_at: r.created_at.toISOString(),
+    })),
+  };
+}
+
+/** Flattrs received on the caller's things; `pending` until the period's close pays them. */
+export async function myIncoming(ctx: Context, caller: Caller, period: Period) {
+  const rows = await ctx.db
+    .selectFrom('flattrs')
+    .innerJoin('things', 'things.id', 'flattrs.thing_id')
+    .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    .innerJoin('members as givers', 'givers.id', 'flattrs.member_id')
+    .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
+    .leftJoin('holds', (join) => join.onRef('holds.period', '=', 'flattrs.period').onRef('holds.member_id', '=', 'things.owner_member_id'))
+    .select(['flattrs.id', 'flattrs.created_at', 'givers.username as giver', 'shares.disposition', 'shares.net', 'holds.state as hold_state', ...thingColumns])
+    .where('things.owner_member_id', '=', caller.id)
+    .where('flattrs.period', '=', period)
+    .where('flattrs.withdrawn_at', 'is', null)
+    .orderBy('flattrs.created_at')
+    .execute();
+  return {
+    period,
+    items: rows.map((r) => ({
+      id: r.id,
+      thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+      from: actorIri(ctx, r.giver),
+      created_at: r.created_at.toISOString(),
+      state: incomingState(r.disposition, r.hold_state),
+      amount: r.net === null ? null : formatAmount(r.net),
+    })),
+  };
+}
+
+function incomingState(disposition: string | null, hold: string | null): 'pending' | 'paid' | 'held' | 'expired' {
+  if (disposition === null) return 'pending';
+  if (disposition === 'held') return hold === 'released' ? 'paid' : hold === 'expired' ? 'expired' : 'held';
+  return 'paid';
+}

@@ -1,0 +1,93 @@
+/** Things: URLs with an owner. Registered by their owner; found by URL or by their own IRI. */
+import { randomUUID } from 'node:crypto';
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { isUniqueViolation, UUID_PATTERN } from '../db/errors.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { actorIri } from '../members/service.ts';
+import { normalizeTitle, normalizeUrl } from './urls.ts';
+
+export interface ThingView {
+  id: string;
+  url: string;
+  title: string | null;
+  owner: { actor: string; username: string };
+  uri: string;
+}
+
+export interface ThingRow {
+  id: string;
+  url: string;
+  title: string | null;
+  owner_member_id: bigint;
+  owner_username: string;
+}
+
+export function thingUri(ctx: Context, id: string): string {
+  return `${ctx.config.origin}/things/${id}`;
+}
+
+export function thingView(ctx: Context, row: ThingRow): ThingView {
+  return {
+    id: row.id,
+    url: row.url,
+    title: row.title,
+    owner: { actor: actorIri(ctx, row.owner_username), username: row.owner_username },
+    uri: thingUri(ctx, row.id),
+  };
+}
+
+function selectThings(db: Executor) {
+  return db
+    .selectFrom('things')
+    .innerJoin('members', 'members.id', 'things.owner_member_id')
+    .select(['things.id', 'things.url', 'things.title', 'things.owner_member_id', 'members.username as owner_username']);
+}
+
+export async function registerThing(ctx: Context, caller: Caller, input: { url: unknown; title?: unknown }): Promise<ThingView> {
+  const url = normalizeUrl(input.url);
+  const title = normalizeTitle(input.title);
+  const id = randomUUID();
+  try {
+    await ctx.db
+      .insertInto('things')
+      .values({ id, url, title, owner_member_id: caller.id, created_at: ctx.clock.now() })
+      .execute();
+  } catch (error) {
+    if (isUniqueViolation(error, 'things_url_key')) {
+      const existing = await findThingByUrl(ctx, url);
+      throw new AppError('thing_exists', 'this URL is already registered as a thing', { existing_id: existing?.id });
+    }
+    throw error;
+  }
+  return thingView(ctx, { id, url, title, owner_member_id: caller.id, owner_username: caller.username });
+}
+
+export function findThingById(ctx: Context, id: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {
+  if (!UUID_PATTERN.test(id)) return Promise.resolve(undefined);
+  return selectThings(db).where('things.id', '=', id.toLowerCase()).executeTakeFirst();
+}
+
+/** A URL names a thing either as what was registered or as the thing's own IRI on this instance. */
+export async function findThingByUrl(ctx: Context, url: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {
+  const ownPrefix = `${ctx.config.origin}/things/`;
+  if (url.startsWith(ownPrefix)) {
+    const id = url.slice(ownPrefix.length).replace(/\/$/, '');
+    const own = await findThingById(ctx, id, db);
+    if (own) return own;
+  }
+  return selectThings(db).where('things.url', '=', url).executeTakeFirst();
+}
+
+export async function lookupThing(ctx: Context, urlInput: unknown): Promise<ThingView> {
+  const url = normalizeUrl(urlInput);
+  const row = await findThingByUrl(ctx, url);
+  if (!row) throw new AppError('not_found', 'no thing is known for this URL');
+  return thingView(ctx, row);
+}
+
+export async function getThing(ctx: Context, id: string): Promise<ThingView> {
+  const row = await findThingById(ctx, id);
+  if (!row) throw new AppError('not_found', 'no such thing');
+  return thingView(ctx, row);
+}

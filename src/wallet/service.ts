@@ -1,0 +1,153 @@
+/**
+ * Money entering and leaving the instance: deposits recorded by an admin (once per reference),
+ * payout requests that reserve the amount at once, and payouts the admin marks as sent.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { formatAmount, parsePositiveAmount } from '../core/money.ts';
+import { periodOf } from '../core/period.ts';
+import { UUID_PATTERN } from '../db/errors.ts';
+import { balanceOf, EXTERNAL, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
+import { recordTransfer } from '../ledger/transfers.ts';
+import { requireMember } from '../members/service.ts';
+
+function checkReference(input: unknown): string {
+  if (typeof input !== 'string' || input.trim().length === 0 || input.length > 200) {
+    throw new AppError('invalid_request', 'reference must be a non-empty string of at most 200 characters', { field: 'reference' });
+  }
+  return input.trim();
+}
+
+export interface DepositView {
+  id: string;
+  username: string;
+  amount: string;
+  reference: string;
+  /** true when this reference had been recorded before and nothing new was booked. */
+  replayed: boolean;
+}
+
+export async function recordDeposit(ctx: Context, input: { username: unknown; amount: unknown; reference: unknown }): Promise<DepositView> {
+  const amount = parsePositiveAmount(input.amount);
+  const reference = checkReference(input.reference);
+  const member = await requireMember(ctx, input.username);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
+    const wallet = await walletAccountId(trx, member.id);
+    const transfer = await recordTransfer(trx, {
+      debitAccountId: external,
+      creditAccountId: wallet,
+      amount,
+      currency: ctx.config.currency,
+      kind: 'deposit',
+      period: periodOf(now),
+      reference,
+      idempotencyKey: `deposit:${reference}`,
+      now,
+    });
+    if (!transfer.created) {
+      const earlier = await trx.selectFrom('transfers').selectAll().where('id', '=', transfer.id).executeTakeFirstOrThrow();
+      if (earlier.credit_account_id !== wallet || earlier.amount !== amount) {
+        throw new AppError('reference_conflict', `the reference "${reference}" was already used for another deposit`, { field: 'reference' });
+      }
+    }
+    return { id: transfer.id.toString(), username: member.username, amount: formatAmount(amount), reference, replayed: !transfer.created };
+  });
+}
+
+export interface PayoutView {
+  id: string;
+  amount: string;
+  state: 'requested' | 'paid';
+  requested_at: string;
+  paid_at: string | null;
+  reference: string | null;
+}
+
+function payoutView(row: { id: string; amount: bigint; state: 'requested' | 'paid'; requested_at: Date; paid_at: Date | null; reference: string | null }): PayoutView {
+  return {
+    id: row.id,
+    amount: formatAmount(row.amount),
+    state: row.state,
+    requested_at: row.requested_at.toISOString(),
+    paid_at: row.paid_at?.toISOString() ?? null,
+    reference: row.reference,
+  };
+}
+
+/** Moves the amount from the wallet to the payouts account at once, under the wallet's lock. */
+export async function requestPayout(ctx: Context, caller: Caller, amountInput: unknown): Promise<PayoutView> {
+  const amount = parsePositiveAmount(amountInput);
+  if (amount < ctx.config.minPayout) {
+    throw new AppError('invalid_amount', `payouts start at ${formatAmount(ctx.config.minPayout)}`, { field: 'amount', minimum: formatAmount(ctx.config.minPayout) });
+  }
+  const now = ctx.clock.now();
+  const id = randomUUID();
+  return ctx.db.transaction().execute(async (trx) => {
+    const wallet = await walletAccountId(trx, caller.id);
+    await lockAccount(trx, wallet);
+    const available = await balanceOf(trx, wallet);
+    if (available < amount) {
+      throw new AppError('insufficient_funds', `your wallet holds ${formatAmount(available)}`, { available: formatAmount(available) });
+    }
+    const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
+    await trx.insertInto('payouts').values({ id, member_id: caller.id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null }).execute();
+    await recordTransfer(trx, {
+      debitAccountId: wallet,
+      creditAccountId: payouts,
+      amount,
+      currency: ctx.config.currency,
+      kind: 'payout_reserve',
+      period: periodOf(now),
+      reference: id,
+      idempotencyKey: `payout:${id}:reserve`,
+      now,
+    });
+    return payoutView({ id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null });
+  });
+}
+
+/** The admin says the money has been sent: it leaves the instance. Same reference twice is a no-op. */
+export async function markPayoutPaid(ctx: Context, id: string, referenceInput: unknown): Promise<PayoutView> {
+  const reference = checkReference(referenceInput);
+  if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such payout');
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const payout = await trx.selectFrom('payouts').selectAll().where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst();
+    if (!payout) throw new AppError('not_found', 'no such payout');
+    if (payout.state === 'paid') {
+      if (payout.reference === reference) return payoutView(payout);
+      throw new AppError('already_paid', `this payout was recorded as paid with reference "${payout.reference}"`);
+    }
+    const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
+    const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
+    await recordTransfer(trx, {
+      debitAccountId: payouts,
+      creditAccountId: external,
+      amount: payout.amount,
+      currency: ctx.config.currency,
+      kind: 'payout_sent',
+      period: periodOf(now),
+      reference,
+      idempotencyKey: `payout:${payout.id}:sent`,
+      now,
+    });
+    const paid = await trx
+      .updateTable('payouts')
+      .set({ state: 'paid', paid_at: now, reference })
+      .where('id', '=', payout.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return payoutView(paid);
+  });
+}
+
+export async function listPayouts(ctx: Context, filter: { memberId?: bigint; state?: 'requested' | 'paid' }) {
+  let query = ctx.db.selectFrom('payouts').innerJoin('members', 'members.id', 'payouts.member_id').selectAll('payouts').select('members.username');
+  if (filter.memberId !== undefined) query = query.where('payouts.member_id', '=', filter.memberId);
+  if (filter.state) query = query.where('payouts.state', '=', filter.state);
+  const rows = await query.orderBy('payouts.requested_at', 'desc').limit(500).execute();
+  return rows.map((r) => ({ ...payoutView(r), username: r.username }));
+}

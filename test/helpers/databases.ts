@@ -1,0 +1,103 @@
+/**
+ * Each integration test file gets its own freshly migrated database: a new PostgreSQL database
+ * on the machine's server (dropped in teardown) and an in-memory embedded PGlite.
+ * When PostgreSQL cannot be reached the PostgreSQL half is skipped with the reason, except
+ * under CI=true, where it fails: CI machines always have PostgreSQL.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+
+type Tap = {
+  test(name: string, fn: (t: any) => Promise<void> | void): Promise<void>;
+  teardown(fn: () => Promise<void> | void): void;
+  skip(name: string, extra?: unknown): void;
+  fail(message: string): void;
+};
+
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Creates a fresh, empty PostgreSQL database and answers its URL and a function that drops it. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `farthing_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+let reachable: Promise<string | null> | undefined;
+/** null when PostgreSQL answers, else why not. */
+export function postgresUnavailable(): Promise<string | null> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return null;
+    } catch (error) {
+      return `PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL}: ${(error as Error).message}`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return reachable;
+}
+
+/** Opens a freshly migrated database of the given kind; closed (and dropped) by `t.teardown`. */
+export async function freshDatabase(t: Pick<Tap, 'teardown'>, kind: DatabaseKind, options: { poolSize?: number } = {}): Promise<DatabaseHandle> {
+  if (kind === 'pglite') {
+    const handle = await openDatabase({});
+    await migrateToLatest(handle.db);
+    t.teardown(() => handle.close());
+    return handle;
+  }
+  const created = await createPostgresDatabase();
+  const handle = await openDatabase({ url: created.url, ...options });
+  t.teardown(async () => {
+    await handle.close();
+    await created.drop();
+  });
+  await migrateToLatest(handle.db);
+  return handle;
+}
+
+/**
+ * Runs `body` once per database kind as a subtest ("postgres", "pglite"). PostgreSQL is skipped
+ * with its reason when it cannot be reached, except under CI where that is a failure.
+ */
+export async function eachDatabase(
+  t: Tap,
+  body: (t: any, kind: DatabaseKind) => Promise<void>,
+  kinds: DatabaseKind[] = ['postgres', 'pglite'],
+): Promise<void> {
+  for (const kind of kinds) {
+    if (kind === 'postgres') {
+      const why = await postgresUnavailable();
+      if (why) {
+        if (process.env.CI) t.fail(`${why} (CI must have PostgreSQL)`);
+        else t.skip(`postgres: ${why}`);
+        continue;
+      }
+    }
+    await t.test(kind, (sub: any) => body(sub, kind));
+  }
+}
