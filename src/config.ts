@@ -59,6 +59,7 @@ const EnvSchema = z
     FARTHING_AUTO_CLOSE: z.enum(['on', 'off']).default('on'),
     FARTHING_CLOSE_DELAY_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(10),
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
+    FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -68,6 +69,9 @@ const EnvSchema = z
     }
     if (env.FARTHING_MAX_BUDGET < env.FARTHING_MIN_BUDGET) {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_MAX_BUDGET'], message: 'must not be below FARTHING_MIN_BUDGET' });
+    }
+    if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
     }
     if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
@@ -97,6 +101,8 @@ export interface Config {
   readonly invitesPerMember: number;
   /** Sign-in and sign-up attempts per minute and IP address. */
   readonly authRateLimit: number;
+  /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
+  readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
 }
 
@@ -158,11 +164,12 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,
     invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
+    fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
   });
 }
 
 /** A configuration for tests and tools: the defaults, with overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', ...overrides });
+  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_TEST_FAST_HASHING: '1', ...overrides });
 }

@@ -47,7 +47,7 @@ export async function registerMember(ctx: Context, input: RegisterInput, options
     }
     invite = input.invite.slice(0, 100);
   }
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, ctx.config.fastPasswordHashing);
   const now = ctx.clock.now();
   try {
     return await ctx.db.transaction().execute(async (trx) => {

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { loadConfig } from '../../src/config.ts';
+
+t.test('defaults follow the API contract', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.port, 3000);
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.origin, 'http://localhost:3000');
+  t.equal(config.currency, 'EUR');
+  t.equal(config.feePpm, 100_000n);
+  t.equal(config.minBudget, 2_000_000n);
+  t.equal(config.maxBudget, 100_000_000n);
+  t.equal(config.idleBudget, 'charity');
+  t.equal(config.registration, 'invite');
+  t.equal(config.dataDir, './data');
+  t.equal(config.databaseUrl, undefined);
+});
+
+t.test('every invalid value stops the start with a message naming it', async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ FARTHING_CURRENCY: 'euro' }, 'FARTHING_CURRENCY'],
+    [{ FARTHING_FEE_PERCENT: '51' }, 'FARTHING_FEE_PERCENT'],
+    [{ FARTHING_FEE_PERCENT: '-1' }, 'FARTHING_FEE_PERCENT'],
+    [{ FARTHING_MIN_BUDGET: '2,00' }, 'FARTHING_MIN_BUDGET'],
+    [{ FARTHING_MIN_BUDGET: '50', FARTHING_MAX_BUDGET: '10' }, 'FARTHING_MAX_BUDGET'],
+    [{ FARTHING_IDLE_BUDGET: 'burn' }, 'FARTHING_IDLE_BUDGET'],
+    [{ FARTHING_REGISTRATION: 'maybe' }, 'FARTHING_REGISTRATION'],
+    [{ FARTHING_ADMIN: 'nopassword' }, 'FARTHING_ADMIN'],
+    [{ FARTHING_ORIGIN: 'flattr.example' }, 'FARTHING_ORIGIN'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ FARTHING_NOW: 'yesterday' }, 'FARTHING_NOW'],
+    [{ FARTHING_NOW: '2026-11-01T00:00:00Z', NODE_ENV: 'production' }, 'FARTHING_NOW'],
+  ];
+  for (const [env, name] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message: new RegExp(name) }, `${JSON.stringify(env)} names ${name}`);
+  }
+});
+
+t.test('decimals in the fee, admin passwords with colons, origin without trailing slash', async (t) => {
+  const config = loadConfig({ FARTHING_FEE_PERCENT: '7.5', FARTHING_ADMIN: 'root:pass:word:1', FARTHING_ORIGIN: 'https://flattr.example/' });
+  t.equal(config.feePpm, 75_000n);
+  t.same(config.admin, { username: 'root', password: 'pass:word:1' });
+  t.equal(config.origin, 'https://flattr.example');
+});
