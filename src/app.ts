@@ -20,6 +20,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     trustProxy: ctx.config.production,
   });
   installErrorHandling(app);
+  // The API speaks JSON only; anything else is 415 before a handler runs.
+  app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => {

@@ -51,20 +51,18 @@ export async function registerMember(ctx: Context, input: RegisterInput, options
   const now = ctx.clock.now();
   try {
     return await ctx.db.transaction().execute(async (trx) => {
+      // The invite is checked (and locked) first, so a stranger learns nothing about usernames.
+      if (invite !== undefined) {
+        const open = await trx.selectFrom('invites').select('code').where('code', '=', invite).where('used_by', 'is', null).forUpdate().executeTakeFirst();
+        if (!open) throw new AppError('invite_required', 'the invite code is not valid or has been used', { field: 'invite' });
+      }
       const member = await trx
         .insertInto('members')
         .values({ username, password_hash: passwordHash, role: options.role ?? 'member', invited_with: invite ?? null, created_at: now })
         .returning('id')
         .executeTakeFirstOrThrow();
       if (invite !== undefined) {
-        const claimed = await trx
-          .updateTable('invites')
-          .set({ used_by: member.id, used_at: now })
-          .where('code', '=', invite)
-          .where('used_by', 'is', null)
-          .returning('code')
-          .executeTakeFirst();
-        if (!claimed) throw new AppError('invite_required', 'the invite code is not valid or has been used', { field: 'invite' });
+        await trx.updateTable('invites').set({ used_by: member.id, used_at: now }).where('code', '=', invite).execute();
       }
       await ensureAccount(trx, { code: walletCode(member.id), type: 'wallet', memberId: member.id, currency: ctx.config.currency, now });
       await trx
