@@ -62,22 +62,31 @@ export function postgresUnavailable(): Promise<string | null> {
   return reachable;
 }
 
-/** Opens a freshly migrated database of the given kind; closed (and dropped) by `t.teardown`. */
-export async function freshDatabase(t: Pick<Tap, 'teardown'>, kind: DatabaseKind, options: { poolSize?: number } = {}): Promise<DatabaseHandle> {
+/**
+ * Opens a freshly migrated database of the given kind. It is closed (and dropped) by
+ * `t.teardown`, or, with `manage: false`, by calling the answer's `dispose` yourself.
+ */
+export async function freshDatabase(
+  t: Pick<Tap, 'teardown'>,
+  kind: DatabaseKind,
+  options: { poolSize?: number; manage?: boolean } = {},
+): Promise<DatabaseHandle & { dispose(): Promise<void> }> {
+  let handle: DatabaseHandle;
+  let dispose: () => Promise<void>;
   if (kind === 'pglite') {
-    const handle = await openDatabase({});
-    await migrateToLatest(handle.db);
-    t.teardown(() => handle.close());
-    return handle;
+    handle = await openDatabase({});
+    dispose = () => handle.close();
+  } else {
+    const created = await createPostgresDatabase();
+    handle = await openDatabase({ url: created.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+    dispose = async () => {
+      await handle.close();
+      await created.drop();
+    };
   }
-  const created = await createPostgresDatabase();
-  const handle = await openDatabase({ url: created.url, ...options });
-  t.teardown(async () => {
-    await handle.close();
-    await created.drop();
-  });
+  if (options.manage !== false) t.teardown(dispose);
   await migrateToLatest(handle.db);
-  return handle;
+  return Object.assign(handle, { dispose });
 }
 
 /**

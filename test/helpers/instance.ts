@@ -34,7 +34,7 @@ export async function startInstance(
   kind: DatabaseKind,
   options: { env?: Record<string, string>; now?: string; poolSize?: number } = {},
 ): Promise<TestInstance> {
-  const database = await freshDatabase(t, kind, options.poolSize ? { poolSize: options.poolSize } : {});
+  const database = await freshDatabase(t, kind, { manage: false, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
   const clock = new ManualClock(options.now ?? '2026-11-10T12:00:00Z');
   const config = testConfig({ FARTHING_ORIGIN: 'https://a.example', FARTHING_REGISTRATION: 'open', ...options.env });
   const instance = await createInstance(config, { clock, database });
@@ -42,6 +42,7 @@ export async function startInstance(
     const check = await checkLedger(instance.ctx.db);
     if (!check.balanced) t.fail(`ledger self-check after the scenario: ${JSON.stringify(check.checks.filter((c) => !c.ok))}`);
     await instance.close();
+    await database.dispose();
   });
 
   const api: Api = async (method, url, opts = {}) => {
