@@ -112,13 +112,13 @@ export async function requireMember(ctx: Context, username: unknown) {
 
 /**
  * A single-use invite code. Admins make as many as they like; members make up to the instance's
- * allowance (three by default, as Flattr gave them).
+ * allowance (three by default, as Flattr gave them). A null caller is the instance itself (the CLI).
  */
-export async function createInvite(ctx: Context, caller: Caller): Promise<string> {
+export async function createInvite(ctx: Context, caller: Caller | null): Promise<string> {
   const code = randomBytes(12).toString('base64url');
   const now = ctx.clock.now();
   await ctx.db.transaction().execute(async (trx) => {
-    if (caller.role !== 'admin') {
+    if (caller && caller.role !== 'admin') {
       // The member row lock makes concurrent requests count one after the other.
       await trx.selectFrom('members').select('id').where('id', '=', caller.id).forUpdate().execute();
       const made = await trx.selectFrom('invites').select((eb) => eb.fn.countAll<bigint>().as('n')).where('created_by', '=', caller.id).executeTakeFirstOrThrow();
@@ -126,7 +126,7 @@ export async function createInvite(ctx: Context, caller: Caller): Promise<string
         throw new AppError('invite_limit', `members can make ${ctx.config.invitesPerMember} invites; you have made them all`);
       }
     }
-    await trx.insertInto('invites').values({ code, created_by: caller.id, created_at: now, used_by: null, used_at: null }).execute();
+    await trx.insertInto('invites').values({ code, created_by: caller?.id ?? null, created_at: now, used_by: null, used_at: null }).execute();
   });
   return code;
 }

@@ -4,6 +4,7 @@
  * ledger self-check must pass: every scenario ends with the money checked.
  */
 import type { LightMyRequestResponse } from 'fastify';
+import type { Test } from 'tap';
 import { testConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { DatabaseKind } from '../../src/db/database.ts';
@@ -30,7 +31,7 @@ export interface Reply {
 }
 
 export async function startInstance(
-  t: any,
+  t: Test,
   kind: DatabaseKind,
   options: { env?: Record<string, string>; now?: string; poolSize?: number } = {},
 ): Promise<TestInstance> {
