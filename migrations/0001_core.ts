@@ -186,8 +186,10 @@ const STATEMENTS = [
   `,
   `
     -- One share per flattr at the close: gross = fee + net.
+    -- No foreign keys here: only the close writes shares, straight from flattrs, and checking
+    -- millions of references would double its time; the ledger self-check covers it instead.
     CREATE TABLE shares (
-      flattr_id uuid PRIMARY KEY REFERENCES flattrs (id),
+      flattr_id uuid PRIMARY KEY,
       period text NOT NULL,
       payer_member_id bigint NOT NULL,
       thing_id uuid NOT NULL,

@@ -67,6 +67,10 @@ const EnvSchema = z
     if (env.FARTHING_MIN_BUDGET <= 0n) {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_MIN_BUDGET'], message: 'must be greater than zero' });
     }
+    // The close computes share * fee in bigint; this cap keeps that product far inside int8.
+    if (env.FARTHING_MAX_BUDGET > 1_000_000_000_000n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_MAX_BUDGET'], message: 'must be at most 1000000.00' });
+    }
     if (env.FARTHING_MAX_BUDGET < env.FARTHING_MIN_BUDGET) {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_MAX_BUDGET'], message: 'must not be below FARTHING_MIN_BUDGET' });
     }

@@ -58,11 +58,15 @@ export async function chargeStage(trx: Transaction<DB>, p: CloseParams, accounts
       SELECT DISTINCT ON (member_id) member_id, amount
       FROM budgets WHERE period <= ${p.period}
       ORDER BY member_id, period DESC
+    ), movement AS (
+      -- one pass over the ledger for every wallet at once
+      SELECT credit_account_id AS account_id, amount FROM transfers
+      UNION ALL SELECT debit_account_id, -amount FROM transfers
     ), wallet AS (
-      SELECT a.member_id,
-             (COALESCE((SELECT sum(amount) FROM transfers WHERE credit_account_id = a.id), 0)
-            - COALESCE((SELECT sum(amount) FROM transfers WHERE debit_account_id = a.id), 0))::bigint AS balance
-      FROM accounts a JOIN budget b ON b.member_id = a.member_id
+      SELECT a.member_id, COALESCE(sum(m.amount), 0)::bigint AS balance
+      FROM accounts a LEFT JOIN movement m ON m.account_id = a.id
+      WHERE a.type = 'wallet'
+      GROUP BY a.member_id
     ), clicks AS (
       SELECT member_id, count(*)::int AS n FROM flattrs
       WHERE period = ${p.period} AND withdrawn_at IS NULL GROUP BY member_id
@@ -102,7 +106,8 @@ export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<
                 ELSE 'held' END
     FROM (
       SELECT q.*, CASE WHEN q.owner = ${charity} THEN 0
-                       ELSE div(q.gross::numeric * ${p.feePpm}, 1000000)::bigint END AS fee
+                       -- bigint cannot overflow: budgets are capped at 1,000,000.00 (config.ts)
+                       ELSE q.gross * ${p.feePpm} / 1000000 END AS fee
       FROM (
         SELECT f.id, f.member_id, f.thing_id, t.owner_member_id AS owner,
                c.charged / c.flattr_count
@@ -133,24 +138,30 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
       FROM (${select}) t WHERE amount > 0
     `.execute(trx);
 
+  // One pass over the period's shares; everything below reads these per-creator totals.
+  await sql`
+    CREATE TEMP TABLE close_totals ON COMMIT DROP AS
+    SELECT recipient_member_id, disposition, count(*)::bigint AS flattrs, sum(net)::bigint AS net, sum(fee)::bigint AS fee
+    FROM shares WHERE period = ${p.period}
+    GROUP BY recipient_member_id, disposition
+  `.execute(trx);
+
   // Shares to creators who took part: one transfer per creator.
   await insertTransfers('share', sql`
-    SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, sum(s.net)::bigint AS amount,
+    SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, s.net AS amount,
            ${key('share:')} || s.recipient_member_id AS idem
-    FROM shares s JOIN accounts a ON a.member_id = s.recipient_member_id
-    WHERE s.period = ${p.period} AND s.disposition = 'paid'
-    GROUP BY s.recipient_member_id, a.id`);
+    FROM close_totals s JOIN accounts a ON a.member_id = s.recipient_member_id
+    WHERE s.disposition = 'paid'`);
   await insertTransfers('fee', sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.fees}::bigint AS credit,
            COALESCE(sum(fee), 0)::bigint AS amount, ${key('fees')} AS idem
-    FROM shares WHERE period = ${p.period}`);
+    FROM close_totals`);
 
   // Shares of creators who did not take part wait in holds.
   await sql`
     INSERT INTO holds (period, member_id, amount, state)
-    SELECT ${p.period}, recipient_member_id, sum(net)::bigint, 'held'
-    FROM shares WHERE period = ${p.period} AND disposition = 'held'
-    GROUP BY recipient_member_id HAVING sum(net) > 0
+    SELECT ${p.period}, recipient_member_id, net, 'held'
+    FROM close_totals WHERE disposition = 'held' AND net > 0
   `.execute(trx);
   await insertTransfers('hold', sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.holds}::bigint AS credit,
@@ -160,7 +171,7 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
   // Charity: shares to the charity and budgets of members who flattred nothing.
   await insertTransfers('charity', sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.charity}::bigint AS credit,
-           ((SELECT COALESCE(sum(net), 0) FROM shares WHERE period = ${p.period} AND disposition = 'charity')
+           ((SELECT COALESCE(sum(net), 0) FROM close_totals WHERE disposition = 'charity')
           + (SELECT COALESCE(sum(charged), 0) FROM close_charges WHERE period = ${p.period} AND flattr_count = 0))::bigint AS amount,
            ${key('charity')} AS idem`);
 

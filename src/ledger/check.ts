@@ -10,14 +10,18 @@ interface Check {
   name: string;
   /** Why this check exists: the bug it catches. */
   why: string;
-  query: ReturnType<typeof sql<Record<string, unknown>>>;
+  /** The query; `period` (null: all) narrows the checks that are about one close. */
+  query: (period: string | null) => ReturnType<typeof sql<Record<string, unknown>>>;
 }
+
+/** True for rows of the period being checked, or for every row when checking everything. */
+const inScope = (column: ReturnType<typeof sql.ref>, period: string | null) => sql`(${period}::text IS NULL OR ${column} = ${period})`;
 
 const CHECKS: Check[] = [
   {
     name: 'balances_sum_to_zero',
     why: 'money invented or lost: every currency must sum to zero over all accounts',
-    query: sql`
+    query: () => sql`
       SELECT currency, sum(amount) AS total FROM (
         SELECT currency, amount FROM transfers UNION ALL SELECT currency, -amount FROM transfers
       ) x GROUP BY currency HAVING sum(amount) <> 0`,
@@ -25,7 +29,7 @@ const CHECKS: Check[] = [
   {
     name: 'no_negative_accounts',
     why: 'an overdrawn wallet or system account: only the external account may go negative',
-    query: sql`
+    query: () => sql`
       SELECT a.code, b.balance FROM accounts a
       JOIN (SELECT account_id, sum(delta) AS balance FROM (
               SELECT credit_account_id AS account_id, amount AS delta FROM transfers
@@ -36,7 +40,7 @@ const CHECKS: Check[] = [
   {
     name: 'one_currency_per_transfer',
     why: 'a transfer between accounts of different currencies',
-    query: sql`
+    query: () => sql`
       SELECT t.id FROM transfers t
       JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
       WHERE t.currency <> d.currency OR t.currency <> c.currency`,
@@ -44,45 +48,46 @@ const CHECKS: Check[] = [
   {
     name: 'closed_clearing_is_empty',
     why: 'a close that charged more or less than it paid out',
-    query: sql`
+    query: (period) => sql`
       SELECT cl.period, COALESCE(cr.total, 0) - COALESCE(dr.total, 0) AS left_over
       FROM closes cl
       JOIN accounts a ON a.code = 'clearing:' || cl.period
       LEFT JOIN (SELECT credit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) cr ON cr.id = a.id
       LEFT JOIN (SELECT debit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) dr ON dr.id = a.id
-      WHERE cl.stage = 'done' AND COALESCE(cr.total, 0) <> COALESCE(dr.total, 0)`,
+      WHERE cl.stage = 'done' AND COALESCE(cr.total, 0) <> COALESCE(dr.total, 0) AND ${inScope(sql.ref('cl.period'), period)}`,
   },
   {
     name: 'charges_match_transfers',
     why: 'a member charged a different amount than the close recorded for them',
-    query: sql`
+    query: (period) => sql`
       SELECT c.period, c.member_id, c.charged, COALESCE(t.amount, 0) AS transferred
       FROM close_charges c
       JOIN closes cl ON cl.period = c.period AND cl.stage IN ('splitting', 'booking', 'done')
       LEFT JOIN transfers t ON t.idempotency_key = 'close:' || c.period || ':charge:' || c.member_id
-      WHERE c.charged <> COALESCE(t.amount, 0)`,
+      WHERE c.charged <> COALESCE(t.amount, 0) AND ${inScope(sql.ref('c.period'), period)}`,
   },
   {
     name: 'shares_add_up_to_charges',
     why: 'a split whose shares do not add up exactly to what the member was charged',
-    query: sql`
+    query: (period) => sql`
       SELECT c.period, c.member_id, c.charged, s.total FROM close_charges c
-      JOIN (SELECT period, payer_member_id, sum(gross) AS total, count(*) AS n FROM shares GROUP BY 1, 2) s
+      JOIN (SELECT period, payer_member_id, sum(gross) AS total, count(*) AS n FROM shares
+            WHERE ${inScope(sql.ref('period'), period)} GROUP BY 1, 2) s
         ON s.period = c.period AND s.payer_member_id = c.member_id
       WHERE s.total <> c.charged OR s.n <> c.flattr_count`,
   },
   {
     name: 'every_closed_flattr_has_a_share',
     why: 'a flattr of a closed period that was never paid',
-    query: sql`
+    query: (period) => sql`
       SELECT f.id FROM flattrs f JOIN closes cl ON cl.period = f.period AND cl.stage IN ('booking', 'done')
       LEFT JOIN shares s ON s.flattr_id = f.id
-      WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL`,
+      WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL AND ${inScope(sql.ref('f.period'), period)}`,
   },
   {
     name: 'holds_match_account',
     why: 'held shares that the holds account does not hold (or the reverse)',
-    query: sql`
+    query: () => sql`
       SELECT h.total, COALESCE(b.balance, 0) AS balance
       FROM (SELECT COALESCE(sum(amount), 0) AS total FROM holds WHERE state = 'held') h
       LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
@@ -93,7 +98,7 @@ const CHECKS: Check[] = [
   {
     name: 'payouts_match_account',
     why: 'a payout request whose reserved money is not where it should be',
-    query: sql`
+    query: () => sql`
       SELECT p.total, COALESCE(b.balance, 0) AS balance
       FROM (SELECT COALESCE(sum(amount), 0) AS total FROM payouts WHERE state = 'requested') p
       LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
@@ -116,10 +121,11 @@ export interface LedgerCheck {
   transfers: number;
 }
 
-export async function checkLedger(db: Executor): Promise<LedgerCheck> {
+/** Runs every check; with `period`, the checks about closes look at that close only. */
+export async function checkLedger(db: Executor, options: { period?: string } = {}): Promise<LedgerCheck> {
   const checks: CheckResult[] = [];
   for (const check of CHECKS) {
-    const { rows } = await check.query.execute(db);
+    const { rows } = await check.query(options.period ?? null).execute(db);
     const result: CheckResult = { name: check.name, ok: rows.length === 0, why: check.why };
     if (rows.length) result.problems = rows.slice(0, 20).map((row) => jsonSafe(row));
     checks.push(result);
@@ -141,8 +147,8 @@ export class LedgerOutOfBalance extends Error {
   }
 }
 
-export async function assertLedgerBalanced(db: Executor): Promise<LedgerCheck> {
-  const result = await checkLedger(db);
+export async function assertLedgerBalanced(db: Executor, options: { period?: string } = {}): Promise<LedgerCheck> {
+  const result = await checkLedger(db, options);
   if (!result.balanced) throw new LedgerOutOfBalance(result);
   return result;
 }

@@ -33,6 +33,13 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
       const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
       await client.connect();
       try {
+        // A closed pool's sockets take a moment to go; dropping WITH (FORCE) at once would kill
+        // them mid-goodbye and surface as an error in the test. Wait for them, then drop.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();
