@@ -124,6 +124,15 @@ const STATEMENTS = [
     CREATE INDEX things_owner ON things (owner_member_id)
   `,
   `
+    -- A period's flattrs may change while it is open. Each flattr and withdrawal reads this row
+    -- FOR SHARE; the close sets it to 'closing', which waits for those in flight and makes every
+    -- later one see 'closing' (READ COMMITTED re-reads a locked row's newest version).
+    CREATE TABLE periods (
+      period text PRIMARY KEY CHECK (period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'),
+      state text NOT NULL CHECK (state IN ('open', 'closing'))
+    )
+  `,
+  `
     CREATE TABLE flattrs (
       id uuid PRIMARY KEY,
       seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -226,7 +235,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`DROP TABLE holds, shares, close_charges, closes, payouts, flattrs, things, budgets,
+  await sql`DROP TABLE holds, shares, close_charges, closes, payouts, flattrs, periods, things, budgets,
     transfers, accounts, tokens, invites, members, settings CASCADE`.execute(db);
   await sql`DROP FUNCTION transfers_are_append_only`.execute(db);
 }

@@ -20,4 +20,6 @@ export interface Caller {
   readonly id: bigint;
   readonly username: string;
   readonly role: 'member' | 'admin';
+  /** The member's wallet account, when the caller was looked up with it (saves a query per click). */
+  readonly walletId?: bigint;
 }

@@ -46,7 +46,7 @@ export async function setBudget(ctx: Context, caller: Caller, amountInput: unkno
   const now = ctx.clock.now();
   const current = periodOf(now);
   return ctx.db.transaction().execute(async (trx) => {
-    // The same lock a flattr takes: a budget change and a first flattr are decided in order.
+    // Two budget changes of one member are decided one after the other.
     await trx.selectFrom('members').select('id').where('id', '=', caller.id).forUpdate().execute();
     const appliesFrom = (await hasFlattredIn(trx, caller.id, current)) ? addMonths(current, 1) : current;
     // A newer decision replaces any change scheduled for later months.

@@ -12,7 +12,7 @@ import type { CloseStage } from '../db/schema.ts';
 import { assertLedgerBalanced } from '../ledger/check.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { charityMemberId } from '../members/service.ts';
-import { excludePeriodLock, acquireCloseRunnerLock, releaseCloseRunnerLock } from './locks.ts';
+import { acquireCloseRunnerLock, markPeriodClosing, releaseCloseRunnerLock } from './locks.ts';
 import { bookStage, chargeStage, type CloseParams, closeAccounts, splitStage } from './stages.ts';
 
 export interface CloseSummary {
@@ -83,7 +83,7 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     const charity = await charityMemberId({ db: conn as Context['db'] });
     row = await conn.transaction().execute(async (trx) => {
       // Waits for flattrs and withdrawals of the period in flight; later ones see it closing.
-      await excludePeriodLock(trx, period);
+      await markPeriodClosing(trx, period);
       return trx
         .insertInto('closes')
         .values({

@@ -87,6 +87,11 @@ export interface ThingsTable {
   created_at: Timestamp;
 }
 
+export interface PeriodsTable {
+  period: string;
+  state: 'open' | 'closing';
+}
+
 export interface FlattrsTable {
   id: string;
   seq: GeneratedAlways<bigint>;
@@ -160,6 +165,7 @@ export interface DB {
   transfers: TransfersTable;
   budgets: BudgetsTable;
   things: ThingsTable;
+  periods: PeriodsTable;
   flattrs: FlattrsTable;
   payouts: PayoutsTable;
   closes: ClosesTable;

@@ -4,15 +4,15 @@
  * budget; withdrawable until the period is closed.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
 import { type Period, periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
-import { budgetFor } from '../budgets/service.ts';
-import { closeHasBegun, sharePeriodLock } from '../close/locks.ts';
-import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
-import { findThingById, findThingByUrl, type ThingRow, type ThingView, thingView } from '../things/service.ts';
+import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
+import { balanceSql, type Executor, walletAccountId } from '../ledger/accounts.ts';
+import { ownThingId, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
 
 export interface FlattrView {
@@ -26,77 +26,95 @@ export function flattrIri(ctx: Context, id: string): string {
   return `${ctx.config.origin}/flattrs/${id}`;
 }
 
-async function resolveThing(ctx: Context, input: { url?: unknown; thing_id?: unknown }): Promise<ThingRow> {
+/** Which thing a click names: by id, or by URL (a thing's own IRI here names it by id). */
+function thingKey(ctx: Context, input: { url?: unknown; thing_id?: unknown }): { id: string } | { url: string } {
   if (input.thing_id !== undefined) {
     if (typeof input.thing_id !== 'string' || !UUID_PATTERN.test(input.thing_id)) {
       throw new AppError('invalid_request', 'thing_id must be a thing id', { field: 'thing_id' });
     }
-    const row = await findThingById(ctx, input.thing_id);
-    if (!row) throw new AppError('not_found', 'no such thing');
-    return row;
+    return { id: input.thing_id.toLowerCase() };
   }
   if (input.url === undefined) throw new AppError('invalid_request', 'send either url or thing_id', { field: 'url' });
   const url = normalizeUrl(input.url);
-  const row = await findThingByUrl(ctx, url);
-  if (!row) throw new AppError('not_found', 'nobody has claimed this URL yet, so it cannot be flattred', { field: 'url' });
-  return row;
+  const id = ownThingId(ctx, url);
+  return id ? { id } : { url };
 }
 
 export async function createFlattr(ctx: Context, caller: Caller, input: { url?: unknown; thing_id?: unknown }): Promise<FlattrView> {
-  const thing = await resolveThing(ctx, input);
-  if (thing.owner_member_id === caller.id) throw new AppError('flattr_owner', 'you cannot flattr your own thing');
+  const key = thingKey(ctx, input);
   const now = ctx.clock.now();
   const period = periodOf(now);
   const id = randomUUID();
-  await ctx.db.transaction().execute(async (trx) => {
-    await sharePeriodLock(trx, period);
-    // One member's clicks, budget changes and payouts are decided one at a time.
-    await trx.selectFrom('members').select('id').where('id', '=', caller.id).forUpdate().execute();
-    if (await closeHasBegun(trx, period)) throw new AppError('period_closed', `the period ${period} is being closed`);
-    const existing = await trx
-      .selectFrom('flattrs')
-      .select('id')
-      .where('member_id', '=', caller.id)
-      .where('thing_id', '=', thing.id)
-      .where('period', '=', period)
-      .where('withdrawn_at', 'is', null)
-      .executeTakeFirst();
-    if (existing) {
-      throw new AppError('flattr_once', `you have flattred this thing in ${period} already`, { existing_id: existing.id });
-    }
-    const budget = (await budgetFor(trx, caller.id, period)) ?? ctx.config.minBudget;
-    const balance = await balanceOf(trx, await walletAccountId(trx, caller.id));
-    if (balance < budget) {
-      throw new AppError('no_means', `your wallet (${formatAmount(balance)}) does not cover your monthly budget (${formatAmount(budget)})`, {
-        balance: formatAmount(balance),
-        budget: formatAmount(budget),
-      });
-    }
-    await trx.insertInto('flattrs').values({ id, member_id: caller.id, thing_id: thing.id, period, created_at: now, withdrawn_at: null }).execute();
-  });
+  await ensurePeriodRow(ctx, period);
+  const wallet = caller.walletId ?? (await walletAccountId(ctx.db, caller.id));
+  // A click is one statement: find the thing, and insert the flattr only if every rule holds.
+  // The period row read FOR SHARE keeps it consistent with the close, and the partial unique
+  // index flattrs_once settles races between identical clicks. Refusals are explained after.
+  const { rows } = await sql<ThingRow & { flattr_id: string | null }>`
+    WITH thing AS (
+      SELECT t.id, t.url, t.title, t.owner_member_id, m.username AS owner_username
+      FROM things t JOIN members m ON m.id = t.owner_member_id
+      WHERE ${'id' in key ? sql`t.id = ${key.id}::uuid` : sql`t.url = ${key.url}`}
+    ), inserted AS (
+      INSERT INTO flattrs (id, member_id, thing_id, period, created_at)
+      SELECT ${id}::uuid, ${caller.id}::bigint, thing.id, ${period}, ${now} FROM thing
+      WHERE thing.owner_member_id <> ${caller.id}::bigint
+        AND ${periodIsOpenSql(period)}
+        AND ${balanceSql(wallet)} >= ${budgetSql(caller.id, period, ctx.config.minBudget)}
+      ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
+      RETURNING id
+    )
+    SELECT thing.*, (SELECT id FROM inserted) AS flattr_id FROM thing`.execute(ctx.db);
+  const thing = rows[0];
+  if (!thing) {
+    throw new AppError('not_found', 'id' in key ? 'no such thing' : 'nobody has claimed this URL yet, so it cannot be flattred', { field: 'id' in key ? 'thing_id' : 'url' });
+  }
+  if (thing.flattr_id === null) {
+    if (thing.owner_member_id === caller.id) throw new AppError('flattr_owner', 'you cannot flattr your own thing');
+    await explainRefusal(ctx.db, caller, wallet, thing.id, period, ctx.config.minBudget);
+  }
   return { id, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
+}
+
+function budgetSql(memberId: bigint, period: string, fallback: bigint) {
+  return sql<bigint>`COALESCE((SELECT amount FROM budgets WHERE member_id = ${memberId} AND period <= ${period}
+                               ORDER BY period DESC LIMIT 1), ${fallback}::bigint)`;
+}
+
+/** The slow path: the insert was refused; find which rule refused it. */
+async function explainRefusal(trx: Executor, caller: Caller, wallet: bigint, thingId: string, period: Period, minBudget: bigint): Promise<never> {
+  if (await closeHasBegun(trx, period)) throw new AppError('period_closed', `the period ${period} is being closed`);
+  const existing = await trx
+    .selectFrom('flattrs')
+    .select('id')
+    .where('member_id', '=', caller.id)
+    .where('thing_id', '=', thingId)
+    .where('period', '=', period)
+    .where('withdrawn_at', 'is', null)
+    .executeTakeFirst();
+  if (existing) throw new AppError('flattr_once', `you have flattred this thing in ${period} already`, { existing_id: existing.id });
+  const { rows } = await sql<{ balance: bigint; budget: bigint }>`
+    SELECT ${balanceSql(wallet)} AS balance, ${budgetSql(caller.id, period, minBudget)}::bigint AS budget`.execute(trx);
+  const { balance, budget } = rows[0] as { balance: bigint; budget: bigint };
+  throw new AppError('no_means', `your wallet (${formatAmount(balance)}) does not cover your monthly budget (${formatAmount(budget)})`, {
+    balance: formatAmount(balance),
+    budget: formatAmount(budget),
+  });
 }
 
 export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): Promise<void> {
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such flattr');
-  await ctx.db.transaction().execute(async (trx) => {
-    const flattr = await trx
-      .selectFrom('flattrs')
-      .select(['id', 'period', 'withdrawn_at'])
-      .where('id', '=', id.toLowerCase())
-      .where('member_id', '=', caller.id)
-      .executeTakeFirst();
-    if (!flattr || flattr.withdrawn_at) throw new AppError('not_found', 'no such flattr');
-    await sharePeriodLock(trx, flattr.period);
-    if (await closeHasBegun(trx, flattr.period)) {
-      throw new AppError('period_closed', `the period ${flattr.period} is closed: its flattrs are paid and final`);
-    }
-    const updated = await trx
-      .updateTable('flattrs')
-      .set({ withdrawn_at: ctx.clock.now() })
-      .where('id', '=', flattr.id)
-      .where('withdrawn_at', 'is', null)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows === 0n) throw new AppError('not_found', 'no such flattr');
-  });
+  const withdrawn = await sql`
+    UPDATE flattrs SET withdrawn_at = ${ctx.clock.now()}
+    WHERE id = ${id.toLowerCase()}::uuid AND member_id = ${caller.id}::bigint AND withdrawn_at IS NULL
+      AND ${periodIsOpenSql(sql.ref('flattrs.period'))}`.execute(ctx.db);
+  if (withdrawn.numAffectedRows === 1n) return;
+  const flattr = await ctx.db
+    .selectFrom('flattrs')
+    .select(['period', 'withdrawn_at'])
+    .where('id', '=', id.toLowerCase())
+    .where('member_id', '=', caller.id)
+    .executeTakeFirst();
+  if (!flattr || flattr.withdrawn_at) throw new AppError('not_found', 'no such flattr');
+  throw new AppError('period_closed', `the period ${flattr.period} is closed: its flattrs are paid and final`);
 }

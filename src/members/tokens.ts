@@ -37,14 +37,15 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
   const row = await ctx.db
     .selectFrom('tokens')
     .innerJoin('members', 'members.id', 'tokens.member_id')
-    .select(['members.id', 'members.username', 'members.role', 'tokens.expires_at', 'tokens.revoked_at'])
+    .innerJoin('accounts', 'accounts.member_id', 'members.id')
+    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.expires_at', 'tokens.revoked_at'])
     .where('tokens.secret_hash', '=', hashSecret(secret))
     .where('tokens.kind', '=', kind)
     .executeTakeFirst();
   if (!row || row.revoked_at || (row.expires_at && row.expires_at <= ctx.clock.now())) {
     throw new AppError('unauthorized', 'the token is not valid, expired or revoked');
   }
-  return { id: row.id, username: row.username, role: row.role };
+  return { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id };
 }
 
 export async function revokeToken(ctx: Context, secret: string): Promise<void> {

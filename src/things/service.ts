@@ -70,13 +70,17 @@ export function findThingById(ctx: Context, id: string, db: Executor = ctx.db): 
 
 /** A URL names a thing either as what was registered or as the thing's own IRI on this instance. */
 export async function findThingByUrl(ctx: Context, url: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {
-  const ownPrefix = `${ctx.config.origin}/things/`;
-  if (url.startsWith(ownPrefix)) {
-    const id = url.slice(ownPrefix.length).replace(/\/$/, '');
-    const own = await findThingById(ctx, id, db);
-    if (own) return own;
-  }
+  const id = ownThingId(ctx, url);
+  if (id) return findThingById(ctx, id, db);
   return selectThings(db).where('things.url', '=', url).executeTakeFirst();
+}
+
+/** The id in a URL that is a thing's own IRI on this instance, else undefined. */
+export function ownThingId(ctx: Context, url: string): string | undefined {
+  const ownPrefix = `${ctx.config.origin}/things/`;
+  if (!url.startsWith(ownPrefix)) return undefined;
+  const id = url.slice(ownPrefix.length).replace(/\/$/, '');
+  return UUID_PATTERN.test(id) ? id.toLowerCase() : undefined;
 }
 
 export async function lookupThing(ctx: Context, urlInput: unknown): Promise<ThingView> {

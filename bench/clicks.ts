@@ -1,0 +1,124 @@
+/**
+ * Clicks: authenticated POST /api/v1/flattrs from many members at 64 concurrent connections,
+ * against PostgreSQL. Baseline: a bare fastify route doing one idempotent INSERT through the same
+ * pool, measured in the same run. Target: at least half the bare rate, p99 under 25 ms.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { sql } from 'kysely';
+import { ManualClock } from '../src/core/clock.ts';
+import { testConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { createInstance } from '../src/instance.ts';
+import { createPostgresDatabase } from '../test/helpers/databases.ts';
+import { verdict } from './util.ts';
+
+const MEMBERS = Number(process.env.BENCH_CLICK_MEMBERS ?? 2_000);
+const THINGS = 500;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 64;
+
+interface Result {
+  rate: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+async function load(url: string, bodies: () => { body: string; token: string }): Promise<Result> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const next = bodies();
+          return { ...request, body: next.body, headers: { 'content-type': 'application/json', authorization: `Bearer ${next.token}` } };
+        },
+      },
+    ],
+  });
+  return { rate: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+}
+
+export async function benchClicks(keep = false): Promise<void> {
+  const created = await createPostgresDatabase();
+  const handle = await openDatabase({ url: created.url, poolSize: Number(process.env.BENCH_POOL ?? 20) });
+  try {
+    await migrateToLatest(handle.db);
+    const db = handle.db;
+    const now = new Date('2026-11-02T00:00:00Z');
+    // members with wallets that cover their budget, API tokens, and things to flattr
+    await sql`INSERT INTO accounts (code, type, currency, created_at) VALUES ('external', 'external', 'EUR', ${now})`.execute(db);
+    await sql`INSERT INTO members (username, password_hash, role, created_at) SELECT 'm' || g, 'x', 'member', ${now} FROM generate_series(1, ${MEMBERS}) g`.execute(db);
+    await sql`INSERT INTO accounts (code, type, member_id, currency, created_at) SELECT 'wallet:' || id, 'wallet', id, 'EUR', ${now} FROM members`.execute(db);
+    await sql`INSERT INTO budgets (member_id, period, amount, set_at) SELECT id, '2026-11', 5000000, ${now} FROM members`.execute(db);
+    await sql`
+      INSERT INTO transfers (debit_account_id, credit_account_id, amount, currency, kind, period, idempotency_key, created_at)
+      SELECT (SELECT id FROM accounts WHERE code = 'external'), id, 50000000, 'EUR', 'deposit', '2026-11', 'deposit:b' || id, ${now}
+      FROM accounts WHERE type = 'wallet'`.execute(db);
+    const tokens: string[] = [];
+    for (let i = 1; i <= MEMBERS; i++) {
+      const token = `fth_${randomBytes(24).toString('base64url')}`;
+      tokens.push(token);
+      await db.insertInto('tokens').values({ member_id: BigInt(i), secret_hash: createHash('sha256').update(token).digest(), kind: 'api', created_at: now, expires_at: null, revoked_at: null }).execute();
+    }
+    const thingIds: string[] = [];
+    for (let i = 0; i < THINGS; i++) {
+      const id = randomUUID();
+      thingIds.push(id);
+      // owned by the last members, who do not click
+      await db.insertInto('things').values({ id, url: `https://t${i}.example/`, title: null, owner_member_id: BigInt(MEMBERS - (i % 10)), created_at: now }).execute();
+    }
+    await sql`CREATE TABLE bare_clicks (id uuid PRIMARY KEY, member_id bigint NOT NULL, thing_id uuid NOT NULL, created_at timestamptz NOT NULL, UNIQUE (member_id, thing_id))`.execute(db);
+    await sql`ANALYZE`.execute(db);
+
+    // Each request is a new (member, thing) pair, so every click is a real first flattr.
+    let n = 0;
+    const pairs = () => {
+      const i = n++;
+      const member = i % (MEMBERS - 10);
+      const thing = Math.floor(i / (MEMBERS - 10)) % THINGS;
+      return { body: JSON.stringify({ thing_id: thingIds[thing] }), token: tokens[member] as string, member: member + 1 };
+    };
+
+    // The baseline: the same pool, one idempotent insert, no rules.
+    const bare = Fastify();
+    bare.post('/bare', async (request) => {
+      const body = request.body as { thing_id: string };
+      const member = Number(((request.headers.authorization ?? '').length % 997) + 1);
+      await sql`INSERT INTO bare_clicks (id, member_id, thing_id, created_at) VALUES (${randomUUID()}, ${member + (n % 1000) * 1000}, ${body.thing_id}, now()) ON CONFLICT DO NOTHING`.execute(db);
+      return { ok: true };
+    });
+    await bare.listen({ port: 0, host: '127.0.0.1' });
+    const bareAddress = bare.server.address() as { port: number };
+    const baseline = await load(`http://127.0.0.1:${bareAddress.port}/bare`, pairs);
+    await bare.close();
+
+    n = 0;
+    const inst = await createInstance(testConfig({ FARTHING_ORIGIN: 'https://bench.example', LOG_LEVEL: 'warn' }), {
+      clock: new ManualClock(now),
+      database: handle,
+    });
+    await inst.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = inst.app.server.address() as { port: number };
+    const clicks = await load(`http://127.0.0.1:${address.port}/api/v1/flattrs`, pairs);
+    await inst.close();
+    const made = await db.selectFrom('flattrs').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
+
+    const ratio = clicks.rate / baseline.rate;
+    console.log(`baseline (bare insert route): ${baseline.rate.toFixed(0)} req/s, p50 ${baseline.p50} ms, p99 ${baseline.p99} ms`);
+    console.log(`flattrs: ${clicks.rate.toFixed(0)} flattrs/s, p50 ${clicks.p50} ms, p99 ${clicks.p99} ms, ${clicks.non2xx} non-2xx, ${made.n} flattrs recorded; ${ratio.toFixed(2)}x the baseline rate`);
+    console.log(`targets: at least half the bare rate ${verdict(ratio >= 0.5)}; p99 < 25 ms ${verdict(clicks.p99 < 25)}`);
+  } finally {
+    await handle.close();
+    if (keep) console.log(`kept ${created.url}`);
+    else await created.drop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchClicks(process.env.BENCH_KEEP === '1');
