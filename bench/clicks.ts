@@ -5,13 +5,11 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { sql } from 'kysely';
-import { ManualClock } from '../src/core/clock.ts';
-import { testConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
-import { createInstance } from '../src/instance.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { verdict } from './util.ts';
 
@@ -45,9 +43,28 @@ async function load(url: string, bodies: () => { body: string; token: string }):
   return { rate: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
 }
 
+let nextPort = 39_500;
+
+/** Starts `node <args>` with PORT set, runs `work` once it serves, and stops it. */
+async function withServer<T>(args: string[], env: Record<string, string>, work: (port: number) => Promise<T>): Promise<T> {
+  const port = nextPort++;
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+      if (ok) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return await work(port);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
 export async function benchClicks(keep = false): Promise<void> {
   const created = await createPostgresDatabase();
-  const handle = await openDatabase({ url: created.url, poolSize: Number(process.env.BENCH_POOL ?? 20) });
+  const handle = await openDatabase({ url: created.url, poolSize: 4 });
   try {
     await migrateToLatest(handle.db);
     const db = handle.db;
@@ -86,28 +103,17 @@ export async function benchClicks(keep = false): Promise<void> {
       return { body: JSON.stringify({ thing_id: thingIds[thing] }), token: tokens[member] as string, member: member + 1 };
     };
 
-    // The baseline: the same pool, one idempotent insert, no rules.
-    const bare = Fastify();
-    bare.post('/bare', async (request) => {
-      const body = request.body as { thing_id: string };
-      const member = Number(((request.headers.authorization ?? '').length % 997) + 1);
-      await sql`INSERT INTO bare_clicks (id, member_id, thing_id, created_at) VALUES (${randomUUID()}, ${member + (n % 1000) * 1000}, ${body.thing_id}, now()) ON CONFLICT DO NOTHING`.execute(db);
-      return { ok: true };
-    });
-    await bare.listen({ port: 0, host: '127.0.0.1' });
-    const bareAddress = bare.server.address() as { port: number };
-    const baseline = await load(`http://127.0.0.1:${bareAddress.port}/bare`, pairs);
-    await bare.close();
-
+    // Both servers run as processes of their own, as they would in production, so that the
+    // load generator (this process) does not take their CPU.
+    const baseline = await withServer(['bench/bare-server.ts'], { DATABASE_URL: created.url }, (port) => load(`http://127.0.0.1:${port}/bare`, pairs));
     n = 0;
-    const inst = await createInstance(testConfig({ FARTHING_ORIGIN: 'https://bench.example', LOG_LEVEL: 'warn' }), {
-      clock: new ManualClock(now),
-      database: handle,
-    });
-    await inst.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = inst.app.server.address() as { port: number };
-    const clicks = await load(`http://127.0.0.1:${address.port}/api/v1/flattrs`, pairs);
-    await inst.close();
+    const clicks = await withServer(['src/main.ts'], {
+      DATABASE_URL: created.url,
+      FARTHING_NOW: now.toISOString(),
+      FARTHING_AUTO_CLOSE: 'off',
+      FARTHING_ORIGIN: 'https://bench.example',
+      LOG_LEVEL: 'warn',
+    }, (port) => load(`http://127.0.0.1:${port}/api/v1/flattrs`, pairs));
     const made = await db.selectFrom('flattrs').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
 
     const ratio = clicks.rate / baseline.rate;

@@ -89,6 +89,37 @@ const STATEMENTS = [
     CREATE INDEX transfers_period ON transfers (period)
   `,
   `
+    -- Every account's balance, kept by the trigger below in the transaction of each transfer, so
+    -- that a click can check a wallet with one lookup. It is derived, never written otherwise,
+    -- and the ledger self-check holds it equal to the sums over transfers.
+    CREATE TABLE account_balances (
+      account_id bigint PRIMARY KEY REFERENCES accounts (id),
+      balance bigint NOT NULL
+    )
+  `,
+  `
+    CREATE FUNCTION apply_transfers_to_balances() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      -- one row per account and statement; in account order, so that concurrent transactions
+      -- lock balance rows in the same order and cannot deadlock
+      INSERT INTO account_balances (account_id, balance)
+      SELECT account_id, sum(delta) FROM (
+        SELECT credit_account_id AS account_id, amount AS delta FROM new_transfers
+        UNION ALL
+        SELECT debit_account_id, -amount FROM new_transfers
+      ) d
+      GROUP BY account_id
+      ORDER BY account_id
+      ON CONFLICT (account_id) DO UPDATE SET balance = account_balances.balance + excluded.balance;
+      RETURN NULL;
+    END $$
+  `,
+  `
+    CREATE TRIGGER transfers_update_balances AFTER INSERT ON transfers
+      REFERENCING NEW TABLE AS new_transfers
+      FOR EACH STATEMENT EXECUTE FUNCTION apply_transfers_to_balances()
+  `,
+  `
     CREATE FUNCTION transfers_are_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       RAISE EXCEPTION 'transfers are append-only: correct with a new transfer';
@@ -236,6 +267,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE holds, shares, close_charges, closes, payouts, flattrs, periods, things, budgets,
-    transfers, accounts, tokens, invites, members, settings CASCADE`.execute(db);
+    account_balances, transfers, accounts, tokens, invites, members, settings CASCADE`.execute(db);
   await sql`DROP FUNCTION transfers_are_append_only`.execute(db);
+  await sql`DROP FUNCTION apply_transfers_to_balances`.execute(db);
 }

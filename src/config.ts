@@ -37,6 +37,7 @@ const EnvSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
       .optional(),
     FARTHING_DATA_DIR: z.string().min(1).default('./data'),
+    FARTHING_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
     FARTHING_CURRENCY: z
       .string()
       .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR')
@@ -89,6 +90,8 @@ export interface Config {
   readonly origin: string;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** Connections to PostgreSQL per process. */
+  readonly dbPoolSize: number;
   readonly currency: string;
   /** The instance fee in parts per million of a share. */
   readonly feePpm: bigint;
@@ -154,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     origin: (e.FARTHING_ORIGIN ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     databaseUrl: e.DATABASE_URL,
     dataDir: e.FARTHING_DATA_DIR,
+    dbPoolSize: e.FARTHING_DB_POOL_SIZE,
     currency: e.FARTHING_CURRENCY,
     feePpm: percentToPpm(e.FARTHING_FEE_PERCENT),
     minBudget: e.FARTHING_MIN_BUDGET,

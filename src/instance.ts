@@ -37,7 +37,7 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function openInstanceDatabase(config: Config): Promise<DatabaseHandle> {
-  return openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : path.resolve(config.dataDir) });
+  return openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : path.resolve(config.dataDir), poolSize: config.dbPoolSize });
 }
 
 export async function createInstance(config: Config, options: InstanceOptions = {}): Promise<Instance> {

@@ -5,7 +5,7 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.ts';
-import { clearingCode, EXTERNAL, ensureAccount, ensureSystemAccount, walletCode } from '../ledger/accounts.ts';
+import { balanceSql, clearingCode, EXTERNAL, ensureAccount, ensureSystemAccount, walletCode } from '../ledger/accounts.ts';
 import { addMonths, type Period } from '../core/period.ts';
 
 /** product rule 7: held shares wait this many closes for their creator to take part. */
@@ -58,15 +58,11 @@ export async function chargeStage(trx: Transaction<DB>, p: CloseParams, accounts
       SELECT DISTINCT ON (member_id) member_id, amount
       FROM budgets WHERE period <= ${p.period}
       ORDER BY member_id, period DESC
-    ), movement AS (
-      -- one pass over the ledger for every wallet at once
-      SELECT credit_account_id AS account_id, amount FROM transfers
-      UNION ALL SELECT debit_account_id, -amount FROM transfers
     ), wallet AS (
-      SELECT a.member_id, COALESCE(sum(m.amount), 0)::bigint AS balance
-      FROM accounts a LEFT JOIN movement m ON m.account_id = a.id
+      -- the kept balances; the self-check before the close holds them to the transfers
+      SELECT a.member_id, COALESCE(b.balance, 0) AS balance
+      FROM accounts a LEFT JOIN account_balances b ON b.account_id = a.id
       WHERE a.type = 'wallet'
-      GROUP BY a.member_id
     ), clicks AS (
       SELECT member_id, count(*)::int AS n FROM flattrs
       WHERE period = ${p.period} AND withdrawn_at IS NULL GROUP BY member_id
@@ -205,8 +201,7 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
     const reserve = await ensureSystemAccount(trx, 'charity_reserve', p.currency, p.now);
     await insertTransfers('charity_reserve_release', sql`
       SELECT ${reserve}::bigint AS debit, ${accounts.charity}::bigint AS credit,
-             (COALESCE((SELECT sum(amount) FROM transfers WHERE credit_account_id = ${reserve}), 0)
-            - COALESCE((SELECT sum(amount) FROM transfers WHERE debit_account_id = ${reserve}), 0))::bigint AS amount,
+             ${balanceSql(reserve)} AS amount,
              ${key('reserve')} AS idem`);
   }
 }

@@ -72,6 +72,11 @@ export interface TransfersTable {
   created_at: Timestamp;
 }
 
+export interface AccountBalancesTable {
+  account_id: bigint;
+  balance: bigint;
+}
+
 export interface BudgetsTable {
   member_id: bigint;
   period: string;
@@ -156,6 +161,26 @@ export interface HoldsTable {
   settled_period: string | null;
 }
 
+/** Fedify's key–value store (migrations/0002_fedify.ts); values are written as JSON text. */
+export interface FedifyKvTable {
+  key: string[];
+  value: ColumnType<unknown, string, string>;
+  expires_at: Date | null;
+}
+
+/** Fedify's message queue (migrations/0002_fedify.ts); messages are written as JSON text. */
+export interface FedifyMessagesTable {
+  id: string;
+  seq: GeneratedAlways<bigint>;
+  message: ColumnType<unknown, string, string>;
+  ordering_key: string | null;
+  deliver_after: Timestamp;
+  created_at: Generated<Date>;
+  attempts: Generated<number>;
+  claim_token: string | null;
+  claimed_until: Date | null;
+}
+
 export interface DB {
   settings: SettingsTable;
   members: MembersTable;
@@ -163,6 +188,7 @@ export interface DB {
   tokens: TokensTable;
   accounts: AccountsTable;
   transfers: TransfersTable;
+  account_balances: AccountBalancesTable;
   budgets: BudgetsTable;
   things: ThingsTable;
   periods: PeriodsTable;
@@ -172,4 +198,6 @@ export interface DB {
   close_charges: CloseChargesTable;
   shares: SharesTable;
   holds: HoldsTable;
+  fedify_kv: FedifyKvTable;
+  fedify_messages: FedifyMessagesTable;
 }

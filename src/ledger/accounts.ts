@@ -52,16 +52,12 @@ export async function walletAccountId(db: Executor, memberId: bigint): Promise<b
   return row.id;
 }
 
-/**
- * An account's balance as an SQL expression. The account id must be a literal (a parameter),
- * not a column: with a correlated id PostgreSQL plans the debit side as a scan of all transfers.
- */
+/** An account's balance as an SQL expression (see account_balances in the migration). */
 export function balanceSql(accountId: bigint) {
-  return sql<bigint>`(COALESCE((SELECT sum(amount) FROM transfers WHERE credit_account_id = ${accountId}::bigint), 0)
-                    - COALESCE((SELECT sum(amount) FROM transfers WHERE debit_account_id = ${accountId}::bigint), 0))::bigint`;
+  return sql<bigint>`COALESCE((SELECT balance FROM account_balances WHERE account_id = ${accountId}::bigint), 0::bigint)`;
 }
 
-/** Balance = credits - debits, derived from the transfers every time. */
+/** Balance = credits - debits, kept in account_balances by the transfers' trigger. */
 export async function balanceOf(db: Executor, accountId: bigint): Promise<bigint> {
   const { rows } = await sql<{ balance: bigint }>`SELECT ${balanceSql(accountId)} AS balance`.execute(db);
   return rows[0]?.balance ?? 0n;

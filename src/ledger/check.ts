@@ -27,14 +27,23 @@ const CHECKS: Check[] = [
       ) x GROUP BY currency HAVING sum(amount) <> 0`,
   },
   {
+    name: 'balances_match_transfers',
+    why: 'a kept balance (account_balances) that differs from the sum of its transfers',
+    query: () => sql`
+      SELECT a.id, COALESCE(kept.balance, 0) AS kept, COALESCE(summed.balance, 0) AS summed
+      FROM accounts a
+      LEFT JOIN account_balances kept ON kept.account_id = a.id
+      LEFT JOIN (SELECT account_id, sum(delta) AS balance FROM (
+                   SELECT credit_account_id AS account_id, amount AS delta FROM transfers
+                   UNION ALL SELECT debit_account_id, -amount FROM transfers) x GROUP BY account_id) summed
+        ON summed.account_id = a.id
+      WHERE COALESCE(kept.balance, 0) <> COALESCE(summed.balance, 0)`,
+  },
+  {
     name: 'no_negative_accounts',
     why: 'an overdrawn wallet or system account: only the external account may go negative',
     query: () => sql`
-      SELECT a.code, b.balance FROM accounts a
-      JOIN (SELECT account_id, sum(delta) AS balance FROM (
-              SELECT credit_account_id AS account_id, amount AS delta FROM transfers
-              UNION ALL SELECT debit_account_id, -amount FROM transfers) x GROUP BY account_id) b
-        ON b.account_id = a.id
+      SELECT a.code, b.balance FROM accounts a JOIN account_balances b ON b.account_id = a.id
       WHERE a.type <> 'external' AND b.balance < 0`,
   },
   {
@@ -49,12 +58,11 @@ const CHECKS: Check[] = [
     name: 'closed_clearing_is_empty',
     why: 'a close that charged more or less than it paid out',
     query: (period) => sql`
-      SELECT cl.period, COALESCE(cr.total, 0) - COALESCE(dr.total, 0) AS left_over
+      SELECT cl.period, b.balance AS left_over
       FROM closes cl
       JOIN accounts a ON a.code = 'clearing:' || cl.period
-      LEFT JOIN (SELECT credit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) cr ON cr.id = a.id
-      LEFT JOIN (SELECT debit_account_id AS id, sum(amount) AS total FROM transfers GROUP BY 1) dr ON dr.id = a.id
-      WHERE cl.stage = 'done' AND COALESCE(cr.total, 0) <> COALESCE(dr.total, 0) AND ${inScope(sql.ref('cl.period'), period)}`,
+      JOIN account_balances b ON b.account_id = a.id
+      WHERE cl.stage = 'done' AND b.balance <> 0 AND ${inScope(sql.ref('cl.period'), period)}`,
   },
   {
     name: 'charges_match_transfers',
@@ -90,9 +98,8 @@ const CHECKS: Check[] = [
     query: () => sql`
       SELECT h.total, COALESCE(b.balance, 0) AS balance
       FROM (SELECT COALESCE(sum(amount), 0) AS total FROM holds WHERE state = 'held') h
-      LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
-                 FROM accounts a JOIN transfers t ON a.id IN (t.credit_account_id, t.debit_account_id)
-                 WHERE a.code = 'holds') b ON true
+      LEFT JOIN accounts a ON a.code = 'holds'
+      LEFT JOIN account_balances b ON b.account_id = a.id
       WHERE h.total <> COALESCE(b.balance, 0)`,
   },
   {
@@ -101,9 +108,8 @@ const CHECKS: Check[] = [
     query: () => sql`
       SELECT p.total, COALESCE(b.balance, 0) AS balance
       FROM (SELECT COALESCE(sum(amount), 0) AS total FROM payouts WHERE state = 'requested') p
-      LEFT JOIN (SELECT sum(CASE WHEN t.credit_account_id = a.id THEN t.amount ELSE -t.amount END) AS balance
-                 FROM accounts a JOIN transfers t ON a.id IN (t.credit_account_id, t.debit_account_id)
-                 WHERE a.code = 'payouts') b ON true
+      LEFT JOIN accounts a ON a.code = 'payouts'
+      LEFT JOIN account_balances b ON b.account_id = a.id
       WHERE p.total <> COALESCE(b.balance, 0)`,
   },
 ];
