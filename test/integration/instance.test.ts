@@ -1,0 +1,69 @@
+/**
+ * The instance as an operator runs it: the admin from FARTHING_ADMIN, the automatic close after
+ * a period ends, and logs that never hold a password or a token.
+ */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import t from 'tap';
+import { ManualClock } from '../../src/core/clock.ts';
+import { testConfig } from '../../src/config.ts';
+import { createInstance } from '../../src/instance.ts';
+import { freshDatabase } from '../helpers/databases.ts';
+
+t.test('FARTHING_ADMIN creates the admin once; the automatic close runs after the delay', async (t) => {
+  const database = await freshDatabase(t, 'pglite');
+  const clock = new ManualClock('2026-11-20T00:00:00Z');
+  const config = testConfig({ FARTHING_ADMIN: 'root:root-password', FARTHING_AUTO_CLOSE: 'on', FARTHING_CLOSE_DELAY_MINUTES: '10' });
+  const first = await createInstance(config, { clock, database });
+  await first.close();
+  const inst = await createInstance(config, { clock, database });
+  t.teardown(() => inst.close());
+  const admins = await inst.ctx.db.selectFrom('members').select(['username', 'role']).execute();
+  t.same(admins, [{ username: 'root', role: 'admin' }], 'created once, as admin');
+  const token = await inst.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { username: 'root', password: 'root-password' } });
+  t.equal(token.statusCode, 201);
+
+  // Restarted five minutes after the month ended: too early for the automatic close...
+  clock.set('2026-12-01T00:05:00Z');
+  const early = await createInstance(config, { clock, database });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await early.close();
+  t.equal((await inst.ctx.db.selectFrom('closes').selectAll().execute()).length, 0, 'not before the delay');
+  // ...and again after the delay: the start-up check closes November.
+  clock.set('2026-12-01T00:11:00Z');
+  const later = await createInstance(config, { clock, database });
+  for (let i = 0; i < 50; i++) {
+    const row = await inst.ctx.db.selectFrom('closes').select('stage').where('period', '=', '2026-11').executeTakeFirst();
+    if (row?.stage === 'done') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await later.close();
+  const closed = await inst.ctx.db.selectFrom('closes').select('stage').where('period', '=', '2026-11').executeTakeFirst();
+  t.equal(closed?.stage, 'done', 'November closed automatically');
+});
+
+t.test('logs hold no password and no token', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const database = await freshDatabase(t, 'pglite');
+  const inst = await createInstance(testConfig({ FARTHING_REGISTRATION: 'open', LOG_LEVEL: 'trace' }), {
+    clock: new ManualClock('2026-11-20T00:00:00Z'),
+    database,
+    log: pino({ level: 'trace' }, sink),
+  });
+  t.teardown(() => inst.close());
+  const password = 'a-secret-password-123';
+  await inst.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { username: 'ann', password } });
+  const token = JSON.parse((await inst.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { username: 'ann', password } })).body).token;
+  await inst.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } });
+  await inst.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { username: 'ann', password: 'wrong-password' } });
+  t.ok(lines.length > 3, 'requests were logged');
+  const all = lines.join('\n');
+  t.notOk(all.includes(password), 'no password');
+  t.notOk(all.includes(token), 'no token');
+});
