@@ -31,23 +31,56 @@ export async function issueToken(ctx: Context, memberId: bigint, kind: 'api' | '
   return secret;
 }
 
+/**
+ * Recently verified tokens, per database, so that a burst of clicks costs one token lookup.
+ * An entry lives CACHE_MS of real time: a token revoked by another process stops working within
+ * that long (revoked by this process: at once). Expiry is checked on every use.
+ */
+const CACHE_MS = 10_000;
+const CACHE_MAX = 10_000;
+interface CachedCaller {
+  caller: Caller;
+  tokenExpiresAt: Date | null;
+  cachedUntil: number;
+}
+const verified = new WeakMap<object, Map<string, CachedCaller>>();
+
+function cacheOf(ctx: Context): Map<string, CachedCaller> {
+  let cache = verified.get(ctx.db);
+  if (!cache) verified.set(ctx.db, (cache = new Map()));
+  return cache;
+}
+
 /** The member a token belongs to, or `unauthorized`. */
 export async function authenticateToken(ctx: Context, secret: string, kind: 'api' | 'session'): Promise<Caller> {
   if (secret.length > 200) throw new AppError('unauthorized', 'the token is not valid');
+  const hash = hashSecret(secret);
+  const key = `${kind}:${hash.toString('base64')}`;
+  const cache = cacheOf(ctx);
+  const cached = cache.get(key);
+  if (cached && cached.cachedUntil > performance.now() && !(cached.tokenExpiresAt && cached.tokenExpiresAt <= ctx.clock.now())) {
+    return cached.caller;
+  }
   const row = await ctx.db
     .selectFrom('tokens')
     .innerJoin('members', 'members.id', 'tokens.member_id')
     .innerJoin('accounts', 'accounts.member_id', 'members.id')
     .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.expires_at', 'tokens.revoked_at'])
-    .where('tokens.secret_hash', '=', hashSecret(secret))
+    .where('tokens.secret_hash', '=', hash)
     .where('tokens.kind', '=', kind)
     .executeTakeFirst();
   if (!row || row.revoked_at || (row.expires_at && row.expires_at <= ctx.clock.now())) {
+    cache.delete(key);
     throw new AppError('unauthorized', 'the token is not valid, expired or revoked');
   }
-  return { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id };
+  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id };
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(key, { caller, tokenExpiresAt: row.expires_at, cachedUntil: performance.now() + CACHE_MS });
+  return caller;
 }
 
 export async function revokeToken(ctx: Context, secret: string): Promise<void> {
-  await ctx.db.updateTable('tokens').set({ revoked_at: ctx.clock.now() }).where('secret_hash', '=', hashSecret(secret)).execute();
+  const hash = hashSecret(secret);
+  await ctx.db.updateTable('tokens').set({ revoked_at: ctx.clock.now() }).where('secret_hash', '=', hash).execute();
+  for (const kind of ['api', 'session']) cacheOf(ctx).delete(`${kind}:${hash.toString('base64')}`);
 }

@@ -67,3 +67,23 @@ t.test('logs hold no password and no token', async (t) => {
   t.notOk(all.includes(password), 'no password');
   t.notOk(all.includes(token), 'no token');
 });
+
+t.test('a verified token is remembered briefly, but a revoked or expired one stops at once', async (t) => {
+  const database = await freshDatabase(t, 'pglite');
+  const clock = new ManualClock('2026-11-20T00:00:00Z');
+  const inst = await createInstance(testConfig(), { clock, database });
+  t.teardown(() => inst.close());
+  const { registerMember } = await import('../../src/members/service.ts');
+  const { authenticateToken, issueToken, revokeToken } = await import('../../src/members/tokens.ts');
+  const ann = await registerMember(inst.ctx, { username: 'ann', password: 'ann-password' }, { bypassRegistration: true });
+  const api = await issueToken(inst.ctx, ann.id, 'api');
+  t.equal((await authenticateToken(inst.ctx, api, 'api')).username, 'ann');
+  t.equal((await authenticateToken(inst.ctx, api, 'api')).username, 'ann', 'again, from memory');
+  await t.rejects(authenticateToken(inst.ctx, api, 'session'), { code: 'unauthorized' }, 'an API token is not a session');
+  await revokeToken(inst.ctx, api);
+  await t.rejects(authenticateToken(inst.ctx, api, 'api'), { code: 'unauthorized' }, 'revoked: refused at once');
+  const session = await issueToken(inst.ctx, ann.id, 'session', 60_000);
+  t.equal((await authenticateToken(inst.ctx, session, 'session')).username, 'ann');
+  clock.advance(61_000);
+  await t.rejects(authenticateToken(inst.ctx, session, 'session'), { code: 'unauthorized' }, 'expired: refused although remembered');
+});
