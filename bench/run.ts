@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   close: () => import('./close.ts').then((m) => ({ run: m.benchClose })),
   clicks: () => import('./clicks.ts').then((m) => ({ run: m.benchClicks })),
+  statement: () => import('./statement.ts').then((m) => ({ run: m.benchStatement })),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
