@@ -2,10 +2,12 @@
  * buildApp: the fastify instance of one Farthing instance. It never listens by itself (main.ts
  * does), so tests drive it with inject() or listen on a port of their choosing.
  */
+import type { Federation } from '@fedify/fedify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { sql } from 'kysely';
 import type { Context } from './context.ts';
+import { installFederationBridge } from './federation/bridge.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
@@ -13,13 +15,15 @@ import { memberRoutes } from './http/member-routes.ts';
 /** Large enough for any API request; statements have their own limit. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+/** With a federation, its paths (WebFinger, NodeInfo, actors, inboxes) are handed to Fedify first. */
+export async function buildApp(ctx: Context, federation?: Federation<void>): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: ctx.config.production,
   });
   installErrorHandling(app);
+  if (federation) installFederationBridge(app, federation, ctx.config.origin);
   // The API speaks JSON only; anything else is 415 before a handler runs.
   app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {

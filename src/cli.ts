@@ -92,8 +92,8 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig();
-  // The CLI never runs the automatic close itself; the server does.
-  const instance = await createInstance({ ...config, autoClose: false, logLevel: 'warn' });
+  // The CLI runs neither the automatic close nor the federation queue; the server does.
+  const instance = await createInstance({ ...config, autoClose: false, logLevel: 'warn' }, { queueWorker: false });
   try {
     const result = await run(instance, command, args, values.state);
     process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);

@@ -3,6 +3,7 @@
  * and the automatic close. main.ts, the CLI and the tests all start instances through here.
  */
 import path from 'node:path';
+import type { Federation } from '@fedify/fedify';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app.ts';
@@ -11,6 +12,9 @@ import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { createFarthingFederation } from './federation/federation.ts';
+import { KyselyKvStore } from './federation/kv-store.ts';
+import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
@@ -19,6 +23,7 @@ export interface Instance {
   readonly ctx: Context;
   readonly app: FastifyInstance;
   readonly database: DatabaseHandle;
+  readonly federation: Federation<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +32,8 @@ export interface InstanceOptions {
   log?: Logger;
   /** An already opened database (tests); otherwise opened from the config. */
   database?: DatabaseHandle;
+  /** Whether this process works the federation queue (deliveries, inbox); the CLI does not. */
+  queueWorker?: boolean;
 }
 
 export function createLogger(config: Config): Logger {
@@ -51,15 +58,27 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     const { created } = await ensureAdmin(ctx, config.admin.username, config.admin.password);
     if (created) log.info({ username: config.admin.username }, 'admin created from FARTHING_ADMIN');
   }
-  const app = await buildApp(ctx);
+  const queue = new KyselyMessageQueue(database.db, {
+    // PostgreSQL wakes the queue's workers with NOTIFY; PGlite (one process) wakes them in-process.
+    ...(database.url ? { listenConnection: database.url } : {}),
+    onError: (error, context) => log.error({ err: error }, `federation queue: ${context}`),
+  });
+  const federation = createFarthingFederation(ctx, { kv: new KyselyKvStore(database.db), queue });
+  const app = await buildApp(ctx, federation);
   const autoClose = config.autoClose ? startAutoClose(ctx) : undefined;
+  // Deliveries and inbox work; listen() never rejects and returns once aborted and idle.
+  const stopQueue = new AbortController();
+  const queueWorker = options.queueWorker === false ? undefined : federation.startQueue(undefined, { signal: stopQueue.signal });
   return {
     ctx,
     app,
     database,
+    federation,
     close: async () => {
       await autoClose?.stop();
       await app.close();
+      stopQueue.abort();
+      await queueWorker;
       if (!options.database) await database.close();
     },
   };

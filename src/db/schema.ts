@@ -181,6 +181,17 @@ export interface FedifyMessagesTable {
   claimed_until: Date | null;
 }
 
+/** Actors' key pairs (migrations/0003_federation_keys.ts); JWKs are written as JSON text. */
+export interface ActorKeysTable {
+  id: GeneratedAlways<bigint>;
+  /** null: the instance actor. */
+  member_id: bigint | null;
+  kind: 'rsa' | 'ed25519';
+  public_key: ColumnType<JsonWebKey, string, never>;
+  private_key: ColumnType<JsonWebKey, string, never>;
+  created_at: Timestamp;
+}
+
 export interface DB {
   settings: SettingsTable;
   members: MembersTable;
@@ -200,4 +211,5 @@ export interface DB {
   holds: HoldsTable;
   fedify_kv: FedifyKvTable;
   fedify_messages: FedifyMessagesTable;
+  actor_keys: ActorKeysTable;
 }

@@ -1,0 +1,125 @@
+/**
+ * The instance's ActivityPub face, built with Fedify: every member is a Person at
+ * /users/{username}, the instance itself an Application at /actor, both found by WebFinger and
+ * both with an RSA key (HTTP signatures) and an Ed25519 key (object proofs); NodeInfo 2.1; the
+ * inboxes. src/federation/bridge.ts hands the HTTP requests to it.
+ *
+ * Fedify has one actor dispatcher and one URL template for actors. Members use it as
+ * /users/{identifier} with their username as the identifier. The instance actor gets the fixed
+ * path /actor from `mapActorAlias` (Fedify >= 2.3): its identifier is INSTANCE_ACTOR, and
+ * getActorUri(INSTANCE_ACTOR) is /actor, so its id, WebFinger and signatures all name /actor.
+ * Its inbox and collections still follow the member templates (/users/~instance/inbox, ...).
+ */
+import { createFederation, type Federation, type KvStore, type MessageQueue, type RequestContext } from '@fedify/fedify';
+import { Application, Endpoints, Person } from '@fedify/vocab';
+import { sql } from 'kysely';
+import packageJson from '../../package.json' with { type: 'json' };
+import type { Context } from '../context.ts';
+import { USERNAME_PATTERN } from '../members/rules.ts';
+import { findMember } from '../members/service.ts';
+import { actorKeyPairs } from './keys.ts';
+import { routeFedifyLogs } from './logging.ts';
+
+/** The instance actor's identifier. "~" is not allowed in usernames, so no member can have it. */
+export const INSTANCE_ACTOR = '~instance';
+
+/** Whose actor an identifier names: the instance's, a member's, or nobody's (null). */
+type ActorOwner = { kind: 'instance' } | { kind: 'member'; id: bigint; username: string; listed: boolean };
+
+export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; queue: MessageQueue }): Federation<void> {
+  routeFedifyLogs(ctx.log);
+  const origin = new URL(ctx.config.origin);
+  const federation = createFederation<void>({
+    kv: stores.kv,
+    queue: stores.queue,
+    // instance.ts starts the queue worker and stops it on close.
+    manuallyStartQueue: true,
+    // URLs and handles come from FARTHING_ORIGIN, never from the Host header of a request.
+    origin: ctx.config.origin,
+    allowPrivateAddress: ctx.config.allowPrivateAddress,
+  });
+
+  const owner = async (identifier: string): Promise<ActorOwner | null> => {
+    if (identifier === INSTANCE_ACTOR) return { kind: 'instance' };
+    if (!USERNAME_PATTERN.test(identifier)) return null;
+    const member = await findMember(ctx, identifier);
+    // Usernames are unique ignoring case, but an actor's URL is its username as registered.
+    if (member?.username !== identifier) return null;
+    return { kind: 'member', id: member.id, username: member.username, listed: member.listed };
+  };
+
+  federation
+    .setActorDispatcher('/users/{identifier}', async (fctx, identifier) => {
+      // The template also routes /users/~instance here; the instance actor's one URL is /actor.
+      if (identifier === INSTANCE_ACTOR && fctx.url.pathname === `/users/${INSTANCE_ACTOR}`) return null;
+      const found = await owner(identifier);
+      return found && actorDocument(fctx, identifier, found, origin);
+    })
+    .mapActorAlias('/actor', INSTANCE_ACTOR)
+    .setKeyPairsDispatcher(async (_fctx, identifier) => {
+      const found = await owner(identifier);
+      if (!found) return [];
+      return actorKeyPairs(ctx, found.kind === 'member' ? found.id : null);
+    })
+    // WebFinger: acct:ann@host names member ann (in any case); acct:host@host the instance, as on Mastodon.
+    .mapHandle(async (_fctx, handle) => {
+      if (handle.toLowerCase() === origin.host) return INSTANCE_ACTOR; // URL hosts are lower case
+      if (!USERNAME_PATTERN.test(handle)) return null;
+      return (await findMember(ctx, handle))?.username ?? null;
+    });
+
+  // Nothing is published, followed or following yet, but Mastodon expects the collections to
+  // exist; an unknown actor's collection is a 404.
+  const empty = async (_fctx: unknown, identifier: string) => ((await owner(identifier)) ? { items: [] } : null);
+  federation.setOutboxDispatcher('/users/{identifier}/outbox', empty).setCounter(() => 0);
+  federation.setFollowersDispatcher('/users/{identifier}/followers', empty).setCounter(() => 0);
+  federation.setFollowingDispatcher('/users/{identifier}/following', empty).setCounter(() => 0);
+
+  // Incoming activities. Handlers are chained here: .on(Like, ...) and .on(Undo, ...) come next.
+  // Until then Fedify verifies what arrives, answers 202 and logs the activity as unsupported.
+  federation.setInboxListeners('/users/{identifier}/inbox', '/inbox');
+
+  federation.setNodeInfoDispatcher('/nodeinfo/2.1', async () => {
+    const { rows } = await sql<{ users: number; things: number }>`
+      SELECT (SELECT count(*) FROM members)::int AS users, (SELECT count(*) FROM things)::int AS things
+    `.execute(ctx.db);
+    const { users, things } = rows[0]!;
+    return {
+      software: { name: 'farthing', version: packageJson.version },
+      protocols: ['activitypub'],
+      usage: { users: { total: users }, localPosts: things, localComments: 0 },
+      openRegistrations: ctx.config.registration === 'open',
+    };
+  });
+
+  return federation;
+}
+
+async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL): Promise<Person | Application> {
+  const keys = await fctx.getActorKeyPairs(identifier);
+  const common = {
+    id: fctx.getActorUri(identifier),
+    inbox: fctx.getInboxUri(identifier),
+    endpoints: new Endpoints({ sharedInbox: fctx.getInboxUri() }),
+    outbox: fctx.getOutboxUri(identifier),
+    followers: fctx.getFollowersUri(identifier),
+    following: fctx.getFollowingUri(identifier),
+    // Mastodon verifies HTTP signatures with `publicKey`, which must be the RSA key.
+    publicKey: keys.find((k) => k.privateKey.algorithm.name === 'RSASSA-PKCS1-v1_5')?.cryptographicKey ?? null,
+    // Object proofs (and the instance's settlement statements) name an Ed25519 Multikey.
+    assertionMethods: keys.filter((k) => k.privateKey.algorithm.name === 'Ed25519').map((k) => k.multikey),
+  };
+  if (owner.kind === 'instance') {
+    // Like Mastodon's instance actor: named after the host, follows nobody and takes no followers.
+    return new Application({ ...common, preferredUsername: origin.host, name: origin.host, url: origin, manuallyApprovesFollowers: true, discoverable: false });
+  }
+  return new Person({
+    ...common,
+    preferredUsername: owner.username,
+    name: owner.username,
+    // The profile page will be served at the same URL to browsers (see bridge.ts).
+    url: common.id,
+    manuallyApprovesFollowers: false,
+    discoverable: owner.listed,
+  });
+}
