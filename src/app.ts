@@ -11,6 +11,7 @@ import { installFederationBridge } from './federation/bridge.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
+import { webPages } from './web/plugin.ts';
 
 /** Large enough for any API request; statements have their own limit. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -41,5 +42,7 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
 
   memberRoutes(app, ctx);
   adminRoutes(app, ctx);
+  // The pages keep their cookies, forms, CSRF and HTML errors to themselves (an encapsulated plugin).
+  await app.register(webPages, { ctx });
   return app;
 }

@@ -1,0 +1,90 @@
+/** Creators: their things (and adding one), earnings per month and per thing, incoming flattrs. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Caller, Context } from '../../context.ts';
+import { parseAmount } from '../../core/money.ts';
+import { addMonths, periodOf } from '../../core/period.ts';
+import { periodParam } from '../../http/input.ts';
+import { myEarnings, myIncoming } from '../../reports/service.ts';
+import { registerThing } from '../../things/service.ts';
+import { html, query } from '../html.ts';
+import { csrfField, field, formAlert, formError, type FormError, page, sendPage } from '../layout.ts';
+import { thingsOwnedBy } from '../queries.ts';
+import { csrfCheck, csrfToken } from '../security.ts';
+import { requireMemberPage } from '../session.ts';
+import { earningsChart } from '../svg.ts';
+import { thingTitle } from '../views/thing.ts';
+
+type Form = { url?: string; title?: string };
+
+export function creatorRoutes(app: FastifyInstance, ctx: Context): void {
+  const showThings = async (reply: FastifyReply, caller: Caller, values: Form = {}, error?: FormError) => {
+    const things = await thingsOwnedBy(ctx, caller);
+    const csrf = csrfToken(reply);
+    const main = html`<p>A thing is a URL you own: a post, an episode, a page. Add it, then put its button or badge on it.
+See <a href="/creator/earnings">your earnings</a> and <a href="/creator/incoming">who flattred you</a>.</p>
+<h2>Add a thing</h2>
+<form method="post" action="/creator/things">${csrfField(csrf)}
+${formAlert(error, ['url', 'title'])}
+${field({ name: 'url', label: 'URL', type: 'url', value: values.url, error, required: true, hint: 'the address of your page, http or https' })}
+${field({ name: 'title', label: 'Title (optional)', value: values.title, error })}
+<button type="submit">Add the thing</button></form>
+<h2>Your things</h2>
+${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table>
+<thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Embed</th></tr></thead>
+<tbody>${things.map((t) => html`<tr><td><a href="/things/${t.id}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
+<td><a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
+    return sendPage(reply, page({ title: 'My things', main, caller, csrf, path: '/creator' }), error?.status ?? 200);
+  };
+
+  app.get('/creator', async (request, reply) => showThings(reply, await requireMemberPage(ctx, request)));
+
+  app.post('/creator/things', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request, '/creator');
+    const body = request.body as Form;
+    try {
+      const thing = await registerThing(ctx, caller, { url: body.url, title: body.title });
+      return reply.redirect(`/things/${thing.id}?done=added`, 303);
+    } catch (error) {
+      return showThings(reply, caller, body, formError(error, 'url'));
+    }
+  });
+
+  app.get('/creator/earnings', async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    const current = periodOf(ctx.clock.now());
+    const months = Array.from({ length: 12 }, (_, i) => addMonths(current, i - 11));
+    const shown = periodParam(ctx, request);
+    const reports = await Promise.all(months.map((p) => myEarnings(ctx, caller, p)));
+    const report = months.includes(shown) ? reports[months.indexOf(shown)]! : await myEarnings(ctx, caller, shown);
+    const c = ctx.config.currency;
+    const bars = reports.map((r) => ({ period: r.period, micros: parseAmount(r.total), amount: r.total }));
+    const main = html`<figure>${earningsChart(bars, c)}<figcaption>What you received each month, after the instance fee. A month's flattrs are paid when it closes.</figcaption></figure>
+<div class="scroll"><table>
+<caption>Earnings per month (${c})</caption>
+<thead><tr><th scope="col">Month</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col">State</th></tr></thead>
+<tbody>${reports.slice().reverse().map((r) => html`<tr><td><a href="/creator/earnings${query({ period: r.period })}">${r.period}</a></td>
+<td class="num">${r.items.reduce((n, i) => n + i.flattrs, 0)}</td><td class="num">${r.total}</td><td>${r.closed ? 'closed' : 'open'}</td></tr>`)}</tbody>
+</table></div>
+<h2>Per thing in ${report.period}</h2>
+${report.items.length === 0 ? html`<p>No flattrs in ${report.period}.</p>` : html`<div class="scroll"><table>
+<thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
+<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${i.amount}</td><td class="num">${i.held}</td></tr>`)}</tbody>
+</table></div>`}
+${report.items.some((i) => i.held !== '0.00') ? html`<p class="muted">Held shares are paid at the first close of a month in which you have a funded budget yourself.</p>` : ''}
+<p><a href="/export/earnings.csv${query({ period: report.period })}">Download ${report.period} as CSV</a></p>`;
+    return sendPage(reply, page({ title: 'Earnings', main, caller, csrf: csrfToken(reply), path: '/creator/earnings' }));
+  });
+
+  app.get('/creator/incoming', async (request: FastifyRequest, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    const report = await myIncoming(ctx, caller, periodParam(ctx, request));
+    const previous = addMonths(report.period, -1);
+    const main = html`<p>Flattrs of your things in ${report.period}. They are <em>pending</em> until the month closes.</p>
+${report.items.length === 0 ? html`<p>None in ${report.period}.</p>` : html`<div class="scroll"><table>
+<thead><tr><th scope="col">Thing</th><th scope="col">From</th><th scope="col">When</th><th scope="col">State</th><th scope="col" class="num">Amount</th></tr></thead>
+<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${i.from.split('/').pop()}</td>
+<td>${i.created_at.slice(0, 10)}</td><td>${i.state}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody></table></div>`}
+<p><a href="/creator/incoming${query({ period: previous })}">Earlier: ${previous}</a></p>`;
+    return sendPage(reply, page({ title: `Incoming flattrs, ${report.period}`, main, caller, csrf: csrfToken(reply), path: '/creator/incoming' }));
+  });
+}

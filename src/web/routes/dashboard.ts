@@ -1,0 +1,96 @@
+/** The member's dashboard, the budget form, withdrawing a flattr and the CSV exports. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Caller, Context } from '../../context.ts';
+import { AppError } from '../../core/errors.ts';
+import { addMonths, type Period, periodOf, periodsBetween } from '../../core/period.ts';
+import { setBudget } from '../../budgets/service.ts';
+import { firstPeriod } from '../../close/run.ts';
+import { withdrawFlattr } from '../../flattrs/service.ts';
+import { toCsv } from '../../http/csv.ts';
+import { periodParam } from '../../http/input.ts';
+import { myEarnings, myFlattrs, myLedger } from '../../reports/service.ts';
+import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { monthSoFar } from '../month.ts';
+import { csrfCheck, csrfToken } from '../security.ts';
+import { requireMemberPage } from '../session.ts';
+import { exportLinks, monthLinks, monthSoFarMain, pastMonthMain } from '../views/dashboard.ts';
+import { html } from '../html.ts';
+
+const NOTICES = {
+  welcome: 'Welcome! Your wallet is empty: ask an admin to record your deposit, then flattr away.',
+  budget: 'Budget saved.',
+  withdrawn: 'Flattr withdrawn.',
+};
+
+export function dashboardRoutes(app: FastifyInstance, ctx: Context): void {
+  const showDashboard = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, error?: FormError) => {
+    const current = periodOf(ctx.clock.now());
+    const shown = error ? current : periodParam(ctx, request);
+    const csrf = csrfToken(reply);
+    const first = await firstPeriod(ctx);
+    const months = periodsBetween(maxPeriod(first, addMonths(current, -11)), current).reverse();
+    const main = shown === current
+      ? monthSoFarMain(ctx, await monthSoFar(ctx, caller), csrf, error)
+      : pastMonthMain(ctx, await myFlattrs(ctx, caller, shown));
+    const body = html`${main}${monthLinks(months, shown)}${exportLinks(shown)}`;
+    const title = shown === current ? `Your month so far (${current})` : `Your month ${shown}`;
+    const notice = error ? undefined : noticeFor(request.query, NOTICES);
+    return sendPage(reply, page({ title, main: body, caller, csrf, notice, path: '/dashboard' }), error?.status ?? 200);
+  };
+
+  app.get('/dashboard', async (request, reply) => showDashboard(request, reply, await requireMemberPage(ctx, request)));
+
+  app.post('/dashboard/budget', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    try {
+      await setBudget(ctx, caller, (request.body as { amount?: unknown }).amount);
+      return reply.redirect('/dashboard?done=budget', 303);
+    } catch (error) {
+      return showDashboard(request, reply, caller, formError(error, 'amount'));
+    }
+  });
+
+  app.post<{ Params: { id: string } }>('/dashboard/flattrs/:id/withdraw', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    try {
+      await withdrawFlattr(ctx, caller, request.params.id);
+      return reply.redirect('/dashboard?done=withdrawn', 303);
+    } catch (error) {
+      return showDashboard(request, reply, caller, formError(error));
+    }
+  });
+
+  // The same reports as GET /api/v1/me/{flattrs,earnings,ledger}?format=csv, for the session.
+  app.get<{ Params: { kind: string } }>('/export/:kind', async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    const period = periodParam(ctx, request);
+    const csv = await exportCsv(ctx, caller, request.params.kind, period);
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${request.params.kind.replace('.csv', '')}-${period}.csv"`)
+      .send(csv);
+  });
+}
+
+async function exportCsv(ctx: Context, caller: Caller, kind: string, period: Period): Promise<string> {
+  if (kind === 'flattrs.csv') {
+    const r = await myFlattrs(ctx, caller, period);
+    return toCsv(['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
+      r.items.map((i) => [r.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]));
+  }
+  if (kind === 'earnings.csv') {
+    const r = await myEarnings(ctx, caller, period);
+    return toCsv(['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
+      r.items.map((i) => [r.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]));
+  }
+  if (kind === 'ledger.csv') {
+    const r = await myLedger(ctx, caller, period);
+    return toCsv(['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference'],
+      r.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference]));
+  }
+  throw new AppError('not_found', 'exports are flattrs.csv, earnings.csv and ledger.csv');
+}
+
+function maxPeriod(a: Period, b: Period): Period {
+  return a > b ? a : b;
+}

@@ -1,0 +1,91 @@
+/**
+ * A thing's page at its `uri` (/things/{id}) with its flattr form, and GET /flattr?url=, the
+ * confirmation page that browser add-ons and "flattr this" links send members to.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Context } from '../../context.ts';
+import { periodOf } from '../../core/period.ts';
+import { createFlattr } from '../../flattrs/service.ts';
+import { getThing, lookupThing, type ThingView } from '../../things/service.ts';
+import { externalLink, html, query } from '../html.ts';
+import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { flattrCountsOf, flattrOf } from '../queries.ts';
+import { csrfCheck, csrfToken } from '../security.ts';
+import { currentMember, requireMemberPage } from '../session.ts';
+import { confirmMain, thingMain, thingTitle } from '../views/thing.ts';
+
+type Params = { Params: { id: string } };
+
+export function thingRoutes(app: FastifyInstance, ctx: Context): void {
+  const showThing = async (request: FastifyRequest<Params>, reply: FastifyReply, error?: FormError) => {
+    const thing = await getThing(ctx, request.params.id);
+    const caller = await currentMember(ctx, request);
+    const period = periodOf(ctx.clock.now());
+    const [counts, flattred] = await Promise.all([
+      flattrCountsOf(ctx, thing.id),
+      caller ? flattrOf(ctx, caller, thing.id, period) : undefined,
+    ]);
+    const csrf = caller && csrfToken(reply);
+    const main = thingMain({ thing, counts, period, caller, csrf, flattred: flattred !== undefined, error });
+    const notice = noticeFor(request.query, {
+      flattred: `You flattred “${thingTitle(thing)}”.`,
+      added: 'Thing added. Put its button or badge on your page.',
+    });
+    return sendPage(reply, page({ title: thingTitle(thing), main, caller, csrf, notice }), error?.status ?? 200);
+  };
+
+  app.get<Params>('/things/:id', (request, reply) => showThing(request, reply));
+
+  app.post<Params>('/things/:id/flattr', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request, `/things/${request.params.id}`);
+    try {
+      const flattr = await createFlattr(ctx, caller, { thing_id: request.params.id });
+      return reply.redirect(`/things/${flattr.thing.id}?done=flattred`, 303);
+    } catch (error) {
+      return showThing(request, reply, formError(error));
+    }
+  });
+
+  const confirmPage = async (request: FastifyRequest, reply: FastifyReply, values: { url?: unknown; title?: unknown }, error?: FormError) => {
+    const url = typeof values.url === 'string' ? values.url : '';
+    const title = typeof values.title === 'string' && values.title.length <= 200 ? values.title : undefined;
+    const caller = await currentMember(ctx, request);
+    if (!caller) {
+      const next = `/flattr${query({ url, title })}`;
+      const main = html`<p>To flattr ${externalLink(url, title ?? url)}, sign in first; you will come back here.</p>
+<p><a class="button" href="/signin${query({ next })}">Sign in to flattr</a></p>
+<p>No account here? <a href="/signup">Sign up</a>.</p>`;
+      return sendPage(reply, page({ title: 'Flattr this', main }));
+    }
+    let thing: ThingView | undefined;
+    let problem = error;
+    if (!problem) {
+      try {
+        thing = await lookupThing(ctx, url);
+      } catch (lookupError) {
+        problem = formError(lookupError, 'url');
+      }
+    } else if (problem.code !== 'not_found' && problem.code !== 'invalid_request') {
+      thing = await lookupThing(ctx, url);
+    }
+    const csrf = csrfToken(reply);
+    const main = confirmMain({ url, title, thing, csrf, error: problem });
+    return sendPage(reply, page({ title: thing ? 'Flattr this?' : 'Nothing to flattr here yet', main, caller, csrf }), problem?.status ?? 200);
+  };
+
+  app.get('/flattr', (request, reply) => {
+    const q = request.query as { url?: unknown; title?: unknown };
+    return confirmPage(request, reply, q);
+  });
+
+  app.post('/flattr', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const body = request.body as { url?: unknown };
+    const caller = await requireMemberPage(ctx, request, `/flattr${query({ url: typeof body.url === 'string' ? body.url : undefined })}`);
+    try {
+      const flattr = await createFlattr(ctx, caller, { url: body.url });
+      return reply.redirect(`/things/${flattr.thing.id}?done=flattred`, 303);
+    } catch (error) {
+      return confirmPage(request, reply, { url: body.url }, formError(error, 'url'));
+    }
+  });
+}

@@ -1,0 +1,73 @@
+/** The member's dashboard: the month so far (priced as the close would), a past month, the budget form. */
+import type { Context } from '../../context.ts';
+import { formatAmount } from '../../core/money.ts';
+import type { Period } from '../../core/period.ts';
+import type { myFlattrs } from '../../reports/service.ts';
+import { type Html, html, query } from '../html.ts';
+import { csrfField, errorText, field, type FormError } from '../layout.ts';
+import type { MonthSoFar } from '../month.ts';
+import { thingTitle } from './thing.ts';
+
+export function monthSoFarMain(ctx: Context, m: MonthSoFar, csrf: string, error?: FormError): Html {
+  const c = ctx.config.currency;
+  const idleFate = ctx.config.idleBudget === 'charity' ? 'goes to the charity' : 'stays in your wallet';
+  return html`<ul class="figures">
+<li>Budget for ${m.period}<strong>${formatAmount(m.budget)} ${c}</strong></li>
+<li>Wallet<strong>${formatAmount(m.balance)} ${c}</strong></li>
+<li>Flattrs this month<strong>${m.items.length}</strong></li>
+<li>Charged at the close<strong>${formatAmount(m.charged)} ${c}</strong></li>
+</ul>
+${m.nextBudget !== null ? html`<p>From next month your budget is ${formatAmount(m.nextBudget)} ${c}.</p>` : ''}
+${m.balance < m.budget
+    ? html`<p class="error">Your wallet holds less than your budget: new flattrs are refused until it covers the budget again <span class="code">(no_means)</span>.</p>`
+    : ''}
+<h2>If the month ended now</h2>
+${m.idle
+    ? html`<p>You have flattred nothing yet this month. If that stays so, your budget ${idleFate}.</p>`
+    : html`<div class="scroll"><table>
+<caption>Your ${m.items.length === 1 ? 'flattr' : `${m.items.length} flattrs`} of ${m.period}: ${formatAmount(m.charged)} ${c}${m.items.length === 1 ? '' : ' split equally'}</caption>
+<thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share</th><th scope="col" class="num">Creator receives</th><th scope="col"><span class="muted">Withdraw</span></th></tr></thead>
+<tbody>${m.items.map((i) => html`<tr>
+<td><a href="/things/${i.flattr.thing.id}">${thingTitle(i.flattr.thing)}</a></td>
+<td>${i.flattr.thing.owner.username}</td>
+<td class="num">${formatAmount(i.gross)}</td>
+<td class="num">${formatAmount(i.net)}</td>
+<td><form method="post" action="/dashboard/flattrs/${i.flattr.id}/withdraw" class="inline">${csrfField(csrf)}<button type="submit" class="link">Withdraw</button></form></td>
+</tr>`)}</tbody>
+</table></div>
+<p class="muted">The instance keeps a fee of ${(Number(ctx.config.feePpm) / 10_000).toString()}% of each share. Flattring more only divides the same budget further.
+A creator without a funded budget of their own this month has their share held until a month in which they take part.</p>`}
+${error && error.field !== 'amount' ? html`<div role="alert">${errorText(error)}</div>` : ''}
+<h2 id="budget">Your monthly budget</h2>
+<form method="post" action="/dashboard/budget" class="row">
+${csrfField(csrf)}
+${field({ name: 'amount', label: `Budget in ${c}`, value: error?.field === 'amount' ? undefined : formatAmount(m.nextBudget ?? m.budget), error, required: true, inputmode: 'decimal', hint: `between ${formatAmount(ctx.config.minBudget)} and ${formatAmount(ctx.config.maxBudget)}; after your first flattr of a month a change applies from the next month` })}
+<button type="submit">Save budget</button>
+</form>`;
+}
+
+type FlattrReport = Awaited<ReturnType<typeof myFlattrs>>;
+
+export function pastMonthMain(ctx: Context, report: FlattrReport): Html {
+  if (report.items.length === 0) return html`<p>You flattred nothing in ${report.period}.</p>`;
+  const closed = report.items.every((i) => i.amount !== null);
+  return html`<div class="scroll"><table>
+<caption>Your flattrs of ${report.period}${closed ? '' : ' (the month is not closed yet)'}</caption>
+<thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share (${ctx.config.currency})</th></tr></thead>
+<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${i.thing.owner.username}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody>
+</table></div>`;
+}
+
+export function monthLinks(periods: Period[], shown: Period): Html {
+  return html`<h2>Months</h2><ul>${periods.map((p) =>
+    html`<li>${p === shown ? html`<strong>${p}</strong>` : html`<a href="/dashboard${query({ period: p })}">${p}</a>`}</li>`)}</ul>`;
+}
+
+export function exportLinks(period: Period): Html {
+  const q = query({ period });
+  return html`<h2>Exports for ${period}</h2><ul>
+<li><a href="/export/flattrs.csv${q}">Flattrs (CSV)</a></li>
+<li><a href="/export/earnings.csv${q}">Earnings (CSV)</a></li>
+<li><a href="/export/ledger.csv${q}">Wallet transfers (CSV)</a></li>
+</ul>`;
+}

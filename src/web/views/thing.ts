@@ -1,0 +1,92 @@
+/** A thing's page, its flattr form and the snippets its owner pastes into their site. */
+import type { Caller } from '../../context.ts';
+import type { ThingView } from '../../things/service.ts';
+import { externalLink, type Html, html, query } from '../html.ts';
+import { csrfField, errorText, type FormError } from '../layout.ts';
+import type { FlattrCounts } from '../queries.ts';
+
+export interface ThingPage {
+  thing: ThingView;
+  counts: FlattrCounts;
+  period: string;
+  caller: Caller | undefined;
+  csrf: string | undefined;
+  /** The caller's flattr of this thing this month, if any. */
+  flattred: boolean;
+  error?: FormError | undefined;
+}
+
+export function thingTitle(thing: ThingView): string {
+  return thing.title ?? thing.url;
+}
+
+export function thingMain(p: ThingPage): Html {
+  const { thing } = p;
+  const own = p.caller?.id !== undefined && p.caller.username === thing.owner.username;
+  return html`<p>${externalLink(thing.url)}</p>
+<p>By <strong>${thing.owner.username}</strong></p>
+<ul class="figures">
+<li>This month (${p.period})<strong>${p.counts.month} ${plural(p.counts.month)}</strong></li>
+<li>All time<strong>${p.counts.total} ${plural(p.counts.total)}</strong></li>
+</ul>
+${flattrArea(p, own)}
+${own ? embedSnippets(thing) : ''}`;
+}
+
+function flattrArea(p: ThingPage, own: boolean): Html {
+  if (!p.caller) {
+    return html`<p><a class="button" href="/signin${query({ next: `/things/${p.thing.id}` })}">Sign in to flattr</a></p>`;
+  }
+  if (own) return html`<p class="muted">This is your thing: others flattr it, you cannot.</p>${p.error ? errorText(p.error, 'flattr-error') : ''}`;
+  if (p.flattred && !p.error) return html`<p><strong>You flattred this in ${p.period}. Thank you!</strong></p>`;
+  return html`<form method="post" action="/things/${p.thing.id}/flattr">
+${csrfField(p.csrf ?? '')}
+<button type="submit">Flattr “${thingTitle(p.thing)}”</button>
+${p.error ? errorText(p.error, 'flattr-error') : ''}
+</form>`;
+}
+
+function plural(n: number): string {
+  return n === 1 ? 'flattr' : 'flattrs';
+}
+
+export function embedSnippets(thing: ThingView): Html {
+  const badge = `<a href="${thing.uri}"><img src="${thing.uri}/badge.svg" alt="Flattr this"></a>`;
+  const button = `<iframe src="${thing.uri}/button" title="Flattr button" width="180" height="72" loading="lazy"></iframe>`;
+  const payment = `<link rel="payment" href="${thing.uri}">`;
+  return html`<h2 id="embed">Put it on your site</h2>
+<p>The badge shows how often this was flattred; the button lets a reader flattr it from your page; the link lets
+browser add-ons and other instances find it.</p>
+<h3>Badge</h3><pre><code>${badge}</code></pre>
+<p><img src="/things/${thing.id}/badge.svg" alt="The badge as it looks now"></p>
+<h3>Button</h3><pre><code>${button}</code></pre>
+<h3>In your page's &lt;head&gt;</h3><pre><code>${payment}</code></pre>`;
+}
+
+export interface ConfirmPage {
+  url: string;
+  title: string | undefined;
+  thing: ThingView | undefined;
+  csrf: string;
+  error?: FormError | undefined;
+}
+
+/** GET /flattr: what is about to be flattred, and the one button that does it. */
+export function confirmMain(p: ConfirmPage): Html {
+  if (!p.thing) {
+    return html`<p>You asked to flattr ${externalLink(p.url)}${p.title ? html` (“${p.title}”)` : ''}.</p>
+<div role="alert">${p.error ? errorText(p.error, 'url-error') : ''}</div>
+<p>Nobody on this instance has registered this URL as their thing, so there is nobody to pay yet.
+If it is yours, <a href="/creator">add it to your things</a>.</p>`;
+  }
+  return html`<p>You are about to flattr <strong>${thingTitle(p.thing)}</strong> by <strong>${p.thing.owner.username}</strong>
+(${externalLink(p.thing.url)}).</p>
+${p.title && p.title !== p.thing.title ? html`<p class="muted">The page calls itself “${p.title}”.</p>` : ''}
+<p>It costs nothing extra: your monthly budget is split among everything you flattr this month.</p>
+<form method="post" action="/flattr">
+${csrfField(p.csrf)}
+<input type="hidden" name="url" value="${p.url}">
+<button type="submit">Flattr it</button>
+${p.error ? errorText(p.error, 'flattr-error') : ''}
+</form>`;
+}
