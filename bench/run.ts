@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   close: () => import('./close.ts').then((m) => ({ run: m.benchClose })),
   clicks: () => import('./clicks.ts').then((m) => ({ run: m.benchClicks })),
   statement: () => import('./statement.ts').then((m) => ({ run: m.benchStatement })),
+  inbox: () => import('./inbox.ts').then((m) => ({ run: m.benchInbox })),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -4,13 +4,19 @@
  */
 import type { Federation } from '@fedify/fedify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { Context } from './context.ts';
 import { installFederationBridge } from './federation/bridge.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
+import { requireCaller } from './http/auth.ts';
+import { installOpenApi } from './http/openapi.ts';
+import { serializerCompiler, validatorCompiler } from './http/schemas.ts';
 import { webPages } from './web/plugin.ts';
 
 /** Large enough for any API request; statements have their own limit. */
@@ -24,6 +30,9 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
     trustProxy: ctx.config.production,
   });
   installErrorHandling(app);
+  // Routes validate with zod schemas (src/http/schemas.ts), which also make the OpenAPI document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production, warn: (message, details) => ctx.log.warn(details, message) }));
   if (federation) installFederationBridge(app, federation, ctx.config.origin);
   // The API speaks JSON only; anything else is 415 before a handler runs.
   app.removeContentTypeParser('text/plain');
@@ -34,8 +43,10 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
       return error;
     },
   });
+  await installApiAccess(app, ctx);
+  await installOpenApi(app, ctx);
 
-  app.get('/healthz', async (_request, reply) => {
+  app.get('/healthz', { schema: { tags: ['instance'], summary: 'Health: 200 once the database answers', response: { 200: z.object({ status: z.literal('ok') }) } } }, async (_request, reply) => {
     await sql`SELECT 1`.execute(ctx.db);
     return reply.send({ status: 'ok' });
   });
@@ -45,4 +56,42 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   // The pages keep their cookies, forms, CSRF and HTML errors to themselves (an encapsulated plugin).
   await app.register(webPages, { ctx });
   return app;
+}
+
+/**
+ * The JSON API (/api/**) for browsers and apps on other origins: CORS with any origin and never
+ * credentials (bearer tokens only; cookies stay same-origin), preflight answered before anything
+ * else; pages get no CORS. Then a rate limit on /api/v1: FARTHING_API_RATE_LIMIT requests per
+ * minute per bearer token (its SHA-256, never the token itself), or per IP address without a valid one;
+ * 429 rate_limited with Retry-After. Routes with their own limit (sign-in, sign-up) keep only it.
+ */
+async function installApiAccess(app: FastifyInstance, ctx: Context): Promise<void> {
+  const apiCors = {
+    origin: '*',
+    credentials: false,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Idempotency-Key'],
+    exposedHeaders: ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Content-Disposition', 'Location'],
+    maxAge: 600,
+  };
+  await app.register(cors, {
+    delegator: (request, callback) => callback(null, request.url.startsWith('/api/') ? apiCors : { origin: false }),
+  });
+  const limit = app.rateLimit({
+    max: ctx.config.apiRateLimit,
+    timeWindow: '1 minute',
+    // A token counts only once it is verified (remembered on the request for the route), so
+    // made-up tokens cannot dodge the address's limit.
+    keyGenerator: async (request) => {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+      if (match && (await requireCaller(ctx, request).then(() => true, () => false))) {
+        return `token:${createHash('sha256').update(match[1] as string).digest('base64url')}`;
+      }
+      return `ip:${request.ip}`;
+    },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/api/v1/') || request.method === 'OPTIONS' || request.routeOptions.config.rateLimit) return;
+    await limit.call(app, request, reply);
+  });
 }

@@ -62,6 +62,7 @@ const EnvSchema = z
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -108,6 +109,8 @@ export interface Config {
   readonly invitesPerMember: number;
   /** Sign-in and sign-up attempts per minute and IP address. */
   readonly authRateLimit: number;
+  /** JSON API requests per minute and bearer token (or IP address, without a token). */
+  readonly apiRateLimit: number;
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
@@ -172,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,
     invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
+    apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
   });
@@ -179,5 +183,5 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
 
 /** A configuration for tests and tools: the defaults, with overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_TEST_FAST_HASHING: '1', ...overrides });
+  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_API_RATE_LIMIT: '1000000', FARTHING_TEST_FAST_HASHING: '1', ...overrides });
 }

@@ -2,6 +2,7 @@
  * What every service needs: the database, the validated configuration, the one clock and a logger.
  * Services take it explicitly; nothing reads globals.
  */
+import type { Federation } from '@fedify/fedify';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Clock } from './core/clock.ts';
@@ -13,6 +14,8 @@ export interface Context {
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;
+  /** The instance's ActivityPub side, set once createInstance has built it (absent in pure tests). */
+  federation?: Federation<void>;
 }
 
 /** A member as the services see them once authenticated. */

@@ -15,6 +15,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { createFarthingFederation } from './federation/federation.ts';
 import { KyselyKvStore } from './federation/kv-store.ts';
 import { KyselyMessageQueue } from './federation/message-queue.ts';
+import { startRelay } from './federation/outbox.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
@@ -64,11 +65,14 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     onError: (error, context) => log.error({ err: error }, `federation queue: ${context}`),
   });
   const federation = createFarthingFederation(ctx, { kv: new KyselyKvStore(database.db), queue });
+  ctx.federation = federation;
   const app = await buildApp(ctx, federation);
   const autoClose = config.autoClose ? startAutoClose(ctx) : undefined;
   // Deliveries and inbox work; listen() never rejects and returns once aborted and idle.
   const stopQueue = new AbortController();
   const queueWorker = options.queueWorker === false ? undefined : federation.startQueue(undefined, { signal: stopQueue.signal });
+  // Flattrs of remote things go from the outbox table to the queue in the process that works it.
+  const relay = options.queueWorker === false ? undefined : startRelay(ctx);
   return {
     ctx,
     app,
@@ -77,6 +81,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     close: async () => {
       await autoClose?.stop();
       await app.close();
+      await relay?.stop();
       stopQueue.abort();
       await queueWorker;
       if (!options.database) await database.close();

@@ -26,6 +26,8 @@ export interface CloseSummary {
   released: string;
   expired: string;
   owed_to_peers: string;
+  /** Shares for fediverse accounts no Farthing instance claims (yet), kept for six closes. */
+  unclaimed: string;
 }
 
 export interface CloseResult {
@@ -171,7 +173,10 @@ async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
       (SELECT COALESCE(sum(fee), 0)::bigint FROM close_totals) AS fees,
       (SELECT COALESCE(sum(net), 0)::bigint FROM close_totals WHERE disposition = 'paid') AS paid,
       (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
-        WHERE period = ${period} AND kind IN ('charity', 'hold_expire') AND idempotency_key LIKE 'close:%') AS to_charity,
+        WHERE period = ${period} AND kind IN ('charity', 'hold_expire', 'unclaimed_expire') AND idempotency_key LIKE 'close:%') AS to_charity,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
+        WHERE period = ${period} AND kind IN ('owed_to_peer', 'unclaimed_claim') AND idempotency_key LIKE 'close:%') AS owed_to_peers,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM unclaimed WHERE period = ${period}) AS unclaimed,
       (SELECT COALESCE(sum(amount), 0)::bigint FROM holds WHERE period = ${period}) AS held,
       (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
         WHERE period = ${period} AND kind = 'hold_release' AND idempotency_key LIKE 'close:%') AS released,
@@ -189,13 +194,14 @@ async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
     held: formatAmount(r.held as bigint),
     released: formatAmount(r.released as bigint),
     expired: formatAmount(r.expired as bigint),
-    owed_to_peers: formatAmount(0n),
+    owed_to_peers: formatAmount(r.owed_to_peers as bigint),
+    unclaimed: formatAmount(r.unclaimed as bigint),
   };
 }
 
 function emptySummary(): CloseSummary {
   const zero = formatAmount(0n);
-  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero };
+  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero, unclaimed: zero };
 }
 
 export async function getClose(ctx: Context, period: Period) {

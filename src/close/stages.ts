@@ -95,17 +95,20 @@ export async function chargeStage(trx: Transaction<DB>, p: CloseParams, accounts
 export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<void> {
   const charity = p.charityMemberId ?? -1n;
   await sql`
-    INSERT INTO shares (flattr_id, period, payer_member_id, thing_id, recipient_member_id, gross, fee, net, disposition)
-    SELECT s.id, ${p.period}, s.member_id, s.thing_id, s.owner, s.gross, s.fee, s.gross - s.fee,
-           CASE WHEN s.owner = ${charity} THEN 'charity'
+    INSERT INTO shares (flattr_id, period, payer_member_id, thing_id, recipient_member_id, recipient_actor_id, gross, fee, net, disposition)
+    SELECT s.id, ${p.period}, s.member_id, s.thing_id, s.owner, s.owner_actor, s.gross, s.fee, s.gross - s.fee,
+           CASE WHEN s.owner_actor IS NOT NULL THEN
+                  -- product rule 8: owed to the creator's Farthing instance, else unclaimed
+                  CASE WHEN ra.software = 'farthing' THEN 'peer' ELSE 'unclaimed' END
+                WHEN s.owner = ${charity} THEN 'charity'
                 WHEN r.funded THEN 'paid'
                 ELSE 'held' END
     FROM (
-      SELECT q.*, CASE WHEN q.owner = ${charity} THEN 0
+      SELECT q.*, CASE WHEN q.owner IS NOT NULL AND q.owner = ${charity} THEN 0
                        -- bigint cannot overflow: budgets are capped at 1,000,000.00 (config.ts)
                        ELSE q.gross * ${p.feePpm} / 1000000 END AS fee
       FROM (
-        SELECT f.id, f.member_id, f.thing_id, t.owner_member_id AS owner,
+        SELECT f.id, f.member_id, f.thing_id, t.owner_member_id AS owner, t.owner_actor_id AS owner_actor,
                c.charged / c.flattr_count
                  + CASE WHEN row_number() OVER (PARTITION BY f.member_id ORDER BY f.created_at, f.seq)
                              <= c.charged % c.flattr_count THEN 1 ELSE 0 END AS gross
@@ -116,6 +119,7 @@ export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<
       ) q
     ) s
     LEFT JOIN close_charges r ON r.period = ${p.period} AND r.member_id = s.owner
+    LEFT JOIN remote_actors ra ON ra.id = s.owner_actor
   `.execute(trx);
   await advance(trx, p.period, 'splitting', 'booking');
 }
@@ -137,9 +141,9 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
   // One pass over the period's shares; everything below reads these per-creator totals.
   await sql`
     CREATE TEMP TABLE close_totals ON COMMIT DROP AS
-    SELECT recipient_member_id, disposition, count(*)::bigint AS flattrs, sum(net)::bigint AS net, sum(fee)::bigint AS fee
+    SELECT recipient_member_id, recipient_actor_id, disposition, count(*)::bigint AS flattrs, sum(net)::bigint AS net, sum(fee)::bigint AS fee
     FROM shares WHERE period = ${p.period}
-    GROUP BY recipient_member_id, disposition
+    GROUP BY recipient_member_id, recipient_actor_id, disposition
   `.execute(trx);
 
   // Shares to creators who took part: one transfer per creator.
@@ -197,6 +201,8 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
     WHERE state = 'held' AND period <= ${expiredBefore}
   `.execute(trx);
 
+  await bookRemote(trx, p, accounts, insertTransfers);
+
   if (p.charityMemberId !== null) {
     const reserve = await ensureSystemAccount(trx, 'charity_reserve', p.currency, p.now);
     await insertTransfers('charity_reserve_release', sql`
@@ -204,4 +210,74 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
              ${balanceSql(reserve)} AS amount,
              ${key('reserve')} AS idem`);
   }
+}
+
+type InsertTransfers = (kind: string, select: ReturnType<typeof sql>) => Promise<unknown>;
+
+/** The peer account of a Farthing instance: what this instance owes it (settlement pays it). */
+export function peerCode(instanceOrigin: string): string {
+  return `peer:${instanceOrigin}`;
+}
+
+/**
+ * Shares for remote creators (product rule 8). A creator on a Farthing instance is owed through
+ * that instance: one transfer per peer to its peer account. A fediverse account no Farthing
+ * instance claims waits in `unclaimed` for up to six closes: once its instance turns out to be
+ * a Farthing instance, the next close moves it to that peer; after six closes it goes to the
+ * charity.
+ */
+async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseAccounts, insertTransfers: InsertTransfers): Promise<void> {
+  const key = (what: string) => `close:${p.period}:${what}`;
+  await sql`
+    INSERT INTO accounts (code, type, currency, created_at)
+    SELECT DISTINCT 'peer:' || ra.instance_origin, 'peer', ${p.currency}, ${p.now}::timestamptz
+    FROM remote_actors ra
+    WHERE ra.id IN (SELECT recipient_actor_id FROM close_totals WHERE disposition = 'peer')
+       OR ra.id IN (SELECT actor_id FROM unclaimed WHERE state = 'held') AND ra.software = 'farthing'
+    ON CONFLICT (code) DO NOTHING
+  `.execute(trx);
+  await insertTransfers('owed_to_peer', sql`
+    SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, sum(s.net)::bigint AS amount,
+           ${key('peer:')} || ra.instance_origin AS idem
+    FROM close_totals s
+    JOIN remote_actors ra ON ra.id = s.recipient_actor_id
+    JOIN accounts a ON a.code = 'peer:' || ra.instance_origin
+    WHERE s.disposition = 'peer'
+    GROUP BY ra.instance_origin, a.id`);
+
+  const unclaimedAccount = await ensureSystemAccount(trx, 'unclaimed', p.currency, p.now);
+  // Earlier unclaimed shares whose account turned out to live on a Farthing instance...
+  await insertTransfers('unclaimed_claim', sql`
+    SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
+           ${key('claim:')} || ra.instance_origin AS idem
+    FROM unclaimed u
+    JOIN remote_actors ra ON ra.id = u.actor_id AND ra.software = 'farthing'
+    JOIN accounts a ON a.code = 'peer:' || ra.instance_origin
+    WHERE u.state = 'held' AND u.period < ${p.period}
+    GROUP BY ra.instance_origin, a.id`);
+  await sql`
+    UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period}
+    FROM remote_actors ra
+    WHERE ra.id = u.actor_id AND ra.software = 'farthing' AND u.state = 'held' AND u.period < ${p.period}
+  `.execute(trx);
+  // ...this period's unclaimed shares...
+  await sql`
+    INSERT INTO unclaimed (period, actor_id, amount, state)
+    SELECT ${p.period}, recipient_actor_id, net, 'held'
+    FROM close_totals WHERE disposition = 'unclaimed' AND net > 0
+  `.execute(trx);
+  await insertTransfers('unclaimed', sql`
+    SELECT ${accounts.clearing}::bigint AS debit, ${unclaimedAccount}::bigint AS credit,
+           COALESCE(sum(amount), 0)::bigint AS amount, ${key('unclaimed')} AS idem
+    FROM unclaimed WHERE period = ${p.period}`);
+  // ...and those nobody claimed within six closes go to the charity.
+  const expiredBefore = addMonths(p.period, -HOLD_CLOSES);
+  await insertTransfers('unclaimed_expire', sql`
+    SELECT ${unclaimedAccount}::bigint AS debit, ${accounts.charity}::bigint AS credit,
+           COALESCE(sum(amount), 0)::bigint AS amount, ${key('unclaimed_expire')} AS idem
+    FROM unclaimed WHERE state = 'held' AND period <= ${expiredBefore}`);
+  await sql`
+    UPDATE unclaimed SET state = 'expired', settled_period = ${p.period}
+    WHERE state = 'held' AND period <= ${expiredBefore}
+  `.execute(trx);
 }

@@ -88,7 +88,11 @@ export interface ThingsTable {
   id: string;
   url: string;
   title: string | null;
-  owner_member_id: bigint;
+  /** Exactly one of the two owners (migrations/0004_federation.ts). */
+  owner_member_id: bigint | null;
+  owner_actor_id: bigint | null;
+  /** A remote thing's own IRI; null for local things (their uri is derived from the id). */
+  uri: string | null;
   created_at: Timestamp;
 }
 
@@ -145,11 +149,12 @@ export interface SharesTable {
   period: string;
   payer_member_id: bigint;
   thing_id: string;
-  recipient_member_id: bigint;
+  recipient_member_id: bigint | null;
+  recipient_actor_id: bigint | null;
   gross: bigint;
   fee: bigint;
   net: bigint;
-  disposition: 'paid' | 'held' | 'charity';
+  disposition: 'paid' | 'held' | 'charity' | 'peer' | 'unclaimed';
 }
 
 export interface HoldsTable {
@@ -192,6 +197,49 @@ export interface ActorKeysTable {
   created_at: Timestamp;
 }
 
+/** Federation (migrations/0004_federation.ts). */
+export interface RemoteActorsTable {
+  id: GeneratedAlways<bigint>;
+  iri: string;
+  inbox: string;
+  shared_inbox: string | null;
+  handle: string | null;
+  instance_origin: string;
+  software: string | null;
+  fetched_at: Timestamp;
+}
+
+export interface OutboxTable {
+  id: GeneratedAlways<bigint>;
+  activity_id: string;
+  kind: 'like' | 'undo';
+  flattr_id: string;
+  created_at: Timestamp;
+  claimed_until: Date | null;
+  relayed_at: Date | null;
+}
+
+export interface IncomingFlattrsTable {
+  id: string;
+  activity_id: string;
+  thing_id: string;
+  actor_iri: string;
+  instance_origin: string;
+  period: string;
+  state: Generated<'pending' | 'paid'>;
+  received_at: Timestamp;
+  withdrawn_at: Date | null;
+}
+
+export interface UnclaimedTable {
+  id: GeneratedAlways<bigint>;
+  period: string;
+  actor_id: bigint;
+  amount: bigint;
+  state: 'held' | 'claimed' | 'expired';
+  settled_period: string | null;
+}
+
 export interface DB {
   settings: SettingsTable;
   members: MembersTable;
@@ -212,4 +260,8 @@ export interface DB {
   fedify_kv: FedifyKvTable;
   fedify_messages: FedifyMessagesTable;
   actor_keys: ActorKeysTable;
+  remote_actors: RemoteActorsTable;
+  outbox: OutboxTable;
+  incoming_flattrs: IncomingFlattrsTable;
+  unclaimed: UnclaimedTable;
 }

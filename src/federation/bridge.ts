@@ -4,13 +4,21 @@
  * the Digest header and the HTTP signature cover those exact bytes. Only federation paths go to
  * Fedify, so the JSON API never pays for it.
  *
- * What Fedify does not serve falls through to fastify's routes: a 404 (unless Fedify has taken
- * the body) and a 406 for a browser asking for HTML, so profile pages can later be served at
- * the actors' own URLs.
+ * What Fedify does not serve falls through to fastify's routes: a 404 for a GET and a 406 for
+ * a browser asking for HTML, so a thing's page is served at its own IRI.
+ *
+ * A POST's body is read here first, up to INBOX_BODY_LIMIT_BYTES (413 beyond), and an inbox
+ * delivery must pass the key guard (key-guard.ts) before Fedify verifies its signature.
  */
-import { Readable } from 'node:stream';
 import type { Federation } from '@fedify/fedify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeyGuard } from './key-guard.ts';
+
+/** An activity is a few kilobytes; Mastodon refuses bodies over 1 MB. */
+export const INBOX_BODY_LIMIT_BYTES = 256 * 1024;
+
+const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}$/;
+const INBOX_PATH = /^\/(?:inbox|users\/[^/]+\/inbox)$/;
 
 export function isFederationPath(url: string): boolean {
   const path = url.split('?', 1)[0]!;
@@ -20,21 +28,38 @@ export function isFederationPath(url: string): boolean {
     path.startsWith('/nodeinfo/') ||
     path.startsWith('/users/') ||
     path === '/actor' ||
-    path === '/inbox'
+    path === '/inbox' ||
+    THING_PATH.test(path)
   );
 }
 
 export function installFederationBridge(app: FastifyInstance, federation: Federation<void>, origin: string): void {
+  const guard = new KeyGuard(federation, origin);
   app.addHook('onRequest', async (request, reply) => {
     if (!isFederationPath(request.url)) return;
+    const path = request.url.split('?', 1)[0]!;
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+    // A thing's IRI is Fedify's for ActivityPub reads only; its forms and embeds are fastify's.
+    if (THING_PATH.test(path) && hasBody) return;
+    let body: Buffer | undefined;
+    if (hasBody) {
+      const read = await readBody(request);
+      if (read === 'too_large') return refuse(reply, 413, 'payload_too_large', `the body is larger than ${INBOX_BODY_LIMIT_BYTES} bytes`);
+      body = read;
+      if (INBOX_PATH.test(path)) {
+        const checked = await guard.check(headersOf(request), body);
+        if (!checked.ok) return refuse(reply, checked.status, checked.status === 400 ? 'invalid_request' : 'unauthorized', checked.message);
+      }
+    }
     // Compared by identity: this very object means "not Fedify's, let fastify answer".
     const fallThrough = new Response(null, { status: 404 });
-    const response = await federation.fetch(toFetchRequest(request, origin, hasBody), {
+    const response = await federation.fetch(toFetchRequest(request, origin, body), {
       contextData: undefined,
-      // A body Fedify may have read cannot be read again, so such a 404 is Fedify's to give.
+      // A POST Fedify does not take is a 404: the body has been read, fastify cannot read it again.
       ...(hasBody ? {} : { onNotFound: () => fallThrough }),
-      onNotAcceptable: (r) => (acceptsHtml(r) ? fallThrough : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } })),
+      // A thing's page is for anyone not asking for ActivityPub; an actor's only for browsers.
+      onNotAcceptable: (r) =>
+        acceptsHtml(r) || THING_PATH.test(path) ? fallThrough : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
     });
     if (response === fallThrough) return;
     reply.code(response.status);
@@ -43,18 +68,44 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
   });
 }
 
-/**
- * The request as Fedify sees it: at the configured origin (what remote servers signed and what
- * our actor URLs say, whatever proxy is in front), with the raw body as a stream.
- */
-function toFetchRequest(request: FastifyRequest, origin: string, hasBody: boolean): Request {
+function refuse(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: { code, message } }));
+}
+
+/** The raw body, byte for byte (the Digest and the signature cover it), or 'too_large'. */
+async function readBody(request: FastifyRequest): Promise<Buffer | 'too_large'> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > INBOX_BODY_LIMIT_BYTES) {
+    request.raw.resume(); // drain what the client sends; the answer does not wait for it
+    return 'too_large';
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.raw) {
+    size += (chunk as Buffer).length;
+    if (size > INBOX_BODY_LIMIT_BYTES) {
+      request.raw.resume();
+      return 'too_large';
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function headersOf(request: FastifyRequest): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.raw.headers)) {
     for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
   }
-  // `duplex: 'half'` is how Node's fetch takes a streamed request body.
-  const body = hasBody ? { body: Readable.toWeb(request.raw) as ReadableStream, duplex: 'half' } : {};
-  return new Request(`${origin}${request.url}`, { method: request.method, headers, ...body } as RequestInit);
+  return headers;
+}
+
+/**
+ * The request as Fedify sees it: at the configured origin (what remote servers signed and what
+ * our actor URLs say, whatever proxy is in front), with the body as it was received.
+ */
+function toFetchRequest(request: FastifyRequest, origin: string, body: Buffer | undefined): Request {
+  return new Request(`${origin}${request.url}`, { method: request.method, headers: headersOf(request), ...(body ? { body: new Uint8Array(body) } : {}) });
 }
 
 function acceptsHtml(request: Request): boolean {

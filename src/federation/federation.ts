@@ -10,13 +10,15 @@
  * getActorUri(INSTANCE_ACTOR) is /actor, so its id, WebFinger and signatures all name /actor.
  * Its inbox and collections still follow the member templates (/users/~instance/inbox, ...).
  */
-import { createFederation, type Federation, type KvStore, type MessageQueue, type RequestContext } from '@fedify/fedify';
-import { Application, Endpoints, Person } from '@fedify/vocab';
+import { createExponentialBackoffPolicy, createFederation, type Federation, type KvStore, type MessageQueue, type RequestContext } from '@fedify/fedify';
+import { Application, Endpoints, Like, Page, Person, Undo } from '@fedify/vocab';
 import { sql } from 'kysely';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { Context } from '../context.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
-import { findMember } from '../members/service.ts';
+import { actorIri, findMember } from '../members/service.ts';
+import { findThingById } from '../things/service.ts';
+import { onLike, onUndo } from './inbox.ts';
 import { actorKeyPairs } from './keys.ts';
 import { routeFedifyLogs } from './logging.ts';
 
@@ -37,6 +39,9 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
     // URLs and handles come from FARTHING_ORIGIN, never from the Host header of a request.
     origin: ctx.config.origin,
     allowPrivateAddress: ctx.config.allowPrivateAddress,
+    // A flattr's Like is what the peer's statement is reconciled against: keep trying for days
+    // (1 s doubling to 6 h between attempts), not Fedify's default of ten attempts.
+    outboxRetryPolicy: createExponentialBackoffPolicy({ maxAttempts: 20, maxDelay: { hours: 6 } }),
   });
 
   const owner = async (identifier: string): Promise<ActorOwner | null> => {
@@ -75,9 +80,25 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   federation.setFollowersDispatcher('/users/{identifier}/followers', empty).setCounter(() => 0);
   federation.setFollowingDispatcher('/users/{identifier}/following', empty).setCounter(() => 0);
 
-  // Incoming activities. Handlers are chained here: .on(Like, ...) and .on(Undo, ...) come next.
-  // Until then Fedify verifies what arrives, answers 202 and logs the activity as unsupported.
-  federation.setInboxListeners('/users/{identifier}/inbox', '/inbox');
+  // Incoming activities, verified by the bridge's key guard and Fedify's signature check, and
+  // worked by the queue. Other types are answered 202 and logged as unsupported.
+  federation
+    .setInboxListeners('/users/{identifier}/inbox', '/inbox')
+    .on(Like, (fctx, like) => onLike(ctx, fctx, like))
+    .on(Undo, (fctx, undo) => onUndo(ctx, fctx, undo));
+
+  // A local thing is an ActivityPub object at its uri (a browser gets its page there instead):
+  // other instances find its owner by `attributedTo`.
+  federation.setObjectDispatcher(Page, '/things/{id}', async (_fctx, { id }) => {
+    const thing = await findThingById(ctx, id);
+    if (!thing?.owner_username || id !== thing.id) return null;
+    return new Page({
+      id: new URL(`${ctx.config.origin}/things/${thing.id}`),
+      url: new URL(thing.url),
+      name: thing.title,
+      attribution: new URL(actorIri(ctx, thing.owner_username)),
+    });
+  });
 
   federation.setNodeInfoDispatcher('/nodeinfo/2.1', async () => {
     const { rows } = await sql<{ users: number; things: number }>`

@@ -12,7 +12,9 @@ import { type Period, periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
 import { balanceSql, type Executor, walletAccountId } from '../ledger/accounts.ts';
-import { ownThingId, type ThingRow, type ThingView, thingView } from '../things/service.ts';
+import { thingForUrl } from '../federation/remote-things.ts';
+import { wakeRelay } from '../federation/outbox.ts';
+import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
 
 export interface FlattrView {
@@ -44,36 +46,52 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
   const key = thingKey(ctx, input);
   const now = ctx.clock.now();
   const period = periodOf(now);
-  const id = randomUUID();
   await ensurePeriodRow(ctx, period);
   const wallet = caller.walletId ?? (await walletAccountId(ctx.db, caller.id));
-  // A click is one statement: find the thing, and insert the flattr only if every rule holds.
-  // The period row read FOR SHARE keeps it consistent with the close, and the partial unique
-  // index flattrs_once settles races between identical clicks. Refusals are explained after.
-  const { rows } = await sql<ThingRow & { flattr_id: string | null }>`
-    WITH thing AS (
-      SELECT t.id, t.url, t.title, t.owner_member_id, m.username AS owner_username
-      FROM things t JOIN members m ON m.id = t.owner_member_id
-      WHERE ${'id' in key ? sql`t.id = ${key.id}::uuid` : sql`t.url = ${key.url}`}
-    ), inserted AS (
-      INSERT INTO flattrs (id, member_id, thing_id, period, created_at)
-      SELECT ${id}::uuid, ${caller.id}::bigint, thing.id, ${period}, ${now} FROM thing
-      WHERE thing.owner_member_id <> ${caller.id}::bigint
-        AND ${periodIsOpenSql(period)}
-        AND ${balanceSql(wallet)} >= ${budgetSql(caller.id, period, ctx.config.minBudget)}
-      ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
-      RETURNING id
-    )
-    SELECT thing.*, (SELECT id FROM inserted) AS flattr_id FROM thing`.execute(ctx.db);
-  const thing = rows[0];
-  if (!thing) {
-    throw new AppError('not_found', 'id' in key ? 'no such thing' : 'nobody has claimed this URL yet, so it cannot be flattred', { field: 'id' in key ? 'thing_id' : 'url' });
+  let thing = await click(ctx, caller, key, wallet, period, now);
+  if (!thing && 'url' in key) {
+    // Nobody here knows this URL yet: find its owner (a fediverse post, a page naming one).
+    const found = await thingForUrl(ctx, key.url);
+    thing = await click(ctx, caller, { id: found.id }, wallet, period, now);
   }
+  if (!thing) throw new AppError('not_found', 'no such thing', { field: 'id' in key ? 'thing_id' : 'url' });
   if (thing.flattr_id === null) {
     if (thing.owner_member_id === caller.id) throw new AppError('flattr_owner', 'you cannot flattr your own thing');
     await explainRefusal(ctx.db, caller, wallet, thing.id, period, ctx.config.minBudget);
   }
-  return { id, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
+  return { id: thing.flattr_id as string, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
+}
+
+/**
+ * A click is one statement: find the thing, and insert the flattr only if every rule holds —
+ * and, for a remote owner, its Like in the outbox, in the same statement. The period row read
+ * FOR SHARE keeps it consistent with the close, and the partial unique index flattrs_once
+ * settles races between identical clicks. Refusals are explained by the caller.
+ */
+async function click(ctx: Context, caller: Caller, key: { id: string } | { url: string }, wallet: bigint, period: Period, now: Date) {
+  const id = randomUUID();
+  const { rows } = await sql<ThingRow & { flattr_id: string | null }>`
+    WITH thing AS (
+      SELECT ${sql.raw(THING_COLUMNS_SQL)}
+      FROM things t LEFT JOIN members m ON m.id = t.owner_member_id LEFT JOIN remote_actors r ON r.id = t.owner_actor_id
+      WHERE ${'id' in key ? sql`t.id = ${key.id}::uuid` : sql`t.url = ${key.url} OR t.uri = ${key.url}`}
+      LIMIT 1
+    ), inserted AS (
+      INSERT INTO flattrs (id, member_id, thing_id, period, created_at)
+      SELECT ${id}::uuid, ${caller.id}::bigint, thing.id, ${period}, ${now} FROM thing
+      WHERE thing.owner_member_id IS DISTINCT FROM ${caller.id}::bigint
+        AND ${periodIsOpenSql(period)}
+        AND ${balanceSql(wallet)} >= ${budgetSql(caller.id, period, ctx.config.minBudget)}
+      ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
+      RETURNING id
+    ), queued AS (
+      INSERT INTO outbox (activity_id, kind, flattr_id, created_at)
+      SELECT ${flattrIri(ctx, id)}, 'like', inserted.id, ${now} FROM inserted, thing
+      WHERE thing.owner_actor_id IS NOT NULL
+    )
+    SELECT thing.*, (SELECT id FROM inserted) AS flattr_id FROM thing`.execute(ctx.db);
+  if (rows[0]?.owner_actor_id != null && rows[0].flattr_id !== null) wakeRelay(ctx);
+  return rows[0];
 }
 
 function budgetSql(memberId: bigint, period: string, fallback: bigint) {
@@ -104,17 +122,36 @@ async function explainRefusal(trx: Executor, caller: Caller, wallet: bigint, thi
 
 export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): Promise<void> {
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such flattr');
-  const withdrawn = await sql`
-    UPDATE flattrs SET withdrawn_at = ${ctx.clock.now()}
-    WHERE id = ${id.toLowerCase()}::uuid AND member_id = ${caller.id}::bigint AND withdrawn_at IS NULL
-      AND ${periodIsOpenSql(sql.ref('flattrs.period'))}`.execute(ctx.db);
-  if (withdrawn.numAffectedRows === 1n) return;
+  const flattrId = id.toLowerCase();
+  // The withdrawal and, for a remote owner, its Undo in the outbox: one statement.
+  const { rows } = await sql<{ remote: boolean }>`
+    WITH withdrawn AS (
+      UPDATE flattrs SET withdrawn_at = ${ctx.clock.now()}
+      WHERE id = ${flattrId}::uuid AND member_id = ${caller.id}::bigint AND withdrawn_at IS NULL
+        AND ${periodIsOpenSql(sql.ref('flattrs.period'))}
+      RETURNING id, thing_id
+    ), queued AS (
+      INSERT INTO outbox (activity_id, kind, flattr_id, created_at)
+      SELECT ${undoIri(ctx, flattrId)}, 'undo', w.id, ${ctx.clock.now()}
+      FROM withdrawn w JOIN things t ON t.id = w.thing_id WHERE t.owner_actor_id IS NOT NULL
+      RETURNING id
+    )
+    SELECT EXISTS (SELECT 1 FROM queued) AS remote FROM withdrawn`.execute(ctx.db);
+  if (rows.length === 1) {
+    if (rows[0]?.remote) wakeRelay(ctx);
+    return;
+  }
   const flattr = await ctx.db
     .selectFrom('flattrs')
     .select(['period', 'withdrawn_at'])
-    .where('id', '=', id.toLowerCase())
+    .where('id', '=', flattrId)
     .where('member_id', '=', caller.id)
     .executeTakeFirst();
   if (!flattr || flattr.withdrawn_at) throw new AppError('not_found', 'no such flattr');
   throw new AppError('period_closed', `the period ${flattr.period} is closed: its flattrs are paid and final`);
+}
+
+/** The Undo of a flattr's Like: a flattr is withdrawn at most once, so one id per flattr. */
+export function undoIri(ctx: Context, flattrId: string): string {
+  return `${flattrIri(ctx, flattrId)}#undo`;
 }

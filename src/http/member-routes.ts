@@ -1,101 +1,346 @@
-/** The member-facing JSON API under /api/v1. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * The member-facing JSON API under /api/v1. Every route declares its zod schema (src/http/schemas.ts):
+ * it validates the request and is the route's entry in /api/openapi.json. The services keep their
+ * own checks; the schemas are the contract.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { setBudget } from '../budgets/service.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
+import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../members/rules.ts';
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing } from '../things/service.ts';
 import { listPayouts, requestPayout } from '../wallet/service.ts';
 import { requireCaller } from './auth.ts';
 import { toCsv } from './csv.ts';
-import { bodyOf, periodParam, queryOf, wantsCsv } from './input.ts';
+import { periodParam, wantsCsv } from './input.ts';
+import { Amount, errors, Id, Period, route, routeAuth, Thing } from './schemas.ts';
+
+const Timestamp = z.string().describe('An ISO 8601 instant.');
+
+export const Payout = z
+  .object({
+    id: z.string(),
+    amount: Amount,
+    state: z.enum(['requested', 'paid']),
+    requested_at: Timestamp,
+    paid_at: Timestamp.nullable(),
+    reference: z.string().nullable(),
+    username: z.string().optional(),
+  })
+  .meta({ id: 'Payout' });
+
+/** ?period=YYYY-MM (this month when absent) and ?format=csv for a CSV export. */
+const ReportQuery = z.object({
+  period: z.union([Period, z.literal('')]).optional().describe('YYYY-MM; this month when absent.'),
+  format: z.enum(['json', 'csv']).optional().describe('csv for a CSV export (also Accept: text/csv).'),
+});
+
+/** A report as JSON, or as CSV when asked. */
+function jsonOrCsv<T extends z.ZodType>(schema: T, description: string) {
+  return {
+    description,
+    content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+  };
+}
+
+const LedgerReport = z.object({
+  period: Period,
+  items: z.array(z.object({
+    id: z.string(),
+    kind: z.string().describe('deposit, budget_charge, share, release, payout_reserve, payout_sent, …'),
+    direction: z.enum(['in', 'out']),
+    amount: Amount,
+    reference: z.string().nullable(),
+    period: z.string(),
+    created_at: Timestamp,
+  })),
+});
+
+const Invite = z.object({ code: z.string(), created_at: Timestamp, used_by: z.string().nullable(), used_at: Timestamp.nullable() });
 
 export function memberRoutes(app: FastifyInstance, ctx: Context): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const auth = routeAuth(ctx);
   const authLimit = { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } };
 
-  app.post('/api/v1/accounts', { config: authLimit }, async (request, reply) => {
-    const body = bodyOf(request);
+  api.post('/api/v1/accounts', {
+    config: authLimit,
+    schema: {
+      tags: ['accounts'],
+      summary: 'Sign up (open registration, or with an invite)',
+      security: route.public,
+      body: z.object({
+        username: z.string().regex(USERNAME_PATTERN, 'must be 1 to 30 letters, digits or underscores'),
+        password: z.string().min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`).max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
+        invite: z.string().max(200).optional(),
+      }),
+      response: { 201: z.object({ username: z.string(), actor: z.string() }), ...errors(400, 403, 409, 429) },
+    },
+  }, async (request, reply) => {
+    const body = request.body;
     const member = await registerMember(ctx, { username: body.username, password: body.password, invite: body.invite });
     return reply.status(201).send({ username: member.username, actor: member.actor });
   });
 
-  app.post('/api/v1/tokens', { config: authLimit }, async (request, reply) => {
-    const body = bodyOf(request);
-    const token = await createApiToken(ctx, body.username, body.password);
+  api.post('/api/v1/tokens', {
+    config: authLimit,
+    schema: {
+      tags: ['accounts'],
+      summary: 'Sign in: a bearer token for the API',
+      security: route.public,
+      body: z.object({ username: z.string(), password: z.string() }),
+      response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
+    },
+  }, async (request, reply) => {
+    const token = await createApiToken(ctx, request.body.username, request.body.password);
     return reply.status(201).send({ token });
   });
 
-  app.get('/api/v1/me', async (request) => me(ctx, await requireCaller(ctx, request)));
+  api.get('/api/v1/me', {
+    schema: {
+      tags: ['me'],
+      summary: "The caller's account, balance and this month's budget",
+      security: route.member,
+      response: {
+        200: z.object({
+          username: z.string(),
+          actor: z.string(),
+          currency: z.string(),
+          balance: Amount,
+          budget: Amount,
+          role: z.enum(['member', 'admin']),
+          period: Period,
+        }),
+        ...errors(401),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request) => me(ctx, await requireCaller(ctx, request)));
 
-  app.put('/api/v1/me/budget', async (request) => {
+  api.put('/api/v1/me/budget', {
+    schema: {
+      tags: ['me'],
+      summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
+      security: route.member,
+      body: z.object({ amount: Amount }),
+      response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
+    },
+    preValidation: auth.member,
+  }, async (request) => setBudget(ctx, await requireCaller(ctx, request), request.body.amount));
+
+  api.post('/api/v1/things', {
+    schema: {
+      tags: ['things'],
+      summary: 'Register a thing the caller owns',
+      security: route.member,
+      body: z.object({
+        url: z.string().describe('An http(s) URL; its fragment is dropped.'),
+        title: z.string().nullable().optional(),
+      }),
+      response: { 201: Thing, ...errors(400, 401, 409) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const caller = await requireCaller(ctx, request);
-    return setBudget(ctx, caller, bodyOf(request).amount);
+    return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
   });
 
-  app.post('/api/v1/things', async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    const body = bodyOf(request);
-    return reply.status(201).send(await registerThing(ctx, caller, { url: body.url, title: body.title }));
-  });
+  api.get('/api/v1/things/lookup', {
+    schema: {
+      tags: ['things'],
+      summary: 'Find a thing by its URL or its own IRI',
+      security: route.public,
+      querystring: z.object({ url: z.string() }),
+      response: { 200: Thing, ...errors(400, 404) },
+    },
+  }, async (request) => lookupThing(ctx, request.query.url));
 
-  app.get('/api/v1/things/lookup', async (request) => lookupThing(ctx, queryOf(request).url));
-
-  app.post('/api/v1/flattrs', async (request, reply) => {
+  api.post('/api/v1/flattrs', {
+    schema: {
+      tags: ['flattrs'],
+      summary: 'Flattr a thing, by its URL or id, in this month',
+      description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
+      security: route.member,
+      body: z
+        .object({ url: z.string().optional(), thing_id: z.string().optional() })
+        .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
+      response: {
+        201: z.object({ id: z.string(), thing: Thing, period: Period, created_at: Timestamp }),
+        ...errors(400, 401, 402, 404, 409),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const caller = await requireCaller(ctx, request);
-    const body = bodyOf(request);
-    const flattr = await createFlattr(ctx, caller, { url: body.url, thing_id: body.thing_id });
+    const flattr = await createFlattr(ctx, caller, { url: request.body.url, thing_id: request.body.thing_id });
     return reply.status(201).send(flattr);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/flattrs/:id', async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    await withdrawFlattr(ctx, caller, request.params.id);
+  api.delete('/api/v1/flattrs/:id', {
+    schema: {
+      tags: ['flattrs'],
+      summary: 'Withdraw a flattr until its month is closed',
+      security: route.member,
+      params: z.object({ id: Id }),
+      response: { 204: z.undefined().describe('Withdrawn.'), ...errors(401, 404, 409) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
+    await withdrawFlattr(ctx, await requireCaller(ctx, request), request.params.id);
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/me/flattrs', async (request, reply) => {
+  api.get('/api/v1/me/flattrs', {
+    schema: {
+      tags: ['reports'],
+      summary: "The caller's flattrs of a month",
+      security: route.member,
+      querystring: ReportQuery,
+      response: {
+        200: jsonOrCsv(
+          z.object({
+            period: Period,
+            items: z.array(z.object({ id: z.string(), uri: z.string(), thing: Thing, created_at: Timestamp, amount: Amount.nullable().describe('What it gave, once the month is closed.') })),
+          }),
+          "The month's flattrs",
+        ),
+        ...errors(400, 401),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const report = await myFlattrs(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
     if (!wantsCsv(request)) return report;
     return csv(reply, `flattrs-${report.period}.csv`, ['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
       report.items.map((i) => [report.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]));
   });
 
-  app.get('/api/v1/me/earnings', async (request, reply) => {
+  api.get('/api/v1/me/earnings', {
+    schema: {
+      tags: ['reports'],
+      summary: "What the caller's things earned in a month",
+      security: route.member,
+      querystring: ReportQuery,
+      response: {
+        200: jsonOrCsv(
+          z.object({
+            period: Period,
+            closed: z.boolean(),
+            total: Amount,
+            items: z.array(z.object({ thing: Thing, flattrs: z.number().int(), amount: Amount, held: Amount })),
+          }),
+          "The month's earnings per thing",
+        ),
+        ...errors(400, 401),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const report = await myEarnings(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
     if (!wantsCsv(request)) return report;
     return csv(reply, `earnings-${report.period}.csv`, ['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
       report.items.map((i) => [report.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]));
   });
 
-  app.get('/api/v1/me/ledger', async (request, reply) => {
+  api.get('/api/v1/me/ledger', {
+    schema: {
+      tags: ['reports'],
+      summary: "The transfers of the caller's wallet in a month",
+      security: route.member,
+      querystring: ReportQuery,
+      response: {
+        200: jsonOrCsv(LedgerReport, "The month's wallet transfers"),
+        ...errors(400, 401),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const report = await myLedger(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
-    if (!wantsCsv(request)) return report;
+    if (!wantsCsv(request)) return report as z.output<typeof LedgerReport>;
     return csv(reply, `ledger-${report.period}.csv`, ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference'],
       report.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference]));
   });
 
-  app.get('/api/v1/me/incoming', async (request) => myIncoming(ctx, await requireCaller(ctx, request), periodParam(ctx, request)));
+  api.get('/api/v1/me/incoming', {
+    schema: {
+      tags: ['reports'],
+      summary: "Flattrs received on the caller's things in a month",
+      security: route.member,
+      querystring: ReportQuery.pick({ period: true }),
+      response: {
+        200: z.object({
+          period: Period,
+          items: z.array(z.object({
+            id: z.string(),
+            thing: Thing,
+            from: z.string().describe("The giver's actor."),
+            created_at: Timestamp,
+            state: z.enum(['pending', 'paid', 'held', 'expired']),
+            amount: Amount.nullable(),
+          })),
+        }),
+        ...errors(400, 401),
+      },
+    },
+    preValidation: auth.member,
+  }, async (request) => myIncoming(ctx, await requireCaller(ctx, request), periodParam(ctx, request)));
 
-  app.post('/api/v1/me/payouts', async (request, reply) => {
+  api.post('/api/v1/me/payouts', {
+    schema: {
+      tags: ['wallet'],
+      summary: 'Ask for a payout; the amount is reserved at once',
+      security: route.member,
+      body: z.object({ amount: Amount }),
+      response: { 201: Payout, ...errors(400, 401, 409) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const caller = await requireCaller(ctx, request);
-    return reply.status(201).send(await requestPayout(ctx, caller, bodyOf(request).amount));
+    return reply.status(201).send(await requestPayout(ctx, caller, request.body.amount));
   });
 
-  app.get('/api/v1/me/payouts', async (request) => {
+  api.get('/api/v1/me/payouts', {
+    schema: {
+      tags: ['wallet'],
+      summary: "The caller's payouts, newest first",
+      security: route.member,
+      response: { 200: z.object({ items: z.array(Payout) }), ...errors(401) },
+    },
+    preValidation: auth.member,
+  }, async (request) => {
     const caller = await requireCaller(ctx, request);
     return { items: await listPayouts(ctx, { memberId: caller.id }) };
   });
 
-  app.post('/api/v1/me/invites', async (request, reply) => {
+  api.post('/api/v1/me/invites', {
+    schema: {
+      tags: ['me'],
+      summary: 'Make an invite code',
+      security: route.member,
+      response: { 201: z.object({ code: z.string() }), ...errors(401, 409) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
     const caller = await requireCaller(ctx, request);
     return reply.status(201).send({ code: await createInvite(ctx, caller) });
   });
 
-  app.get('/api/v1/me/invites', async (request) => ({ items: await listInvites(ctx, await requireCaller(ctx, request)) }));
+  api.get('/api/v1/me/invites', {
+    schema: {
+      tags: ['me'],
+      summary: "The caller's invites and who used them",
+      security: route.member,
+      response: { 200: z.object({ items: z.array(Invite) }), ...errors(401) },
+    },
+    preValidation: auth.member,
+  }, async (request) => ({ items: await listInvites(ctx, await requireCaller(ctx, request)) }));
 }
 
-function csv(reply: import('fastify').FastifyReply, filename: string, header: string[], rows: (string | number | null)[][]) {
+function csv(reply: FastifyReply, filename: string, header: string[], rows: (string | number | null)[][]) {
   return reply
     .header('content-type', 'text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename}"`)

@@ -103,6 +103,16 @@ const CHECKS: Check[] = [
       WHERE h.total <> COALESCE(b.balance, 0)`,
   },
   {
+    name: 'unclaimed_match_account',
+    why: 'unclaimed shares that the unclaimed account does not hold (or the reverse)',
+    query: () => sql`
+      SELECT u.total, COALESCE(b.balance, 0) AS balance
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM unclaimed WHERE state = 'held') u
+      LEFT JOIN accounts a ON a.code = 'unclaimed'
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      WHERE u.total <> COALESCE(b.balance, 0)`,
+  },
+  {
     name: 'payouts_match_account',
     why: 'a payout request whose reserved money is not where it should be',
     query: () => sql`

@@ -35,9 +35,11 @@ export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
   const rows = await ctx.db
     .selectFrom('flattrs')
     .innerJoin('things', 'things.id', 'flattrs.thing_id')
-    .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    // the things flattred may be local (owners) or remote (remote_actors)
+    .leftJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    .leftJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
     .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
-    .select(['flattrs.id', 'flattrs.created_at', 'shares.gross', ...thingColumns])
+    .select(['flattrs.id', 'flattrs.created_at', 'shares.gross', ...thingColumns, 'things.uri', 'remote_actors.iri as owner_actor_iri', 'remote_actors.handle as owner_handle'])
     .where('flattrs.member_id', '=', caller.id)
     .where('flattrs.period', '=', period)
     .where('flattrs.withdrawn_at', 'is', null)
@@ -49,7 +51,7 @@ export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
     items: rows.map((r) => ({
       id: r.id,
       uri: flattrIri(ctx, r.id),
-      thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+      thing: thingView(ctx, { ...r, id: r.thing_id }),
       created_at: r.created_at.toISOString(),
       /** What this flattr gave, once the period is closed. */
       amount: r.gross === null ? null : formatAmount(r.gross),
@@ -76,7 +78,7 @@ export async function myEarnings(ctx: Context, caller: Caller, period: Period) {
     .orderBy('things.created_at')
     .execute();
   const items = rows.map((r) => ({
-    thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+    thing: thingView(ctx, { ...r, id: r.thing_id }),
     flattrs: Number(r.flattrs),
     amount: formatAmount(r.amount),
     held: formatAmount(r.held),
@@ -123,17 +125,36 @@ export async function myIncoming(ctx: Context, caller: Caller, period: Period) {
     .where('flattrs.withdrawn_at', 'is', null)
     .orderBy('flattrs.created_at')
     .execute();
-  return {
-    period,
-    items: rows.map((r) => ({
+  // Flattrs from members of other instances, from their Likes: pending until their statement pays.
+  const remote = await ctx.db
+    .selectFrom('incoming_flattrs')
+    .innerJoin('things', 'things.id', 'incoming_flattrs.thing_id')
+    .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
+    .select(['incoming_flattrs.id', 'incoming_flattrs.received_at', 'incoming_flattrs.actor_iri', 'incoming_flattrs.state', ...thingColumns])
+    .where('things.owner_member_id', '=', caller.id)
+    .where('incoming_flattrs.period', '=', period)
+    .where('incoming_flattrs.withdrawn_at', 'is', null)
+    .execute();
+  const items = [
+    ...rows.map((r) => ({
       id: r.id,
-      thing: thingView(ctx, { id: r.thing_id, url: r.url, title: r.title, owner_member_id: r.owner_member_id, owner_username: r.owner_username }),
+      thing: thingView(ctx, { ...r, id: r.thing_id }),
       from: actorIri(ctx, r.giver),
       created_at: r.created_at.toISOString(),
       state: incomingState(r.disposition, r.hold_state),
       amount: r.net === null ? null : formatAmount(r.net),
     })),
-  };
+    ...remote.map((r) => ({
+      id: r.id,
+      thing: thingView(ctx, { ...r, id: r.thing_id }),
+      from: r.actor_iri,
+      created_at: r.received_at.toISOString(),
+      state: r.state,
+      amount: null,
+    })),
+  ];
+  items.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  return { period, items };
 }
 
 function incomingState(disposition: string | null, hold: string | null): 'pending' | 'paid' | 'held' | 'expired' {

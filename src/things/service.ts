@@ -1,4 +1,8 @@
-/** Things: URLs with an owner. Registered by their owner; found by URL or by their own IRI. */
+/**
+ * Things: URLs with an owner. A local thing is registered by its owner, a member here; a remote
+ * thing was found when first flattred (src/things/discover.ts) and is owned by a fediverse actor.
+ * Both are found by URL or by their own IRI.
+ */
 import { randomUUID } from 'node:crypto';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
@@ -11,16 +15,22 @@ export interface ThingView {
   id: string;
   url: string;
   title: string | null;
-  owner: { actor: string; username: string };
+  /** username for a member here; handle (`@name@host`), when known, for a remote owner. */
+  owner: { actor: string; username?: string; handle?: string };
   uri: string;
 }
 
+/** A thing as queried: exactly one of the owner columns is set (things_one_owner). */
 export interface ThingRow {
   id: string;
   url: string;
   title: string | null;
-  owner_member_id: bigint;
-  owner_username: string;
+  owner_member_id: bigint | null;
+  owner_username: string | null;
+  owner_actor_id?: bigint | null;
+  owner_actor_iri?: string | null;
+  owner_handle?: string | null;
+  uri?: string | null;
 }
 
 export function thingUri(ctx: Context, id: string): string {
@@ -28,20 +38,30 @@ export function thingUri(ctx: Context, id: string): string {
 }
 
 export function thingView(ctx: Context, row: ThingRow): ThingView {
-  return {
-    id: row.id,
-    url: row.url,
-    title: row.title,
-    owner: { actor: actorIri(ctx, row.owner_username), username: row.owner_username },
-    uri: thingUri(ctx, row.id),
-  };
+  const owner = row.owner_username
+    ? { actor: actorIri(ctx, row.owner_username), username: row.owner_username }
+    : { actor: row.owner_actor_iri as string, ...(row.owner_handle ? { handle: row.owner_handle } : {}) };
+  return { id: row.id, url: row.url, title: row.title, owner, uri: row.uri ?? thingUri(ctx, row.id) };
 }
+
+/** Whether a thing is owned by a member of this instance. */
+export function isLocal(row: ThingRow): boolean {
+  return row.owner_member_id !== null;
+}
+
+/** The columns every ThingRow query selects, for joins on `things t`, `members m`, `remote_actors r`. */
+export const THING_COLUMNS_SQL = `t.id, t.url, t.title, t.uri, t.owner_member_id, m.username AS owner_username,
+  t.owner_actor_id, r.iri AS owner_actor_iri, r.handle AS owner_handle`;
 
 function selectThings(db: Executor) {
   return db
     .selectFrom('things')
-    .innerJoin('members', 'members.id', 'things.owner_member_id')
-    .select(['things.id', 'things.url', 'things.title', 'things.owner_member_id', 'members.username as owner_username']);
+    .leftJoin('members', 'members.id', 'things.owner_member_id')
+    .leftJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
+    .select([
+      'things.id', 'things.url', 'things.title', 'things.uri', 'things.owner_member_id', 'members.username as owner_username',
+      'things.owner_actor_id', 'remote_actors.iri as owner_actor_iri', 'remote_actors.handle as owner_handle',
+    ]);
 }
 
 export async function registerThing(ctx: Context, caller: Caller, input: { url: unknown; title?: unknown }): Promise<ThingView> {
@@ -68,11 +88,14 @@ export function findThingById(ctx: Context, id: string, db: Executor = ctx.db): 
   return selectThings(db).where('things.id', '=', id.toLowerCase()).executeTakeFirst();
 }
 
-/** A URL names a thing either as what was registered or as the thing's own IRI on this instance. */
+/**
+ * A URL names a thing as what was registered or flattred, as the thing's own IRI on this
+ * instance, or as a remote thing's IRI.
+ */
 export async function findThingByUrl(ctx: Context, url: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {
   const id = ownThingId(ctx, url);
   if (id) return findThingById(ctx, id, db);
-  return selectThings(db).where('things.url', '=', url).executeTakeFirst();
+  return selectThings(db).where((eb) => eb.or([eb('things.url', '=', url), eb('things.uri', '=', url)])).executeTakeFirst();
 }
 
 /** The id in a URL that is a thing's own IRI on this instance, else undefined. */

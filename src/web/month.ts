@@ -37,9 +37,9 @@ export async function monthSoFar(ctx: Context, caller: Caller): Promise<MonthSoF
     charityUsername(ctx),
   ]);
   const inForce = budget ?? ctx.config.minBudget;
-  // Owners are named by username here; the plan only compares them with the charity's name.
+  // Owners are named by username (remote ones by actor IRI); the plan only compares them with the charity's name.
   const plan = planClose({
-    members: [{ id: caller.username, budget: inForce, balance, flattrs: report.items.map((f) => ({ flattrId: f.id, owner: f.thing.owner.username })) }],
+    members: [{ id: caller.username, budget: inForce, balance, flattrs: report.items.map((f) => ({ flattrId: f.id, owner: f.thing.owner.username ?? f.thing.owner.actor })) }],
     feePpm: ctx.config.feePpm,
     idleBudget: ctx.config.idleBudget,
     charity,

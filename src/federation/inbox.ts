@@ -1,0 +1,74 @@
+/**
+ * Flattrs in: a Like of one of our things from a Farthing instance is an incoming flattr, pending
+ * until the sender's statement pays it; its Undo withdraws it. Fedify has verified the HTTP
+ * signature, and the bridge (key-guard.ts) that the key belongs to the actor, before these run.
+ *
+ * A Farthing flattr is told apart from a Mastodon favourite by its `context`: the period's IRI on
+ * the sender's instance (`{origin}/periods/YYYY-MM`). Its id must be on the actor's server too,
+ * so nobody can use up another instance's activity ids. Each activity id counts once forever:
+ * incoming_flattrs.activity_id is UNIQUE (Fedify's own de-duplication lasts a day).
+ */
+import { randomUUID } from 'node:crypto';
+import type { InboxContext } from '@fedify/fedify';
+import { Like, Undo } from '@fedify/vocab';
+import type { Context } from '../context.ts';
+import { ownThingId } from '../things/service.ts';
+
+const PERIOD_PATH = /^\/periods\/(\d{4}-(?:0[1-9]|1[0-2]))$/;
+
+export async function onLike(ctx: Context, _fctx: InboxContext<void>, like: Like): Promise<void> {
+  const id = like.id;
+  const actor = like.actorId;
+  const object = like.objectId;
+  if (!id || !actor || !object || id.origin !== actor.origin) return;
+  const thingId = ownThingId(ctx, object.href);
+  if (!thingId) return;
+  const period = farthingPeriod(like, actor);
+  if (!period) return; // a favourite from a plain fediverse server: nothing to pay
+  const inserted = await ctx.db
+    .insertInto('incoming_flattrs')
+    .columns(['id', 'activity_id', 'thing_id', 'actor_iri', 'instance_origin', 'period', 'received_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('things')
+        .select([
+          eb.val(randomUUID()).as('id'),
+          eb.val(id.href).as('activity_id'),
+          'things.id',
+          eb.val(actor.href).as('actor_iri'),
+          eb.val(actor.origin).as('instance_origin'),
+          eb.val(period).as('period'),
+          eb.val(ctx.clock.now()).as('received_at'),
+        ])
+        .where('things.id', '=', thingId)
+        .where('things.owner_member_id', 'is not', null),
+    )
+    .onConflict((oc) => oc.column('activity_id').doNothing())
+    .executeTakeFirst();
+  ctx.log.info({ activity: id.href, thing: thingId, counted: (inserted.numInsertedOrUpdatedRows ?? 0n) === 1n }, 'incoming flattr');
+}
+
+export async function onUndo(ctx: Context, _fctx: InboxContext<void>, undo: Undo): Promise<void> {
+  const actor = undo.actorId;
+  const target = undo.objectId;
+  if (!actor || !target || target.origin !== actor.origin) return;
+  // Only the actor who liked can undo, and only until the sender's statement has paid it.
+  const result = await ctx.db
+    .updateTable('incoming_flattrs')
+    .set({ withdrawn_at: ctx.clock.now() })
+    .where('activity_id', '=', target.href)
+    .where('actor_iri', '=', actor.href)
+    .where('withdrawn_at', 'is', null)
+    .where('state', '=', 'pending')
+    .executeTakeFirst();
+  ctx.log.info({ activity: target.href, withdrawn: result.numUpdatedRows === 1n }, 'incoming flattr withdrawn');
+}
+
+function farthingPeriod(like: Like, actor: URL): string | null {
+  for (const context of like.contextIds) {
+    if (context.origin !== actor.origin) continue;
+    const match = PERIOD_PATH.exec(context.pathname);
+    if (match) return match[1] as string;
+  }
+  return null;
+}

@@ -1,0 +1,52 @@
+/**
+ * A URL's thing, found here or made at its first flattr from what discover.ts finds: owned by a
+ * member here when the owner's actor is ours, else by the remote actor.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { findMember } from '../members/service.ts';
+import { findThingByUrl, ownThingId, type ThingRow } from '../things/service.ts';
+import { discoverRemoteThing, rememberActor } from './discover.ts';
+
+export async function thingForUrl(ctx: Context, url: string): Promise<ThingRow> {
+  const known = await findThingByUrl(ctx, url);
+  if (known) return known;
+  if (ownThingId(ctx, url)) throw new AppError('not_found', 'no such thing', { field: 'url' });
+  const found = await discoverRemoteThing(ctx, url);
+  // A page may pay one of our own things, or the owner may be one of our members.
+  const ownId = found.uri ? ownThingId(ctx, found.uri) : undefined;
+  if (ownId) {
+    const own = await findThingByUrl(ctx, found.uri as string);
+    if (own) return own;
+  }
+  const ownerIri = found.owner.id as URL;
+  const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : undefined;
+  const actorId = localOwner ? null : await rememberActor(ctx, ctx.db, found.owner);
+  // The thing's URL may already be taken by another thing: then it is known by its uri alone.
+  const taken = await findThingByUrl(ctx, found.url);
+  await ctx.db
+    .insertInto('things')
+    .values({
+      id: randomUUID(),
+      url: taken ? (found.uri ?? url) : found.url,
+      title: found.title,
+      owner_member_id: localOwner ?? null,
+      owner_actor_id: actorId,
+      uri: found.uri,
+      created_at: ctx.clock.now(),
+    })
+    // Two first clicks at once: one insert wins, both read the same thing.
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  const made = (await findThingByUrl(ctx, found.uri ?? found.url)) ?? (await findThingByUrl(ctx, url));
+  if (!made) throw new AppError('not_found', 'the thing could not be recorded; try again');
+  return made;
+}
+
+async function localMemberOf(ctx: Context, actor: URL): Promise<bigint | undefined> {
+  const match = /^\/users\/([A-Za-z0-9_]{1,30})$/.exec(actor.pathname);
+  const member = match ? await findMember(ctx, match[1] as string) : undefined;
+  if (!member) throw new AppError('not_found', 'the owner named for this URL is not a member here');
+  return member.id;
+}

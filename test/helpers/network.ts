@@ -1,0 +1,72 @@
+/**
+ * Instances on real HTTP over loopback, for federation tests: each listens on 127.0.0.1 behind a
+ * small switchable front (so a test can take a peer "down" and bring it back on the same
+ * origin), with FARTHING_ALLOW_PRIVATE_ADDRESS so Fedify may reach it.
+ */
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { Test } from 'tap';
+import type { DatabaseKind } from '../../src/db/database.ts';
+import { startInstance, type TestInstance } from './instance.ts';
+
+export interface NetworkedInstance extends TestInstance {
+  origin: string;
+  /** While down, the front answers every request 503, as a peer in trouble would. */
+  setDown(down: boolean): void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<string, string> = {}): Promise<NetworkedInstance> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const inst = await startInstance(t, kind, { env: { FARTHING_ORIGIN: origin, FARTHING_ALLOW_PRIVATE_ADDRESS: '1', ...env } });
+  await inst.app.listen({ host: '127.0.0.1', port: 0 });
+  const appPort = (inst.app.server.address() as { port: number }).port;
+  let down = false;
+  const front = createServer((req, res) => {
+    if (down) {
+      req.resume();
+      res.writeHead(503).end('down for maintenance');
+      return;
+    }
+    const upstream = httpRequest({ host: '127.0.0.1', port: appPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  await listen(front, port);
+  t.teardown(() => close(front));
+  return Object.assign(inst, { origin, setDown: (value: boolean) => void (down = value) });
+}
+
+export function listen(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+}
+
+export function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Polls until `check` answers a value (not undefined/false), or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, ms = 20_000, what = 'the condition'): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
