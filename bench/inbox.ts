@@ -130,7 +130,7 @@ export async function benchInbox(): Promise<void> {
     const instance = await createInstance(config, { clock: new ManualClock('2026-11-10T12:00:00Z'), database, log: pino({ level: 'warn' }) });
     await instance.app.listen({ host: '127.0.0.1', port });
     const owner = await registerMember(instance.ctx, { username: 'bob', password: 'bob-password' }, { bypassRegistration: true });
-    const thing = await registerThing(instance.ctx, { id: owner.id, username: 'bob', role: 'member' }, { url: 'https://bob.example/post' });
+    const thing = await registerThing(instance.ctx, { id: owner.id, username: 'bob', role: 'member', scopes: ['things'] }, { url: 'https://bob.example/post' });
 
     const warmBare = await signedLikes(`${bare.origin}/inbox`, `${bare.origin}/things/x`, remote.senders, remote.origin);
     const warmOurs = await signedLikes(`${origin}/inbox`, thing.uri, remote.senders, remote.origin);

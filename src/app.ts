@@ -13,10 +13,14 @@ import type { Context } from './context.ts';
 import { installFederationBridge } from './federation/bridge.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/admin-routes.ts';
+import { appRoutes } from './http/app-routes.ts';
+import { linkRoutes } from './http/link-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
+import { installOAuth } from './oauth/routes.ts';
 import { requireCaller } from './http/auth.ts';
 import { installOpenApi } from './http/openapi.ts';
 import { serializerCompiler, validatorCompiler } from './http/schemas.ts';
+import { settlementRoutes } from './http/settlement-routes.ts';
 import { webPages } from './web/plugin.ts';
 
 /** Large enough for any API request; statements have their own limit. */
@@ -51,8 +55,12 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
     return reply.send({ status: 'ok' });
   });
 
+  await installOAuth(app, ctx);
   memberRoutes(app, ctx);
+  linkRoutes(app, ctx);
   adminRoutes(app, ctx);
+  appRoutes(app, ctx);
+  await settlementRoutes(app, ctx);
   // The pages keep their cookies, forms, CSRF and HTML errors to themselves (an encapsulated plugin).
   await app.register(webPages, { ctx });
   return app;

@@ -13,6 +13,9 @@ import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
+import { toCsv } from './http/csv.ts';
+import { acceptStatement, correctStatement, disputeStatement, listStatements, statementDocument, statementsCsv } from './settlement/admin.ts';
+import { confirmReceived, listSettlements, markPaid } from './settlement/netting.ts';
 
 const USAGE = `Farthing admin CLI
 
@@ -27,6 +30,17 @@ Usage: npm run farthing -- <command> [arguments]
   check                                run the ledger self-check
   payouts [--state requested|paid]     list payouts
   payout-paid <id> <reference>         record that a payout has been sent
+
+Settlement with other instances (the server delivers what these queue):
+  statements [--direction in|out] [--period YYYY-MM]   list statements
+  statement <id>                       print the signed document, byte for byte
+  accept <id>                          accept a received statement
+  dispute <id> <line> <reason>         dispute line <line> (0: the statement as a whole)
+  correct <id>                         correct one of ours that the peer disputed
+  settlements [--period YYYY-MM]       list settlements with their net and state
+  settlement-paid <id> <reference>     record that this instance paid the net
+  settlement-confirm <id>              confirm that the peer's payment arrived
+  export statements|settlements [--format json|csv] [--period YYYY-MM]
 `;
 
 const STAGES = ['charging', 'splitting', 'booking', 'done'] as const;
@@ -40,8 +54,19 @@ async function readPassword(): Promise<string> {
   return String(line.value ?? '').trim();
 }
 
-async function run(instance: Instance, command: string, args: string[], state?: string): Promise<unknown> {
+/** Output printed as it is (a signed document, CSV), not as JSON. */
+class Raw {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+type Options = { state?: string; direction?: string; period?: string; format?: string };
+
+async function run(instance: Instance, command: string, args: string[], options: Options): Promise<unknown> {
   const { ctx } = instance;
+  const state = options.state;
   switch (command) {
     case 'migrate':
       return { migrated: true };
@@ -79,13 +104,50 @@ async function run(instance: Instance, command: string, args: string[], state?: 
       return { items: await listPayouts(ctx, state === 'requested' || state === 'paid' ? { state } : {}) };
     case 'payout-paid':
       return markPayoutPaid(ctx, args[0] ?? '', args[1]);
+    case 'statements':
+      return { items: await listStatements(ctx, { ...(options.direction === 'in' || options.direction === 'out' ? { direction: options.direction } : {}), ...(options.period ? { period: parsePeriod(options.period) } : {}) }) };
+    case 'statement':
+      return new Raw(await statementDocument(ctx, args[0] ?? ''));
+    case 'accept':
+      return acceptStatement(ctx, args[0] ?? '');
+    case 'dispute':
+      return disputeStatement(ctx, args[0] ?? '', [{ n: Number(args[1] ?? 0), reason: args.slice(2).join(' ') || 'disputed by the admin' }]);
+    case 'correct':
+      return correctStatement(ctx, args[0] ?? '');
+    case 'settlements':
+      return { items: await listSettlements(ctx, options.period ? { period: parsePeriod(options.period) } : {}) };
+    case 'settlement-paid':
+      return markPaid(ctx, args[0] ?? '', args[1]);
+    case 'settlement-confirm':
+      return confirmReceived(ctx, args[0] ?? '');
+    case 'export': {
+      const period = options.period ? parsePeriod(options.period) : undefined;
+      if (args[0] === 'statements') {
+        if (options.format === 'csv') {
+          const [header, ...rows] = await statementsCsv(ctx, period ? { period } : {});
+          return new Raw(toCsv(header as string[], rows));
+        }
+        // One signed document per line (JSON Lines), each byte for byte as issued or received.
+        const items = await listStatements(ctx, period ? { period } : {});
+        return new Raw((await Promise.all(items.map((i) => statementDocument(ctx, i.id)))).map((d) => `${d}\n`).join(''));
+      }
+      if (args[0] === 'settlements') {
+        const items = await listSettlements(ctx, period ? { period } : {});
+        if (options.format === 'csv') return new Raw(toCsv(['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference'], items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference])));
+        return { items };
+      }
+      throw new AppError('invalid_request', 'usage: export statements|settlements [--format json|csv] [--period YYYY-MM]');
+    }
     default:
       throw new AppError('invalid_request', `unknown command "${command}"\n\n${USAGE}`);
   }
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { state: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   const [command, ...args] = positionals;
   if (!command || values.help) {
     process.stdout.write(USAGE);
@@ -95,8 +157,9 @@ async function main(): Promise<void> {
   // The CLI runs neither the automatic close nor the federation queue; the server does.
   const instance = await createInstance({ ...config, autoClose: false, logLevel: 'warn' }, { queueWorker: false });
   try {
-    const result = await run(instance, command, args, values.state);
-    process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+    const result = await run(instance, command, args, values);
+    if (result instanceof Raw) process.stdout.write(result.text);
+    else process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
   } finally {
     await instance.close();
   }

@@ -62,6 +62,7 @@ const EnvSchema = z
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -109,6 +110,8 @@ export interface Config {
   readonly invitesPerMember: number;
   /** Sign-in and sign-up attempts per minute and IP address. */
   readonly authRateLimit: number;
+  /** Whether a received statement that reconciles is accepted without the admin. */
+  readonly settlementAutoAccept: boolean;
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
   readonly apiRateLimit: number;
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
@@ -176,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
+    settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
   });

@@ -25,4 +25,6 @@ export interface Caller {
   readonly role: 'member' | 'admin';
   /** The member's wallet account, when the caller was looked up with it (saves a query per click). */
   readonly walletId?: bigint;
+  /** What the caller's token may do (src/oauth/scopes.ts): a password token has every scope of the role. */
+  readonly scopes: readonly string[];
 }

@@ -13,12 +13,15 @@ import type { Context } from './context.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createFarthingFederation } from './federation/federation.ts';
-import { KyselyKvStore } from './federation/kv-store.ts';
+import { KyselyKvStore, WithoutActivityCache } from './federation/kv-store.ts';
 import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { startRelay } from './federation/outbox.ts';
+import { startSettlementRelay } from './settlement/channel.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
+import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
+import { startWebhookWorker } from './webhooks/delivery.ts';
 
 export interface Instance {
   readonly ctx: Context;
@@ -64,7 +67,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     ...(database.url ? { listenConnection: database.url } : {}),
     onError: (error, context) => log.error({ err: error }, `federation queue: ${context}`),
   });
-  const federation = createFarthingFederation(ctx, { kv: new KyselyKvStore(database.db), queue });
+  const federation = createFarthingFederation(ctx, { kv: new WithoutActivityCache(new KyselyKvStore(database.db)), queue });
   ctx.federation = federation;
   const app = await buildApp(ctx, federation);
   const autoClose = config.autoClose ? startAutoClose(ctx) : undefined;
@@ -73,6 +76,11 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   const queueWorker = options.queueWorker === false ? undefined : federation.startQueue(undefined, { signal: stopQueue.signal });
   // Flattrs of remote things go from the outbox table to the queue in the process that works it.
   const relay = options.queueWorker === false ? undefined : startRelay(ctx);
+  // Signed settlement messages (statements and their answers) to peers' settlement inboxes.
+  const settlementRelay = options.queueWorker === false ? undefined : startSettlementRelay(ctx);
+  // Subscribed flattrs at each period's start, and webhook deliveries (issue 6).
+  const subscriptions = options.queueWorker === false ? undefined : startSubscriptionScheduler(ctx);
+  const webhooks = options.queueWorker === false ? undefined : startWebhookWorker(ctx);
   return {
     ctx,
     app,
@@ -82,6 +90,9 @@ export async function createInstance(config: Config, options: InstanceOptions = 
       await autoClose?.stop();
       await app.close();
       await relay?.stop();
+      await settlementRelay?.stop();
+      await subscriptions?.stop();
+      await webhooks?.stop();
       stopQueue.abort();
       await queueWorker;
       if (!options.database) await database.close();

@@ -5,6 +5,9 @@
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { issueStatements } from '../settlement/issue.ts';
+import { enqueuePeriodClosed } from '../webhooks/events.ts';
+import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { formatAmount } from '../core/money.ts';
 import { addMonths, type Period, periodEnd, periodOf, periodsBetween } from '../core/period.ts';
 import { getSetting, initSetting } from '../db/settings.ts';
@@ -60,7 +63,7 @@ export async function closePeriod(ctx: Context, period: Period, options: CloseOp
   if (period < first) {
     return { period, summary: emptySummary(), closed_now: false };
   }
-  return ctx.db.connection().execute(async (conn) => {
+  const closed = await ctx.db.connection().execute(async (conn) => {
     await acquireCloseRunnerLock(conn);
     try {
       let result: CloseResult | undefined;
@@ -72,6 +75,11 @@ export async function closePeriod(ctx: Context, period: Period, options: CloseOp
       await releaseCloseRunnerLock(conn);
     }
   });
+  // The statements to peers follow every close (again after a crash: issuing is idempotent).
+  if (ctx.federation) {
+    for (const p of periodsBetween(first, period)) await issueStatements(ctx, p);
+  }
+  return closed;
 }
 
 async function closeOne(ctx: Context, conn: Executor, period: Period, options: CloseOptions): Promise<CloseResult> {
@@ -135,6 +143,8 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     // Nothing is booked unless the whole ledger still checks out.
     await assertLedgerBalancedAfterBooking(trx, period);
     timer('check after');
+    // period.closed webhook events, committed with the booking (an outbox; src/webhooks).
+    await enqueuePeriodClosed(trx, period, ctx.clock.now());
     await trx
       .updateTable('closes')
       .set({ stage: 'done', finished_at: ctx.clock.now(), summary: JSON.stringify(summary) })
@@ -143,6 +153,7 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     return summary;
   });
   await options.onStage?.(period, 'done');
+  wakeWebhooks(ctx);
   ctx.log.info({ period, summary }, 'close done');
   return { period, summary, closed_now: true };
 }

@@ -99,7 +99,7 @@ export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<
     SELECT s.id, ${p.period}, s.member_id, s.thing_id, s.owner, s.owner_actor, s.gross, s.fee, s.gross - s.fee,
            CASE WHEN s.owner_actor IS NOT NULL THEN
                   -- product rule 8: owed to the creator's Farthing instance, else unclaimed
-                  CASE WHEN ra.software = 'farthing' THEN 'peer' ELSE 'unclaimed' END
+                  CASE WHEN ra.software = 'farthing' OR ra.claimed_by IS NOT NULL THEN 'peer' ELSE 'unclaimed' END
                 WHEN s.owner = ${charity} THEN 'charity'
                 WHEN r.funded THEN 'paid'
                 ELSE 'held' END
@@ -220,6 +220,13 @@ export function peerCode(instanceOrigin: string): string {
 }
 
 /**
+ * SQL: the peer owed for a remote actor `ra` — the claiming Farthing actor's instance when the
+ * account is claimed (remote_actors.claimed_by, src/federation/claims.ts), else its own instance.
+ */
+export const PEER_ORIGIN_SQL = "COALESCE(substring(ra.claimed_by FROM '^https?://[^/?#]+'), ra.instance_origin)";
+const peerOrigin = sql.raw(PEER_ORIGIN_SQL);
+
+/**
  * Shares for remote creators (product rule 8). A creator on a Farthing instance is owed through
  * that instance: one transfer per peer to its peer account. A fediverse account no Farthing
  * instance claims waits in `unclaimed` for up to six closes: once its instance turns out to be
@@ -230,35 +237,35 @@ async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseA
   const key = (what: string) => `close:${p.period}:${what}`;
   await sql`
     INSERT INTO accounts (code, type, currency, created_at)
-    SELECT DISTINCT 'peer:' || ra.instance_origin, 'peer', ${p.currency}, ${p.now}::timestamptz
+    SELECT DISTINCT 'peer:' || ${peerOrigin}, 'peer', ${p.currency}, ${p.now}::timestamptz
     FROM remote_actors ra
     WHERE ra.id IN (SELECT recipient_actor_id FROM close_totals WHERE disposition = 'peer')
-       OR ra.id IN (SELECT actor_id FROM unclaimed WHERE state = 'held') AND ra.software = 'farthing'
+       OR ra.id IN (SELECT actor_id FROM unclaimed WHERE state = 'held') AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL)
     ON CONFLICT (code) DO NOTHING
   `.execute(trx);
   await insertTransfers('owed_to_peer', sql`
     SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, sum(s.net)::bigint AS amount,
-           ${key('peer:')} || ra.instance_origin AS idem
+           ${key('peer:')} || ${peerOrigin} AS idem
     FROM close_totals s
     JOIN remote_actors ra ON ra.id = s.recipient_actor_id
-    JOIN accounts a ON a.code = 'peer:' || ra.instance_origin
+    JOIN accounts a ON a.code = 'peer:' || ${peerOrigin}
     WHERE s.disposition = 'peer'
-    GROUP BY ra.instance_origin, a.id`);
+    GROUP BY ${peerOrigin}, a.id`);
 
   const unclaimedAccount = await ensureSystemAccount(trx, 'unclaimed', p.currency, p.now);
   // Earlier unclaimed shares whose account turned out to live on a Farthing instance...
   await insertTransfers('unclaimed_claim', sql`
     SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
-           ${key('claim:')} || ra.instance_origin AS idem
+           ${key('claim:')} || ${peerOrigin} AS idem
     FROM unclaimed u
-    JOIN remote_actors ra ON ra.id = u.actor_id AND ra.software = 'farthing'
-    JOIN accounts a ON a.code = 'peer:' || ra.instance_origin
+    JOIN remote_actors ra ON ra.id = u.actor_id AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL)
+    JOIN accounts a ON a.code = 'peer:' || ${peerOrigin}
     WHERE u.state = 'held' AND u.period < ${p.period}
-    GROUP BY ra.instance_origin, a.id`);
+    GROUP BY ${peerOrigin}, a.id`);
   await sql`
     UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period}
     FROM remote_actors ra
-    WHERE ra.id = u.actor_id AND ra.software = 'farthing' AND u.state = 'held' AND u.period < ${p.period}
+    WHERE ra.id = u.actor_id AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL) AND u.state = 'held' AND u.period < ${p.period}
   `.execute(trx);
   // ...this period's unclaimed shares...
   await sql`

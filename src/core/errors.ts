@@ -24,6 +24,17 @@ export const ERROR_STATUS = {
   invite_limit: 409,
   already_paid: 409,
   payload_too_large: 413,
+  // subscriptions and webhooks (issue 6)
+  not_flattred: 409,
+  subscription_exists: 409,
+  subscription_ended: 409,
+  webhook_limit: 409,
+  // settlement between instances
+  statement_refused: 422,
+  settlement_not_accepted: 409,
+  settlement_not_paid: 409,
+  peer_blocked: 403,
+  peer_limit: 409,
   unsupported_media_type: 415,
   rate_limited: 429,
   unavailable: 503,

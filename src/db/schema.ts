@@ -37,6 +37,10 @@ export interface TokensTable {
   created_at: Timestamp;
   expires_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  /** Space separated; null: every scope of the member's role (migrations/0005_oauth.ts). */
+  scopes: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The OAuth app the token was issued to; null for password tokens and sessions. */
+  app_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
 }
 
 export type AccountType =
@@ -48,7 +52,8 @@ export type AccountType =
   | 'unclaimed'
   | 'payouts'
   | 'charity_reserve'
-  | 'peer';
+  | 'peer'
+  | 'settlement';
 
 export interface AccountsTable {
   id: GeneratedAlways<bigint>;
@@ -264,4 +269,187 @@ export interface DB {
   outbox: OutboxTable;
   incoming_flattrs: IncomingFlattrsTable;
   unclaimed: UnclaimedTable;
+}
+
+/** Third-party apps (migrations/0005_oauth.ts). */
+export interface OAuthAppsTable {
+  id: GeneratedAlways<bigint>;
+  client_id: string;
+  client_secret_hash: Uint8Array;
+  name: string;
+  website: string | null;
+  /** One exact URI per line. */
+  redirect_uris: string;
+  /** Space separated. */
+  scopes: string;
+  created_at: Timestamp;
+}
+
+export interface OAuthCodesTable {
+  id: GeneratedAlways<bigint>;
+  code_hash: Uint8Array;
+  app_id: bigint;
+  member_id: bigint;
+  redirect_uri: string;
+  scopes: string;
+  code_challenge: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  token_id: bigint | null;
+}
+
+/** Merged into DB above (declaration merging keeps this an append). */
+export interface DB {
+  oauth_apps: OAuthAppsTable;
+  oauth_codes: OAuthCodesTable;
+}
+
+/** Settlement (migrations/0009_settlement.ts). */
+export interface PeersTable {
+  origin: string;
+  actor: string;
+  blocked: Generated<boolean>;
+  owe_limit: bigint | null;
+  created_at: Timestamp;
+}
+
+export interface StatementsTable {
+  id: string;
+  direction: 'out' | 'in';
+  peer_origin: string;
+  sequence: number;
+  period: string;
+  currency: string;
+  total: bigint;
+  digest: string;
+  document: string;
+  state: 'open' | 'accepted' | 'disputed' | 'superseded';
+  dispute: ColumnType<unknown, string | null, string | null> | null;
+  created_at: Timestamp;
+  decided_at: Date | null;
+}
+
+export interface SettlementsTable {
+  id: string;
+  peer_origin: string;
+  period: string;
+  payable: bigint | null;
+  receivable: bigint | null;
+  state: 'open' | 'accepted' | 'paid' | 'settled' | 'disputed';
+  reference: string | null;
+  paid_at: Date | null;
+  settled_at: Date | null;
+}
+
+export interface SettlementDeliveriesTable {
+  id: GeneratedAlways<bigint>;
+  message_id: string;
+  url: string;
+  body: string;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_status: string | null;
+  delivered_at: Date | null;
+  created_at: Timestamp;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  peers: PeersTable;
+  statements: StatementsTable;
+  settlements: SettlementsTable;
+  settlement_deliveries: SettlementDeliveriesTable;
+}
+
+/** Subscriptions and webhooks (migrations/0006_apps.ts). */
+export type SubscriptionState = 'active' | 'paused' | 'cancelled' | 'stopped' | 'finished';
+
+export interface SubscriptionsTable {
+  id: string;
+  member_id: bigint;
+  thing_id: string;
+  months: number;
+  first_period: string;
+  last_period: string;
+  state: SubscriptionState;
+  stop_reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SubscriptionRunsTable {
+  subscription_id: string;
+  period: string;
+  outcome: 'flattred' | 'stopped' | 'skipped';
+  flattr_id: string | null;
+  detail: string | null;
+  created_at: Timestamp;
+}
+
+export interface SubscriptionNoticesTable {
+  id: GeneratedAlways<bigint>;
+  subscription_id: string;
+  member_id: bigint;
+  period: string;
+  code: string;
+  message: string;
+  created_at: Timestamp;
+}
+
+export interface WebhooksTable {
+  id: string;
+  member_id: bigint;
+  url: string;
+  /** Space separated. */
+  events: string;
+  secret: string;
+  created_at: Timestamp;
+  deleted_at: Date | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  event_key: string;
+  body: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  claimed_until: Date | null;
+  last_status: string | null;
+  last_attempt_at: Date | null;
+  delivered_at: Date | null;
+  created_at: Timestamp;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  subscriptions: SubscriptionsTable;
+  subscription_runs: SubscriptionRunsTable;
+  subscription_notices: SubscriptionNoticesTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
+
+/** Linked fediverse accounts (migrations/0008_links.ts). */
+export interface MemberLinksTable {
+  id: GeneratedAlways<bigint>;
+  member_id: bigint;
+  actor_iri: string;
+  handle: string | null;
+  state: 'pending' | 'verified';
+  created_at: Timestamp;
+  verified_at: Date | null;
+}
+
+/** Merged into RemoteActorsTable above: the Farthing actor claiming this account, if any. */
+export interface RemoteActorsTable {
+  claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  member_links: MemberLinksTable;
 }

@@ -199,7 +199,7 @@ export async function rememberActor(ctx: Context, db: Executor, actor: Actor): P
  * own NodeInfo client refuses private addresses whatever the federation allows, so this one
  * reads the two documents itself under the same rule as the rest (FARTHING_ALLOW_PRIVATE_ADDRESS).
  */
-async function instanceSoftware(ctx: Context, iri: URL): Promise<string | null> {
+export async function instanceSoftware(ctx: Context, iri: URL): Promise<string | null> {
   const getJson = async (url: URL): Promise<unknown> => {
     if (!ctx.config.allowPrivateAddress && isPrivateHost(url.hostname)) return null;
     const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });

@@ -20,6 +20,7 @@ import { actorIri, findMember } from '../members/service.ts';
 import { findThingById } from '../things/service.ts';
 import { onLike, onUndo } from './inbox.ts';
 import { actorKeyPairs } from './keys.ts';
+import { linkedAccounts } from './links.ts';
 import { routeFedifyLogs } from './logging.ts';
 
 /** The instance actor's identifier. "~" is not allowed in usernames, so no member can have it. */
@@ -58,7 +59,8 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
       // The template also routes /users/~instance here; the instance actor's one URL is /actor.
       if (identifier === INSTANCE_ACTOR && fctx.url.pathname === `/users/${INSTANCE_ACTOR}`) return null;
       const found = await owner(identifier);
-      return found && actorDocument(fctx, identifier, found, origin);
+      // A member's actor lists the fediverse accounts they link (links.ts) in alsoKnownAs.
+      return found && actorDocument(fctx, identifier, found, origin, found.kind === 'member' ? await linkedAccounts(ctx, found.id) : []);
     })
     .mapActorAlias('/actor', INSTANCE_ACTOR)
     .setKeyPairsDispatcher(async (_fctx, identifier) => {
@@ -84,6 +86,9 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   // worked by the queue. Other types are answered 202 and logged as unsupported.
   federation
     .setInboxListeners('/users/{identifier}/inbox', '/inbox')
+    // No day-long cache of activity ids: incoming_flattrs.activity_id is UNIQUE for good, and a
+    // Like sent again to repair a disputed statement must reach the listener.
+    .withIdempotency(() => null)
     .on(Like, (fctx, like) => onLike(ctx, fctx, like))
     .on(Undo, (fctx, undo) => onUndo(ctx, fctx, undo));
 
@@ -116,7 +121,7 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   return federation;
 }
 
-async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL): Promise<Person | Application> {
+async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL, aliases: URL[]): Promise<Person | Application> {
   const keys = await fctx.getActorKeyPairs(identifier);
   const common = {
     id: fctx.getActorUri(identifier),
@@ -142,5 +147,6 @@ async function actorDocument(fctx: RequestContext<void>, identifier: string, own
     url: common.id,
     manuallyApprovesFollowers: false,
     discoverable: owner.listed,
+    aliases,
   });
 }

@@ -12,7 +12,9 @@ import { randomUUID } from 'node:crypto';
 import type { InboxContext } from '@fedify/fedify';
 import { Like, Undo } from '@fedify/vocab';
 import type { Context } from '../context.ts';
+import { reconcileDisputed } from '../settlement/receive.ts';
 import { ownThingId } from '../things/service.ts';
+import { linkedThingId } from './claims.ts';
 
 const PERIOD_PATH = /^\/periods\/(\d{4}-(?:0[1-9]|1[0-2]))$/;
 
@@ -21,10 +23,11 @@ export async function onLike(ctx: Context, _fctx: InboxContext<void>, like: Like
   const actor = like.actorId;
   const object = like.objectId;
   if (!id || !actor || !object || id.origin !== actor.origin) return;
-  const thingId = ownThingId(ctx, object.href);
-  if (!thingId) return;
   const period = farthingPeriod(like, actor);
   if (!period) return; // a favourite from a plain fediverse server: nothing to pay
+  // Or a post of a fediverse account linked to one of our members: their thing here (claims.ts).
+  const thingId = ownThingId(ctx, object.href) ?? (await linkedThingId(ctx, object.href, like.toIds));
+  if (!thingId) return;
   const inserted = await ctx.db
     .insertInto('incoming_flattrs')
     .columns(['id', 'activity_id', 'thing_id', 'actor_iri', 'instance_origin', 'period', 'received_at'])
@@ -45,7 +48,10 @@ export async function onLike(ctx: Context, _fctx: InboxContext<void>, like: Like
     )
     .onConflict((oc) => oc.column('activity_id').doNothing())
     .executeTakeFirst();
-  ctx.log.info({ activity: id.href, thing: thingId, counted: (inserted.numInsertedOrUpdatedRows ?? 0n) === 1n }, 'incoming flattr');
+  const counted = (inserted.numInsertedOrUpdatedRows ?? 0n) === 1n;
+  ctx.log.info({ activity: id.href, thing: thingId, counted }, 'incoming flattr');
+  // A Like re-sent to repair a disputed statement may settle the dispute.
+  if (counted) await reconcileDisputed(ctx, actor.origin, period);
 }
 
 export async function onUndo(ctx: Context, _fctx: InboxContext<void>, undo: Undo): Promise<void> {

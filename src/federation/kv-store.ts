@@ -135,3 +135,42 @@ export class KyselyKvStore implements KvStore {
       .catch(() => {});
   }
 }
+
+/**
+ * Fedify remembers for a day which activities its inbox has processed, under
+ * ["_fedify", "activityIdempotence", ...]; its queued inbox path does so whatever
+ * `withIdempotency` says. Farthing counts an activity once FOREVER by a UNIQUE column instead,
+ * and a Like sent again on purpose (to repair a disputed statement) must reach the listener, so
+ * this store forgets those keys and passes everything else through.
+ */
+export class WithoutActivityCache implements KvStore {
+  readonly #inner: KvStore;
+
+  constructor(inner: KvStore) {
+    this.#inner = inner;
+  }
+
+  static #skipped(key: KvKey): boolean {
+    return key[0] === '_fedify' && key[1] === 'activityIdempotence';
+  }
+
+  get<T = unknown>(key: KvKey): Promise<T | undefined> {
+    return WithoutActivityCache.#skipped(key) ? Promise.resolve(undefined) : this.#inner.get<T>(key);
+  }
+
+  set(key: KvKey, value: unknown, options?: KvStoreSetOptions): Promise<void> {
+    return WithoutActivityCache.#skipped(key) ? Promise.resolve() : this.#inner.set(key, value, options);
+  }
+
+  delete(key: KvKey): Promise<void> {
+    return this.#inner.delete(key);
+  }
+
+  cas(key: KvKey, expectedValue: unknown, newValue: unknown, options?: KvStoreSetOptions): Promise<boolean> {
+    return this.#inner.cas!(key, expectedValue, newValue, options);
+  }
+
+  list(prefix?: KvKey) {
+    return this.#inner.list!(prefix);
+  }
+}

@@ -17,6 +17,7 @@ import { Like, Undo } from '@fedify/vocab';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
+import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 
 const BATCH = 100;
 /** A claimed row is left to other relays after this long (its relay died before marking it). */
@@ -28,11 +29,11 @@ export function periodIri(ctx: Context, period: string): string {
   return `${ctx.config.origin}/periods/${period}`;
 }
 
-const wakers = new WeakMap<Context, () => void>();
+const WORKER = 'outbox relay';
 
 /** Tells this process's relay that a row was written (other processes find it by polling). */
 export function wakeRelay(ctx: Context): void {
-  wakers.get(ctx)?.();
+  wakeWorker(ctx, WORKER);
 }
 
 interface PendingRow {
@@ -67,12 +68,15 @@ export async function relayOutbox(ctx: Context): Promise<number> {
       RETURNING id, activity_id, kind, flattr_id
     )
     SELECT c.id, c.activity_id, c.kind, c.flattr_id, f.period, m.username, t.uri AS thing_uri, t.url AS thing_url,
-           r.iri AS actor_iri, r.inbox, r.shared_inbox
+           -- an account claimed by a Farthing member (claims.ts): the Like goes to that member's actor
+           COALESCE(cb.iri, r.iri) AS actor_iri, COALESCE(cb.inbox, r.inbox) AS inbox,
+           CASE WHEN cb.id IS NULL THEN r.shared_inbox ELSE cb.shared_inbox END AS shared_inbox
     FROM claimed c
     JOIN flattrs f ON f.id = c.flattr_id
     JOIN members m ON m.id = f.member_id
     JOIN things t ON t.id = f.thing_id
     JOIN remote_actors r ON r.id = t.owner_actor_id
+    LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by
     ORDER BY c.id`.execute(ctx.db);
   for (const row of rows) {
     const actor = new URL(actorIri(ctx, row.username));
@@ -96,44 +100,7 @@ export async function relayOutbox(ctx: Context): Promise<number> {
 }
 
 /** Runs the relay in this process until stopped: at once when woken, else every POLL_MS. */
-export function startRelay(ctx: Context): { stop(): Promise<void> } {
-  let stopped = false;
-  let wake: () => void = () => {};
-  let pending = true;
-  wakers.set(ctx, () => {
-    pending = true;
-    wake();
-  });
-  const loop = (async () => {
-    while (!stopped) {
-      if (pending) {
-        pending = false;
-        try {
-          // A full batch means there may be more.
-          if ((await relayOutbox(ctx)) === BATCH) pending = true;
-        } catch (error) {
-          ctx.log.error({ err: error }, 'outbox relay');
-        }
-      }
-      if (pending || stopped) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          pending = true;
-          resolve();
-        }, POLL_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      wake();
-      wakers.delete(ctx);
-      await loop;
-    },
-  };
+export function startRelay(ctx: Context): Worker {
+  // A full batch means there may be more.
+  return startWorker(ctx, WORKER, POLL_MS, async () => (await relayOutbox(ctx)) === BATCH);
 }

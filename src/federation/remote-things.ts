@@ -7,9 +7,11 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { findMember } from '../members/service.ts';
 import { findThingByUrl, ownThingId, type ThingRow } from '../things/service.ts';
+import { findClaim, recordClaim } from './claims.ts';
 import { discoverRemoteThing, rememberActor } from './discover.ts';
 
-export async function thingForUrl(ctx: Context, url: string): Promise<ThingRow> {
+/** onlyLocalOwner: make no thing for a remote owner (an incoming Like of a linked account's post). */
+export async function thingForUrl(ctx: Context, url: string, options: { onlyLocalOwner?: boolean } = {}): Promise<ThingRow> {
   const known = await findThingByUrl(ctx, url);
   if (known) return known;
   if (ownThingId(ctx, url)) throw new AppError('not_found', 'no such thing', { field: 'url' });
@@ -21,8 +23,12 @@ export async function thingForUrl(ctx: Context, url: string): Promise<ThingRow> 
     if (own) return own;
   }
   const ownerIri = found.owner.id as URL;
-  const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : undefined;
+  // A fediverse account linked both ways to a Farthing member is that member's (claims.ts).
+  const claim = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await findClaim(ctx, found.owner);
+  const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : claim?.kind === 'local' ? claim.memberId : undefined;
+  if (!localOwner && options.onlyLocalOwner) throw new AppError('not_found', 'the owner named for this URL is not a member here');
   const actorId = localOwner ? null : await rememberActor(ctx, ctx.db, found.owner);
+  if (actorId !== null) await recordClaim(ctx, actorId, claim);
   // The thing's URL may already be taken by another thing: then it is known by its uri alone.
   const taken = await findThingByUrl(ctx, found.url);
   await ctx.db

@@ -4,7 +4,7 @@
  * budget; withdrawable until the period is closed.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
@@ -16,6 +16,8 @@ import { thingForUrl } from '../federation/remote-things.ts';
 import { wakeRelay } from '../federation/outbox.ts';
 import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
+import { wakeWebhooks } from '../webhooks/delivery.ts';
+import { enqueueEvent, flattrReceivedPayload } from '../webhooks/events.ts';
 
 export interface FlattrView {
   id: string;
@@ -57,9 +59,17 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
   if (!thing) throw new AppError('not_found', 'no such thing', { field: 'id' in key ? 'thing_id' : 'url' });
   if (thing.flattr_id === null) {
     if (thing.owner_member_id === caller.id) throw new AppError('flattr_owner', 'you cannot flattr your own thing');
+    if (thing.owner_actor_id != null) await explainPeerRefusal(ctx, thing.owner_actor_id);
     await explainRefusal(ctx.db, caller, wallet, thing.id, period, ctx.config.minBudget);
   }
-  return { id: thing.flattr_id as string, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
+  const view = { id: thing.flattr_id as string, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
+  // The owner's webhooks hear of it (one indexed lookup when they have none). After the click's
+  // statement, not in it: a crash in between loses a notification, never money.
+  if (thing.owner_member_id !== null) {
+    const queued = await enqueueEvent(ctx.db, thing.owner_member_id, 'flattr.received', flattrReceivedPayload({ thing: view.thing, flattrId: view.id, period }), { now, key: `flattr.received:${view.id}` });
+    if (queued > 0) wakeWebhooks(ctx);
+  }
+  return view;
 }
 
 /**
@@ -82,6 +92,7 @@ async function click(ctx: Context, caller: Caller, key: { id: string } | { url: 
       WHERE thing.owner_member_id IS DISTINCT FROM ${caller.id}::bigint
         AND ${periodIsOpenSql(period)}
         AND ${balanceSql(wallet)} >= ${budgetSql(caller.id, period, ctx.config.minBudget)}
+        AND (thing.owner_actor_id IS NULL OR NOT ${peerRefusesSql(sql.ref('thing.owner_actor_id'))})
       ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
       RETURNING id
     ), queued AS (
@@ -94,9 +105,29 @@ async function click(ctx: Context, caller: Caller, key: { id: string } | { url: 
   return rows[0];
 }
 
+/**
+ * Whether the owner's instance is a peer this instance will not owe more: blocked, or already
+ * owed at least the limit the admin set (what the closes booked and is not yet settled).
+ */
+function peerRefusesSql(actorId: RawBuilder<unknown>) {
+  return sql<boolean>`EXISTS (
+    SELECT 1 FROM remote_actors ra JOIN peers p ON p.origin = ra.instance_origin
+    LEFT JOIN accounts a ON a.code = 'peer:' || p.origin LEFT JOIN account_balances b ON b.account_id = a.id
+    WHERE ra.id = ${actorId} AND (p.blocked OR (p.owe_limit IS NOT NULL AND COALESCE(b.balance, 0) >= p.owe_limit)))`;
+}
+
 function budgetSql(memberId: bigint, period: string, fallback: bigint) {
   return sql<bigint>`COALESCE((SELECT amount FROM budgets WHERE member_id = ${memberId} AND period <= ${period}
                                ORDER BY period DESC LIMIT 1), ${fallback}::bigint)`;
+}
+
+async function explainPeerRefusal(ctx: Context, actorId: bigint): Promise<void> {
+  const { rows } = await sql<{ origin: string; blocked: boolean; refused: boolean }>`
+    SELECT ra.instance_origin AS origin, COALESCE(p.blocked, false) AS blocked, ${peerRefusesSql(sql`${actorId}::bigint`)} AS refused
+    FROM remote_actors ra LEFT JOIN peers p ON p.origin = ra.instance_origin WHERE ra.id = ${actorId}`.execute(ctx.db);
+  const peer = rows[0];
+  if (peer?.blocked) throw new AppError('peer_blocked', `this instance does not settle with ${peer.origin}, so its creators cannot be flattred from here`);
+  if (peer?.refused) throw new AppError('peer_limit', `this instance already owes ${peer.origin} as much as its admins allow until the next settlement`);
 }
 
 /** The slow path: the insert was refused; find which rule refused it. */

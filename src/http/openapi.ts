@@ -26,6 +26,9 @@ export const API_TAGS = [
   { name: 'reports', description: "A month's flattrs, earnings, ledger and incoming flattrs; CSV with ?format=csv." },
   { name: 'wallet', description: 'Payouts.' },
   { name: 'admin', description: 'Instance administration (admins only).' },
+  { name: 'settlement', description: 'Statements between instances, settlements and peers (admins only).' },
+  { name: 'subscriptions', description: 'Flattr a thing again each month.' },
+  { name: 'webhooks', description: 'Signed deliveries of events: flattr.received, period.closed, payout.paid, subscription.stopped.' },
   { name: 'instance', description: 'Health.' },
 ];
 

@@ -41,10 +41,10 @@ const CHECKS: Check[] = [
   },
   {
     name: 'no_negative_accounts',
-    why: 'an overdrawn wallet or system account: only the external account may go negative',
+    why: 'an overdrawn wallet or system account: only accounts mirroring money outside the instance may go negative (external, settlement, and a peer that owes us)',
     query: () => sql`
       SELECT a.code, b.balance FROM accounts a JOIN account_balances b ON b.account_id = a.id
-      WHERE a.type <> 'external' AND b.balance < 0`,
+      WHERE a.type NOT IN ('external', 'settlement', 'peer') AND b.balance < 0`,
   },
   {
     name: 'one_currency_per_transfer',

@@ -28,7 +28,14 @@ export type TransferKind =
   | 'hold'
   | 'hold_release'
   | 'hold_expire'
-  | 'charity_reserve_release';
+  | 'charity_reserve_release'
+  | 'owed_to_peer'
+  | 'unclaimed'
+  | 'unclaimed_claim'
+  | 'unclaimed_expire'
+  | 'statement_credit'
+  | 'settlement_paid'
+  | 'settlement_received';
 
 export interface RecordedTransfer {
   id: bigint;

@@ -12,6 +12,7 @@ import { ensureAccount, walletCode } from '../ledger/accounts.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { checkPassword, checkUsername } from './rules.ts';
 import { issueToken } from './tokens.ts';
+import { scopesForRole } from '../oauth/scopes.ts';
 
 export interface RegisterInput {
   username: unknown;
@@ -88,7 +89,7 @@ export async function signIn(ctx: Context, usernameInput: unknown, passwordInput
     : undefined;
   const ok = await verifyPassword(row?.password_hash, password);
   if (!row || !ok) throw new AppError('unauthorized', 'the username or the password is wrong');
-  return { id: row.id, username: row.username, role: row.role };
+  return { id: row.id, username: row.username, role: row.role, scopes: scopesForRole(row.role) };
 }
 
 export async function createApiToken(ctx: Context, username: unknown, password: unknown): Promise<string> {

@@ -5,19 +5,31 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Caller } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { scopesForRole } from '../oauth/scopes.ts';
 
 export function newSecret(prefix: string): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 
-function hashSecret(secret: string): Buffer {
+export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
 }
 
-export async function issueToken(ctx: Context, memberId: bigint, kind: 'api' | 'session', ttlMs?: number): Promise<string> {
+/** What an OAuth token carries (src/oauth/); without it a token has every scope of the member's role. */
+export interface TokenGrant {
+  scopes: readonly string[];
+  appId: bigint;
+}
+
+export async function issueToken(ctx: Context, memberId: bigint, kind: 'api' | 'session', ttlMs?: number, grant?: TokenGrant): Promise<string> {
+  return (await issueTokenRow(ctx, memberId, kind, ttlMs, grant)).secret;
+}
+
+/** issueToken, also answering the row's id (an OAuth code remembers the token it made). */
+export async function issueTokenRow(ctx: Context, memberId: bigint, kind: 'api' | 'session', ttlMs?: number, grant?: TokenGrant): Promise<{ secret: string; id: bigint }> {
   const secret = newSecret(kind === 'api' ? 'fth' : 'fts');
   const now = ctx.clock.now();
-  await ctx.db
+  const row = await ctx.db
     .insertInto('tokens')
     .values({
       member_id: memberId,
@@ -26,9 +38,12 @@ export async function issueToken(ctx: Context, memberId: bigint, kind: 'api' | '
       created_at: now,
       expires_at: ttlMs ? new Date(now.getTime() + ttlMs) : null,
       revoked_at: null,
+      scopes: grant ? grant.scopes.join(' ') : null,
+      app_id: grant ? grant.appId : null,
     })
-    .execute();
-  return secret;
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { secret, id: row.id };
 }
 
 /**
@@ -65,7 +80,7 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
     .selectFrom('tokens')
     .innerJoin('members', 'members.id', 'tokens.member_id')
     .innerJoin('accounts', 'accounts.member_id', 'members.id')
-    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.expires_at', 'tokens.revoked_at'])
+    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.scopes'])
     .where('tokens.secret_hash', '=', hash)
     .where('tokens.kind', '=', kind)
     .executeTakeFirst();
@@ -73,10 +88,19 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
     cache.delete(key);
     throw new AppError('unauthorized', 'the token is not valid, expired or revoked');
   }
-  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id };
+  // A token's scopes never exceed the role's now (an admin who is no longer one loses `admin`).
+  const roleScopes = scopesForRole(row.role);
+  const scopes = row.scopes === null ? roleScopes : row.scopes.split(' ').filter((s) => (roleScopes as readonly string[]).includes(s));
+  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id, scopes };
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(key, { caller, tokenExpiresAt: row.expires_at, cachedUntil: performance.now() + CACHE_MS });
   return caller;
+}
+
+/** Drops tokens revoked by hash (an app's tokens, say) from this process's cache at once. */
+export function forgetTokens(ctx: Context, hashes: readonly Uint8Array[]): void {
+  const cache = cacheOf(ctx);
+  for (const hash of hashes) for (const kind of ['api', 'session']) cache.delete(`${kind}:${Buffer.from(hash).toString('base64')}`);
 }
 
 export async function revokeToken(ctx: Context, secret: string): Promise<void> {

@@ -11,6 +11,7 @@ import { UUID_PATTERN } from '../db/errors.ts';
 import { balanceOf, EXTERNAL, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { requireMember } from '../members/service.ts';
+import { enqueueEvent } from '../webhooks/events.ts';
 
 function checkReference(input: unknown): string {
   if (typeof input !== 'string' || input.trim().length === 0 || input.length > 200) {
@@ -140,6 +141,8 @@ export async function markPayoutPaid(ctx: Context, id: string, referenceInput: u
       .where('id', '=', payout.id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    // payout.paid for the member's webhooks, committed with the payment (src/webhooks).
+    await enqueueEvent(trx, paid.member_id, 'payout.paid', payoutView(paid), { now, key: `payout.paid:${paid.id}` });
     return payoutView(paid);
   });
 }

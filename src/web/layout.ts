@@ -49,8 +49,8 @@ ${options.main}
 function navigation(options: PageOptions): Html {
   const { caller } = options;
   const links: [string, string][] = caller
-    ? [['/dashboard', 'Dashboard'], ['/creator', 'My things'], ['/creator/earnings', 'Earnings'], ['/invites', 'Invites'], ['/payouts', 'Payouts']]
-    : [['/signin', 'Sign in'], ['/signup', 'Sign up']];
+    ? [['/dashboard', 'Dashboard'], ['/creator', 'My things'], ['/creator/earnings', 'Earnings'], ['/invites', 'Invites'], ['/payouts', 'Payouts'], ['/popular', 'Popular'], ['/settings/profile', 'Settings']]
+    : [['/popular', 'Popular'], ['/signin', 'Sign in'], ['/signup', 'Sign up']];
   if (caller?.role === 'admin') links.push(['/admin', 'Admin']);
   const current = options.path?.split('?')[0];
   return html`<nav aria-label="Main"><ul>
@@ -114,6 +114,26 @@ export function field(o: FieldOptions): Html {
 ${o.hint ? html`<p class="hint" id="${id}-hint">${o.hint}</p>` : ''}
 <input id="${id}" name="${o.name}" type="${o.type ?? 'text'}"${o.value !== undefined ? html` value="${o.value}"` : ''}${o.required ? html` required` : ''}${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}${o.inputmode ? html` inputmode="${o.inputmode}"` : ''}${described ? html` aria-describedby="${described}"` : ''}${mine ? html` aria-invalid="true"` : ''}>
 ${mine ? errorText(mine, `${id}-error`) : ''}
+</div>`;
+}
+
+export interface CheckboxOptions {
+  name: string;
+  label: string;
+  checked: boolean;
+  hint?: string;
+  error?: FormError | undefined;
+}
+
+/** A labelled checkbox (the label after the box, as people expect); its error appears under it. */
+export function checkbox(o: CheckboxOptions): Html {
+  const mine = o.error && o.error.field === o.name ? o.error : undefined;
+  const described = [o.hint ? `${o.name}-hint` : '', mine ? `${o.name}-error` : ''].filter(Boolean).join(' ');
+  return html`<div class="field check${mine ? ' invalid' : ''}">
+<input id="${o.name}" name="${o.name}" type="checkbox"${o.checked ? html` checked` : ''}${described ? html` aria-describedby="${described}"` : ''}${mine ? html` aria-invalid="true"` : ''}>
+<label for="${o.name}">${o.label}</label>
+${o.hint ? html`<p class="hint" id="${o.name}-hint">${o.hint}</p>` : ''}
+${mine ? errorText(mine, `${o.name}-error`) : ''}
 </div>`;
 }
 

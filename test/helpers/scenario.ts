@@ -7,10 +7,11 @@ import type { Caller, Context } from '../../src/context.ts';
 import type { Period } from '../../src/core/period.ts';
 import { type PlanInput, type PlanMember } from '../../src/close/plan.ts';
 import { registerMember } from '../../src/members/service.ts';
+import { scopesForRole } from '../../src/oauth/scopes.ts';
 
 export async function addMember(ctx: Context, username: string, role: 'member' | 'admin' = 'member'): Promise<Caller> {
   const m = await registerMember(ctx, { username, password: `${username}-password` }, { bypassRegistration: true, role });
-  return { id: m.id, username: m.username, role };
+  return { id: m.id, username: m.username, role, scopes: scopesForRole(role) };
 }
 
 /** What the pure plan needs, read from the database as it stands just before the close. */

@@ -1,7 +1,8 @@
 /**
  * The journeys in a real browser (Debian's Chromium driven by playwright-core) against the pages
  * listening on 127.0.0.1: sign up, fund and set a budget, flattr from a thing's page, see the
- * dashboard, the admin's deposit and close, the creator's chart and the badge. Once with
+ * dashboard, the admin's deposit and close, the creator's chart and the badge, a past month, the
+ * popular pages and opting out of them, the admin's member search. Once with
  * JavaScript and once without: the pages have no script, so both must work the same.
  * Screenshots of the main pages go to test/artifacts/ (git-ignored).
  */
@@ -173,5 +174,28 @@ async function journeys(t: Test, browser: Browser, javaScriptEnabled: boolean): 
   await creator.goto('/creator/earnings?period=2026-11');
   t.equal(await creator.locator('figure svg text', { hasText: '4.50' }).count(), 1, 'the November bar is labelled 4.50');
   await shot(creator, 'earnings');
+
+  // A past month as its close left it, the popular pages, and opting out of them.
+  await reader.goto('/dashboard');
+  await reader.getByRole('link', { name: '2026-11', exact: true }).click();
+  await reader.waitForURL('**/dashboard/2026-11');
+  t.match(await reader.locator('.figures').textContent(), /Charged\s*5\.00 EUR/);
+  await shot(reader, 'past-month');
+  await reader.getByRole('link', { name: 'Popular', exact: true }).click();
+  await reader.getByRole('link', { name: 'All time', exact: true }).click();
+  t.match(await reader.locator('main table').first().textContent(), /My first post\s*cora\s*1/);
+  await shot(reader, 'popular');
+  await creator.getByRole('link', { name: 'Settings', exact: true }).click();
+  await creator.getByLabel('List me and my things on the popular pages').uncheck();
+  await creator.getByRole('button', { name: 'Save', exact: true }).click();
+  t.equal(await creator.locator('.notice').textContent(), 'Settings saved.');
+  await shot(creator, 'settings');
+  await reader.reload();
+  t.match(await reader.locator('main').textContent(), 'Nothing was flattred of all time');
+  await admin.goto('/admin/members');
+  await admin.getByLabel('Username contains').fill('cor');
+  await admin.getByRole('button', { name: 'Search', exact: true }).click();
+  t.match(await admin.locator('tbody').textContent(), /cora\s*member[\s\S]*no/);
+  await shot(admin, 'admin-members');
   t.same(consoleErrors, [], 'no other console errors (no CSP violations) on any page');
 }

@@ -201,9 +201,8 @@ await eachDatabase(t, async (t, kind) => {
     const negative = await admin.post('/admin/deposits', { username: 'cora', amount: '-1', reference: 'BANK-3' });
     t.equal(negative.status, 400);
     t.match(fieldError(negative, 'amount'), '(invalid_amount)');
-    const overview = textOf(await admin.get('/admin'));
-    t.match(overview, /cora member 17\.50/);
-    t.match(overview, 'Balanced');
+    t.match(textOf(await admin.get('/admin/members')), /cora member 17\.50/);
+    t.match(textOf(await admin.get('/admin')), 'Balanced');
 
     await admin.get('/admin/periods');
     const early = await admin.post('/admin/periods/close', { period: '2026-11' });

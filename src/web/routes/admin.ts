@@ -1,12 +1,11 @@
-/** Admin pages: members and the ledger check, deposits, payouts. Periods are in admin-periods.ts. */
+/** Admin pages: the overview, deposits, payouts. Members, invites and the ledger are in admin-members.ts, periods in admin-periods.ts. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
-import { formatAmount } from '../../core/money.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from '../../wallet/service.ts';
-import { html } from '../html.ts';
-import { csrfField, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
-import { membersWithBalances } from '../queries.ts';
+import { AppError } from '../../core/errors.ts';
+import { html, query } from '../html.ts';
+import { csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
@@ -17,25 +16,19 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
 
   app.get('/admin', async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const [members, check] = await Promise.all([membersWithBalances(ctx), checkLedger(ctx.db)]);
+    const check = await checkLedger(ctx.db);
     const main = html`<ul>
+<li><a href="/admin/members">Members</a>: wallets and budgets, with search</li>
+<li><a href="/admin/invites">Invites</a>: make one, see which are used</li>
 <li><a href="/admin/deposits">Record a deposit</a></li>
 <li><a href="/admin/payouts">Payouts to send</a></li>
-<li><a href="/admin/periods">Periods and the monthly close</a></li>
-<li><a href="/invites">Invites</a></li>
+<li><a href="/admin/periods">Periods, the monthly close and its summaries</a></li>
+<li><a href="/admin/ledger">The ledger self-check</a></li>
+<li><a href="/admin/peers">Settlement with other instances</a>: <a href="/admin/peers">peers</a>, <a href="/admin/statements">statements</a>, <a href="/admin/settlements">settlements</a></li>
 </ul>
 <h2 id="ledger">Ledger self-check</h2>
-<p><strong>${check.balanced ? 'Balanced' : 'NOT balanced'}</strong>: ${check.checks.filter((k) => k.ok).length} of ${check.checks.length} checks pass over ${check.transfers} transfers.</p>
-<div class="scroll"><table>
-<thead><tr><th scope="col">Check</th><th scope="col">Result</th><th scope="col">What it would catch</th></tr></thead>
-<tbody>${check.checks.map((k) => html`<tr><td class="code">${k.name}</td><td>${k.ok ? 'ok' : html`<strong class="error">failed</strong> <span class="code">${JSON.stringify(k.problems ?? [])}</span>`}</td><td>${k.why}</td></tr>`)}</tbody>
-</table></div>
-<h2>Members</h2>
-<div class="scroll"><table>
-<thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col" class="num">Wallet (${c})</th><th scope="col" class="num">Budget</th><th scope="col">Since</th></tr></thead>
-<tbody>${members.map((m) => html`<tr><td>${m.username}</td><td>${m.role}</td><td class="num">${formatAmount(m.balance)}</td>
-<td class="num">${m.budget === null ? '—' : formatAmount(m.budget)}</td><td>${m.created_at.toISOString().slice(0, 10)}</td></tr>`)}</tbody>
-</table></div>`;
+<p><strong>${check.balanced ? 'Balanced' : 'NOT balanced'}</strong>: ${check.checks.filter((k) => k.ok).length} of ${check.checks.length} checks pass over ${check.transfers} transfers.
+<a href="/admin/ledger">Each check</a>.</p>`;
     return sendPage(reply, page({ title: 'Admin', main, caller, csrf: csrfToken(reply), path: '/admin' }));
   });
 
@@ -66,13 +59,17 @@ ${field({ name: 'reference', label: 'Reference', value: values.reference, error,
   });
 
   const showPayouts = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, failed?: { id: string; error: FormError }) => {
-    const payouts = await listPayouts(ctx, {});
+    const state = payoutStateParam((request.query as { state?: unknown }).state);
+    const payouts = await listPayouts(ctx, state === 'all' ? {} : { state });
     const csrf = csrfToken(reply);
-    const main = html`<p>Send the money, then record it here with the transfer's reference.</p>
-${payouts.length === 0 ? html`<p>No payouts.</p>` : html`<div class="scroll"><table>
+    const tab = (value: string, label: string) => html`<li>${value === state ? html`<a href="/admin/payouts${query({ state: value })}" aria-current="page"><strong>${label}</strong></a>` : html`<a href="/admin/payouts${query({ state: value })}">${label}</a>`}</li>`;
+    const main = html`<nav aria-label="Payouts by state"><ul class="tabs">${tab('requested', 'To send')}${tab('paid', 'Paid')}${tab('all', 'All')}</ul></nav>
+<p>Send the money, then record it here with the transfer's reference. The same reference again changes nothing; another one is refused <span class="code">(already_paid)</span>.</p>
+${failed && !payouts.some((p) => p.id === failed.id && p.state === 'requested') ? html`<div role="alert">${errorText(failed.error, 'payout-error')}</div>` : ''}
+${payouts.length === 0 ? html`<p>No payouts${state === 'all' ? '' : state === 'paid' ? ' paid yet' : ' to send'}.</p>` : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Member</th><th scope="col" class="num">Amount (${c})</th><th scope="col">Asked</th><th scope="col">State</th></tr></thead>
 <tbody>${payouts.map((p) => html`<tr><td>${p.username}</td><td class="num">${p.amount}</td><td>${p.requested_at.slice(0, 10)}</td>
-<td>${p.state === 'paid' ? html`paid, ${p.reference}` : html`<form method="post" action="/admin/payouts/${p.id}/paid" class="row">${csrfField(csrf)}
+<td>${p.state === 'paid' ? html`paid ${p.paid_at?.slice(0, 10) ?? ''}, reference <span class="code">${p.reference}</span>` : html`<form method="post" action="/admin/payouts/${p.id}/paid" class="row">${csrfField(csrf)}
 ${field({ name: 'reference', id: `reference-${p.id}`, label: 'Reference', error: failed?.id === p.id ? failed.error : undefined, required: true })}
 <button type="submit">Mark paid</button></form>`}</td></tr>`)}</tbody>
 </table></div>`}`;
@@ -86,9 +83,15 @@ ${field({ name: 'reference', id: `reference-${p.id}`, label: 'Reference', error:
     const caller = await requireAdminPage(ctx, request);
     try {
       await markPayoutPaid(ctx, request.params.id, (request.body as Form).reference);
-      return reply.redirect('/admin/payouts?done=paid', 303);
+      return reply.redirect('/admin/payouts?state=paid&done=paid', 303);
     } catch (error) {
       return showPayouts(request, reply, caller, { id: request.params.id, error: formError(error, 'reference') });
     }
   });
+}
+
+function payoutStateParam(value: unknown): 'requested' | 'paid' | 'all' {
+  if (value === undefined || value === '') return 'requested';
+  if (value === 'requested' || value === 'paid' || value === 'all') return value;
+  throw new AppError('invalid_request', `state must be requested, paid or all, got ${JSON.stringify(value)}`, { field: 'state' });
 }

@@ -30,9 +30,9 @@ ${field({ name: 'title', label: 'Title (optional)', value: values.title, error }
 <button type="submit">Add the thing</button></form>
 <h2>Your things</h2>
 ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table>
-<thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Embed</th></tr></thead>
+<thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Change</th></tr></thead>
 <tbody>${things.map((t) => html`<tr><td><a href="/things/${t.id}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
-<td><a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
+<td><a href="/things/${t.id}#edit">title</a>, <a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
     return sendPage(reply, page({ title: 'My things', main, caller, csrf, path: '/creator' }), error?.status ?? 200);
   };
 

@@ -1,8 +1,8 @@
-/** The member's dashboard, the budget form, withdrawing a flattr and the CSV exports. */
+/** The member's dashboard, a past month's page (/dashboard/{period}), the budget form, withdrawing a flattr and the CSV exports. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
-import { addMonths, type Period, periodOf, periodsBetween } from '../../core/period.ts';
+import { addMonths, type Period, parsePeriod, periodOf, periodsBetween } from '../../core/period.ts';
 import { setBudget } from '../../budgets/service.ts';
 import { firstPeriod } from '../../close/run.ts';
 import { withdrawFlattr } from '../../flattrs/service.ts';
@@ -11,6 +11,7 @@ import { periodParam } from '../../http/input.ts';
 import { myEarnings, myFlattrs, myLedger } from '../../reports/service.ts';
 import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
 import { monthSoFar } from '../month.ts';
+import { chargeOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 import { exportLinks, monthLinks, monthSoFarMain, pastMonthMain } from '../views/dashboard.ts';
@@ -23,22 +24,44 @@ const NOTICES = {
 };
 
 export function dashboardRoutes(app: FastifyInstance, ctx: Context): void {
+  const monthsFor = async (current: Period) => periodsBetween(maxPeriod(await firstPeriod(ctx), addMonths(current, -11)), current).reverse();
+
   const showDashboard = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, error?: FormError) => {
     const current = periodOf(ctx.clock.now());
-    const shown = error ? current : periodParam(ctx, request);
     const csrf = csrfToken(reply);
-    const first = await firstPeriod(ctx);
-    const months = periodsBetween(maxPeriod(first, addMonths(current, -11)), current).reverse();
-    const main = shown === current
-      ? monthSoFarMain(ctx, await monthSoFar(ctx, caller), csrf, error)
-      : pastMonthMain(ctx, await myFlattrs(ctx, caller, shown));
-    const body = html`${main}${monthLinks(months, shown)}${exportLinks(shown)}`;
-    const title = shown === current ? `Your month so far (${current})` : `Your month ${shown}`;
+    const main = monthSoFarMain(ctx, await monthSoFar(ctx, caller), csrf, error);
+    const body = html`${main}${monthLinks(await monthsFor(current), current, current)}${exportLinks(current)}`;
     const notice = error ? undefined : noticeFor(request.query, NOTICES);
-    return sendPage(reply, page({ title, main: body, caller, csrf, notice, path: '/dashboard' }), error?.status ?? 200);
+    return sendPage(reply, page({ title: `Your month so far (${current})`, main: body, caller, csrf, notice, path: '/dashboard' }), error?.status ?? 200);
   };
 
-  app.get('/dashboard', async (request, reply) => showDashboard(request, reply, await requireMemberPage(ctx, request)));
+  app.get('/dashboard', async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    // The old address of a past month, ?period=, still works.
+    const asked = (request.query as { period?: unknown }).period;
+    if (asked !== undefined && asked !== '') {
+      const period = parsePeriod(asked);
+      if (period !== periodOf(ctx.clock.now())) return reply.redirect(`/dashboard/${period}`, 303);
+    }
+    return showDashboard(request, reply, caller);
+  });
+
+  // A month that has begun: the current one is the dashboard itself; a past one shows what its close did.
+  app.get<{ Params: { period: string } }>('/dashboard/:period', async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request);
+    const period = parsePeriod(request.params.period);
+    const current = periodOf(ctx.clock.now());
+    if (period === current) return reply.redirect('/dashboard', 303);
+    if (period > current) throw new AppError('not_found', `${period} has not begun yet`);
+    const [flattrs, earnings, charge, months] = await Promise.all([
+      myFlattrs(ctx, caller, period),
+      myEarnings(ctx, caller, period),
+      chargeOf(ctx, caller.id, period),
+      monthsFor(current),
+    ]);
+    const body = html`${pastMonthMain(ctx, { flattrs, earnings, charge })}${monthLinks(months, period, current)}${exportLinks(period)}`;
+    return sendPage(reply, page({ title: `Your month ${period}`, main: body, caller, csrf: csrfToken(reply), path: '/dashboard' }));
+  });
 
   app.post('/dashboard/budget', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request);

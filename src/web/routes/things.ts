@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
+import { updateThingTitle } from '../../things/edit.ts';
 import { getThing, lookupThing, type ThingView } from '../../things/service.ts';
 import { externalLink, html, query } from '../html.ts';
 import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
@@ -13,11 +14,12 @@ import { flattrCountsOf, flattrOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember, requireMemberPage } from '../session.ts';
 import { confirmMain, thingMain, thingTitle } from '../views/thing.ts';
+import { findOrDiscoverThing, remoteFlattrForm, remoteFlattrLink } from './remote-flattr.ts';
 
 type Params = { Params: { id: string } };
 
 export function thingRoutes(app: FastifyInstance, ctx: Context): void {
-  const showThing = async (request: FastifyRequest<Params>, reply: FastifyReply, error?: FormError) => {
+  const showThing = async (request: FastifyRequest<Params>, reply: FastifyReply, error?: FormError, titleValue?: string) => {
     const thing = await getThing(ctx, request.params.id);
     const caller = await currentMember(ctx, request);
     const period = periodOf(ctx.clock.now());
@@ -26,10 +28,11 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
       caller ? flattrOf(ctx, caller, thing.id, period) : undefined,
     ]);
     const csrf = caller && csrfToken(reply);
-    const main = thingMain({ thing, counts, period, caller, csrf, flattred: flattred !== undefined, error });
+    const main = html`${thingMain({ thing, counts, period, caller, csrf, flattred: flattred !== undefined, error, titleValue })}${caller ? '' : remoteFlattrLink({ url: thing.uri, title: thing.title })}`;
     const notice = noticeFor(request.query, {
       flattred: `You flattred “${thingTitle(thing)}”.`,
       added: 'Thing added. Put its button or badge on your page.',
+      titled: 'Title saved.',
     });
     return sendPage(reply, page({ title: thingTitle(thing), main, caller, csrf, notice }), error?.status ?? 200);
   };
@@ -46,6 +49,17 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
     }
   });
 
+  app.post<Params>('/things/:id/title', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireMemberPage(ctx, request, `/things/${request.params.id}`);
+    const title = (request.body as { title?: unknown }).title;
+    try {
+      const thing = await updateThingTitle(ctx, caller, request.params.id, title);
+      return reply.redirect(`/things/${thing.id}?done=titled`, 303);
+    } catch (error) {
+      return showThing(request, reply, formError(error, 'title'), typeof title === 'string' ? title.slice(0, 300) : undefined);
+    }
+  });
+
   const confirmPage = async (request: FastifyRequest, reply: FastifyReply, values: { url?: unknown; title?: unknown }, error?: FormError) => {
     const url = typeof values.url === 'string' ? values.url : '';
     const title = typeof values.title === 'string' && values.title.length <= 200 ? values.title : undefined;
@@ -54,14 +68,15 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
       const next = `/flattr${query({ url, title })}`;
       const main = html`<p>To flattr ${externalLink(url, title ?? url)}, sign in first; you will come back here.</p>
 <p><a class="button" href="/signin${query({ next })}">Sign in to flattr</a></p>
-<p>No account here? <a href="/signup">Sign up</a>.</p>`;
+<p>No account here? <a href="/signup">Sign up</a>.</p>
+${remoteFlattrForm(reply, { url, title })}`;
       return sendPage(reply, page({ title: 'Flattr this', main }));
     }
     let thing: ThingView | undefined;
     let problem = error;
     if (!problem) {
       try {
-        thing = await lookupThing(ctx, url);
+        thing = await findOrDiscoverThing(ctx, url);
       } catch (lookupError) {
         problem = formError(lookupError, 'url');
       }

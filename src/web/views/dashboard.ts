@@ -1,8 +1,10 @@
-/** The member's dashboard: the month so far (priced as the close would), a past month, the budget form. */
+/** The member's dashboard: the month so far (priced as the close would), a past month as it was closed, the budget form. */
 import type { Context } from '../../context.ts';
-import { formatAmount } from '../../core/money.ts';
+import { formatAmount, parseAmount } from '../../core/money.ts';
 import type { Period } from '../../core/period.ts';
-import type { myFlattrs } from '../../reports/service.ts';
+import type { myEarnings, myFlattrs } from '../../reports/service.ts';
+import type { ThingView } from '../../things/service.ts';
+import type { MonthCharge } from '../queries.ts';
 import { type Html, html, query } from '../html.ts';
 import { csrfField, errorText, field, type FormError } from '../layout.ts';
 import type { MonthSoFar } from '../month.ts';
@@ -47,20 +49,51 @@ ${field({ name: 'amount', label: `Budget in ${c}`, value: error?.field === 'amou
 }
 
 type FlattrReport = Awaited<ReturnType<typeof myFlattrs>>;
+type EarningsReport = Awaited<ReturnType<typeof myEarnings>>;
 
-export function pastMonthMain(ctx: Context, report: FlattrReport): Html {
-  if (report.items.length === 0) return html`<p>You flattred nothing in ${report.period}.</p>`;
-  const closed = report.items.every((i) => i.amount !== null);
-  return html`<div class="scroll"><table>
-<caption>Your flattrs of ${report.period}${closed ? '' : ' (the month is not closed yet)'}</caption>
-<thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share (${ctx.config.currency})</th></tr></thead>
-<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${i.thing.owner.username}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody>
-</table></div>`;
+export interface PastMonth {
+  flattrs: FlattrReport;
+  earnings: EarningsReport;
+  /** What the close took from the wallet; undefined until the month is closed (or if it took nothing). */
+  charge: MonthCharge | undefined;
 }
 
-export function monthLinks(periods: Period[], shown: Period): Html {
+/** A past month: what the close actually charged, each flattr's share, and what the member's things received. */
+export function pastMonthMain(ctx: Context, m: PastMonth): Html {
+  const c = ctx.config.currency;
+  const { period } = m.flattrs;
+  const closed = m.earnings.closed;
+  const held = m.earnings.items.reduce((sum, i) => sum + parseAmount(i.held), 0n);
+  return html`<ul class="figures">
+<li>Charged<strong>${closed ? `${formatAmount(m.charge?.charged ?? 0n)} ${c}` : '—'}</strong></li>
+<li>Flattrs given<strong>${m.flattrs.items.length}</strong></li>
+<li>Received<strong>${closed ? `${m.earnings.total} ${c}` : '—'}</strong></li>
+${held > 0n ? html`<li>Of which held<strong>${formatAmount(held)} ${c}</strong></li>` : ''}
+</ul>
+${closed
+    ? html`<p>${period} is closed.${m.charge ? html` Your budget was ${formatAmount(m.charge.budget)} ${c}; the close charged ${formatAmount(m.charge.charged)} ${c}${m.charge.flattrs === 0 ? ' for a month without flattrs' : ''}.` : ' Nothing was charged to you.'}</p>`
+    : html`<p>${period} is not closed yet: nothing has been charged or paid for it so far.</p>`}
+<h2>Your flattrs</h2>
+${m.flattrs.items.length === 0 ? html`<p>You flattred nothing in ${period}.</p>` : html`<div class="scroll"><table>
+<caption>Your flattrs of ${period}${closed ? '' : ' (the month is not closed yet)'}</caption>
+<thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share (${c})</th></tr></thead>
+<tbody>${m.flattrs.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${ownerName(i.thing)}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody>
+</table></div>`}
+<h2>Your things</h2>
+${m.earnings.items.length === 0 ? html`<p>Nobody here flattred your things in ${period}.</p>` : html`<div class="scroll"><table>
+<caption>What your things received for ${period} (${c}, after the fee)</caption>
+<thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
+<tbody>${m.earnings.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${closed ? i.amount : '—'}</td><td class="num">${closed ? i.held : '—'}</td></tr>`)}</tbody>
+</table></div>`}`;
+}
+
+function ownerName(thing: ThingView): string {
+  return thing.owner.username ?? thing.owner.handle ?? thing.owner.actor;
+}
+
+export function monthLinks(periods: Period[], shown: Period, current: Period): Html {
   return html`<h2>Months</h2><ul>${periods.map((p) =>
-    html`<li>${p === shown ? html`<strong>${p}</strong>` : html`<a href="/dashboard${query({ period: p })}">${p}</a>`}</li>`)}</ul>`;
+    html`<li>${p === shown ? html`<strong>${p}</strong>` : html`<a href="${p === current ? '/dashboard' : `/dashboard/${p}`}">${p}</a>`}</li>`)}</ul>`;
 }
 
 export function exportLinks(period: Period): Html {

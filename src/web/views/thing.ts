@@ -2,7 +2,7 @@
 import type { Caller } from '../../context.ts';
 import type { ThingView } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
-import { csrfField, errorText, type FormError } from '../layout.ts';
+import { csrfField, errorText, field, type FormError } from '../layout.ts';
 import type { FlattrCounts } from '../queries.ts';
 
 export interface ThingPage {
@@ -14,6 +14,8 @@ export interface ThingPage {
   /** The caller's flattr of this thing this month, if any. */
   flattred: boolean;
   error?: FormError | undefined;
+  /** What the owner typed into the title form, kept when it is refused. */
+  titleValue?: string | undefined;
 }
 
 export function thingTitle(thing: ThingView): string {
@@ -23,13 +25,17 @@ export function thingTitle(thing: ThingView): string {
 export function thingMain(p: ThingPage): Html {
   const { thing } = p;
   const own = p.caller?.id !== undefined && p.caller.username === thing.owner.username;
+  // A refused title belongs to the title form; any other refusal to the flattr button.
+  const titleError = own && p.error?.field === 'title' ? p.error : undefined;
+  const flattrError = titleError ? undefined : p.error;
   return html`<p>${externalLink(thing.url)}</p>
 <p>By <strong>${thing.owner.username}</strong></p>
 <ul class="figures">
 <li>This month (${p.period})<strong>${p.counts.month} ${plural(p.counts.month)}</strong></li>
 <li>All time<strong>${p.counts.total} ${plural(p.counts.total)}</strong></li>
 </ul>
-${flattrArea(p, own)}
+${flattrArea({ ...p, error: flattrError }, own)}
+${own ? titleForm(p, titleError) : ''}
 ${own ? embedSnippets(thing) : ''}`;
 }
 
@@ -43,6 +49,16 @@ function flattrArea(p: ThingPage, own: boolean): Html {
 ${csrfField(p.csrf ?? '')}
 <button type="submit">Flattr “${thingTitle(p.thing)}”</button>
 ${p.error ? errorText(p.error, 'flattr-error') : ''}
+</form>`;
+}
+
+/** The owner's form to change the title (the URL stays: buttons and badges know the thing by it). */
+function titleForm(p: ThingPage, error: FormError | undefined): Html {
+  return html`<h2 id="edit">Title</h2>
+<form method="post" action="/things/${p.thing.id}/title" class="row">
+${csrfField(p.csrf ?? '')}
+${field({ name: 'title', label: 'Title', value: error ? p.titleValue : (p.thing.title ?? ''), error, hint: 'at most 200 characters; empty shows the URL instead' })}
+<button type="submit">Save the title</button>
 </form>`;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * Claims: a fediverse account linked to a Farthing member (product.md, Federation). An account is
+ * claimed by a Farthing actor only when BOTH directions hold, each read from its own server:
+ * the account's actor lists the Farthing actor in `alsoKnownAs`, and the Farthing actor lists
+ * the account in its `alsoKnownAs` (a member's actor does so for every account they added on
+ * /settings/links, see links.ts). Either direction alone proves nothing: anybody can write any
+ * IRI into their own profile.
+ *
+ * Discovery (remote-things.ts) asks findClaim for a thing's owner: a claim by a member here makes
+ * the thing theirs (things.owner_member_id); a claim by a member of another Farthing instance is
+ * remembered as remote_actors.claimed_by, so the Like goes to that member's actor (outbox.ts) and
+ * the close owes the shares to that instance (close/stages.ts), held unclaimed shares included.
+ *
+ * A Like that reaches us for a post of one of our members' linked accounts names the post, not a
+ * thing of ours: inbox.ts asks localClaimedThing for the thing it is here.
+ */
+import { type DocumentLoader } from '@fedify/fedify';
+import { type Actor, isActor, Link, PropertyValue } from '@fedify/vocab';
+import type { Context } from '../context.ts';
+import { addMonths, periodOf } from '../core/period.ts';
+import { findMember } from '../members/service.ts';
+import { instanceSoftware, rememberActor } from './discover.ts';
+import { thingForUrl } from './remote-things.ts';
+import { INSTANCE_ACTOR } from './federation.ts';
+
+/** At most this many `alsoKnownAs` entries of one account are followed. */
+const MAX_ALIASES = 5;
+
+export type Claim =
+  | { kind: 'local'; memberId: bigint; actorIri: string }
+  | { kind: 'remote'; actor: Actor; actorIri: string };
+
+/** The instance actor's signed document loader (servers in authorized-fetch mode answer only so). */
+export async function signedLoader(ctx: Context): Promise<{ lookup: (iri: string) => Promise<unknown>; loader: DocumentLoader } | null> {
+  const federation = ctx.federation;
+  if (!federation) return null;
+  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
+  const loader = await fctx.getDocumentLoader({ identifier: INSTANCE_ACTOR });
+  const lookup = async (iri: string) => {
+    try {
+      return await fctx.lookupObject(iri, { documentLoader: loader });
+    } catch {
+      return null;
+    }
+  };
+  return { lookup, loader };
+}
+
+/** The member of this instance whose actor an IRI is, or undefined. */
+async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
+  if (iri.origin !== new URL(ctx.config.origin).origin) return undefined;
+  const match = /^\/users\/([A-Za-z0-9_]{1,30})$/.exec(iri.pathname);
+  const member = match ? await findMember(ctx, match[1] as string) : undefined;
+  return member?.username === match?.[1] && member ? { id: member.id, username: member.username } : undefined;
+}
+
+/**
+ * Who claims the account `owner`, if anyone: the first Farthing actor named in its
+ * `alsoKnownAs` that names it back. A member here names it back by a row in member_links; an
+ * actor elsewhere by its own document (fetched), on an instance whose NodeInfo says farthing.
+ */
+export async function findClaim(ctx: Context, owner: Actor): Promise<Claim | null> {
+  const ownerIri = owner.id;
+  if (!ownerIri) return null;
+  const aliases = owner.aliasIds.filter((a) => a.protocol === 'https:' || a.protocol === 'http:').slice(0, MAX_ALIASES);
+  if (aliases.length === 0) return null;
+  let remote: Awaited<ReturnType<typeof signedLoader>> | undefined;
+  for (const alias of aliases) {
+    if (alias.origin === ownerIri.origin) continue;
+    const member = await localMember(ctx, alias);
+    if (member) {
+      const listed = await ctx.db
+        .selectFrom('member_links')
+        .select('id')
+        .where('member_id', '=', member.id)
+        .where('actor_iri', '=', ownerIri.href)
+        .executeTakeFirst();
+      if (listed) return { kind: 'local', memberId: member.id, actorIri: alias.href };
+      continue;
+    }
+    if (alias.origin === new URL(ctx.config.origin).origin) continue;
+    remote ??= await signedLoader(ctx);
+    if (!remote) return null;
+    const actor = await remote.lookup(alias.href);
+    if (!actor || !isActor(actor as never)) continue;
+    const farthing = actor as Actor;
+    if (farthing.id?.href !== alias.href) continue;
+    if (!farthing.aliasIds.some((back) => back.href === ownerIri.href)) continue;
+    if ((await instanceSoftware(ctx, alias)) !== 'farthing') continue;
+    return { kind: 'remote', actor: farthing, actorIri: alias.href };
+  }
+  return null;
+}
+
+/**
+ * Records what findClaim found for a remembered remote actor: claimed_by names the claiming
+ * Farthing actor (remembered too, for its inbox), or is cleared when nobody claims it now.
+ */
+export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | null): Promise<void> {
+  const claimedBy = claim?.kind === 'remote' ? claim.actorIri : null;
+  if (claim?.kind === 'remote') await rememberActor(ctx, ctx.db, claim.actor);
+  await ctx.db.updateTable('remote_actors').set({ claimed_by: claimedBy }).where('id', '=', actorId).execute();
+}
+
+/**
+ * Checks again the claims of remote accounts that matter for the next close — claimed now, with
+ * shares waiting as unclaimed, or flattred this month or last — so a link made (or dropped) after
+ * an account's first flattr counts without a new discovery. Answers how many changed. Meant to
+ * run before a close (or daily); nothing calls it on its own yet.
+ */
+export async function refreshClaims(ctx: Context, limit = 200): Promise<number> {
+  const remote = await signedLoader(ctx);
+  if (!remote) return 0;
+  const since = addMonths(periodOf(ctx.clock.now()), -1);
+  const rows = await ctx.db
+    .selectFrom('remote_actors')
+    .select(['id', 'iri', 'claimed_by'])
+    .where((eb) => eb.or([
+      eb('claimed_by', 'is not', null),
+      eb('id', 'in', eb.selectFrom('unclaimed').select('actor_id').where('state', '=', 'held')),
+      // owners of things flattred in this or last month: their shares are split at the next close
+      eb('id', 'in', eb.selectFrom('things').innerJoin('flattrs', 'flattrs.thing_id', 'things.id')
+        .select('things.owner_actor_id').where('things.owner_actor_id', 'is not', null)
+        .where('flattrs.withdrawn_at', 'is', null).where('flattrs.period', '>=', since)),
+    ]))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  let changed = 0;
+  for (const row of rows) {
+    const actor = await remote.lookup(row.iri);
+    if (!actor || !isActor(actor as never)) continue;
+    const claim = await findClaim(ctx, actor as Actor);
+    const claimedBy = claim?.kind === 'remote' ? claim.actorIri : null;
+    if (claimedBy === row.claimed_by) continue;
+    await recordClaim(ctx, row.id, claim);
+    changed++;
+  }
+  return changed;
+}
+
+/**
+ * Whether a fediverse actor document points to one of `targets` (a member's actor IRI, which
+ * is also their profile URL): in `alsoKnownAs`, in `url`, or as a link in a profile field
+ * (Mastodon's PropertyValue attachments, whose value is HTML with the link in it).
+ */
+export async function pointsTo(actor: Actor, targets: string[], loader?: DocumentLoader): Promise<boolean> {
+  const wanted = new Set(targets.map(canonical));
+  const seen: string[] = [...actor.aliasIds.map((u) => u.href)];
+  for (const url of actor.urls) seen.push(url instanceof URL ? url.href : (url as Link).href?.href ?? '');
+  try {
+    for await (const attachment of actor.getAttachments({ ...(loader ? { documentLoader: loader } : {}), suppressError: true })) {
+      if (attachment instanceof PropertyValue) {
+        const value = attachment.value?.toString() ?? '';
+        for (const m of value.matchAll(/href\s*=\s*"([^"]+)"|href\s*=\s*'([^']+)'|(https?:\/\/[^\s<>"']+)/gi)) seen.push(decode(m[1] ?? m[2] ?? m[3] ?? ''));
+      } else if (attachment instanceof Link && attachment.href) {
+        seen.push(attachment.href.href);
+      }
+    }
+  } catch {
+    // attachments that cannot be read prove nothing
+  }
+  return seen.some((s) => wanted.has(canonical(s)));
+}
+
+function canonical(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+function decode(text: string): string {
+  return text.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+}
+
+/**
+ * The thing here for a post that a Like from another Farthing instance names (addressed to a
+ * member here who links accounts): made at the first such Like when the post's author is linked
+ * both ways to a member here, else undefined.
+ */
+export async function linkedThingId(ctx: Context, iri: string, addressees: URL[]): Promise<string | undefined> {
+  // Only for a Like addressed to a member here who links an account: no fetches for anyone else's.
+  let linked = false;
+  for (const to of addressees.slice(0, 5)) {
+    const member = await localMember(ctx, to);
+    if (member && (await ctx.db.selectFrom('member_links').select('id').where('member_id', '=', member.id).executeTakeFirst())) linked = true;
+  }
+  if (!linked) return undefined;
+  try {
+    const thing = await thingForUrl(ctx, iri, { onlyLocalOwner: true });
+    return thing.owner_member_id !== null ? thing.id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Linked fediverse accounts (product.md, Federation): a member adds an account they control by
+ * its handle (`@alice@mastodon.example`) or actor IRI. It is stored as 'pending' and the member's
+ * actor lists it in `alsoKnownAs` at once (federation.ts); "verify" reads the account's actor
+ * document and marks the link 'verified' when the account points back to the member's actor
+ * (its `alsoKnownAs`, its `url`, or a link in a profile field). One account is verified for one
+ * member at most. Routing flattrs does not trust this table alone: claims.ts checks both
+ * directions again whenever a thing of the account is discovered, on every instance.
+ */
+import { type Actor, isActor } from '@fedify/vocab';
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { actorIri } from '../members/service.ts';
+import { pointsTo, signedLoader } from './claims.ts';
+
+/** Links a member may have, pending or verified. */
+export const MAX_LINKS = 10;
+const HANDLE = /^@?([^@\s/]+)@([^@\s/]+)$/;
+
+export interface LinkView {
+  id: string;
+  /** The account's actor IRI. */
+  account: string;
+  handle: string | null;
+  state: 'pending' | 'verified';
+  created_at: string;
+  verified_at: string | null;
+}
+
+type LinkRow = { id: bigint; actor_iri: string; handle: string | null; state: 'pending' | 'verified'; created_at: Date; verified_at: Date | null };
+
+function view(row: LinkRow): LinkView {
+  return {
+    id: String(row.id),
+    account: row.actor_iri,
+    handle: row.handle,
+    state: row.state,
+    created_at: row.created_at.toISOString(),
+    verified_at: row.verified_at?.toISOString() ?? null,
+  };
+}
+
+const COLUMNS = ['id', 'actor_iri', 'handle', 'state', 'created_at', 'verified_at'] as const;
+
+export async function listLinks(ctx: Context, memberId: bigint): Promise<LinkView[]> {
+  const rows = await ctx.db.selectFrom('member_links').select(COLUMNS).where('member_id', '=', memberId).orderBy('id').execute();
+  return rows.map(view);
+}
+
+/** The accounts a member's actor lists in alsoKnownAs: every link, pending or verified. */
+export async function linkedAccounts(ctx: Context, memberId: bigint): Promise<URL[]> {
+  const rows = await ctx.db.selectFrom('member_links').select('actor_iri').where('member_id', '=', memberId).orderBy('id').execute();
+  return rows.map((r) => new URL(r.actor_iri));
+}
+
+/** Adds a link as pending, after finding the account's actor (by WebFinger for a handle). */
+export async function addLink(ctx: Context, caller: Caller, accountInput: unknown): Promise<LinkView> {
+  if (typeof accountInput !== 'string' || accountInput.trim() === '' || accountInput.length > 500) {
+    throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
+  }
+  const actor = await findAccount(ctx, accountInput.trim());
+  const iri = actor.id as URL;
+  if (iri.origin === new URL(ctx.config.origin).origin) {
+    throw new AppError('invalid_request', 'that is an account on this instance; link an account elsewhere in the fediverse', { field: 'account' });
+  }
+  const count = await ctx.db.selectFrom('member_links').select((eb) => eb.fn.countAll<number>().as('n')).where('member_id', '=', caller.id).executeTakeFirstOrThrow();
+  if (Number(count.n) >= MAX_LINKS) throw new AppError('invalid_request', `you can link at most ${MAX_LINKS} accounts`, { field: 'account' });
+  const handle = actor.preferredUsername ? `@${actor.preferredUsername}@${iri.host}` : null;
+  await ctx.db
+    .insertInto('member_links')
+    .values({ member_id: caller.id, actor_iri: iri.href, handle, state: 'pending', created_at: ctx.clock.now(), verified_at: null })
+    .onConflict((oc) => oc.columns(['member_id', 'actor_iri']).doNothing())
+    .execute();
+  const row = await ctx.db.selectFrom('member_links').select(COLUMNS).where('member_id', '=', caller.id).where('actor_iri', '=', iri.href).executeTakeFirstOrThrow();
+  return view(row);
+}
+
+async function ownLink(ctx: Context, caller: Caller, id: string): Promise<LinkRow> {
+  const row = /^[0-9]{1,18}$/.test(id)
+    ? await ctx.db.selectFrom('member_links').select(COLUMNS).where('id', '=', BigInt(id)).where('member_id', '=', caller.id).executeTakeFirst()
+    : undefined;
+  if (!row) throw new AppError('not_found', 'no such link');
+  return row;
+}
+
+/**
+ * Reads the account's actor again and checks that it points back to the caller's actor. Answers
+ * the link, verified, or still pending with `problem` saying what is missing.
+ */
+export async function verifyLink(ctx: Context, caller: Caller, id: string): Promise<LinkView & { problem?: string }> {
+  const row = await ownLink(ctx, caller, id);
+  const remote = await signedLoader(ctx);
+  if (!remote) throw new AppError('unavailable', 'this instance does not federate');
+  const found = await remote.lookup(row.actor_iri);
+  const mine = actorIri(ctx, caller.username);
+  if (!found || !isActor(found as never) || (found as Actor).id?.href !== row.actor_iri) {
+    return { ...view(row), problem: 'the account could not be read just now; try again later' };
+  }
+  if (!(await pointsTo(found as Actor, [mine], remote.loader))) {
+    if (row.state === 'verified') {
+      // The account no longer points here: the proof is gone, so is the verification.
+      await ctx.db.updateTable('member_links').set({ state: 'pending', verified_at: null }).where('id', '=', row.id).execute();
+    }
+    return { ...view({ ...row, state: 'pending', verified_at: null }), problem: `the account does not point back yet: add ${mine} to its profile links or its aliases (alsoKnownAs)` };
+  }
+  if (row.state === 'verified') return view(row);
+  const now = ctx.clock.now();
+  try {
+    await ctx.db.updateTable('member_links').set({ state: 'verified', verified_at: now }).where('id', '=', row.id).execute();
+  } catch (error) {
+    if (isUniqueViolation(error, 'member_links_verified')) throw new AppError('forbidden', 'this account is already linked to another member', { field: 'account' });
+    throw error;
+  }
+  return view({ ...row, state: 'verified', verified_at: now });
+}
+
+export async function removeLink(ctx: Context, caller: Caller, id: string): Promise<void> {
+  const row = await ownLink(ctx, caller, id);
+  await ctx.db.deleteFrom('member_links').where('id', '=', row.id).execute();
+}
+
+/** The actor of a handle (WebFinger) or of an actor IRI; not_found when there is none. */
+async function findAccount(ctx: Context, account: string): Promise<Actor> {
+  const remote = await signedLoader(ctx);
+  if (!remote) throw new AppError('unavailable', 'this instance does not federate, so it cannot link accounts');
+  const handle = HANDLE.exec(account);
+  let found: unknown = null;
+  if (/^https?:\/\//i.test(account)) {
+    found = await remote.lookup(account);
+  } else if (handle) {
+    found = await remote.lookup(`acct:${handle[1]}@${handle[2]}`);
+    // Fedify's WebFinger client speaks https only; plain http exists in development and tests.
+    if (!found && ctx.config.allowPrivateAddress) {
+      const self = await webFingerOverHttp(handle[1] as string, handle[2] as string);
+      if (self) found = await remote.lookup(self);
+    }
+  } else {
+    throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
+  }
+  if (!found || !isActor(found as never) || !(found as Actor).id) {
+    throw new AppError('not_found', `no fediverse account was found for ${account}`, { field: 'account' });
+  }
+  return found as Actor;
+}
+
+async function webFingerOverHttp(user: string, host: string): Promise<string | null> {
+  try {
+    const url = new URL(`http://${host}/.well-known/webfinger`);
+    url.searchParams.set('resource', `acct:${user}@${host}`);
+    const response = await fetch(url, { headers: { accept: 'application/jrd+json' }, signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) return null;
+    const jrd = (await response.json()) as { links?: { rel?: string; type?: string; href?: string }[] };
+    return jrd.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Linked fediverse accounts in the JSON API (/api/v1/me/links): add by handle or actor IRI
+ * (pending, listed in the member's alsoKnownAs at once), verify (the account must point back),
+ * list and remove. The service is src/federation/links.ts.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { addLink, listLinks, removeLink, verifyLink } from '../federation/links.ts';
+import { requireCaller } from './auth.ts';
+import { errors, Id, route, routeAuth } from './schemas.ts';
+
+const Timestamp = z.string().describe('An ISO 8601 instant.');
+
+export const Link = z
+  .object({
+    id: z.string(),
+    account: z.string().describe("The fediverse account's actor IRI."),
+    handle: z.string().nullable().describe('@name@host, when the account has a preferred username.'),
+    state: z.enum(['pending', 'verified']).describe('pending until the account points back to the member’s actor'),
+    created_at: Timestamp,
+    verified_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'Link', description: 'A fediverse account the member links (two-way proof).' });
+
+const Verified = Link.extend({ problem: z.string().optional().describe('Why the link is still pending.') });
+
+export function linkRoutes(app: FastifyInstance, ctx: Context): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const auth = routeAuth(ctx);
+
+  api.get('/api/v1/me/links', {
+    schema: {
+      tags: ['me'],
+      summary: 'The fediverse accounts the caller links',
+      security: route.member,
+      response: { 200: z.object({ items: z.array(Link) }), ...errors(401) },
+    },
+    preValidation: auth.member,
+  }, async (request) => ({ items: await listLinks(ctx, (await requireCaller(ctx, request)).id) }));
+
+  api.post('/api/v1/me/links', {
+    schema: {
+      tags: ['me'],
+      summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
+      security: route.member,
+      body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
+      response: { 201: Link, ...errors(400, 401, 404) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => reply.status(201).send(await addLink(ctx, await requireCaller(ctx, request), request.body.account)));
+
+  api.post('/api/v1/me/links/:id/verify', {
+    schema: {
+      tags: ['me'],
+      summary: 'Check that the account points back to the caller’s actor; verified if so',
+      security: route.member,
+      params: z.object({ id: Id }),
+      response: { 200: Verified, ...errors(401, 403, 404) },
+    },
+    preValidation: auth.member,
+  }, async (request) => verifyLink(ctx, await requireCaller(ctx, request), request.params.id));
+
+  api.delete('/api/v1/me/links/:id', {
+    schema: {
+      tags: ['me'],
+      summary: 'Remove a link (the account leaves the caller’s alsoKnownAs)',
+      security: route.member,
+      params: z.object({ id: Id }),
+      response: { 204: z.undefined().describe('Removed.'), ...errors(401, 404) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
+    await removeLink(ctx, await requireCaller(ctx, request), request.params.id);
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * Settlement over HTTP: the peers' signed channel (POST /settlement/inbox, and GET of our
+ * statements at their ids by their counterparty), and the admin API of statements, settlements
+ * and peers under /api/v1/admin.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, statementDetails, statementDocument, statementsCsv, updatePeer } from '../settlement/admin.ts';
+import { verifySender } from '../settlement/channel.ts';
+import { confirmReceived, listSettlements, markPaid } from '../settlement/netting.ts';
+import { receiveMessage } from '../settlement/receive.ts';
+import { toCsv } from './csv.ts';
+import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
+
+/** A statement of a million lines is some 250 MB; a month of a large instance is far below this. */
+export const SETTLEMENT_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
+
+const Statement = z
+  .object({
+    id: z.string(),
+    direction: z.enum(['in', 'out']),
+    peer: z.string(),
+    sequence: z.number().int(),
+    period: z.string(),
+    total: Amount,
+    state: z.enum(['open', 'accepted', 'disputed', 'superseded']),
+    dispute: z.array(z.object({ n: z.number().int(), reason: z.string() })).nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Statement', description: 'A signed monthly statement between two instances, issued (out) or received (in).' });
+
+const Settlement = z
+  .object({
+    id: z.string(),
+    peer: z.string(),
+    period: z.string(),
+    payable: Amount.nullable(),
+    receivable: Amount.nullable(),
+    net: Amount.nullable(),
+    debtor: z.enum(['us', 'peer']).nullable(),
+    state: z.enum(['open', 'accepted', 'paid', 'settled', 'disputed']),
+    reference: z.string().nullable(),
+  })
+  .meta({ id: 'Settlement', description: 'One peer and period: what each side owes, the net and who pays it.' });
+
+const Peer = z.object({ origin: z.string(), actor: z.string(), blocked: z.boolean(), owe_limit: Amount.nullable(), balance: z.string() }).meta({ id: 'Peer' });
+
+function toFetchRequest(ctx: Context, request: FastifyRequest, body?: Buffer): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.raw.headers)) {
+    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
+  }
+  return new Request(`${ctx.config.origin}${request.url}`, { method: request.method, headers, ...(body ? { body: new Uint8Array(body) } : {}) });
+}
+
+export async function settlementRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
+  // The peers' channel takes the body as bytes (the signature's digest covers them).
+  await app.register(async (channel) => {
+    channel.removeAllContentTypeParsers();
+    channel.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: SETTLEMENT_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
+    channel.post('/settlement/inbox', { bodyLimit: SETTLEMENT_BODY_LIMIT_BYTES }, async (request, reply) => {
+      const body = request.body as Buffer | undefined;
+      if (!body?.length) throw new AppError('invalid_request', 'send a settlement message');
+      const sender = await verifySender(ctx, toFetchRequest(ctx, request, body));
+      return reply.status(200).send(await receiveMessage(ctx, sender, body.toString('utf8')));
+    });
+    channel.get<{ Params: { id: string } }>('/settlement/statements/:id', async (request, reply) => {
+      const sender = await verifySender(ctx, toFetchRequest(ctx, request));
+      const id = `${ctx.config.origin}/settlement/statements/${request.params.id}`;
+      const row = await ctx.db.selectFrom('statements').select(['document', 'peer_origin']).where('id', '=', id).where('direction', '=', 'out').executeTakeFirst();
+      if (!row || row.peer_origin !== sender.origin) throw new AppError('not_found', 'no such statement for your instance');
+      return reply.type('application/json').send(row.document);
+    });
+  });
+
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const admin = routeAuth(ctx).admin;
+  const Params = z.object({ id: z.string().min(1).max(500) });
+  const tags = ['settlement'];
+
+  api.get('/api/v1/admin/statements', {
+    schema: {
+      tags, summary: 'Statements issued and received; CSV (one row per line) with ?format=csv', security: route.admin,
+      querystring: z.object({ direction: z.enum(['in', 'out']).optional(), period: Period.optional(), peer: z.string().optional(), format: z.enum(['json', 'csv']).optional() }),
+      response: { 200: z.union([z.object({ items: z.array(Statement) }), z.string()]), ...errors(400, 401, 403) },
+    },
+    preValidation: admin,
+  }, async (request, reply) => {
+    const { format, ...filter } = request.query;
+    if (format === 'csv') {
+      const [header, ...rows] = await statementsCsv(ctx, filter);
+      return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
+    }
+    return { items: await listStatements(ctx, filter) };
+  });
+
+  api.get('/api/v1/admin/statements/:id', {
+    schema: {
+      tags, summary: 'The signed statement document, byte for byte as issued or received ({id}: its uuid, or its IRI URL-encoded); ?view=details for its state',
+      security: route.admin, params: Params, querystring: z.object({ view: z.enum(['document', 'details']).optional() }),
+      response: { 200: z.unknown(), ...errors(401, 403, 404) },
+    },
+    preValidation: admin,
+  }, async (request, reply) => {
+    if (request.query.view === 'details') return statementDetails(ctx, request.params.id);
+    return reply.type('application/json').send(await statementDocument(ctx, request.params.id));
+  });
+
+  api.post('/api/v1/admin/statements/:id/accept', {
+    schema: { tags, summary: 'Accept a received statement: its creators are credited', security: route.admin, params: Params, response: { 200: Statement, ...errors(401, 403, 404, 409) } },
+    preValidation: admin,
+  }, async (request) => acceptStatement(ctx, request.params.id));
+
+  api.post('/api/v1/admin/statements/:id/dispute', {
+    schema: {
+      tags, summary: 'Dispute a received statement line by line; the reasons go to the issuer', security: route.admin, params: Params,
+      body: z.object({ lines: z.array(z.object({ n: z.number().int().min(0), reason: z.string().min(1).max(500) })).min(1).max(10_000) }),
+      response: { 200: Statement, ...errors(400, 401, 403, 404, 409) },
+    },
+    preValidation: admin,
+  }, async (request) => disputeStatement(ctx, request.params.id, request.body.lines));
+
+  api.post('/api/v1/admin/statements/:id/correct', {
+    schema: { tags, summary: 'Correct a statement the peer disputed: its Likes are sent again and the next statement restates the period', security: route.admin, params: Params, response: { 200: Statement, ...errors(400, 401, 403, 404) } },
+    preValidation: admin,
+  }, async (request) => correctStatement(ctx, request.params.id));
+
+  api.get('/api/v1/admin/settlements', {
+    schema: {
+      tags, summary: 'Settlements per peer and period, with the net and its state; CSV with ?format=csv', security: route.admin,
+      querystring: z.object({ peer: z.string().optional(), period: Period.optional(), format: z.enum(['json', 'csv']).optional() }),
+      response: { 200: z.union([z.object({ items: z.array(Settlement) }), z.string()]), ...errors(400, 401, 403) },
+    },
+    preValidation: admin,
+  }, async (request, reply) => {
+    const { format, ...filter } = request.query;
+    const items = await listSettlements(ctx, filter);
+    if (format === 'csv') {
+      const rows = items.map((s) => [s.id, s.peer, s.period, s.payable, s.receivable, s.net, s.debtor, s.state, s.reference]);
+      return reply.type('text/csv; charset=utf-8').send(toCsv(['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference'], rows));
+    }
+    return { items };
+  });
+
+  api.post('/api/v1/admin/settlements/:id/paid', {
+    schema: { tags, summary: 'The debtor records that it paid the net, with the reference', security: route.admin, params: Params, body: z.object({ reference: z.string().min(1).max(200) }), response: { 200: Settlement, ...errors(400, 401, 403, 404, 409) } },
+    preValidation: admin,
+  }, async (request) => markPaid(ctx, request.params.id, request.body.reference));
+
+  api.post('/api/v1/admin/settlements/:id/confirm', {
+    schema: { tags, summary: 'The creditor confirms receipt: settled on both sides', security: route.admin, params: Params, response: { 200: Settlement, ...errors(401, 403, 404, 409) } },
+    preValidation: admin,
+  }, async (request) => confirmReceived(ctx, request.params.id));
+
+  api.get('/api/v1/admin/peers', {
+    schema: { tags, summary: 'The instances this one settles with, what is owed either way, and their limits', security: route.admin, response: { 200: z.object({ items: z.array(Peer) }), ...errors(401, 403) } },
+    preValidation: admin,
+  }, async () => ({ items: await listPeers(ctx) }));
+
+  api.put('/api/v1/admin/peers', {
+    schema: {
+      tags, summary: 'Block a peer or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)', security: route.admin,
+      body: z.object({ peer: z.string().min(1).max(300), blocked: z.boolean().optional(), owe_limit: Amount.nullable().optional() }),
+      response: { 200: Peer, ...errors(400, 401, 403) },
+    },
+    preValidation: admin,
+  }, async (request) => {
+    const { peer, ...change } = request.body;
+    return (await updatePeer(ctx, peer, change)) as z.infer<typeof Peer>;
+  });
+}

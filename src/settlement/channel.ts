@@ -1,0 +1,131 @@
+/**
+ * The signed settlement channel between instances: every message (a statement, its acceptance
+ * or dispute, a payment, its confirmation) is POSTed to the peer's /settlement/inbox, HTTP-signed
+ * with this instance actor's RSA key, and retried until the peer answers 2xx.
+ *
+ * Messages are written to settlement_deliveries in the transaction of whatever caused them, so
+ * none is lost when the process dies; a worker delivers them in order per peer (a statement
+ * chain must arrive in sequence), backing off from 2 s up to an hour between attempts.
+ *
+ * Receiving: the HTTP signature must verify (Fedify's verifyRequest), the key must be on the
+ * sender's origin and be its instance actor's, and the message must name that actor as issuer.
+ */
+import { signRequest, verifyRequest } from '@fedify/fedify';
+import { isActor } from '@fedify/vocab';
+import { sql } from 'kysely';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { startWorker, wakeWorker, type Worker } from '../worker.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { INSTANCE_ACTOR } from '../federation/federation.ts';
+import { signingKeyId } from '../federation/key-guard.ts';
+
+const CLAIM_SECONDS = 60;
+const MAX_BACKOFF_SECONDS = 3600;
+const POLL_MS = 2_000;
+const TIMEOUT_MS = 30_000;
+
+export function instanceActorIri(origin: string): string {
+  return `${origin}/actor`;
+}
+
+export function settlementInbox(origin: string): string {
+  return `${origin}/settlement/inbox`;
+}
+
+/** Queues a message to a peer, in the caller's transaction; the same message_id queues once. */
+export async function queueMessage(db: Executor, ctx: Context, peerOrigin: string, messageId: string, body: string): Promise<void> {
+  await db
+    .insertInto('settlement_deliveries')
+    // Delivery runs on real time (now()), whatever the instance's clock says.
+    .values({ message_id: messageId, url: settlementInbox(peerOrigin), body, next_attempt_at: sql<Date>`now()`, created_at: ctx.clock.now() })
+    .onConflict((oc) => oc.column('message_id').doNothing())
+    .execute();
+}
+
+const WORKER = 'settlement delivery';
+
+export function wakeSettlementRelay(ctx: Context): void {
+  wakeWorker(ctx, WORKER);
+}
+
+/** Delivers what is due now; answers how many messages were delivered. */
+export async function deliverDue(ctx: Context): Promise<number> {
+  const federation = ctx.federation;
+  if (!federation) return 0;
+  const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number }>`
+    UPDATE settlement_deliveries SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+    WHERE id IN (SELECT id FROM settlement_deliveries
+                 WHERE delivered_at IS NULL AND next_attempt_at <= now()
+                 ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+    RETURNING id, url, body, attempts`.execute(ctx.db);
+  rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
+  const [rsa] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+  if (!rsa) throw new Error('the instance actor has no RSA key');
+  const failed = new Set<string>();
+  let delivered = 0;
+  for (const row of rows) {
+    let status = 'not attempted: an earlier message to this peer is not delivered yet';
+    let ok = false;
+    if (!failed.has(row.url)) {
+      try {
+        const request = await signRequest(
+          new Request(row.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: row.body }),
+          rsa.privateKey,
+          rsa.keyId,
+        );
+        const response = await fetch(request, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        status = `${response.status} ${(await response.text()).slice(0, 500)}`;
+        ok = response.ok;
+      } catch (error) {
+        status = `unreachable: ${(error as Error).message}`;
+      }
+    }
+    if (ok) {
+      delivered++;
+      await ctx.db.updateTable('settlement_deliveries').set({ delivered_at: ctx.clock.now(), last_status: status, attempts: row.attempts + 1 }).where('id', '=', row.id).execute();
+    } else {
+      failed.add(row.url);
+      const wait = Math.min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS);
+      await sql`UPDATE settlement_deliveries SET attempts = attempts + 1, last_status = ${status},
+                  next_attempt_at = now() + make_interval(secs => ${wait}) WHERE id = ${row.id}`.execute(ctx.db);
+    }
+  }
+  return delivered;
+}
+
+/** Runs the delivery worker in this process: at once when woken, else every POLL_MS. */
+export function startSettlementRelay(ctx: Context): Worker {
+  return startWorker(ctx, WORKER, POLL_MS, async () => {
+    await deliverDue(ctx);
+  });
+}
+
+/**
+ * Who sent a settlement request: the origin of a peer whose instance actor signed it. Throws
+ * 401 unauthorized otherwise. Answers the sender's origin and its actor document's Ed25519
+ * multikeys (by id), which statements' proofs must use.
+ */
+export async function verifySender(ctx: Context, request: Request): Promise<{ origin: string; multikeys: Map<string, CryptoKey> }> {
+  const federation = ctx.federation;
+  if (!federation) throw new AppError('unauthorized', 'this instance does not federate');
+  const keyId = signingKeyId(request.headers);
+  if (!keyId) throw new AppError('unauthorized', 'the request is not signed by an instance actor');
+  const origin = new URL(keyId).origin;
+  const actorIri = instanceActorIri(origin);
+  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
+  const key = await verifyRequest(request.clone(), { documentLoader: fctx.documentLoader, contextLoader: fctx.contextLoader });
+  if (!key || key.id?.href !== keyId || key.ownerId?.href !== actorIri) {
+    throw new AppError('unauthorized', 'the HTTP signature does not verify as the sending instance\'s actor');
+  }
+  const actor = await fctx.lookupObject(actorIri).catch(() => null);
+  if (!actor || !isActor(actor) || actor.id?.href !== actorIri || !actor.publicKeyIds.some((id) => id.href === keyId)) {
+    throw new AppError('unauthorized', 'the sending instance\'s actor does not list the signing key');
+  }
+  const multikeys = new Map<string, CryptoKey>();
+  for await (const method of actor.getAssertionMethods({ documentLoader: fctx.documentLoader })) {
+    if (method.id && method.publicKey) multikeys.set(method.id.href, method.publicKey);
+  }
+  return { origin, multikeys };
+}

@@ -1,0 +1,124 @@
+/**
+ * Issuing statements after a close: one per peer instance and period — an empty one too, so a
+ * gap is visible — chained to the previous statement to that peer, its lines what the close
+ * booked as owed to that instance (checked to the micro-unit), signed with the instance actor's
+ * Ed25519 key (the multikey its actor document lists in assertionMethod), and queued for
+ * delivery in the same transaction that records it. Issuing twice issues nothing new.
+ *
+ * Peers are the instances this one settles with: Farthing instances whose creators were
+ * flattred here, and those whose members flattred things here, unless blocked.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Context } from '../context.ts';
+import type { Period } from '../core/period.ts';
+import { INSTANCE_ACTOR } from '../federation/federation.ts';
+import { flattrIri } from '../flattrs/service.ts';
+import { statementDigest, referenceTo } from './digest.ts';
+import { buildStatement, type CreatorShares, type SignedStatement, signStatement } from './statement.ts';
+import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { ensureSettlement } from './netting.ts';
+import { PEER_ORIGIN_SQL } from '../close/stages.ts';
+
+/** Adds the Farthing instances seen so far to `peers` (new ones only). */
+export async function discoverPeers(ctx: Context): Promise<void> {
+  await sql`
+    INSERT INTO peers (origin, actor, created_at)
+    SELECT o, o || '/actor', ${ctx.clock.now()}::timestamptz FROM (
+      SELECT instance_origin AS o FROM remote_actors WHERE software = 'farthing'
+      UNION SELECT ${sql.raw(PEER_ORIGIN_SQL)} FROM remote_actors ra WHERE claimed_by IS NOT NULL
+      UNION SELECT instance_origin FROM incoming_flattrs
+    ) x WHERE o <> ${ctx.config.origin}
+    ON CONFLICT (origin) DO NOTHING`.execute(ctx.db);
+}
+
+export async function issueStatements(ctx: Context, period: Period): Promise<string[]> {
+  await discoverPeers(ctx);
+  const peers = await ctx.db.selectFrom('peers').select('origin').where('blocked', '=', false).orderBy('origin').execute();
+  const issued: string[] = [];
+  for (const { origin } of peers) {
+    const id = await issueTo(ctx, origin, period);
+    if (id) issued.push(id);
+  }
+  if (issued.length) wakeSettlementRelay(ctx);
+  return issued;
+}
+
+/** What the close of `period` booked as owed to the peer, per creator, with the flattr ids. */
+async function owedLines(ctx: Context, peer: string, period: Period): Promise<CreatorShares[]> {
+  const { rows } = await sql<{ creator: string; flattr_ids: string[]; amount: bigint }>`
+    SELECT COALESCE(ra.claimed_by, ra.iri) AS creator, array_agg(s.flattr_id::text ORDER BY s.flattr_id) AS flattr_ids, sum(s.net)::bigint AS amount
+    FROM shares s JOIN remote_actors ra ON ra.id = s.recipient_actor_id
+    -- a fediverse account claimed by a Farthing member is owed to that member's instance (H5, claims.ts)
+    WHERE s.period = ${period} AND s.disposition = 'peer' AND ${sql.raw(PEER_ORIGIN_SQL)} = ${peer}
+    GROUP BY COALESCE(ra.claimed_by, ra.iri)`.execute(ctx.db);
+  return rows.map((r) => ({ creator: r.creator, flattrIds: r.flattr_ids.map((id) => flattrIri(ctx, id)), amountMicros: BigInt(r.amount) }));
+}
+
+/**
+ * Issues the statement of `period` to `peer` unless one exists; a correction (`correcting`)
+ * issues the next one for the same period. Answers the new statement's id, if any.
+ */
+export async function issueTo(ctx: Context, peer: string, period: Period, options: { correcting?: string } = {}): Promise<string | undefined> {
+  const creators = await owedLines(ctx, peer, period);
+  const booked = await sql<{ amount: bigint }>`
+    SELECT COALESCE(sum(amount), 0)::bigint AS amount FROM transfers
+    WHERE kind = 'owed_to_peer' AND idempotency_key = ${`close:${period}:peer:${peer}`}`.execute(ctx.db);
+  const total = creators.reduce((sum, c) => sum + c.amountMicros, 0n);
+  if (total !== BigInt(booked.rows[0]?.amount ?? 0n)) {
+    throw new Error(`statement to ${peer} for ${period}: lines add up to ${total}, the close booked ${booked.rows[0]?.amount}`);
+  }
+  const fctx = ctx.federation?.createContext(new URL(ctx.config.origin), undefined);
+  if (!fctx) throw new Error('issuing statements needs the federation');
+  const pairs = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+  const ed25519 = pairs.find((p) => p.privateKey.algorithm.name === 'Ed25519');
+  if (!ed25519) throw new Error('the instance actor has no Ed25519 key');
+
+  return ctx.db.transaction().execute(async (trx) => {
+    // One issuer at a time per peer: the chain has one next sequence.
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements:${peer}`}))`.execute(trx);
+    const existing = await trx.selectFrom('statements').select(['id', 'state']).where('direction', '=', 'out').where('peer_origin', '=', peer).where('period', '=', period)
+      .orderBy('sequence', 'desc').executeTakeFirst();
+    if (existing && options.correcting === undefined) return undefined;
+    if (options.correcting !== undefined && existing?.id !== options.correcting) return undefined;
+    const last = await trx.selectFrom('statements').select(['sequence', 'document']).where('direction', '=', 'out').where('peer_origin', '=', peer)
+      .orderBy('sequence', 'desc').executeTakeFirst();
+    const previous = last ? (JSON.parse(last.document) as SignedStatement) : null;
+    const statement = buildStatement({
+      id: `${ctx.config.origin}/settlement/statements/${randomUUID()}`,
+      issuer: instanceActorIri(ctx.config.origin),
+      counterparty: instanceActorIri(peer),
+      sequence: (last?.sequence ?? 0) + 1,
+      previous: previous ? referenceTo(previous) : null,
+      period,
+      currency: ctx.config.currency,
+      issuedAt: ctx.clock.now(),
+      creators,
+    });
+    const signed = await signStatement(statement, { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id!.href }, ctx.clock.now());
+    const document = JSON.stringify(signed);
+    if (options.correcting !== undefined) {
+      await trx.updateTable('statements').set({ state: 'superseded', decided_at: ctx.clock.now() }).where('id', '=', options.correcting).execute();
+    }
+    await trx
+      .insertInto('statements')
+      .values({
+        id: signed.id,
+        direction: 'out',
+        peer_origin: peer,
+        sequence: signed.sequence,
+        period,
+        currency: signed.currency,
+        total,
+        digest: statementDigest(signed),
+        document,
+        state: 'open',
+        dispute: null,
+        created_at: ctx.clock.now(),
+      })
+      .execute();
+    await ensureSettlement(trx, peer, period);
+    await queueMessage(trx, ctx, peer, signed.id, document);
+    return signed.id;
+  });
+}

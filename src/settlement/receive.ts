@@ -1,0 +1,229 @@
+/**
+ * What arrives at /settlement/inbox from a peer instance, after channel.ts has verified who sent
+ * it: a statement, the peer's answer to one of ours, or a step of paying the net.
+ *
+ * A statement is refused (422 statement_refused, with every reason, nothing stored) when its
+ * shape, content or proof is wrong, when it is not addressed to us, not in our currency, not
+ * the sender's own, for a period that has not ended, or not the next in the chain (a replayed or
+ * out-of-order sequence). The same statement delivered again is answered as before.
+ *
+ * A statement that passes is reconciled line by line against the incoming flattrs from that
+ * instance: the creator must be our member, and the count and the digest of the sorted flattr
+ * ids must match what their Likes told us. One that reconciles is accepted (unless the admin
+ * accepts by hand: FARTHING_SETTLEMENT_AUTO_ACCEPT=off) and credits the creators; one that does
+ * not is held as disputed with per-line reasons. Either answer goes back to the issuer.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { periodEnd } from '../core/period.ts';
+import { ensureAccount, type Executor, walletCode } from '../ledger/accounts.ts';
+import { recordTransfer } from '../ledger/transfers.ts';
+import { peerCode } from '../close/stages.ts';
+import { actorIri } from '../members/service.ts';
+import { flattrSetDigest, statementDigest } from './digest.ts';
+import { checkChain, verifyStatement, type StatementReason } from './statement-check.ts';
+import { parseSignedStatement } from './statement-schema.ts';
+import type { SignedStatement } from './statement.ts';
+import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { onConfirmedMessage, onPaidMessage, refreshSettlement } from './netting.ts';
+
+export interface LineReason {
+  n: number;
+  reason: string;
+}
+
+function refuse(reasons: readonly { code: string; message: string; line?: number }[]): never {
+  throw new AppError('statement_refused', `the statement is refused: ${reasons.slice(0, 3).map((r) => r.message).join('; ')}`, { reasons });
+}
+
+export async function receiveMessage(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string) {
+  let message: Record<string, unknown>;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_request', 'the body is not JSON');
+  }
+  if (typeof message !== 'object' || message === null) throw new AppError('invalid_request', 'the body is not a settlement message');
+  const peer = await ctx.db.selectFrom('peers').select(['blocked']).where('origin', '=', sender.origin).executeTakeFirst();
+  if (peer?.blocked) throw new AppError('peer_blocked', 'this instance does not settle with yours');
+  if (message.type !== 'FlattrStatement' && message.issuer !== instanceActorIri(sender.origin)) {
+    throw new AppError('unauthorized', 'the message\'s issuer is not the instance that signed it');
+  }
+  switch (message.type) {
+    case 'FlattrStatement':
+      return receiveStatement(ctx, sender, text, message);
+    case 'FlattrStatementResponse':
+      return onResponse(ctx, sender.origin, message);
+    case 'FlattrSettlementPaid':
+      await onPaidMessage(ctx, sender.origin, message);
+      return { ok: true };
+    case 'FlattrSettlementConfirmed':
+      await onConfirmedMessage(ctx, sender.origin, message);
+      return { ok: true };
+    default:
+      throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
+  }
+}
+
+async function receiveStatement(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string, json: unknown) {
+  let parsed;
+  try {
+    parsed = parseSignedStatement(json);
+  } catch (error) {
+    refuse([{ code: 'malformed', message: (error as Error).message.slice(0, 500) }]);
+  }
+  const known = await ctx.db.selectFrom('statements').select(['document', 'state']).where('id', '=', parsed.id).executeTakeFirst();
+  if (known) {
+    if (known.document === text) return { statement: parsed.id, state: known.state };
+    refuse([{ code: 'replayed', message: `statement ${parsed.id} was received before with other content` }]);
+  }
+  const reasons: { code: string; message: string }[] = [];
+  if (parsed.issuer !== instanceActorIri(sender.origin)) reasons.push({ code: 'issuer_not_sender', message: `the issuer ${parsed.issuer} is not the instance that signed the request` });
+  if (parsed.counterparty !== instanceActorIri(ctx.config.origin)) reasons.push({ code: 'not_addressed_to_us', message: `the statement is addressed to ${parsed.counterparty}` });
+  if (parsed.currency !== ctx.config.currency) reasons.push({ code: 'foreign_currency', message: `the statement is in ${parsed.currency}; this instance settles in ${ctx.config.currency}` });
+  if (periodEnd(parsed.period as never) > ctx.clock.now()) reasons.push({ code: 'period_not_ended', message: `the period ${parsed.period} has not ended here` });
+  const key = sender.multikeys.get(parsed.proof.verificationMethod);
+  if (!key) refuse([...reasons, { code: 'unknown_verification_method', message: `the issuer's actor does not list ${parsed.proof.verificationMethod}` }]);
+  const verified = await verifyStatement(parsed, { publicKey: key });
+  if (!verified.ok) refuse([...reasons, ...verified.reasons]);
+  const signed = verified.statement;
+  if (reasons.length) refuse(reasons);
+
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${sender.origin}`}))`.execute(trx);
+    const last = await trx.selectFrom('statements').select(['document']).where('direction', '=', 'in').where('peer_origin', '=', sender.origin)
+      .orderBy('sequence', 'desc').executeTakeFirst();
+    const chain = checkChain(signed, last ? (JSON.parse(last.document) as SignedStatement) : null);
+    if (!chain.ok) refuse(chain.reasons);
+    // A period already accepted (its creators credited) may be restated, never changed: the
+    // restatement replaces it without crediting anyone twice.
+    const accepted = await trx.selectFrom('statements').select(['id', 'document']).where('direction', '=', 'in').where('peer_origin', '=', sender.origin)
+      .where('period', '=', signed.period).where('state', '=', 'accepted').executeTakeFirst();
+    const restates = accepted !== undefined && JSON.stringify((JSON.parse(accepted.document) as SignedStatement).lines) === JSON.stringify(signed.lines);
+    const disputes = accepted === undefined
+      ? await reconcile(trx, ctx, sender.origin, signed)
+      : restates ? [] : [{ n: 0, reason: `${signed.period} is settled by the accepted statement ${accepted.id}; a later statement may not change its lines` }];
+    const accept = disputes.length === 0 && (restates || ctx.config.settlementAutoAccept);
+    // A later statement of the same period replaces the earlier one (a correction); an accepted
+    // one only when this one restates it.
+    await trx.updateTable('statements').set({ state: 'superseded', decided_at: ctx.clock.now() })
+      .where('direction', '=', 'in').where('peer_origin', '=', sender.origin).where('period', '=', signed.period)
+      .where('state', restates ? 'in' : 'not in', restates ? ['open', 'disputed', 'accepted'] : ['accepted', 'superseded']).execute();
+    await trx
+      .insertInto('statements')
+      .values({
+        id: signed.id,
+        direction: 'in',
+        peer_origin: sender.origin,
+        sequence: signed.sequence,
+        period: signed.period,
+        currency: signed.currency,
+        total: BigInt(signed.summary.total),
+        digest: statementDigest(signed),
+        document: text,
+        state: disputes.length ? 'disputed' : 'open',
+        dispute: disputes.length ? JSON.stringify(disputes) : null,
+        created_at: ctx.clock.now(),
+      })
+      .execute();
+    if (restates) {
+      await trx.updateTable('statements').set({ state: 'accepted', decided_at: ctx.clock.now() }).where('id', '=', signed.id).execute();
+      await respond(trx, ctx, sender.origin, signed.id, 'accepted', []);
+    } else if (accept) await acceptIn(trx, ctx, signed.id);
+    else if (disputes.length) await respond(trx, ctx, sender.origin, signed.id, 'disputed', disputes);
+    await refreshSettlement(trx, sender.origin, signed.period);
+    return { statement: signed.id, state: accept ? 'accepted' : disputes.length ? 'disputed' : 'open', disputes };
+  });
+  wakeSettlementRelay(ctx);
+  return result;
+}
+
+/**
+ * A Like that arrives late (re-sent to repair a dispute) may make a disputed statement
+ * reconcile: it is then accepted as if it had reconciled on arrival.
+ */
+export async function reconcileDisputed(ctx: Context, peer: string, period: string): Promise<void> {
+  const accepted = await ctx.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${peer}`}))`.execute(trx);
+    const row = await trx.selectFrom('statements').select(['id', 'document']).where('direction', '=', 'in').where('peer_origin', '=', peer)
+      .where('period', '=', period).where('state', '=', 'disputed').orderBy('sequence', 'desc').executeTakeFirst();
+    if (!row || !ctx.config.settlementAutoAccept) return false;
+    const disputes = await reconcile(trx, ctx, peer, JSON.parse(row.document) as SignedStatement);
+    if (disputes.length) return false;
+    await acceptIn(trx, ctx, row.id);
+    await refreshSettlement(trx, peer, period);
+    return true;
+  });
+  if (accepted) wakeSettlementRelay(ctx);
+}
+
+/** Every line against the incoming flattrs from that instance; answers the disagreements. */
+async function reconcile(db: Executor, ctx: Context, peer: string, statement: SignedStatement): Promise<LineReason[]> {
+  const { rows } = await sql<{ username: string; activity_ids: string[] }>`
+    SELECT m.username, array_agg(i.activity_id) AS activity_ids
+    FROM incoming_flattrs i JOIN things t ON t.id = i.thing_id JOIN members m ON m.id = t.owner_member_id
+    WHERE i.instance_origin = ${peer} AND i.period = ${statement.period} AND i.withdrawn_at IS NULL
+    GROUP BY m.username`.execute(db);
+  const received = new Map(rows.map((r) => [actorIri(ctx, r.username), r.activity_ids]));
+  const disputes: LineReason[] = [];
+  for (const line of statement.lines) {
+    const ids = received.get(line.creator);
+    received.delete(line.creator);
+    if (!ids) {
+      disputes.push({ n: line.n, reason: `no flattrs of ${line.creator} from your instance arrived here for ${statement.period}` });
+    } else if (ids.length !== line.flattrCount) {
+      disputes.push({ n: line.n, reason: `${line.flattrCount} flattrs stated, ${ids.length} received` });
+    } else if (flattrSetDigest(ids) !== line.flattrSetDigest) {
+      disputes.push({ n: line.n, reason: 'the flattrs stated are not the flattrs received (flattrSetDigest differs)' });
+    }
+  }
+  for (const [creator, ids] of received) {
+    disputes.push({ n: 0, reason: `${ids.length} flattrs of ${creator} arrived here but are in no line` });
+  }
+  return disputes;
+}
+
+/** Accepting a received statement: its creators are credited from the peer's account. */
+export async function acceptIn(db: Executor, ctx: Context, statementId: string): Promise<void> {
+  const row = await db.selectFrom('statements').select(['peer_origin', 'document', 'period']).where('id', '=', statementId).where('direction', '=', 'in').executeTakeFirstOrThrow();
+  const statement = JSON.parse(row.document) as SignedStatement;
+  const now = ctx.clock.now();
+  const peerAccount = await ensureAccount(db, { code: peerCode(row.peer_origin), type: 'peer', currency: ctx.config.currency, now });
+  for (const line of statement.lines) {
+    const amount = BigInt(line.amount);
+    if (amount === 0n) continue;
+    const username = /\/users\/([A-Za-z0-9_]+)$/.exec(line.creator)?.[1];
+    const member = username ? await db.selectFrom('members').select('id').where('username', '=', username).executeTakeFirst() : undefined;
+    if (!member) throw new AppError('statement_refused', `line ${line.n}: ${line.creator} is not a member here`);
+    const wallet = await ensureAccount(db, { code: walletCode(member.id), type: 'wallet', memberId: member.id, currency: ctx.config.currency, now });
+    await recordTransfer(db, { debitAccountId: peerAccount, creditAccountId: wallet, amount, currency: ctx.config.currency, kind: 'statement_credit', period: row.period, reference: statementId, idempotencyKey: `statement:${statementId}:line:${line.n}`, now });
+  }
+  await sql`
+    UPDATE incoming_flattrs SET state = 'paid'
+    WHERE instance_origin = ${row.peer_origin} AND period = ${row.period} AND withdrawn_at IS NULL`.execute(db);
+  await db.updateTable('statements').set({ state: 'accepted', decided_at: now, dispute: null }).where('id', '=', statementId).execute();
+  await respond(db, ctx, row.peer_origin, statementId, 'accepted', []);
+}
+
+async function respond(db: Executor, ctx: Context, peer: string, statementId: string, outcome: 'accepted' | 'disputed', lines: LineReason[]): Promise<void> {
+  const message = { type: 'FlattrStatementResponse', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), statement: statementId, outcome, lines };
+  await queueMessage(db, ctx, peer, message.id, JSON.stringify(message));
+}
+
+/** The peer's answer to one of our statements. */
+async function onResponse(ctx: Context, peer: string, message: Record<string, unknown>) {
+  const statementId = String(message.statement);
+  const outcome = message.outcome;
+  if (outcome !== 'accepted' && outcome !== 'disputed') throw new AppError('invalid_request', 'outcome must be accepted or disputed');
+  const lines = Array.isArray(message.lines) ? message.lines.slice(0, 10_000).map((l: { n?: unknown; reason?: unknown }) => ({ n: Number(l?.n), reason: String(l?.reason ?? '').slice(0, 500) })) : [];
+  await ctx.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('statements').select(['period', 'state']).where('id', '=', statementId).where('direction', '=', 'out').where('peer_origin', '=', peer).forUpdate().executeTakeFirst();
+    if (!row) throw new AppError('not_found', 'no such statement was issued to your instance');
+    if (row.state === 'superseded') return;
+    await trx.updateTable('statements').set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() }).where('id', '=', statementId).execute();
+    await refreshSettlement(trx, peer, row.period);
+  });
+  return { ok: true };
+}

@@ -1,0 +1,28 @@
+/**
+ * Changing a thing after it was registered: only its title, and only by its owner. The URL stays
+ * as it is (it is what buttons, badges and other instances know the thing by); an empty title
+ * clears it, so the thing is shown by its URL again.
+ */
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { UUID_PATTERN } from '../db/errors.ts';
+import { findThingById, thingView, type ThingView } from './service.ts';
+import { normalizeTitle } from './urls.ts';
+
+export async function updateThingTitle(ctx: Context, caller: Caller, id: string, titleInput: unknown): Promise<ThingView> {
+  if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such thing');
+  // An absent field is a form that lost it, not "clear the title": that is an empty string.
+  if (titleInput === undefined) throw new AppError('invalid_request', 'title is required (empty clears it)', { field: 'title' });
+  const title = normalizeTitle(titleInput);
+  const updated = await ctx.db
+    .updateTable('things')
+    .set({ title })
+    .where('id', '=', id.toLowerCase())
+    .where('owner_member_id', '=', caller.id)
+    .returning('id')
+    .executeTakeFirst();
+  const row = await findThingById(ctx, id);
+  if (!row) throw new AppError('not_found', 'no such thing');
+  if (!updated) throw new AppError('forbidden', 'only the owner of a thing can change its title', { field: 'title' });
+  return thingView(ctx, row);
+}

@@ -1,0 +1,281 @@
+/**
+ * Linking a fediverse account, over real HTTP on loopback: two Farthing instances (A, where ann
+ * flattrs; B, where bob lives) and a Mastodon-shaped server where bob's account alice lives.
+ * The link needs both directions: alice's profile pointing at bob's actor, and bob's actor
+ * listing alice in alsoKnownAs. One direction alone verifies nothing and routes nothing. Once
+ * linked, A's flattr of alice's post reaches bob on B as an incoming flattr, A's close owes it
+ * to B, and alice's shares held as unclaimed from before the link move to B at that close.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import t, { type Test } from 'tap';
+import { refreshClaims } from '../../src/federation/claims.ts';
+import { eachDatabase } from '../helpers/databases.ts';
+import { close, eventually, listen, startNetworked } from '../helpers/network.ts';
+import { Browser, fieldError, textOf } from '../helpers/web.ts';
+
+const AP = 'application/activity+json';
+
+/** Mastodon's actor @context, with alsoKnownAs and profile fields (PropertyValue). */
+const MASTODON_CONTEXT = [
+  'https://www.w3.org/ns/activitystreams',
+  'https://w3id.org/security/v1',
+  {
+    manuallyApprovesFollowers: 'as:manuallyApprovesFollowers',
+    toot: 'http://joinmastodon.org/ns#',
+    alsoKnownAs: { '@id': 'as:alsoKnownAs', '@type': '@id' },
+    schema: 'http://schema.org#',
+    PropertyValue: 'schema:PropertyValue',
+    value: 'schema:value',
+  },
+];
+
+interface Profile {
+  alsoKnownAs: string[];
+  /** Profile fields: name → HTML value, as Mastodon serves them. */
+  fields: Record<string, string>;
+}
+
+async function mastodon(t: Test) {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const profiles: Record<string, Profile> = { alice: { alsoKnownAs: [], fields: {} }, zed: { alsoKnownAs: [], fields: {} } };
+  const received: any[] = [];
+  let origin = '';
+  let host = '';
+  const server = createServer(async (req, res) => {
+    const body = await readAll(req);
+    const url = new URL(req.url ?? '/', origin);
+    const json = (doc: unknown, type = AP) => res.writeHead(200, { 'content-type': type }).end(JSON.stringify(doc));
+    const user = /^\/users\/(alice|zed)$/.exec(url.pathname)?.[1];
+    if (req.method === 'GET' && user) {
+      const p = profiles[user]!;
+      return json({
+        '@context': MASTODON_CONTEXT,
+        id: `${origin}/users/${user}`,
+        type: 'Person',
+        preferredUsername: user,
+        url: `${origin}/@${user}`,
+        inbox: `${origin}/users/${user}/inbox`,
+        outbox: `${origin}/users/${user}/outbox`,
+        endpoints: { sharedInbox: `${origin}/inbox` },
+        alsoKnownAs: p.alsoKnownAs,
+        attachment: Object.entries(p.fields).map(([name, value]) => ({ type: 'PropertyValue', name, value })),
+        publicKey: { id: `${origin}/users/${user}#main-key`, owner: `${origin}/users/${user}`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
+      });
+    }
+    const status = /^\/users\/alice\/statuses\/(\d+)$/.exec(url.pathname)?.[1];
+    if (req.method === 'GET' && status) {
+      return json({
+        '@context': 'https://www.w3.org/ns/activitystreams',
+        id: `${origin}/users/alice/statuses/${status}`,
+        type: 'Note',
+        attributedTo: `${origin}/users/alice`,
+        url: `${origin}/@alice/${status}`,
+        content: `<p>Toot number ${status}</p>`,
+      });
+    }
+    if (req.method === 'GET' && url.pathname === '/.well-known/webfinger') {
+      const resource = url.searchParams.get('resource');
+      const who = resource === `acct:alice@${host}` ? 'alice' : resource === `acct:zed@${host}` ? 'zed' : null;
+      if (!who) return res.writeHead(404).end();
+      return json({ subject: resource, links: [{ rel: 'self', type: AP, href: `${origin}/users/${who}` }] }, 'application/jrd+json');
+    }
+    if (req.method === 'GET' && url.pathname === '/.well-known/nodeinfo') {
+      return json({ links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
+    }
+    if (req.method === 'GET' && url.pathname === '/nodeinfo/2.0') {
+      return json({
+        version: '2.0', software: { name: 'mastodon', version: '4.3.0' }, protocols: ['activitypub'],
+        services: { outbound: [], inbound: [] }, usage: { users: {}, localPosts: 2 }, openRegistrations: false, metadata: {},
+      }, 'application/json');
+    }
+    if (req.method === 'POST' && /inbox$/.test(url.pathname)) {
+      try {
+        received.push(JSON.parse(body.toString('utf8')));
+      } catch {
+        // ignored
+      }
+      return res.writeHead(202).end();
+    }
+    res.writeHead(404).end();
+  });
+  const port = await listen(server);
+  origin = `http://127.0.0.1:${port}`;
+  host = `127.0.0.1:${port}`;
+  t.teardown(() => close(server));
+  return { origin, host, profiles, received };
+}
+
+async function readAll(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+await eachDatabase(t, async (t, kind) => {
+  const masto = await mastodon(t);
+  const a = await startNetworked(t, kind);
+  const b = await startNetworked(t, kind);
+  const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
+  const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
+  const alice = `${masto.origin}/users/alice`;
+  const bobActor = `${b.origin}/users/bob`;
+  const status = (n: number) => `${masto.origin}/users/alice/statuses/${n}`;
+  const actorDoc = async (iri: string) => (await fetch(iri, { headers: { accept: AP } })).json() as Promise<any>;
+  const aliasesOf = (doc: any): string[] => [doc.alsoKnownAs ?? []].flat();
+  let linkId = '';
+
+  t.test('the API refuses what is not an account elsewhere', async (t) => {
+    const bad = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: 'not a handle' } });
+    t.equal(bad.status, 400);
+    t.equal(bad.body.error.code, 'invalid_request');
+    const own = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: `${b.origin}/users/admin` } });
+    t.equal(own.status, 400, 'an account on this instance');
+    const nobody = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: `@nobody@${masto.host}` } });
+    t.equal(nobody.status, 404);
+    t.equal(nobody.body.error.code, 'not_found');
+    const anon = await b.api('GET', '/api/v1/me/links');
+    t.equal(anon.status, 401);
+  });
+
+  t.test('one direction only (alice names bob, bob does not name alice): nothing is routed', async (t) => {
+    masto.profiles.alice!.alsoKnownAs = [bobActor];
+    const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: status(1) } });
+    t.equal(made.status, 201, made.text);
+    t.equal(made.body.thing.owner.actor, alice);
+    const row = await a.ctx.db.selectFrom('remote_actors').select(['claimed_by', 'software']).where('iri', '=', alice).executeTakeFirstOrThrow();
+    t.same(row, { claimed_by: null, software: 'mastodon' }, 'not claimed');
+    await eventually(async () => masto.received.some((x) => x.type === 'Like' && x.object === status(1)), 20_000, 'the Like reaching Mastodon');
+    t.notOk(masto.received.some((x) => x.object === status(1) && x.to === bobActor), 'not sent to bob');
+    masto.profiles.alice!.alsoKnownAs = [];
+  });
+
+  t.test('the close holds the unclaimed share', async (t) => {
+    a.clock.set('2026-12-01T00:30:00Z');
+    b.clock.set('2026-12-01T00:30:00Z');
+    const closed = await a.api('POST', '/api/v1/admin/periods/2026-11/close', { token: a.adminToken });
+    t.equal(closed.status, 200, closed.text);
+    t.equal(closed.body.summary.unclaimed, '4.50');
+    t.equal(closed.body.summary.owed_to_peers, '0.00');
+  });
+
+  t.test('bob links alice by handle: pending, and listed in his actor\'s alsoKnownAs at once', async (t) => {
+    const added = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: `@alice@${masto.host}` } });
+    t.equal(added.status, 201, added.text);
+    t.equal(added.body.account, alice);
+    t.equal(added.body.handle, `@alice@${masto.host}`);
+    t.equal(added.body.state, 'pending');
+    t.equal(added.body.verified_at, null);
+    linkId = added.body.id;
+    const again = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: alice } });
+    t.equal(again.status, 201);
+    t.equal(again.body.id, linkId, 'the same account by IRI is the same link');
+    t.same(aliasesOf(await actorDoc(bobActor)), [alice]);
+    const list = await b.api('GET', '/api/v1/me/links', { token: bob });
+    t.equal(list.status, 200);
+    t.same(list.body.items.map((i: any) => [i.account, i.state]), [[alice, 'pending']]);
+  });
+
+  t.test('verify: alice does not point back yet, so it stays pending', async (t) => {
+    const verified = await b.api('POST', `/api/v1/me/links/${linkId}/verify`, { token: bob });
+    t.equal(verified.status, 200, verified.text);
+    t.equal(verified.body.state, 'pending');
+    t.match(verified.body.problem, 'does not point back');
+    const other = await b.member('carl');
+    const foreign = await b.api('POST', `/api/v1/me/links/${linkId}/verify`, { token: other });
+    t.equal(foreign.status, 404, 'nobody else\'s link');
+  });
+
+  t.test('verify: a profile field linking to bob\'s actor proves it', async (t) => {
+    masto.profiles.alice!.fields = { Farthing: `<a href="${bobActor}" rel="me nofollow noopener" target="_blank">${b.origin.replace('http://', '')}/users/bob</a>` };
+    const verified = await b.api('POST', `/api/v1/me/links/${linkId}/verify`, { token: bob });
+    t.equal(verified.status, 200, verified.text);
+    t.equal(verified.body.state, 'verified');
+    t.ok(verified.body.verified_at);
+    t.notOk(verified.body.problem);
+  });
+
+  t.test('both directions: A\'s flattr of alice\'s post reaches bob on B as an incoming flattr', async (t) => {
+    masto.profiles.alice!.alsoKnownAs = [bobActor];
+    const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: status(2) } });
+    t.equal(made.status, 201, made.text);
+    const row = await a.ctx.db.selectFrom('remote_actors').select(['claimed_by']).where('iri', '=', alice).executeTakeFirstOrThrow();
+    t.equal(row.claimed_by, bobActor, 'A records that bob claims alice');
+    const items = await eventually(async () => {
+      const list = (await b.api('GET', '/api/v1/me/incoming?period=2026-12', { token: bob })).body.items as any[];
+      return list.length === 1 && list;
+    }, 20_000, 'the Like arriving at B');
+    t.equal(items[0].from, `${a.origin}/users/ann`);
+    t.equal(items[0].state, 'pending');
+    const thing = await b.ctx.db.selectFrom('things').select(['owner_member_id', 'owner_actor_id', 'uri']).where('uri', '=', status(2)).executeTakeFirstOrThrow();
+    t.equal(thing.owner_actor_id, null, 'on B the post is bob\'s thing');
+    t.ok(thing.owner_member_id);
+    t.notOk(masto.received.some((x) => x.object === status(2)), 'Mastodon is not sent this one');
+  });
+
+  t.test('A\'s close owes the share to B, and alice\'s held unclaimed share moves to B', async (t) => {
+    a.clock.set('2027-01-01T00:30:00Z');
+    const closed = await a.api('POST', '/api/v1/admin/periods/2026-12/close', { token: a.adminToken });
+    t.equal(closed.status, 200, closed.text);
+    // December's share (4.50) and November's held unclaimed share (4.50), both now B's.
+    t.equal(closed.body.summary.owed_to_peers, '9.00');
+    t.equal(closed.body.summary.unclaimed, '0.00');
+    const balance = async (code: string) =>
+      (await a.ctx.db.selectFrom('accounts').innerJoin('account_balances', 'account_id', 'accounts.id').select('balance').where('code', '=', code).executeTakeFirst())?.balance ?? 0n;
+    t.equal(await balance(`peer:${b.origin}`), 9_000_000n, 'December\'s 4.50 and November\'s held 4.50');
+    t.equal(await balance('unclaimed'), 0n);
+    t.equal(await balance(`peer:${masto.origin}`), 0n, 'nothing owed to the Mastodon server');
+    const held = await a.ctx.db.selectFrom('unclaimed').select(['state', 'settled_period']).execute();
+    t.same(held, [{ state: 'claimed', settled_period: '2026-12' }]);
+  });
+
+  t.test('refreshClaims sees a claim end (and come back) without a new flattr', async (t) => {
+    masto.profiles.alice!.alsoKnownAs = [];
+    t.equal(await refreshClaims(a.ctx), 1);
+    const gone = await a.ctx.db.selectFrom('remote_actors').select('claimed_by').where('iri', '=', alice).executeTakeFirstOrThrow();
+    t.equal(gone.claimed_by, null, 'alice no longer names bob: not claimed');
+    masto.profiles.alice!.alsoKnownAs = [bobActor];
+    t.equal(await refreshClaims(a.ctx), 1);
+    t.equal(await refreshClaims(a.ctx), 0, 'nothing changed since');
+    const back = await a.ctx.db.selectFrom('remote_actors').select('claimed_by').where('iri', '=', alice).executeTakeFirstOrThrow();
+    t.equal(back.claimed_by, bobActor);
+  });
+
+  t.test('removing a link takes it out of alsoKnownAs', async (t) => {
+    const added = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: `${masto.origin}/users/zed` } });
+    t.equal(added.status, 201, added.text);
+    t.same(aliasesOf(await actorDoc(bobActor)).sort(), [alice, `${masto.origin}/users/zed`].sort());
+    const removed = await b.api('DELETE', `/api/v1/me/links/${added.body.id}`, { token: bob });
+    t.equal(removed.status, 204);
+    t.same(aliasesOf(await actorDoc(bobActor)), [alice]);
+    const gone = await b.api('DELETE', `/api/v1/me/links/${added.body.id}`, { token: bob });
+    t.equal(gone.status, 404);
+  });
+
+  t.test('the /settings/links page: list, add with errors next to the field, verify, remove', async (t) => {
+    const browser = new Browser(b.app);
+    await browser.signIn('bob');
+    const list = await browser.get('/settings/links');
+    t.equal(list.status, 200);
+    t.match(textOf(list), `@alice@${masto.host}`);
+    t.match(textOf(list), 'verified');
+    t.match(list.text, '<label for="account">Fediverse account</label>');
+    t.match(list.text, bobActor, 'says which address to put on the account');
+    const bad = await browser.post('/settings/links', { account: `@nobody@${masto.host}` });
+    t.equal(bad.status, 404);
+    t.match(fieldError(bad, 'account'), 'no fediverse account was found');
+    const added = await browser.post('/settings/links', { account: `@zed@${masto.host}` });
+    t.equal(added.status, 303);
+    t.equal(added.location, '/settings/links?done=added');
+    const zed = await b.ctx.db.selectFrom('member_links').select('id').where('actor_iri', '=', `${masto.origin}/users/zed`).executeTakeFirstOrThrow();
+    await browser.get('/settings/links');
+    const pending = await browser.post(`/settings/links/${zed.id}/verify`);
+    t.equal(pending.status, 200);
+    t.match(textOf(pending), 'does not point back yet');
+    const forged = await browser.post(`/settings/links/${zed.id}/remove`, {}, { csrf: false });
+    t.equal(forged.status, 403, 'CSRF-protected');
+    const removed = await browser.post(`/settings/links/${zed.id}/remove`);
+    t.equal(removed.status, 303);
+    t.same(aliasesOf(await actorDoc(bobActor)), [alice]);
+  });
+});

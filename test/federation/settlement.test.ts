@@ -1,0 +1,229 @@
+/**
+ * Settlement between two instances over real HTTP: a whole month with flattrs both ways, both
+ * closes, the signed statements crossing, accepted automatically, creators credited, the net
+ * paid and confirmed, and next month's empty statements chained to these; the ledgers balanced
+ * on both sides throughout. Then a statement that does not reconcile: disputed with per-line
+ * reasons, corrected by its issuer, and settled. And every bad statement refused, changing nothing.
+ */
+import { signRequest } from '@fedify/fedify';
+import t, { type Test } from 'tap';
+import type { Period } from '../../src/core/period.ts';
+import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
+import { checkLedger } from '../../src/ledger/check.ts';
+import { statementDigest } from '../../src/settlement/digest.ts';
+import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
+import { eachDatabase } from '../helpers/databases.ts';
+import { thing } from '../helpers/instance.ts';
+import { eventually, type NetworkedInstance, startNetworked } from '../helpers/network.ts';
+
+const period = '2026-11';
+
+async function balanced(t: Test, inst: NetworkedInstance, when: string) {
+  const check = await checkLedger(inst.ctx.db);
+  t.ok(check.balanced, `${inst.origin} ledger balanced ${when}${check.balanced ? '' : `: ${JSON.stringify(check.checks.filter((c) => !c.ok))}`}`);
+}
+
+
+async function settlementOf(inst: NetworkedInstance, peer: NetworkedInstance, p: string) {
+  const list = await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer.origin)}&period=${p}`, { token: inst.adminToken });
+  return list.body.items[0];
+}
+
+async function walletOf(inst: NetworkedInstance, token: string) {
+  return (await inst.api('GET', '/api/v1/me', { token })).body.balance as string;
+}
+
+async function pair(t: Test, kind: 'postgres' | 'pglite') {
+  const a = await startNetworked(t, kind);
+  const b = await startNetworked(t, kind);
+  const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
+  const carl = await a.member('carl', { deposit: '10.00', budget: '2.00' });
+  const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
+  const bea = await b.member('bea', { deposit: '50.00', budget: '3.00' });
+  const bobThing = await thing(b, bob, 'https://bob.example/a', 'Bob A');
+  const carlThing = await thing(a, carl, 'https://carl.example/a', 'Carl A');
+  // carl and bob flattr something local, so they take part (their budgets are charged).
+  const annThing = await thing(a, ann, 'https://ann.example/a');
+  const beaThing = await thing(b, bea, 'https://bea.example/a');
+  t.equal((await a.api('POST', '/api/v1/flattrs', { token: carl, body: { thing_id: annThing } })).status, 201);
+  t.equal((await b.api('POST', '/api/v1/flattrs', { token: bob, body: { thing_id: beaThing } })).status, 201);
+  // The flattrs across: ann (A) flattrs bob's thing (B); bea (B) flattrs carl's thing (A).
+  t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
+  t.equal((await b.api('POST', '/api/v1/flattrs', { token: bea, body: { url: `${a.origin}/things/${carlThing}` } })).status, 201);
+  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at B');
+  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at A');
+  return { a, b, ann, carl, bob, bea };
+}
+
+async function closeBoth(t: Test, a: NetworkedInstance, b: NetworkedInstance, p: string, at: string) {
+  a.clock.set(at);
+  b.clock.set(at);
+  for (const inst of [a, b]) {
+    const closed = await inst.api('POST', `/api/v1/admin/periods/${p}/close`, { token: inst.adminToken });
+    t.equal(closed.status, 200, `${inst.origin} closes ${p}: ${closed.text.slice(0, 200)}`);
+  }
+}
+
+await eachDatabase(t, async (t, kind) => {
+  t.test('a whole month between two instances, and the next one', async (t) => {
+    const { a, b, carl, bob } = await pair(t, kind);
+    await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
+    await balanced(t, a, 'after the close');
+    await balanced(t, b, 'after the close');
+
+    const out = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items;
+    t.equal(out.length, 1, 'A issued one statement to B');
+    t.equal(out[0].total, '4.50', 'ann\'s 5.00 less the 10% fee');
+    const document = await a.api('GET', `/api/v1/admin/statements/${out[0].id.split('/').pop()}`, { token: a.adminToken });
+    const signed = JSON.parse(document.text) as SignedStatement;
+    t.equal(signed.sequence, 1);
+    t.equal(signed.previous, null);
+    t.equal(signed.lines.length, 1);
+    t.equal(signed.lines[0]?.creator, `${b.origin}/users/bob`);
+    t.equal(signed.lines[0]?.amount, '4500000');
+    t.equal(signed.proof.cryptosuite, 'eddsa-jcs-2022');
+    const actor = await (await fetch(`${a.origin}/actor`, { headers: { accept: 'application/activity+json' } })).json();
+    t.ok([actor.assertionMethod].flat().some((m: { id: string }) => m.id === signed.proof.verificationMethod), 'signed with the key the instance actor publishes in assertionMethod');
+
+    // Both statements cross, reconcile and are accepted; both settlements see the same net.
+    const settledA = await eventually(async () => {
+      const s = await settlementOf(a, b, period);
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'A\'s settlement accepted');
+    const settledB = await eventually(async () => {
+      const s = await settlementOf(b, a, period);
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'B\'s settlement accepted');
+    t.match(settledA, { payable: '4.50', receivable: '2.70', net: '1.80', debtor: 'us' });
+    t.match(settledB, { payable: '2.70', receivable: '4.50', net: '1.80', debtor: 'peer' });
+    t.equal(await walletOf(b, bob), '12.50', 'bob: 10.00 - 2.00 charged + 4.50 from A');
+    t.equal(await walletOf(a, carl), '10.70', 'carl: 10.00 - 2.00 charged + 2.70 from B');
+    const incomingB = await b.ctx.db.selectFrom('incoming_flattrs').select('state').execute();
+    t.same(incomingB, [{ state: 'paid' }], 'the incoming flattr is paid');
+    await balanced(t, a, 'after acceptance');
+    await balanced(t, b, 'after acceptance');
+
+    // The creditor cannot record a payment, the debtor cannot confirm one.
+    t.equal((await b.api('POST', `/api/v1/admin/settlements/${settledB.id}/paid`, { token: b.adminToken, body: { reference: 'X' } })).status, 403);
+    t.equal((await a.api('POST', `/api/v1/admin/settlements/${settledA.id}/confirm`, { token: a.adminToken })).status, 409);
+    const paid = await a.api('POST', `/api/v1/admin/settlements/${settledA.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-2026-11' } });
+    t.equal(paid.status, 200, paid.text);
+    t.equal(paid.body.state, 'paid');
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told of the payment');
+    t.equal((await settlementOf(b, a, period)).reference, 'SEPA-2026-11');
+    const confirmed = await b.api('POST', `/api/v1/admin/settlements/${settledB.id}/confirm`, { token: b.adminToken });
+    t.equal(confirmed.status, 200, confirmed.text);
+    t.equal(confirmed.body.state, 'settled');
+    await eventually(async () => (await settlementOf(a, b, period))?.state === 'settled', 20_000, 'A told of the confirmation');
+    const peersA = (await a.api('GET', '/api/v1/admin/peers', { token: a.adminToken })).body.items;
+    t.same(peersA.map((p: { origin: string; balance: string }) => [p.origin, p.balance]), [[b.origin, '0.00']], 'nothing owed either way');
+    await balanced(t, a, 'after settling');
+    await balanced(t, b, 'after settling');
+
+    // Next month: nothing crosses, but both statements are issued, empty and chained.
+    await closeBoth(t, a, b, '2026-12', '2027-01-01T00:30:00Z');
+    const next = await eventually(async () => {
+      const s = await settlementOf(a, b, '2026-12');
+      return s?.state === 'settled' && s;
+    }, 30_000, 'the empty month settled');
+    t.match(next, { payable: '0.00', receivable: '0.00', net: '0.00' });
+    const december = (await a.api('GET', '/api/v1/admin/statements?direction=out&period=2026-12', { token: a.adminToken })).body.items[0];
+    const decemberDoc = JSON.parse((await a.api('GET', `/api/v1/admin/statements/${december.id.split('/').pop()}`, { token: a.adminToken })).text) as SignedStatement;
+    t.equal(decemberDoc.sequence, 2);
+    t.same(decemberDoc.lines, []);
+    t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, 'chained to November\'s');
+    const csv = await a.api('GET', '/api/v1/admin/settlements?format=csv', { token: a.adminToken });
+    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference\r\n/);
+  });
+
+  t.test('a statement that does not reconcile is disputed, corrected and settled', async (t) => {
+    const { a, b, bob } = await pair(t, kind);
+    // B loses the Like from A (as if a delivery had gone astray).
+    await b.ctx.db.deleteFrom('incoming_flattrs').execute();
+    await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
+    const disputed = await eventually(async () => {
+      const s = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items[0];
+      return s?.state === 'disputed' && s;
+    }, 30_000, 'A told of the dispute');
+    t.same(disputed.dispute, [{ n: 1, reason: `no flattrs of ${b.origin}/users/bob from your instance arrived here for ${period}` }], 'per-line reasons');
+    const onB = (await b.api('GET', `/api/v1/admin/statements?direction=in&period=${period}`, { token: b.adminToken })).body.items[0];
+    t.equal(onB.state, 'disputed');
+    t.equal((await settlementOf(b, a, period)).state, 'disputed');
+    await balanced(t, b, 'with a disputed statement');
+
+    const corrected = await a.api('POST', `/api/v1/admin/statements/${disputed.id.split('/').pop()}/correct`, { token: a.adminToken });
+    t.equal(corrected.status, 200, corrected.text);
+    t.equal(corrected.body.sequence, 2, 'the correction takes the next sequence number');
+    const statementsA = await eventually(async () => {
+      const items = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items;
+      return items[0]?.state === 'accepted' && items;
+    }, 30_000, 'the correction accepted');
+    t.same(statementsA.map((s: { sequence: number; state: string }) => [s.sequence, s.state]), [[2, 'accepted'], [1, 'superseded']]);
+    await eventually(async () => (await settlementOf(a, b, period))?.state === 'accepted', 30_000, 'the settlement accepted');
+    t.equal((await b.api('GET', '/api/v1/me', { token: bob })).body.balance, '12.50', 'bob credited once');
+    const settlement = await settlementOf(a, b, period);
+    t.equal((await a.api('POST', `/api/v1/admin/settlements/${settlement.id}/paid`, { token: a.adminToken, body: { reference: 'FIX-1' } })).status, 200);
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told');
+    const onBSettlement = await settlementOf(b, a, period);
+    t.equal((await b.api('POST', `/api/v1/admin/settlements/${onBSettlement.id}/confirm`, { token: b.adminToken })).status, 200);
+    await eventually(async () => (await settlementOf(a, b, period))?.state === 'settled', 20_000, 'settled on both sides');
+    await balanced(t, a, 'at the end');
+    await balanced(t, b, 'at the end');
+  });
+
+  t.test('bad statements are refused and change nothing', async (t) => {
+    const { a, b } = await pair(t, kind);
+    await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'accepted', 30_000, 'the real statements accepted');
+    const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
+    const fctx = a.federation.createContext(new URL(a.origin), undefined);
+    const [rsa, ed] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+    const snapshot = async () => ({
+      statements: await b.ctx.db.selectFrom('statements').select(['id', 'state']).orderBy('id').execute(),
+      transfers: (await b.ctx.db.selectFrom('transfers').select('id').execute()).length,
+    });
+    const before = await snapshot();
+    const post = async (body: string, signed = true) => {
+      const request = new Request(`${b.origin}/settlement/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return fetch(signed ? await signRequest(request, rsa!.privateKey, rsa!.keyId) : request);
+    };
+    const sign = (overrides: Partial<Parameters<typeof buildStatement>[0]>) =>
+      signStatement(buildStatement({
+        id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
+        issuer: `${a.origin}/actor`,
+        counterparty: `${b.origin}/actor`,
+        sequence: good.sequence + 1,
+        previous: { id: good.id, digest: statementDigest(good) },
+        period: '2026-11' as Period,
+        currency: 'EUR',
+        issuedAt: new Date('2026-12-01T00:31:00Z'),
+        creators: [],
+        ...overrides,
+      }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
+
+    const cases: [string, () => Promise<Response>, number, RegExp][] = [
+      ['a changed amount', async () => {
+        const tampered = structuredClone(good) as any;
+        tampered.id = `${a.origin}/settlement/statements/${crypto.randomUUID()}`;
+        return post(JSON.stringify({ ...tampered, lines: tampered.lines.map((l: any) => ({ ...l, amount: '9000000' })), summary: { ...tampered.summary, total: '9000000' } }));
+      }, 422, /proof|signature/i],
+      ['a broken chain', async () => post(JSON.stringify(await sign({ previous: { id: good.id, digest: 'sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:' } }))), 422, /previous/],
+      ['a replayed sequence', async () => post(JSON.stringify(await sign({ sequence: good.sequence, previous: null }))), 422, /sequence|previous/],
+      ['a wrong period', async () => post(JSON.stringify(await sign({ period: '2027-01' as never }))), 422, /period/],
+      ['a foreign currency', async () => post(JSON.stringify(await sign({ currency: 'USD' }))), 422, /USD/],
+      ['no HTTP signature', async () => post(JSON.stringify(await sign({})), false), 401, /signed/],
+      ['the same id with other content', async () => post(JSON.stringify({ ...good, issuedAt: '2026-12-01T00:40:00.000Z' })), 422, /./],
+    ];
+    for (const [name, send, status, message] of cases) {
+      const answer = await send();
+      const text = await answer.text();
+      t.equal(answer.status, status, `${name}: ${text.slice(0, 300)}`);
+      t.match(text, message, `${name}: says why`);
+    }
+    t.same(await snapshot(), before, 'nothing changed');
+    const again = await post(JSON.stringify(good).length ? (await b.ctx.db.selectFrom('statements').select('document').where('id', '=', good.id).executeTakeFirstOrThrow()).document : '');
+    t.equal(again.status, 200, 'the very same statement again is answered as before');
+    t.same(await snapshot(), before, 'and changes nothing');
+    await balanced(t, b, 'after the refusals');
+  });
+});
