@@ -12,7 +12,7 @@ import { field, formError, type FormError, page, sendPage } from '../layout.ts';
 import { popularCreators, type PopularCreator, popularThings, type PopularThing } from '../queries.ts';
 import { csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
-import { thingTitle } from '../views/thing.ts';
+import { ownerName, thingTitle } from '../views/thing.ts';
 
 /** How many rows each list shows. */
 export const POPULAR_LIMIT = 20;
@@ -65,7 +65,7 @@ function thingsTable(things: PopularThing[], when: string): Html {
 <caption>The most flattred things ${when}</caption>
 <thead><tr><th scope="col" class="num">#</th><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Flattrs</th></tr></thead>
 <tbody>${things.map((p, i) => html`<tr><td class="num">${i + 1}</td><td><a href="/things/${p.thing.id}">${thingTitle(p.thing)}</a></td>
-<td>${p.thing.owner.username ?? p.thing.owner.handle ?? p.thing.owner.actor}</td><td class="num">${p.flattrs}</td></tr>`)}</tbody>
+<td>${ownerName(p.thing)}</td><td class="num">${p.flattrs}</td></tr>`)}</tbody>
 </table></div>`;
 }
 

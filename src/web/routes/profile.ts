@@ -24,7 +24,8 @@ ${checkbox({ name: 'listed', label: 'List me and my things on the popular pages'
       hint: 'Untick to keep your name and your things off /popular; people can still flattr your things. Other fediverse servers are also told not to suggest your profile.' })}
 <button type="submit">Save</button></form>
 <h2>Apps</h2>
-<p><a href="/settings/apps">Apps you authorized</a> to use your account.</p>`;
+<p><a href="/settings/apps">Apps you authorized</a> to use your account.</p>
+<p><a href="/settings/links">Fediverse accounts you linked</a>, so that flattrs of their posts come to you.</p>`;
     const notice = error ? undefined : noticeFor(request.query, { saved: 'Settings saved.' });
     return sendPage(reply, page({ title: 'Settings', main, caller, csrf, notice, path: '/settings/profile' }), error?.status ?? 200);
   };

@@ -16,7 +16,7 @@ import { lookupThing, ownThingId, type ThingView, thingView } from '../../things
 import { normalizeUrl } from '../../things/urls.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
-import { csrfCheck, csrfToken } from '../security.ts';
+import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
 
 export interface RemoteFlattrOptions {
   /** What to flattr: a thing's uri, or the URL the visitor came to flattr. */
@@ -28,6 +28,10 @@ export interface RemoteFlattrOptions {
 
 /** The form a visitor who is not signed in here uses to flattr from their own instance. */
 export function remoteFlattrForm(reply: FastifyReply, o: RemoteFlattrOptions): Html {
+  // Browsers hold the redirect after a form to form-action too, and this form's POST answers
+  // with a redirect to the reader's own instance (checked to be a Farthing instance first).
+  const schemes = reply.request.protocol === 'https' ? 'https:' : 'https: http:';
+  reply.header('content-security-policy', PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${schemes}`));
   return html`<section class="remote-flattr" aria-labelledby="remote-flattr-title">
 <h2 id="remote-flattr-title">Flattr from your own instance</h2>
 <p>Your account is on another Farthing instance? Say which, and you will confirm the flattr there.</p>

@@ -3,12 +3,11 @@ import type { Context } from '../../context.ts';
 import { formatAmount, parseAmount } from '../../core/money.ts';
 import type { Period } from '../../core/period.ts';
 import type { myEarnings, myFlattrs } from '../../reports/service.ts';
-import type { ThingView } from '../../things/service.ts';
 import type { MonthCharge } from '../queries.ts';
 import { type Html, html, query } from '../html.ts';
 import { csrfField, errorText, field, type FormError } from '../layout.ts';
 import type { MonthSoFar } from '../month.ts';
-import { thingTitle } from './thing.ts';
+import { ownerName, thingTitle } from './thing.ts';
 
 export function monthSoFarMain(ctx: Context, m: MonthSoFar, csrf: string, error?: FormError): Html {
   const c = ctx.config.currency;
@@ -31,7 +30,7 @@ ${m.idle
 <thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share</th><th scope="col" class="num">Creator receives</th><th scope="col"><span class="muted">Withdraw</span></th></tr></thead>
 <tbody>${m.items.map((i) => html`<tr>
 <td><a href="/things/${i.flattr.thing.id}">${thingTitle(i.flattr.thing)}</a></td>
-<td>${i.flattr.thing.owner.username}</td>
+<td>${ownerName(i.flattr.thing)}</td>
 <td class="num">${formatAmount(i.gross)}</td>
 <td class="num">${formatAmount(i.net)}</td>
 <td><form method="post" action="/dashboard/flattrs/${i.flattr.id}/withdraw" class="inline">${csrfField(csrf)}<button type="submit" class="link">Withdraw</button></form></td>
@@ -87,9 +86,6 @@ ${m.earnings.items.length === 0 ? html`<p>Nobody here flattred your things in ${
 </table></div>`}`;
 }
 
-function ownerName(thing: ThingView): string {
-  return thing.owner.username ?? thing.owner.handle ?? thing.owner.actor;
-}
 
 export function monthLinks(periods: Period[], shown: Period, current: Period): Html {
   return html`<h2>Months</h2><ul>${periods.map((p) =>

@@ -29,7 +29,7 @@ export function thingMain(p: ThingPage): Html {
   const titleError = own && p.error?.field === 'title' ? p.error : undefined;
   const flattrError = titleError ? undefined : p.error;
   return html`<p>${externalLink(thing.url)}</p>
-<p>By <strong>${thing.owner.username}</strong></p>
+<p>By <strong>${ownerName(thing)}</strong></p>
 <ul class="figures">
 <li>This month (${p.period})<strong>${p.counts.month} ${plural(p.counts.month)}</strong></li>
 <li>All time<strong>${p.counts.total} ${plural(p.counts.total)}</strong></li>
@@ -95,7 +95,7 @@ export function confirmMain(p: ConfirmPage): Html {
 <p>Nobody on this instance has registered this URL as their thing, so there is nobody to pay yet.
 If it is yours, <a href="/creator">add it to your things</a>.</p>`;
   }
-  return html`<p>You are about to flattr <strong>${thingTitle(p.thing)}</strong> by <strong>${p.thing.owner.username}</strong>
+  return html`<p>You are about to flattr <strong>${thingTitle(p.thing)}</strong> by <strong>${ownerName(p.thing)}</strong>
 (${externalLink(p.thing.url)}).</p>
 ${p.title && p.title !== p.thing.title ? html`<p class="muted">The page calls itself “${p.title}”.</p>` : ''}
 <p>It costs nothing extra: your monthly budget is split among everything you flattr this month.</p>
@@ -105,4 +105,9 @@ ${csrfField(p.csrf)}
 <button type="submit">Flattr it</button>
 ${p.error ? errorText(p.error, 'flattr-error') : ''}
 </form>`;
+}
+
+/** A member here by username; a remote owner by handle, else by actor IRI. */
+export function ownerName(thing: ThingView): string {
+  return thing.owner.username ?? thing.owner.handle ?? thing.owner.actor;
 }
