@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
+import { periodOf } from '../src/core/period.ts';
 import { verdict } from './util.ts';
 
 const MEMBERS = Number(process.env.BENCH_CLICK_MEMBERS ?? 2_000);
@@ -74,15 +75,17 @@ export async function benchClicks(keep = false): Promise<void> {
   try {
     await migrateToLatest(handle.db);
     const db = handle.db;
-    const now = new Date('2026-11-02T00:00:00Z');
+    // The server runs as in production (NODE_ENV=production, the system clock), so the month is this one.
+    const now = new Date();
+    const period = periodOf(now);
     // members with wallets that cover their budget, API tokens, and things to flattr
     await sql`INSERT INTO accounts (code, type, currency, created_at) VALUES ('external', 'external', 'EUR', ${now})`.execute(db);
     await sql`INSERT INTO members (username, password_hash, role, created_at) SELECT 'm' || g, 'x', 'member', ${now} FROM generate_series(1, ${MEMBERS}) g`.execute(db);
     await sql`INSERT INTO accounts (code, type, member_id, currency, created_at) SELECT 'wallet:' || id, 'wallet', id, 'EUR', ${now} FROM members`.execute(db);
-    await sql`INSERT INTO budgets (member_id, period, amount, set_at) SELECT id, '2026-11', 5000000, ${now} FROM members`.execute(db);
+    await sql`INSERT INTO budgets (member_id, period, amount, set_at) SELECT id, ${period}, 5000000, ${now} FROM members`.execute(db);
     await sql`
       INSERT INTO transfers (debit_account_id, credit_account_id, amount, currency, kind, period, idempotency_key, created_at)
-      SELECT (SELECT id FROM accounts WHERE code = 'external'), id, 50000000, 'EUR', 'deposit', '2026-11', 'deposit:b' || id, ${now}
+      SELECT (SELECT id FROM accounts WHERE code = 'external'), id, 50000000, 'EUR', 'deposit', ${period}, 'deposit:b' || id, ${now}
       FROM accounts WHERE type = 'wallet'`.execute(db);
     const tokens: string[] = [];
     for (let i = 1; i <= MEMBERS; i++) {
@@ -115,7 +118,7 @@ export async function benchClicks(keep = false): Promise<void> {
     const bare = await startServer(['bench/bare-server.ts'], { DATABASE_URL: created.url });
     const app = await startServer(['src/main.ts'], {
       DATABASE_URL: created.url,
-      FARTHING_NOW: now.toISOString(),
+      NODE_ENV: 'production',
       FARTHING_AUTO_CLOSE: 'off',
       FARTHING_ORIGIN: 'https://bench.example',
       LOG_LEVEL: 'warn',

@@ -36,7 +36,7 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   installErrorHandling(app);
   // Routes validate with zod schemas (src/http/schemas.ts), which also make the OpenAPI document.
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production, warn: (message, details) => ctx.log.warn(details, message) }));
+  app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production }));
   if (federation) installFederationBridge(app, federation, ctx.config.origin);
   // The API speaks JSON only; anything else is 415 before a handler runs.
   app.removeContentTypeParser('text/plain');

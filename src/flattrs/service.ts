@@ -63,9 +63,9 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
     await explainRefusal(ctx.db, caller, wallet, thing.id, period, ctx.config.minBudget);
   }
   const view = { id: thing.flattr_id as string, thing: thingView(ctx, thing), period, created_at: now.toISOString() };
-  // The owner's webhooks hear of it (one indexed lookup when they have none). After the click's
-  // statement, not in it: a crash in between loses a notification, never money.
-  if (thing.owner_member_id !== null) {
+  // The owner's webhooks hear of it (the click's statement says whether there are any). After
+  // the click's statement, not in it: a crash in between loses a notification, never money.
+  if (thing.owner_member_id !== null && thing.owner_has_hooks) {
     const queued = await enqueueEvent(ctx.db, thing.owner_member_id, 'flattr.received', flattrReceivedPayload({ thing: view.thing, flattrId: view.id, period }), { now, key: `flattr.received:${view.id}` });
     if (queued > 0) wakeWebhooks(ctx);
   }
@@ -80,7 +80,7 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
  */
 async function click(ctx: Context, caller: Caller, key: { id: string } | { url: string }, wallet: bigint, period: Period, now: Date) {
   const id = randomUUID();
-  const { rows } = await sql<ThingRow & { flattr_id: string | null }>`
+  const { rows } = await sql<ThingRow & { flattr_id: string | null; owner_has_hooks: boolean }>`
     WITH thing AS (
       SELECT ${sql.raw(THING_COLUMNS_SQL)}
       FROM things t LEFT JOIN members m ON m.id = t.owner_member_id LEFT JOIN remote_actors r ON r.id = t.owner_actor_id
@@ -100,7 +100,9 @@ async function click(ctx: Context, caller: Caller, key: { id: string } | { url: 
       SELECT ${flattrIri(ctx, id)}, 'like', inserted.id, ${now} FROM inserted, thing
       WHERE thing.owner_actor_id IS NOT NULL
     )
-    SELECT thing.*, (SELECT id FROM inserted) AS flattr_id FROM thing`.execute(ctx.db);
+    SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
+           EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks
+    FROM thing`.execute(ctx.db);
   if (rows[0]?.owner_actor_id != null && rows[0].flattr_id !== null) wakeRelay(ctx);
   return rows[0];
 }
