@@ -17,6 +17,7 @@ import { KyselyKvStore, WithoutActivityCache } from './federation/kv-store.ts';
 import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { startRelay } from './federation/outbox.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
+import { issueMissingStatements } from './settlement/issue.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
@@ -78,6 +79,9 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   const relay = options.queueWorker === false ? undefined : startRelay(ctx);
   // Signed settlement messages (statements and their answers) to peers' settlement inboxes.
   const settlementRelay = options.queueWorker === false ? undefined : startSettlementRelay(ctx);
+  if (settlementRelay) {
+    issueMissingStatements(ctx).catch((error: unknown) => log.error({ err: error }, 'issuing missing statements at start'));
+  }
   // Subscribed flattrs at each period's start, and webhook deliveries (issue 6).
   const subscriptions = options.queueWorker === false ? undefined : startSubscriptionScheduler(ctx);
   const webhooks = options.queueWorker === false ? undefined : startWebhookWorker(ctx);

@@ -75,9 +75,14 @@ export async function closePeriod(ctx: Context, period: Period, options: CloseOp
       await releaseCloseRunnerLock(conn);
     }
   });
-  // The statements to peers follow every close (again after a crash: issuing is idempotent).
+  // The statements to peers follow every close. The close is done whatever happens here: a
+  // failure is logged, and issuing again (at the next close or start) is idempotent.
   if (ctx.federation) {
-    for (const p of periodsBetween(first, period)) await issueStatements(ctx, p);
+    try {
+      for (const p of periodsBetween(first, period)) await issueStatements(ctx, p);
+    } catch (error) {
+      ctx.log.error({ err: error, period }, 'issuing the statements of the close failed');
+    }
   }
   return closed;
 }

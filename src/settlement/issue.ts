@@ -44,6 +44,15 @@ export async function issueStatements(ctx: Context, period: Period): Promise<str
   return issued;
 }
 
+/**
+ * Statements of closed periods not issued yet (a crash between a close and its statements, a
+ * peer seen for the first time): issued in period order. The server runs it at start.
+ */
+export async function issueMissingStatements(ctx: Context): Promise<void> {
+  const closes = await ctx.db.selectFrom('closes').select('period').where('stage', '=', 'done').orderBy('period').execute();
+  for (const { period } of closes.slice(-12)) await issueStatements(ctx, period as Period);
+}
+
 /** What the close of `period` booked as owed to the peer, per creator, with the flattr ids. */
 async function owedLines(ctx: Context, peer: string, period: Period): Promise<CreatorShares[]> {
   const { rows } = await sql<{ creator: string; flattr_ids: string[]; amount: bigint }>`
@@ -81,8 +90,10 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
       .orderBy('sequence', 'desc').executeTakeFirst();
     if (existing && options.correcting === undefined) return undefined;
     if (options.correcting !== undefined && existing?.id !== options.correcting) return undefined;
-    const last = await trx.selectFrom('statements').select(['sequence', 'document']).where('direction', '=', 'out').where('peer_origin', '=', peer)
+    const last = await trx.selectFrom('statements').select(['sequence', 'document', 'period']).where('direction', '=', 'out').where('peer_origin', '=', peer)
       .orderBy('sequence', 'desc').executeTakeFirst();
+    // The chain never goes back in time: a period before the last one stated stays unstated.
+    if (last && last.period > period) return undefined;
     const previous = last ? (JSON.parse(last.document) as SignedStatement) : null;
     const statement = buildStatement({
       id: `${ctx.config.origin}/settlement/statements/${randomUUID()}`,
