@@ -59,6 +59,7 @@ export async function deliverDue(ctx: Context): Promise<number> {
                  WHERE delivered_at IS NULL AND next_attempt_at <= now()
                  ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
     RETURNING id, url, body, attempts`.execute(ctx.db);
+  if (rows.length === 0) return 0;
   rows.sort((a, b) => (a.id < b.id ? -1 : 1));
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
   const [rsa] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
