@@ -5,34 +5,18 @@
 import type { Context } from '../context.ts';
 import { periodEnd } from '../core/period.ts';
 import { closePeriod, getClose, lastEndedPeriod } from './run.ts';
+import { startWorker, type Worker } from '../worker.ts';
 
 const CHECK_EVERY_MS = 60_000;
 
-export function startAutoClose(ctx: Context): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = (async () => {
-      const period = lastEndedPeriod(ctx.clock.now());
-      const due = periodEnd(period).getTime() + ctx.config.closeDelayMinutes * 60_000;
-      if (ctx.clock.now().getTime() < due) return;
-      const existing = await getClose(ctx, period);
-      if (existing?.stage === 'done') return;
-      ctx.log.info({ period }, 'automatic close');
-      await closePeriod(ctx, period);
-    })()
-      .catch((error) => ctx.log.error({ err: error }, 'automatic close failed; it will be tried again'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, CHECK_EVERY_MS);
-  timer.unref();
-  setImmediate(tick);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export function startAutoClose(ctx: Context): Worker {
+  return startWorker(ctx, 'automatic close', CHECK_EVERY_MS, async () => {
+    const period = lastEndedPeriod(ctx.clock.now());
+    const due = periodEnd(period).getTime() + ctx.config.closeDelayMinutes * 60_000;
+    if (ctx.clock.now().getTime() < due) return;
+    const existing = await getClose(ctx, period);
+    if (existing?.stage === 'done') return;
+    ctx.log.info({ period }, 'automatic close');
+    await closePeriod(ctx, period);
+  });
 }

@@ -17,6 +17,23 @@ interface Check {
 /** True for rows of the period being checked, or for every row when checking everything. */
 const inScope = (column: ReturnType<typeof sql.ref>, period: string | null) => sql`(${period}::text IS NULL OR ${column} = ${period})`;
 
+/**
+ * The open rows of a table that keeps money aside (holds, unclaimed shares, payout requests) add
+ * up to the balance of the account that holds that money.
+ */
+function matchesAccount(name: string, why: string, table: 'holds' | 'unclaimed' | 'payouts', openState: string, code: string): Check {
+  return {
+    name,
+    why,
+    query: () => sql`
+      SELECT o.total, COALESCE(b.balance, 0) AS balance
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM ${sql.table(table)} WHERE state = ${openState}) o
+      LEFT JOIN accounts a ON a.code = ${code}
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      WHERE o.total <> COALESCE(b.balance, 0)`,
+  };
+}
+
 const CHECKS: Check[] = [
   {
     name: 'balances_sum_to_zero',
@@ -92,36 +109,9 @@ const CHECKS: Check[] = [
       LEFT JOIN shares s ON s.flattr_id = f.id
       WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL AND ${inScope(sql.ref('f.period'), period)}`,
   },
-  {
-    name: 'holds_match_account',
-    why: 'held shares that the holds account does not hold (or the reverse)',
-    query: () => sql`
-      SELECT h.total, COALESCE(b.balance, 0) AS balance
-      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM holds WHERE state = 'held') h
-      LEFT JOIN accounts a ON a.code = 'holds'
-      LEFT JOIN account_balances b ON b.account_id = a.id
-      WHERE h.total <> COALESCE(b.balance, 0)`,
-  },
-  {
-    name: 'unclaimed_match_account',
-    why: 'unclaimed shares that the unclaimed account does not hold (or the reverse)',
-    query: () => sql`
-      SELECT u.total, COALESCE(b.balance, 0) AS balance
-      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM unclaimed WHERE state = 'held') u
-      LEFT JOIN accounts a ON a.code = 'unclaimed'
-      LEFT JOIN account_balances b ON b.account_id = a.id
-      WHERE u.total <> COALESCE(b.balance, 0)`,
-  },
-  {
-    name: 'payouts_match_account',
-    why: 'a payout request whose reserved money is not where it should be',
-    query: () => sql`
-      SELECT p.total, COALESCE(b.balance, 0) AS balance
-      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM payouts WHERE state = 'requested') p
-      LEFT JOIN accounts a ON a.code = 'payouts'
-      LEFT JOIN account_balances b ON b.account_id = a.id
-      WHERE p.total <> COALESCE(b.balance, 0)`,
-  },
+  matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', 'held', 'holds'),
+  matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', 'held', 'unclaimed'),
+  matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', 'requested', 'payouts'),
 ];
 
 export interface CheckResult {

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
+import type { SettlementsTable } from '../db/schema.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
 import { ensureAccount, ensureSystemAccount, type Executor } from '../ledger/accounts.ts';
@@ -18,15 +19,7 @@ import { recordTransfer } from '../ledger/transfers.ts';
 import { peerCode } from '../close/stages.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
 
-type SettlementRow = {
-  id: string;
-  peer_origin: string;
-  period: string;
-  payable: bigint | null;
-  receivable: bigint | null;
-  state: 'open' | 'accepted' | 'paid' | 'settled' | 'disputed';
-  reference: string | null;
-};
+type SettlementRow = Pick<SettlementsTable, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference'>;
 
 export async function ensureSettlement(db: Executor, peer: string, period: string): Promise<void> {
   await db.insertInto('settlements').values({ id: randomUUID(), peer_origin: peer, period, payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null })

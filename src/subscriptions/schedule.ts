@@ -10,6 +10,7 @@ import type { Context } from '../context.ts';
 import { addMonths, periodOf } from '../core/period.ts';
 import { firstPeriod, getClose } from '../close/run.ts';
 import { runSubscriptions } from './runner.ts';
+import { startWorker, type Worker } from '../worker.ts';
 
 const CHECK_EVERY_MS = 60_000;
 
@@ -20,25 +21,8 @@ export async function subscriptionsDue(ctx: Context): Promise<boolean> {
   return (await getClose(ctx, previous))?.stage === 'done';
 }
 
-export function startSubscriptionScheduler(ctx: Context): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = (async () => {
-      if (await subscriptionsDue(ctx)) await runSubscriptions(ctx);
-    })()
-      .catch((error) => ctx.log.error({ err: error }, 'subscriptions run failed; it will be tried again'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, CHECK_EVERY_MS);
-  timer.unref();
-  setImmediate(tick);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export function startSubscriptionScheduler(ctx: Context): Worker {
+  return startWorker(ctx, 'subscriptions', CHECK_EVERY_MS, async () => {
+    if (await subscriptionsDue(ctx)) await runSubscriptions(ctx);
+  });
 }

@@ -6,7 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { exportJwk, getDocumentLoader, signRequest, verifyRequest } from '@fedify/fedify';
@@ -20,6 +19,7 @@ import { actorKeyPairs } from '../../src/federation/keys.ts';
 import { actorIri, findMember } from '../../src/members/service.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { startInstance, thing, type TestInstance } from '../helpers/instance.ts';
+import { freePort } from '../helpers/network.ts';
 
 const ORIGIN = 'https://a.example';
 const AP = 'application/activity+json';
@@ -256,17 +256,6 @@ t.test('acct: handles resolve the way a remote Fedify server resolves them (HTTP
   t.ok(instanceActor instanceof Application, 'acct:host@host is the instance actor');
   t.equal(instanceActor?.id?.href, `https://127.0.0.1:${port}/actor`);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function opensslMissing(): string | false {
   try {

@@ -6,43 +6,15 @@
  * JavaScript and once without: the pages have no script, so both must work the same.
  * Screenshots of the main pages go to test/artifacts/ (git-ignored).
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
 import { startInstance } from '../helpers/instance.ts';
+import { freePort } from '../helpers/network.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-
-const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
-if (missing && process.env.CI) {
-  t.fail(`${missing}; CI must have it`);
-} else if (missing) {
-  t.test('browser journeys', { skip: missing }, () => {});
-} else {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.teardown(() => browser.close());
-  for (const javaScriptEnabled of [true, false]) {
-    await t.test(`journeys with JavaScript ${javaScriptEnabled ? 'enabled' : 'disabled'}`, (t) => journeys(t, browser, javaScriptEnabled));
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+await withChromium(t, 'journeys', journeys);
 
 function serveBlog(page: string): Promise<Server> {
   const server = createHttpServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end(page));

@@ -3,28 +3,13 @@
  * instances on loopback: a reader of a thing on A whose account lives on B names B, is sent to
  * B's confirmation page, signs in there, flattrs, and A hears of it. With and without JavaScript.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import t, { type Test } from 'tap';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
 import { thing } from '../helpers/instance.ts';
 import { eventually, startNetworked } from '../helpers/network.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-
-const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
-if (missing && process.env.CI) {
-  t.fail(`${missing}; CI must have it`);
-} else if (missing) {
-  t.test('flattr from your instance in a browser', { skip: missing }, () => {});
-} else {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
-  for (const javaScriptEnabled of [true, false]) {
-    await t.test(`with JavaScript ${javaScriptEnabled ? 'enabled' : 'disabled'}`, (t) => journey(t, browser, javaScriptEnabled));
-  }
-}
+await withChromium(t, 'flattr from your instance', journey);
 
 async function journey(t: Test, browser: Browser, javaScriptEnabled: boolean): Promise<void> {
   const a = await startNetworked(t, 'pglite');

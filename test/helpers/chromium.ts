@@ -1,0 +1,30 @@
+/**
+ * Debian's Chromium driven by playwright-core (no browser is downloaded). `withChromium` runs
+ * `journey` once with JavaScript and once without, in a browser launched for the file; without
+ * Chromium the tests are skipped with the reason, except under CI, where that is a failure.
+ * Screenshots go to ARTIFACTS (test/artifacts/, git-ignored).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Test } from 'tap';
+import { type Browser, chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+export const ARTIFACTS = new URL('../artifacts/', import.meta.url);
+
+export async function withChromium(t: Test, name: string, journey: (t: Test, browser: Browser, javaScriptEnabled: boolean) => Promise<void>): Promise<void> {
+  const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+  if (missing && process.env.CI) {
+    t.fail(`${missing}; CI must have it`);
+    return;
+  }
+  if (missing) {
+    t.test(name, { skip: missing }, () => {});
+    return;
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  t.teardown(() => browser.close());
+  for (const javaScriptEnabled of [true, false]) {
+    await t.test(`${name} with JavaScript ${javaScriptEnabled ? 'enabled' : 'disabled'}`, (t) => journey(t, browser, javaScriptEnabled));
+  }
+}
