@@ -263,7 +263,8 @@ async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseA
     WHERE u.state = 'held' AND u.period < ${p.period}
     GROUP BY ${peerOrigin}, a.id`);
   await sql`
-    UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period}
+    UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period},
+      claimed_peer = ${peerOrigin}, claimed_creator = COALESCE(ra.claimed_by, ra.iri)
     FROM remote_actors ra
     WHERE ra.id = u.actor_id AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL) AND u.state = 'held' AND u.period < ${p.period}
   `.execute(trx);

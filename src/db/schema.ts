@@ -243,6 +243,9 @@ export interface UnclaimedTable {
   amount: bigint;
   state: 'held' | 'claimed' | 'expired';
   settled_period: string | null;
+  /** Once claimed: the Farthing instance paid, and its actor the shares are for (0010). */
+  claimed_peer: Generated<string | null>;
+  claimed_creator: Generated<string | null>;
 }
 
 export interface DB {
@@ -340,6 +343,15 @@ export interface SettlementsTable {
   reference: string | null;
   paid_at: Date | null;
   settled_at: Date | null;
+  /** The period of the settlement whose payment covered this one (0010). */
+  paid_with: Generated<string | null>;
+}
+
+export interface SettlementMessagesInTable {
+  message_id: string;
+  peer_origin: string;
+  type: string;
+  received_at: Timestamp;
 }
 
 export interface SettlementDeliveriesTable {
@@ -360,6 +372,7 @@ export interface DB {
   statements: StatementsTable;
   settlements: SettlementsTable;
   settlement_deliveries: SettlementDeliveriesTable;
+  settlement_messages_in: SettlementMessagesInTable;
 }
 
 /** Subscriptions and webhooks (migrations/0006_apps.ts). */

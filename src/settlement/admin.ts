@@ -145,10 +145,10 @@ export async function statementsCsv(ctx: Context, filter: { period?: string; dir
   let query = ctx.db.selectFrom('statements').select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'state', 'document']).orderBy('peer_origin').orderBy('sequence');
   if (filter.period) query = query.where('period', '=', filter.period);
   if (filter.direction) query = query.where('direction', '=', filter.direction);
-  const rows: string[][] = [['statement', 'direction', 'peer', 'sequence', 'period', 'state', 'line', 'creator', 'flattrs', 'amount']];
+  const rows: string[][] = [['statement', 'direction', 'peer', 'sequence', 'period', 'state', 'line', 'creator', 'claimed_account', 'flattrs', 'amount']];
   for (const s of await query.execute()) {
-    const doc = JSON.parse(s.document) as { lines: { n: number; creator: string; flattrCount: number; amount: string }[] };
-    for (const line of doc.lines) rows.push([s.id, s.direction, s.peer_origin, String(s.sequence), s.period, s.state, String(line.n), line.creator, String(line.flattrCount), formatAmount(BigInt(line.amount))]);
+    const doc = JSON.parse(s.document) as { lines: { n: number; creator: string; account?: string; flattrCount: number; amount: string }[] };
+    for (const line of doc.lines) rows.push([s.id, s.direction, s.peer_origin, String(s.sequence), s.period, s.state, String(line.n), line.creator, line.account ?? '', String(line.flattrCount), formatAmount(BigInt(line.amount))]);
   }
   return rows;
 }

@@ -53,15 +53,32 @@ export async function issueMissingStatements(ctx: Context): Promise<void> {
   for (const { period } of closes.slice(-12)) await issueStatements(ctx, period as Period);
 }
 
-/** What the close of `period` booked as owed to the peer, per creator, with the flattr ids. */
+/**
+ * What the close of `period` booked as owed to the peer, per creator, with the flattr ids: this
+ * period's shares of its creators, and the held unclaimed shares (of earlier periods) of
+ * accounts its creators claimed, which that close paid to it (one line per claimed account).
+ */
 async function owedLines(ctx: Context, peer: string, period: Period): Promise<CreatorShares[]> {
-  const { rows } = await sql<{ creator: string; flattr_ids: string[]; amount: bigint }>`
-    SELECT COALESCE(ra.claimed_by, ra.iri) AS creator, array_agg(s.flattr_id::text ORDER BY s.flattr_id) AS flattr_ids, sum(s.net)::bigint AS amount
+  const { rows } = await sql<{ creator: string; account: string | null; flattr_ids: string[]; amount: bigint }>`
+    SELECT COALESCE(ra.claimed_by, ra.iri) AS creator, NULL AS account,
+           array_agg(s.flattr_id::text ORDER BY s.flattr_id) AS flattr_ids, sum(s.net)::bigint AS amount
     FROM shares s JOIN remote_actors ra ON ra.id = s.recipient_actor_id
     -- a fediverse account claimed by a Farthing member is owed to that member's instance (H5, claims.ts)
     WHERE s.period = ${period} AND s.disposition = 'peer' AND ${sql.raw(PEER_ORIGIN_SQL)} = ${peer}
-    GROUP BY COALESCE(ra.claimed_by, ra.iri)`.execute(ctx.db);
-  return rows.map((r) => ({ creator: r.creator, flattrIds: r.flattr_ids.map((id) => flattrIri(ctx, id)), amountMicros: BigInt(r.amount) }));
+    GROUP BY COALESCE(ra.claimed_by, ra.iri)
+    UNION ALL
+    SELECT u.claimed_creator, ra.iri, array_agg(s.flattr_id::text ORDER BY s.flattr_id), sum(s.net)::bigint
+    FROM unclaimed u
+    JOIN remote_actors ra ON ra.id = u.actor_id
+    JOIN shares s ON s.period = u.period AND s.recipient_actor_id = u.actor_id AND s.disposition = 'unclaimed'
+    WHERE u.state = 'claimed' AND u.settled_period = ${period} AND u.claimed_peer = ${peer}
+    GROUP BY u.claimed_creator, ra.iri`.execute(ctx.db);
+  return rows.map((r) => ({
+    creator: r.creator,
+    ...(r.account === null ? {} : { account: r.account }),
+    flattrIds: r.flattr_ids.map((id) => flattrIri(ctx, id)),
+    amountMicros: BigInt(r.amount),
+  }));
 }
 
 /**
@@ -72,7 +89,8 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
   const creators = await owedLines(ctx, peer, period);
   const booked = await sql<{ amount: bigint }>`
     SELECT COALESCE(sum(amount), 0)::bigint AS amount FROM transfers
-    WHERE kind = 'owed_to_peer' AND idempotency_key = ${`close:${period}:peer:${peer}`}`.execute(ctx.db);
+    WHERE kind = 'owed_to_peer' AND idempotency_key = ${`close:${period}:peer:${peer}`}
+       OR kind = 'unclaimed_claim' AND idempotency_key = ${`close:${period}:claim:${peer}`}`.execute(ctx.db);
   const total = creators.reduce((sum, c) => sum + c.amountMicros, 0n);
   if (total !== BigInt(booked.rows[0]?.amount ?? 0n)) {
     throw new Error(`statement to ${peer} for ${period}: lines add up to ${total}, the close booked ${booked.rows[0]?.amount}`);

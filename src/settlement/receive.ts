@@ -159,7 +159,12 @@ export async function reconcileDisputed(ctx: Context, peer: string, period: stri
   if (accepted) wakeSettlementRelay(ctx);
 }
 
-/** Every line against the incoming flattrs from that instance; answers the disagreements. */
+/**
+ * Every line against the incoming flattrs from that instance; answers the disagreements. A line
+ * of claimed held shares (`account`) is checked against the claim instead: its flattrs' Likes
+ * went to that account, so none arrived here, but the creator must be the one who links the
+ * account (the half of the two-way proof this instance holds, see federation/claims.ts).
+ */
 async function reconcile(db: Executor, ctx: Context, peer: string, statement: SignedStatement): Promise<LineReason[]> {
   const { rows } = await sql<{ username: string; activity_ids: string[] }>`
     SELECT m.username, array_agg(i.activity_id) AS activity_ids
@@ -167,8 +172,28 @@ async function reconcile(db: Executor, ctx: Context, peer: string, statement: Si
     WHERE i.instance_origin = ${peer} AND i.period = ${statement.period} AND i.withdrawn_at IS NULL
     GROUP BY m.username`.execute(db);
   const received = new Map(rows.map((r) => [actorIri(ctx, r.username), r.activity_ids]));
+  // "<creator> <account>" for every account a member here links; "<creator> <creator>" for the
+  // members themselves (an account that turned out to be on this instance claims itself).
+  const claims = new Set<string>();
+  const claimed = statement.lines.filter((line) => line.account !== undefined);
+  if (claimed.length > 0) {
+    const found = await db.selectFrom('members').leftJoin('member_links', 'member_links.member_id', 'members.id')
+      .select(['members.username', 'member_links.actor_iri'])
+      .where('members.username', 'in', [...new Set(claimed.map((line) => usernameOf(ctx, line.creator) ?? ''))]).execute();
+    for (const { username, actor_iri } of found) {
+      const creator = actorIri(ctx, username);
+      claims.add(`${creator} ${creator}`);
+      if (actor_iri !== null) claims.add(`${creator} ${actor_iri}`);
+    }
+  }
   const disputes: LineReason[] = [];
   for (const line of statement.lines) {
+    if (line.account !== undefined) {
+      if (!claims.has(`${line.creator} ${line.account}`)) {
+        disputes.push({ n: line.n, reason: `${line.creator} does not link ${line.account} here: its held shares are not theirs` });
+      }
+      continue;
+    }
     const ids = received.get(line.creator);
     received.delete(line.creator);
     if (!ids) {
@@ -185,6 +210,12 @@ async function reconcile(db: Executor, ctx: Context, peer: string, statement: Si
   return disputes;
 }
 
+/** The username in a member actor IRI of this instance, or undefined for any other IRI. */
+function usernameOf(ctx: Context, creator: string): string | undefined {
+  const username = /\/users\/([A-Za-z0-9_]+)$/.exec(creator)?.[1];
+  return username !== undefined && actorIri(ctx, username) === creator ? username : undefined;
+}
+
 /** Accepting a received statement: its creators are credited from the peer's account. */
 export async function acceptIn(db: Executor, ctx: Context, statementId: string): Promise<void> {
   const row = await db.selectFrom('statements').select(['peer_origin', 'document', 'period']).where('id', '=', statementId).where('direction', '=', 'in').executeTakeFirstOrThrow();
@@ -194,7 +225,7 @@ export async function acceptIn(db: Executor, ctx: Context, statementId: string):
   for (const line of statement.lines) {
     const amount = BigInt(line.amount);
     if (amount === 0n) continue;
-    const username = /\/users\/([A-Za-z0-9_]+)$/.exec(line.creator)?.[1];
+    const username = usernameOf(ctx, line.creator);
     const member = username ? await db.selectFrom('members').select('id').where('username', '=', username).executeTakeFirst() : undefined;
     if (!member) throw new AppError('statement_refused', `line ${line.n}: ${line.creator} is not a member here`);
     const wallet = await ensureAccount(db, { code: walletCode(member.id), type: 'wallet', memberId: member.id, currency: ctx.config.currency, now });

@@ -6,10 +6,10 @@
  */
 import { MAX_AMOUNT_MICROS } from '../core/money.ts';
 import { addMonths, isPeriod } from '../core/period.ts';
-import { compareByCodePoint, isDigest, statementDigest } from './digest.ts';
+import { isDigest, statementDigest } from './digest.ts';
 import { isXsdDateTime, verifyProof, type ProofFailure } from './eddsa-jcs-2022.ts';
 import type { ParsedSignedStatement } from './statement-schema.ts';
-import type { SignedStatement, Statement } from './statement.ts';
+import { compareLines, type SignedStatement, type Statement } from './statement.ts';
 
 export type StatementReasonCode =
   // the document
@@ -17,7 +17,7 @@ export type StatementReasonCode =
   | 'counterparty_is_issuer' | 'id_not_on_issuer' | 'sequence_invalid' | 'previous_missing' | 'previous_unexpected'
   | 'previous_invalid' | 'period_malformed' | 'currency_malformed' | 'issued_at_invalid'
   // its lines
-  | 'line_numbering' | 'lines_not_sorted' | 'duplicate_creator' | 'creator_invalid' | 'flattr_count_invalid'
+  | 'line_numbering' | 'lines_not_sorted' | 'duplicate_creator' | 'creator_invalid' | 'account_invalid' | 'flattr_count_invalid'
   | 'flattr_set_digest_malformed' | 'amount_not_integer' | 'amount_too_large'
   // its summary
   | 'summary_line_count' | 'summary_flattr_count' | 'summary_total'
@@ -146,12 +146,15 @@ export function contentReasons(doc: Statement | ParsedSignedStatement): Statemen
     const position = index + 1;
     if (line.n !== position) add('line_numbering', `line ${position} is numbered ${line.n}`, position);
     if (!normalUrl(line.creator)) add('creator_invalid', `creator must be an http(s) IRI in normal form, got ${JSON.stringify(line.creator)}`, position);
-    // Strictly ascending creators are also distinct, so the usual case needs no set of creators.
-    const order = index === 0 ? -1 : compareByCodePoint(doc.lines[index - 1]?.creator ?? '', line.creator);
-    if (order === 0) add('duplicate_creator', `${line.creator} has more than one line`, position);
+    if (line.account !== undefined && !normalUrl(line.account)) {
+      add('account_invalid', `account must be an http(s) IRI in normal form, got ${JSON.stringify(line.account)}`, position);
+    }
+    // Strictly ascending lines are also distinct, so the usual case needs no set of line keys.
+    const order = index === 0 ? -1 : compareLines(doc.lines[index - 1] as LineKey, line);
+    if (order === 0) add('duplicate_creator', `${lineName(line)} has more than one line`, position);
     if (order > 0) {
       sorted = false;
-      add('lines_not_sorted', 'lines must be sorted by creator IRI (code point order)', position);
+      add('lines_not_sorted', 'lines must be sorted by creator IRI (code point order), then by claimed account', position);
     }
     if (!Number.isSafeInteger(line.flattrCount) || line.flattrCount < 1) {
       add('flattr_count_invalid', `flattrCount must be an integer from 1, got ${line.flattrCount}`, position);
@@ -172,9 +175,10 @@ export function contentReasons(doc: Statement | ParsedSignedStatement): Statemen
   if (!sorted) {
     const seen = new Set<string>();
     doc.lines.forEach((line, index) => {
-      const previous = doc.lines[index - 1]?.creator;
-      if (seen.has(line.creator) && previous !== line.creator) add('duplicate_creator', `${line.creator} has more than one line`, index + 1);
-      seen.add(line.creator);
+      const key = `${line.creator} ${line.account ?? ''}`;
+      const previous = doc.lines[index - 1];
+      if (seen.has(key) && (previous === undefined || compareLines(previous, line) !== 0)) add('duplicate_creator', `${lineName(line)} has more than one line`, index + 1);
+      seen.add(key);
     });
   }
 
@@ -191,6 +195,12 @@ export function contentReasons(doc: Statement | ParsedSignedStatement): Statemen
   }
   if (unlisted > 0) add('more_reasons', `and ${unlisted} more reasons about lines`);
   return reasons;
+}
+
+type LineKey = { creator: string; account?: string };
+
+function lineName(line: LineKey): string {
+  return line.account === undefined ? line.creator : `${line.creator} (claimed ${line.account})`;
 }
 
 /** The rules on the proof's options: purpose, and a key on the issuer's own origin. */

@@ -27,6 +27,7 @@ const lineFlattrCount = z.int().max(2 ** 31);
 const lineSchema = z.strictObject({
   n: count,
   creator: iri,
+  account: iri.optional(),
   flattrCount: lineFlattrCount,
   flattrSetDigest: short,
   amount: short,

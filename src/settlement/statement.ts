@@ -8,7 +8,7 @@
  * doubles, which cannot carry every amount exactly.
  */
 import type { Period } from '../core/period.ts';
-import { flattrSetDigest, sortByCodePoint } from './digest.ts';
+import { compareByCodePoint, flattrSetDigest } from './digest.ts';
 import { CRYPTOSUITE, PROOF_TYPE, createProof } from './eddsa-jcs-2022.ts';
 import { contentReasons, proofOptionReasons, type StatementReason } from './statement-check.ts';
 
@@ -23,6 +23,12 @@ export type StatementLine = {
   readonly n: number;
   /** The creator's actor IRI, on the counterparty instance. */
   readonly creator: string;
+  /**
+   * Only on a line of held shares that the creator claimed: the fediverse account (elsewhere) the
+   * flattrs went to, whose shares were held as unclaimed until the creator linked it. Its Likes
+   * reached that account, not the counterparty, so the counterparty checks the link instead.
+   */
+  readonly account?: string;
   readonly flattrCount: number;
   /** flattrSetDigest() of the ids of this line's flattrs. */
   readonly flattrSetDigest: string;
@@ -68,6 +74,8 @@ export type SignedStatement = Statement & { readonly proof: StatementProof };
 /** What one creator is owed for the period, as the close computed it. */
 export type CreatorShares = {
   readonly creator: string;
+  /** Held shares of this account, claimed by the creator (see StatementLine.account). */
+  readonly account?: string;
   /** The ids (URLs) of the flattrs the shares come from, as sent to the counterparty. */
   readonly flattrIds: readonly string[];
   readonly amountMicros: bigint;
@@ -84,7 +92,7 @@ export type StatementInput = {
   readonly period: Period;
   readonly currency: string;
   readonly issuedAt: Date;
-  /** In any order; one entry per creator. May be empty: a statement is issued every period. */
+  /** In any order; one entry per creator (and claimed account). May be empty: a statement is issued every period. */
   readonly creators: readonly CreatorShares[];
 };
 
@@ -99,33 +107,43 @@ export class StatementError extends Error {
 }
 
 /**
- * Builds the unsigned statement: one line per creator, sorted by creator IRI (code point order)
- * and numbered from 1, and a summary that is the exact bigint sum of the lines. Throws
- * StatementError if the result would not pass verifyStatement's content checks, so a statement
- * this instance issues is never one its peer must refuse.
+ * The order of lines: by creator IRI (code point order), a creator's own line before the lines
+ * of accounts it claimed, those by account IRI. 0 means the same line key (a duplicate).
+ */
+export function compareLines(a: { creator: string; account?: string }, b: { creator: string; account?: string }): number {
+  const byCreator = compareByCodePoint(a.creator, b.creator);
+  if (byCreator !== 0) return byCreator;
+  if (a.account === undefined || b.account === undefined) return a.account === b.account ? 0 : a.account === undefined ? -1 : 1;
+  return compareByCodePoint(a.account, b.account);
+}
+
+/**
+ * Builds the unsigned statement: one line per creator (and per account it claimed), sorted by
+ * compareLines and numbered from 1, and a summary that is the exact bigint sum of the lines.
+ * Throws StatementError if the result would not pass verifyStatement's content checks, so a
+ * statement this instance issues is never one its peer must refuse.
  */
 export function buildStatement(input: StatementInput): Statement {
-  const byCreator = new Map<string, CreatorShares>();
-  for (const shares of input.creators) {
-    if (byCreator.has(shares.creator)) {
-      throw new StatementError('cannot build the statement', [{ code: 'duplicate_creator', message: `${shares.creator} is given twice` }]);
+  const sorted = [...input.creators].sort(compareLines);
+  sorted.forEach((shares, index) => {
+    const name = shares.account === undefined ? shares.creator : `${shares.creator} (claimed ${shares.account})`;
+    if (index > 0 && compareLines(sorted[index - 1] as CreatorShares, shares) === 0) {
+      throw new StatementError('cannot build the statement', [{ code: 'duplicate_creator', message: `${name} is given twice` }]);
     }
     if (shares.flattrIds.length === 0) {
-      throw new StatementError('cannot build the statement', [{ code: 'flattr_count_invalid', message: `${shares.creator} has no flattrs` }]);
+      throw new StatementError('cannot build the statement', [{ code: 'flattr_count_invalid', message: `${name} has no flattrs` }]);
     }
-    byCreator.set(shares.creator, shares);
-  }
-  const creators = sortByCodePoint([...byCreator.keys()]);
+  });
 
   let flattrCount = 0;
   let total = 0n;
-  const lines = creators.map((creator, index): StatementLine => {
-    const shares = byCreator.get(creator) as CreatorShares;
+  const lines = sorted.map((shares, index): StatementLine => {
     flattrCount += shares.flattrIds.length;
     total += shares.amountMicros;
     return {
       n: index + 1,
-      creator,
+      creator: shares.creator,
+      ...(shares.account === undefined ? {} : { account: shares.account }),
       flattrCount: shares.flattrIds.length,
       flattrSetDigest: flattrSetDigest(shares.flattrIds),
       amount: shares.amountMicros.toString(),

@@ -215,6 +215,7 @@ await eachDatabase(t, async (t, kind) => {
 
   t.test('A\'s close owes the share to B, and alice\'s held unclaimed share moves to B', async (t) => {
     a.clock.set('2027-01-01T00:30:00Z');
+    b.clock.set('2027-01-01T00:30:00Z');
     const closed = await a.api('POST', '/api/v1/admin/periods/2026-12/close', { token: a.adminToken });
     t.equal(closed.status, 200, closed.text);
     // December's share (4.50) and November's held unclaimed share (4.50), both now B's.
@@ -225,8 +226,48 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(await balance(`peer:${b.origin}`), 9_000_000n, 'December\'s 4.50 and November\'s held 4.50');
     t.equal(await balance('unclaimed'), 0n);
     t.equal(await balance(`peer:${masto.origin}`), 0n, 'nothing owed to the Mastodon server');
-    const held = await a.ctx.db.selectFrom('unclaimed').select(['state', 'settled_period']).execute();
-    t.same(held, [{ state: 'claimed', settled_period: '2026-12' }]);
+    const held = await a.ctx.db.selectFrom('unclaimed').select(['state', 'settled_period', 'claimed_peer', 'claimed_creator']).execute();
+    t.same(held, [{ state: 'claimed', settled_period: '2026-12', claimed_peer: b.origin, claimed_creator: bobActor }]);
+  });
+
+  t.test('A states both shares to B — the claimed one as held shares of alice — B credits bob, and the net settles', async (t) => {
+    const onB = await eventually(async () => {
+      const s = (await b.api('GET', '/api/v1/admin/statements?direction=in&period=2026-12', { token: b.adminToken })).body.items[0];
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'A\'s statement accepted at B');
+    t.equal(onB.total, '9.00');
+    const doc = JSON.parse((await b.api('GET', `/api/v1/admin/statements/${onB.id.split('/').pop()}`, { token: b.adminToken })).text);
+    t.same(doc.lines.map((l: any) => [l.n, l.creator, l.account, l.flattrCount, l.amount]), [
+      [1, bobActor, undefined, 1, '4500000'],
+      [2, bobActor, alice, 1, '4500000'],
+    ], 'December\'s flattr, then November\'s held share of alice');
+    const credited = await b.ctx.db.selectFrom('transfers').innerJoin('accounts', 'accounts.id', 'transfers.credit_account_id')
+      .select((eb) => eb.fn.sum<bigint>('transfers.amount').as('total')).where('transfers.kind', '=', 'statement_credit')
+      .where('accounts.member_id', '=', (await b.ctx.db.selectFrom('members').select('id').where('username', '=', 'bob').executeTakeFirstOrThrow()).id)
+      .executeTakeFirstOrThrow();
+    t.equal(BigInt(credited.total), 9_000_000n, 'bob credited both shares');
+
+    // B closes December too: its (empty) statement to A lets both sides net the month.
+    const closedB = await b.api('POST', '/api/v1/admin/periods/2026-12/close', { token: b.adminToken });
+    t.equal(closedB.status, 200, closedB.text);
+    const settlement = (inst: typeof a, peer: string) => eventually(async () => {
+      const s = (await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer)}&period=2026-12`, { token: inst.adminToken })).body.items[0];
+      return (s?.state === 'accepted' || s?.state === 'paid' || s?.state === 'settled') && s;
+    }, 30_000, 'the settlement accepted');
+    const onA = await settlement(a, b.origin);
+    t.match(onA, { payable: '9.00', receivable: '0.00', net: '9.00', debtor: 'us', state: 'accepted' });
+    const paid = await a.api('POST', `/api/v1/admin/settlements/${onA.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-CLAIM' } });
+    t.equal(paid.status, 200, paid.text);
+    const onBSettlement = await eventually(async () => {
+      const s = await settlement(b, a.origin);
+      return s.state === 'paid' && s;
+    }, 20_000, 'B told of the payment');
+    t.equal((await b.api('POST', `/api/v1/admin/settlements/${onBSettlement.id}/confirm`, { token: b.adminToken })).status, 200);
+    const peerBalance = async (inst: typeof a, peer: string) =>
+      (await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items.find((p: any) => p.origin === peer)?.balance;
+    t.equal(await peerBalance(a, b.origin), '0.00', 'A owes B nothing more: the claimed share left through the settlement');
+    await eventually(async () => (await settlement(a, b.origin)).state === 'settled', 20_000, 'settled on both sides');
+    t.equal(await peerBalance(b, a.origin), '0.00');
   });
 
   t.test('refreshClaims sees a claim end (and come back) without a new flattr', async (t) => {

@@ -55,6 +55,34 @@ async function pair(t: Test, kind: 'postgres' | 'pglite') {
   return { a, b, ann, carl, bob, bea };
 }
 
+/**
+ * Statements as A's instance actor would sign and send them to B (to test what B refuses or
+ * disputes): `sign` builds the statement after `previous` with A's Ed25519 key, `post` sends a
+ * body to B's settlement inbox, HTTP-signed with A's RSA key (or not signed).
+ */
+async function asIssuer(a: NetworkedInstance, b: NetworkedInstance, previous: SignedStatement) {
+  const fctx = a.federation.createContext(new URL(a.origin), undefined);
+  const [rsa, ed] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+  const post = async (body: string, signed = true) => {
+    const request = new Request(`${b.origin}/settlement/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return fetch(signed ? await signRequest(request, rsa!.privateKey, rsa!.keyId) : request);
+  };
+  const sign = (overrides: Partial<Parameters<typeof buildStatement>[0]>) =>
+    signStatement(buildStatement({
+      id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
+      issuer: `${a.origin}/actor`,
+      counterparty: `${b.origin}/actor`,
+      sequence: previous.sequence + 1,
+      previous: { id: previous.id, digest: statementDigest(previous) },
+      period: '2026-11' as Period,
+      currency: 'EUR',
+      issuedAt: new Date('2026-12-01T00:31:00Z'),
+      creators: [],
+      ...overrides,
+    }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
+  return { post, sign };
+}
+
 async function closeBoth(t: Test, a: NetworkedInstance, b: NetworkedInstance, p: string, at: string) {
   a.clock.set(at);
   b.clock.set(at);
@@ -176,30 +204,12 @@ await eachDatabase(t, async (t, kind) => {
     await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
     await eventually(async () => (await settlementOf(b, a, period))?.state === 'accepted', 30_000, 'the real statements accepted');
     const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
-    const fctx = a.federation.createContext(new URL(a.origin), undefined);
-    const [rsa, ed] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
     const snapshot = async () => ({
       statements: await b.ctx.db.selectFrom('statements').select(['id', 'state']).orderBy('id').execute(),
       transfers: (await b.ctx.db.selectFrom('transfers').select('id').execute()).length,
     });
     const before = await snapshot();
-    const post = async (body: string, signed = true) => {
-      const request = new Request(`${b.origin}/settlement/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      return fetch(signed ? await signRequest(request, rsa!.privateKey, rsa!.keyId) : request);
-    };
-    const sign = (overrides: Partial<Parameters<typeof buildStatement>[0]>) =>
-      signStatement(buildStatement({
-        id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
-        issuer: `${a.origin}/actor`,
-        counterparty: `${b.origin}/actor`,
-        sequence: good.sequence + 1,
-        previous: { id: good.id, digest: statementDigest(good) },
-        period: '2026-11' as Period,
-        currency: 'EUR',
-        issuedAt: new Date('2026-12-01T00:31:00Z'),
-        creators: [],
-        ...overrides,
-      }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
+    const { post, sign } = await asIssuer(a, b, good);
 
     const cases: [string, () => Promise<Response>, number, RegExp][] = [
       ['a changed amount', async () => {
@@ -225,5 +235,26 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(again.status, 200, 'the very same statement again is answered as before');
     t.same(await snapshot(), before, 'and changes nothing');
     await balanced(t, b, 'after the refusals');
+  });
+
+  t.test('a line of held shares for an account its creator does not link is disputed, and credits nobody', async (t) => {
+    const { a, b, bob } = await pair(t, kind);
+    await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'accepted', 30_000, 'the real statements accepted');
+    const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
+    const { post, sign } = await asIssuer(a, b, good);
+    b.clock.set('2027-01-01T00:30:00Z');
+    const walletBefore = await walletOf(b, bob);
+    const statement = await sign({
+      period: '2026-12' as Period,
+      creators: [{ creator: `${b.origin}/users/bob`, account: 'https://m.example/users/zoe', flattrIds: [`${a.origin}/flattrs/${crypto.randomUUID()}`], amountMicros: 1_000_000n }],
+    });
+    const answer = await post(JSON.stringify(statement));
+    const body = await answer.json();
+    t.equal(answer.status, 200, JSON.stringify(body));
+    t.equal(body.state, 'disputed');
+    t.match(body.disputes, [{ n: 1, reason: /does not link https:\/\/m\.example\/users\/zoe/ }]);
+    t.equal(await walletOf(b, bob), walletBefore, 'bob is not credited');
+    await balanced(t, b, 'after the dispute');
   });
 });

@@ -319,3 +319,53 @@ function hash(text: string, seed: number): number {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x9e3779b1);
   return h;
 }
+
+t.test('claimed held shares: a line per claimed account, after the creator\'s own line', async (t) => {
+  const M = 'https://m.example';
+  const claimedBy = (account: string, ids: string[], amount: bigint): CreatorShares => ({ creator: `${B}/users/ada`, account, flattrIds: ids, amountMicros: amount });
+  const statement = buildStatement(input({
+    creators: [claimedBy(`${M}/users/zoe`, [`${A}/flattrs/9`], 2n), claimedBy(`${M}/users/al`, [`${A}/flattrs/8`], 3n), ...CREATORS],
+  }));
+  t.same(
+    statement.lines.map((l) => [l.n, l.creator, l.account, l.amount]),
+    [
+      [1, `${B}/users/ada`, undefined, '450000'],
+      [2, `${B}/users/ada`, `${M}/users/al`, '3'],
+      [3, `${B}/users/ada`, `${M}/users/zoe`, '2'],
+      [4, `${B}/users/max`, undefined, '1'],
+      [5, `${B}/users/yuki`, undefined, '900000'],
+    ],
+  );
+  t.notOk('account' in (statement.lines[0] as object), 'an own line has no account property at all');
+  t.same(statement.summary, { lineCount: 5, flattrCount: 8, total: '1350006' });
+  const signed = await sign(statement);
+  t.same(await reasonCodes(signed), [], 'signed and verified, account included');
+  const moved = copy(signed);
+  moved.lines[1].account = `${M}/users/bo`;
+  t.same(await reasonCodes(moved), ['signature_invalid'], 'the account is covered by the proof');
+
+  const refusal = (creators: CreatorShares[]) => {
+    try {
+      buildStatement(input({ creators }));
+      return [];
+    } catch (error) {
+      return (error as StatementError).reasons.map((r) => r.code);
+    }
+  };
+  t.same(refusal([claimedBy(`${M}/users/al`, ['x'], 1n), claimedBy(`${M}/users/al`, ['y'], 1n)]), ['duplicate_creator'], 'the same claimed account twice');
+  t.same(refusal([claimedBy('al@m.example', ['x'], 1n)]), ['account_invalid']);
+
+  const signRaw = async (doc: Record<string, unknown>): Promise<unknown> => {
+    const proof = await createProof(doc, { type: 'DataIntegrityProof', cryptosuite: 'eddsa-jcs-2022', verificationMethod: KEY_ID, proofPurpose: 'assertionMethod', created: signedAt.toISOString() }, keys.privateKey);
+    return { ...doc, proof };
+  };
+  const swapped = structuredClone(statement) as any;
+  [swapped.lines[1], swapped.lines[2]] = [{ ...swapped.lines[2], n: 2 }, { ...swapped.lines[1], n: 3 }];
+  t.same(await reasonCodes(await signRaw(swapped)), ['lines_not_sorted'], 'claimed accounts in order');
+  const before = structuredClone(statement) as any;
+  [before.lines[0], before.lines[1]] = [{ ...before.lines[1], n: 1 }, { ...before.lines[0], n: 2 }];
+  t.same(await reasonCodes(await signRaw(before)), ['lines_not_sorted'], 'the own line first');
+  const twice = structuredClone(statement) as any;
+  twice.lines[2].account = twice.lines[1].account;
+  t.same(await reasonCodes(await signRaw(twice)), ['duplicate_creator']);
+});

@@ -18,7 +18,7 @@ import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
 type Form = Record<string, string | undefined>;
-type DocumentLine = { n: number; creator: string; flattrCount: number; amount: string };
+type DocumentLine = { n: number; creator: string; account?: string; flattrCount: number; amount: string };
 
 /** The uuid at the end of a statement's IRI: what the pages put in their addresses. */
 function uuidOf(id: string): string {
@@ -160,7 +160,7 @@ ${rows.length === 0 ? html`<p>No statements${period ? html` for ${period}` : ''}
 ${lines.length === 0 ? html`<p>The document has no lines.</p>` : html`<div class="scroll"><table>
 <caption>The lines of the signed document</caption>
 <thead><tr><th scope="col" class="num">Line</th><th scope="col">Creator</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Amount (${c})</th><th scope="col">Dispute</th></tr></thead>
-<tbody>${lines.map((l) => html`<tr id="line-${l.n}"><td class="num">${l.n}</td><td>${l.creator}</td><td class="num">${l.flattrCount}</td><td class="num">${formatAmount(BigInt(l.amount))}</td><td>${(reasons.get(l.n) ?? []).join('; ') || '—'}</td></tr>`)}</tbody>
+<tbody>${lines.map((l) => html`<tr id="line-${l.n}"><td class="num">${l.n}</td><td>${l.creator}${l.account === undefined ? '' : html`<br><small>held shares of ${l.account}, claimed</small>`}</td><td class="num">${l.flattrCount}</td><td class="num">${formatAmount(BigInt(l.amount))}</td><td>${(reasons.get(l.n) ?? []).join('; ') || '—'}</td></tr>`)}</tbody>
 </table></div>`}
 ${[...reasons.keys()].some((n) => !lines.some((l) => l.n === n)) ? html`<p>Disputed lines not in the document: ${[...reasons].filter(([n]) => !lines.some((l) => l.n === n)).map(([n, r]) => html`line ${n}: ${r.join('; ')}. `)}</p>` : ''}
 ${canAccept ? html`<h2>Accept</h2><form method="post" action="${base}/accept">${csrfField(csrf)}<p>Accepting credits the creators named in the lines.</p><button type="submit">Accept the statement</button>${actionAlert('accept')}</form>` : ''}
