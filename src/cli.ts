@@ -15,7 +15,7 @@ import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
 import { toCsv } from './http/csv.ts';
 import { acceptStatement, correctStatement, disputeStatement, listStatements, statementDocument, statementsCsv } from './settlement/admin.ts';
-import { confirmReceived, listSettlements, markPaid } from './settlement/netting.ts';
+import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
 
 const USAGE = `Farthing admin CLI
 
@@ -132,9 +132,11 @@ async function run(instance: Instance, command: string, args: string[], options:
         return new Raw((await Promise.all(items.map((i) => statementDocument(ctx, i.id)))).map((d) => `${d}\n`).join(''));
       }
       if (args[0] === 'settlements') {
-        const items = await listSettlements(ctx, period ? { period } : {});
-        if (options.format === 'csv') return new Raw(toCsv(['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference'], items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference])));
-        return { items };
+        if (options.format === 'csv') {
+          const [header, ...rows] = await settlementsCsv(ctx, period ? { period } : {});
+          return new Raw(toCsv(header as string[], rows));
+        }
+        return { items: await listSettlements(ctx, period ? { period } : {}) };
       }
       throw new AppError('invalid_request', 'usage: export statements|settlements [--format json|csv] [--period YYYY-MM]');
     }

@@ -10,7 +10,7 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, statementDetails, statementDocument, statementsCsv, updatePeer } from '../settlement/admin.ts';
 import { verifySender } from '../settlement/channel.ts';
-import { confirmReceived, listSettlements, markPaid } from '../settlement/netting.ts';
+import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../settlement/netting.ts';
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
 import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
@@ -43,8 +43,12 @@ const Settlement = z
     debtor: z.enum(['us', 'peer']).nullable(),
     state: z.enum(['open', 'accepted', 'paid', 'settled', 'disputed']),
     reference: z.string().nullable(),
+    carried_in: z.array(z.string()).meta({ description: 'Earlier accepted periods with this peer, still unpaid, that a payment recorded on this settlement also covers' }),
+    due: Amount.nullable().meta({ description: 'What a payment recorded on this settlement moves (its net and the nets carried in); for a paid or settled one, the payment it was part of' }),
+    due_debtor: z.enum(['us', 'peer']).nullable(),
+    paid_with: z.string().nullable().meta({ description: 'The period of the settlement whose payment covered this one' }),
   })
-  .meta({ id: 'Settlement', description: 'One peer and period: what each side owes, the net and who pays it.' });
+  .meta({ id: 'Settlement', description: 'One peer and period: what each side owes, the net and who pays it; unpaid nets carry into later periods.' });
 
 const Peer = z.object({ origin: z.string(), actor: z.string(), blocked: z.boolean(), owe_limit: Amount.nullable(), balance: z.string() }).meta({ id: 'Peer' });
 
@@ -137,12 +141,11 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
     preValidation: admin,
   }, async (request, reply) => {
     const { format, ...filter } = request.query;
-    const items = await listSettlements(ctx, filter);
     if (format === 'csv') {
-      const rows = items.map((s) => [s.id, s.peer, s.period, s.payable, s.receivable, s.net, s.debtor, s.state, s.reference]);
-      return reply.type('text/csv; charset=utf-8').send(toCsv(['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference'], rows));
+      const [header, ...rows] = await settlementsCsv(ctx, filter);
+      return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
     }
-    return { items };
+    return { items: await listSettlements(ctx, filter) };
   });
 
   api.post('/api/v1/admin/settlements/:id/paid', {

@@ -3,13 +3,21 @@
  * owe: payable) and the peer's statement to us (what it owes: receivable) are both accepted, the
  * net is payable - receivable: positive, we pay it; negative, the peer does; zero, settled.
  *
+ * What is not paid carries into the next period: a payment covers its period and every earlier
+ * accepted period with that peer still unpaid, so its amount is the sum of their nets (`due`),
+ * and who pays is decided by that sum. Each covered settlement records the period of the
+ * settlement the payment was recorded on (`paid_with`); the creditor's confirmation settles them
+ * together. Both sides compute the same sums from the same accepted statements, and the paid
+ * message names the periods it covers, so the creditor checks the amount period by period.
+ *
  * The ledger (both instances): the close credited peer:<origin> with what we owe; accepting the
  * peer's statement debited it for what our creators received from it; so its balance is the net
- * still open, across periods (what is not settled carries over). The debtor's payment moves the
- * net from peer:<origin> to the 'settlement' account (money leaving); the creditor's confirmation
- * moves it from 'settlement' to peer:<origin> (money arriving). Each step is told to the peer.
+ * still open, across periods. The debtor's payment moves the amount from peer:<origin> to the
+ * 'settlement' account (money leaving); the creditor's confirmation moves it from 'settlement' to
+ * peer:<origin> (money arriving). Each step is told to the peer.
  */
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import type { Context } from '../context.ts';
 import type { SettlementsTable } from '../db/schema.ts';
 import { AppError } from '../core/errors.ts';
@@ -19,7 +27,13 @@ import { recordTransfer } from '../ledger/transfers.ts';
 import { peerCode } from '../close/stages.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
 
-type SettlementRow = Pick<SettlementsTable, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference'>;
+type SettlementRow = Pick<Selectable<SettlementsTable>, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference' | 'paid_with'>;
+const COLUMNS = ['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference', 'paid_with'] as const;
+
+/** payable - receivable: what we owe the peer for that period (negative: what it owes us). */
+function netOf(row: Pick<SettlementRow, 'payable' | 'receivable'>): bigint | null {
+  return row.payable !== null && row.receivable !== null ? row.payable - row.receivable : null;
+}
 
 export async function ensureSettlement(db: Executor, peer: string, period: string): Promise<void> {
   await db.insertInto('settlements').values({ id: randomUUID(), peer_origin: peer, period, payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null })
@@ -39,12 +53,40 @@ export async function refreshSettlement(db: Executor, peer: string, period: stri
   const disputed = current.some((s) => s.state === 'disputed');
   const row = await db.selectFrom('settlements').select(['state']).where('peer_origin', '=', peer).where('period', '=', period).executeTakeFirstOrThrow();
   if (row.state === 'paid' || row.state === 'settled') return;
-  const state = disputed ? 'disputed' : payable !== null && receivable !== null ? (payable === receivable ? 'settled' : 'accepted') : 'open';
+  const state = disputed ? 'disputed' : payable !== null && receivable !== null ? 'accepted' : 'open';
   await db.updateTable('settlements').set({ payable, receivable, state }).where('peer_origin', '=', peer).where('period', '=', period).execute();
+  if (state !== 'accepted') return;
+  // Nothing to pay, all accepted unpaid periods with the peer taken together: settled at once.
+  const latest = await db.selectFrom('settlements').select('period').where('peer_origin', '=', peer).where('state', '=', 'accepted')
+    .orderBy('period', 'desc').executeTakeFirstOrThrow();
+  const covered = await coveredBy(db, peer, latest.period);
+  if (sumOfNets(covered) === 0n) {
+    await db.updateTable('settlements').set({ state: 'settled', paid_with: latest.period }).where('id', 'in', covered.map((r) => r.id)).execute();
+  }
 }
 
-export function settlementView(row: SettlementRow) {
-  const net = row.payable !== null && row.receivable !== null ? row.payable - row.receivable : null;
+/** The settlements a payment recorded on `period` covers: it and the earlier accepted unpaid ones. */
+async function coveredBy(db: Executor, peer: string, period: string): Promise<SettlementRow[]> {
+  return db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('period', '<=', period)
+    .where('state', '=', 'accepted').orderBy('period').forUpdate().execute();
+}
+
+function sumOfNets(rows: readonly SettlementRow[]): bigint {
+  return rows.reduce((sum, row) => sum + (netOf(row) ?? 0n), 0n);
+}
+
+/** who pays an amount of payable - receivable */
+function debtorOf(net: bigint | null): 'us' | 'peer' | null {
+  return net === null || net === 0n ? null : net > 0n ? 'us' : 'peer';
+}
+
+/**
+ * The API's view of a settlement. `due` is what a payment recorded on it moves: for an accepted
+ * one, its net plus the nets of the earlier unpaid periods it carries (`carried_in`); for a paid
+ * or settled one, the payment it was part of (`paid_with`).
+ */
+export function settlementView(row: SettlementRow, due: { amount: bigint; carriedIn: string[] } | null = null) {
+  const net = netOf(row);
   return {
     id: row.id,
     peer: row.peer_origin,
@@ -53,21 +95,53 @@ export function settlementView(row: SettlementRow) {
     receivable: row.receivable === null ? null : formatAmount(row.receivable),
     net: net === null ? null : formatAmount(net < 0n ? -net : net),
     /** Who pays the net: 'us' (this instance), 'peer', or null while open or even. */
-    debtor: (net === null || net === 0n ? null : net > 0n ? 'us' : 'peer') as 'us' | 'peer' | null,
+    debtor: debtorOf(net),
     state: row.state,
     reference: row.reference,
+    carried_in: due?.carriedIn ?? [],
+    due: due === null ? null : formatAmount(due.amount < 0n ? -due.amount : due.amount),
+    due_debtor: due === null ? null : debtorOf(due.amount),
+    paid_with: row.paid_with,
   };
 }
 
 export async function listSettlements(ctx: Context, filter: { peer?: string; period?: string }) {
-  let query = ctx.db.selectFrom('settlements').select(['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference']).orderBy('period', 'desc').orderBy('peer_origin');
+  let query = ctx.db.selectFrom('settlements').select(COLUMNS).orderBy('period', 'desc').orderBy('peer_origin');
   if (filter.peer) query = query.where('peer_origin', '=', filter.peer);
   if (filter.period) query = query.where('period', '=', filter.period);
-  return (await query.execute()).map(settlementView);
+  const rows = await query.execute();
+  if (rows.length === 0) return [];
+  // What carries and what was paid together is per peer, across periods the filter may hide.
+  const peers = [...new Set(rows.map((r) => r.peer_origin))];
+  const related = await ctx.db.selectFrom('settlements').select(COLUMNS).where('peer_origin', 'in', peers)
+    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).orderBy('period').execute();
+  return rows.map((row) => settlementView(row, dueOf(row, related)));
+}
+
+/** The settlements as CSV rows, the header first (API and CLI exports). */
+export async function settlementsCsv(ctx: Context, filter: { peer?: string; period?: string }): Promise<(string | null)[][]> {
+  const items = await listSettlements(ctx, filter);
+  return [
+    ['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference', 'due', 'due_debtor', 'carried_in', 'paid_with'],
+    ...items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference, i.due, i.due_debtor, i.carried_in.join(' '), i.paid_with]),
+  ];
+}
+
+function dueOf(row: SettlementRow, related: readonly SettlementRow[]): { amount: bigint; carriedIn: string[] } | null {
+  const samePeer = related.filter((r) => r.peer_origin === row.peer_origin);
+  if (row.state === 'accepted') {
+    const covered = samePeer.filter((r) => r.state === 'accepted' && r.period <= row.period);
+    return { amount: sumOfNets(covered), carriedIn: covered.filter((r) => r.period !== row.period).map((r) => r.period) };
+  }
+  if (row.paid_with !== null) {
+    const group = samePeer.filter((r) => r.paid_with === row.paid_with);
+    return { amount: sumOfNets(group), carriedIn: group.filter((r) => r.period !== row.paid_with).map((r) => r.period) };
+  }
+  return null;
 }
 
 async function getSettlement(db: Executor, id: string): Promise<SettlementRow> {
-  const row = /^[0-9a-f-]{36}$/i.test(id) ? await db.selectFrom('settlements').select(['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference']).where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst() : undefined;
+  const row = /^[0-9a-f-]{36}$/i.test(id) ? await db.selectFrom('settlements').select(COLUMNS).where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst() : undefined;
   if (!row) throw new AppError('not_found', 'no such settlement');
   return row;
 }
@@ -80,67 +154,95 @@ async function accounts(db: Executor, ctx: Context, peer: string) {
   };
 }
 
-/** The debtor admin records the payment of the net, with the bank's reference. */
+/** The view of one settlement after a change (its due computed as listSettlements does). */
+async function viewOf(db: Executor, id: string) {
+  const row = await db.selectFrom('settlements').select(COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
+  const related = await db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', row.peer_origin)
+    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).execute();
+  return settlementView(row, dueOf(row, related));
+}
+
+/**
+ * The debtor admin records the payment, with the bank's reference: of this settlement's net and
+ * of every earlier accepted period with the peer still unpaid (what carried into this one).
+ */
 export async function markPaid(ctx: Context, id: string, reference: unknown) {
   if (typeof reference !== 'string' || reference.trim() === '' || reference.length > 200) {
     throw new AppError('invalid_request', 'reference must be the payment\'s reference (1 to 200 characters)', { field: 'reference' });
   }
   const view = await ctx.db.transaction().execute(async (trx) => {
     const row = await getSettlement(trx, id);
-    const v = settlementView(row);
     if (row.state === 'paid' || row.state === 'settled') {
-      if (row.reference === reference) return v;
+      if (row.reference === reference) return viewOf(trx, row.id);
       throw new AppError('already_paid', `this settlement is ${row.state} already (reference ${row.reference})`);
     }
     if (row.state !== 'accepted') throw new AppError('settlement_not_accepted', `both statements must be accepted first (the settlement is ${row.state})`);
-    if (v.debtor !== 'us') throw new AppError('forbidden', 'the peer owes this net: it records the payment, and this instance confirms it');
-    const net = (row.payable as bigint) - (row.receivable as bigint);
+    const covered = await coveredBy(trx, row.peer_origin, row.period);
+    const due = sumOfNets(covered);
+    if (due <= 0n) throw new AppError('forbidden', 'the peer owes this net (with the unpaid periods it carries): it records the payment, and this instance confirms it');
     const acc = await accounts(trx, ctx, row.peer_origin);
-    await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: net, currency: ctx.config.currency, kind: 'settlement_paid', period: row.period, reference, idempotencyKey: `settlement:${row.id}:paid`, now: ctx.clock.now() });
-    await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-    const message = { type: 'FlattrSettlementPaid', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: row.period, amount: net.toString(), reference };
+    await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: due, currency: ctx.config.currency, kind: 'settlement_paid', period: row.period, reference, idempotencyKey: `settlement:${row.id}:paid`, now: ctx.clock.now() });
+    await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: row.period }).where('id', 'in', covered.map((r) => r.id)).execute();
+    const periods = covered.map((r) => r.period);
+    const message = { type: 'FlattrSettlementPaid', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: row.period, periods, amount: due.toString(), reference };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
-    return { ...v, state: 'paid' as const, reference };
+    return viewOf(trx, row.id);
   });
   wakeSettlementRelay(ctx);
   return view;
 }
 
-/** The creditor admin confirms the net arrived: settled on both sides. */
+/** The creditor admin confirms the payment arrived: every settlement it covered is settled on both sides. */
 export async function confirmReceived(ctx: Context, id: string) {
   const view = await ctx.db.transaction().execute(async (trx) => {
     const row = await getSettlement(trx, id);
-    const v = settlementView(row);
-    if (row.state === 'settled') return v;
-    if (row.state !== 'paid') throw new AppError('settlement_not_paid', `the peer has not recorded a payment yet (the settlement is ${row.state})`);
-    if (v.debtor !== 'peer') throw new AppError('forbidden', 'this instance owes this net: the peer confirms it');
-    const net = (row.receivable as bigint) - (row.payable as bigint);
+    if (row.state === 'settled') return viewOf(trx, row.id);
+    if (row.state !== 'paid' || row.paid_with === null) throw new AppError('settlement_not_paid', `the peer has not recorded a payment yet (the settlement is ${row.state})`);
+    const group = await trx.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', row.peer_origin).where('paid_with', '=', row.paid_with)
+      .where('state', '=', 'paid').orderBy('period').forUpdate().execute();
+    const received = -sumOfNets(group);
+    if (received <= 0n) throw new AppError('forbidden', 'this instance owes this payment: the peer confirms it');
+    const leader = group.find((r) => r.period === row.paid_with) ?? row;
     const acc = await accounts(trx, ctx, row.peer_origin);
-    await recordTransfer(trx, { debitAccountId: acc.settlement, creditAccountId: acc.peer, amount: net, currency: ctx.config.currency, kind: 'settlement_received', period: row.period, reference: row.reference, idempotencyKey: `settlement:${row.id}:received`, now: ctx.clock.now() });
-    await trx.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-    const message = { type: 'FlattrSettlementConfirmed', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: row.period, amount: net.toString() };
+    await recordTransfer(trx, { debitAccountId: acc.settlement, creditAccountId: acc.peer, amount: received, currency: ctx.config.currency, kind: 'settlement_received', period: leader.period, reference: leader.reference, idempotencyKey: `settlement:${leader.id}:received`, now: ctx.clock.now() });
+    await trx.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() }).where('id', 'in', group.map((r) => r.id)).execute();
+    const message = { type: 'FlattrSettlementConfirmed', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods: group.map((r) => r.period), amount: received.toString() };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
-    return { ...v, state: 'settled' as const };
+    return viewOf(trx, row.id);
   });
   wakeSettlementRelay(ctx);
   return view;
 }
 
-/** The peer says it paid us: the settlement waits for our confirmation. */
-export async function onPaidMessage(ctx: Context, peer: string, message: { period?: unknown; amount?: unknown; reference?: unknown }): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('settlements').select(['id', 'payable', 'receivable', 'state']).where('peer_origin', '=', peer).where('period', '=', String(message.period)).forUpdate().executeTakeFirst();
-    if (!row || row.payable === null || row.receivable === null) throw new AppError('settlement_not_accepted', 'this instance has not accepted both statements of that period');
-    if (row.state === 'paid' || row.state === 'settled') return;
-    const owed = row.receivable - row.payable;
-    if (String(message.amount) !== owed.toString()) throw new AppError('invalid_amount', `the net this instance is owed is ${owed}, not ${String(message.amount)}`);
-    await trx.updateTable('settlements').set({ state: 'paid', reference: typeof message.reference === 'string' ? message.reference.slice(0, 200) : null, paid_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-  });
+const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** The periods a paid or confirmed message covers (older peers name only `period`). */
+function periodsOf(message: { period?: unknown; periods?: unknown }): { period: string; periods: string[] } {
+  const period = String(message.period);
+  const periods = Array.isArray(message.periods) ? message.periods.slice(0, 1000).map(String) : [period];
+  if (!PERIOD.test(period) || periods.length === 0 || !periods.every((p) => PERIOD.test(p) && p <= period) || !periods.includes(period) || new Set(periods).size !== periods.length) {
+    throw new AppError('invalid_request', 'period must be a month and periods the distinct months up to it that the payment covers');
+  }
+  return { period, periods };
+}
+
+/** The peer says it paid us: the settlements it covers wait for our confirmation. */
+export async function onPaidMessage(db: Executor, ctx: Context, peer: string, message: { period?: unknown; periods?: unknown; amount?: unknown; reference?: unknown }): Promise<void> {
+  const { period, periods } = periodsOf(message);
+  const rows = await db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('period', 'in', periods).forUpdate().execute();
+  if (rows.length > 0 && rows.every((r) => (r.state === 'paid' || r.state === 'settled') && r.paid_with === period)) return;
+  const unaccepted = periods.filter((p) => rows.find((r) => r.period === p)?.state !== 'accepted');
+  if (unaccepted.length > 0) throw new AppError('settlement_not_accepted', `this instance has not accepted both statements of ${unaccepted.join(', ')} (or they are paid already)`);
+  const owed = -sumOfNets(rows);
+  if (String(message.amount) !== owed.toString()) throw new AppError('invalid_amount', `the net this instance is owed for ${periods.join(', ')} is ${owed}, not ${String(message.amount)}`);
+  await db.updateTable('settlements').set({ state: 'paid', reference: typeof message.reference === 'string' ? message.reference.slice(0, 200) : null, paid_at: ctx.clock.now(), paid_with: period })
+    .where('id', 'in', rows.map((r) => r.id)).execute();
 }
 
 /** The peer confirms our payment arrived. */
-export async function onConfirmedMessage(ctx: Context, peer: string, message: { period?: unknown }): Promise<void> {
-  const result = await ctx.db.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() })
-    .where('peer_origin', '=', peer).where('period', '=', String(message.period)).where('state', 'in', ['paid', 'settled']).executeTakeFirst();
+export async function onConfirmedMessage(db: Executor, ctx: Context, peer: string, message: { period?: unknown; periods?: unknown }): Promise<void> {
+  const { period } = periodsOf(message);
+  const result = await db.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() })
+    .where('peer_origin', '=', peer).where('paid_with', '=', period).where('state', 'in', ['paid', 'settled']).executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw new AppError('settlement_not_paid', 'this instance has not paid that period');
 }

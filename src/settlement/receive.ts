@@ -51,21 +51,32 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
   if (message.type !== 'FlattrStatement' && message.issuer !== instanceActorIri(sender.origin)) {
     throw new AppError('unauthorized', 'the message\'s issuer is not the instance that signed it');
   }
-  switch (message.type) {
-    case 'FlattrStatement':
-      return receiveStatement(ctx, sender, text, message);
-    case 'FlattrStatementResponse':
-      return onResponse(ctx, sender.origin, message);
-    case 'FlattrSettlementPaid':
-      await onPaidMessage(ctx, sender.origin, message);
-      return { ok: true };
-    case 'FlattrSettlementConfirmed':
-      await onConfirmedMessage(ctx, sender.origin, message);
-      return { ok: true };
-    default:
-      throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
-  }
+  if (message.type === 'FlattrStatement') return receiveStatement(ctx, sender, text, message);
+  const handler = typeof message.type === 'string' ? MESSAGE_HANDLERS[message.type] : undefined;
+  if (!handler) throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
+  const id = typeof message.id === 'string' ? URL.parse(message.id) : null;
+  if (!id || id.href !== message.id || id.origin !== sender.origin) throw new AppError('invalid_request', 'the message\'s id must be an IRI on the sender\'s origin');
+  // Each message counts once: a replay (a retried delivery, or a copy sent again later) is
+  // answered as before and changes nothing, even when the state has moved on since.
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    const fresh = await trx.insertInto('settlement_messages_in')
+      .values({ message_id: id.href, peer_origin: sender.origin, type: message.type as string, received_at: ctx.clock.now() })
+      .onConflict((oc) => oc.column('message_id').doNothing()).executeTakeFirst();
+    if ((fresh.numInsertedOrUpdatedRows ?? 0n) === 0n) return { ok: true, replay: true };
+    await handler(trx, ctx, sender.origin, message);
+    return { ok: true };
+  });
+  wakeSettlementRelay(ctx);
+  return result;
 }
+
+type MessageHandler = (db: Executor, ctx: Context, peer: string, message: Record<string, unknown>) => Promise<void>;
+
+const MESSAGE_HANDLERS: Record<string, MessageHandler> = {
+  FlattrStatementResponse: (db, ctx, peer, message) => onResponse(db, ctx, peer, message),
+  FlattrSettlementPaid: onPaidMessage,
+  FlattrSettlementConfirmed: onConfirmedMessage,
+};
 
 async function receiveStatement(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string, json: unknown) {
   let parsed;
@@ -243,18 +254,18 @@ async function respond(db: Executor, ctx: Context, peer: string, statementId: st
   await queueMessage(db, ctx, peer, message.id, JSON.stringify(message));
 }
 
-/** The peer's answer to one of our statements. */
-async function onResponse(ctx: Context, peer: string, message: Record<string, unknown>) {
+/**
+ * The peer's answer to one of our statements. An accepted statement stays accepted (the peer
+ * has credited its creators); a superseded one is history.
+ */
+async function onResponse(db: Executor, ctx: Context, peer: string, message: Record<string, unknown>): Promise<void> {
   const statementId = String(message.statement);
   const outcome = message.outcome;
   if (outcome !== 'accepted' && outcome !== 'disputed') throw new AppError('invalid_request', 'outcome must be accepted or disputed');
   const lines = Array.isArray(message.lines) ? message.lines.slice(0, 10_000).map((l: { n?: unknown; reason?: unknown }) => ({ n: Number(l?.n), reason: String(l?.reason ?? '').slice(0, 500) })) : [];
-  await ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('statements').select(['period', 'state']).where('id', '=', statementId).where('direction', '=', 'out').where('peer_origin', '=', peer).forUpdate().executeTakeFirst();
-    if (!row) throw new AppError('not_found', 'no such statement was issued to your instance');
-    if (row.state === 'superseded') return;
-    await trx.updateTable('statements').set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() }).where('id', '=', statementId).execute();
-    await refreshSettlement(trx, peer, row.period);
-  });
-  return { ok: true };
+  const row = await db.selectFrom('statements').select(['period', 'state']).where('id', '=', statementId).where('direction', '=', 'out').where('peer_origin', '=', peer).forUpdate().executeTakeFirst();
+  if (!row) throw new AppError('not_found', 'no such statement was issued to your instance');
+  if (row.state === 'superseded' || row.state === 'accepted') return;
+  await db.updateTable('statements').set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() }).where('id', '=', statementId).execute();
+  await refreshSettlement(db, peer, row.period);
 }

@@ -3,94 +3,18 @@
  * closes, the signed statements crossing, accepted automatically, creators credited, the net
  * paid and confirmed, and next month's empty statements chained to these; the ledgers balanced
  * on both sides throughout. Then a statement that does not reconcile: disputed with per-line
- * reasons, corrected by its issuer, and settled. And every bad statement refused, changing nothing.
+ * reasons, corrected by its issuer, and settled. And every bad statement refused, changing nothing;
+ * claimed lines checked against links; an unpaid month carried into the next; replayed messages.
  */
-import { signRequest } from '@fedify/fedify';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { Period } from '../../src/core/period.ts';
-import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
-import { checkLedger } from '../../src/ledger/check.ts';
 import { statementDigest } from '../../src/settlement/digest.ts';
-import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
+import type { SignedStatement } from '../../src/settlement/statement.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { thing } from '../helpers/instance.ts';
-import { eventually, type NetworkedInstance, startNetworked } from '../helpers/network.ts';
+import { eventually } from '../helpers/network.ts';
+import { asIssuer, balanced, closeBoth, pair, settlementOf, walletOf } from '../helpers/settlement.ts';
 
 const period = '2026-11';
-
-async function balanced(t: Test, inst: NetworkedInstance, when: string) {
-  const check = await checkLedger(inst.ctx.db);
-  t.ok(check.balanced, `${inst.origin} ledger balanced ${when}${check.balanced ? '' : `: ${JSON.stringify(check.checks.filter((c) => !c.ok))}`}`);
-}
-
-
-async function settlementOf(inst: NetworkedInstance, peer: NetworkedInstance, p: string) {
-  const list = await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer.origin)}&period=${p}`, { token: inst.adminToken });
-  return list.body.items[0];
-}
-
-async function walletOf(inst: NetworkedInstance, token: string) {
-  return (await inst.api('GET', '/api/v1/me', { token })).body.balance as string;
-}
-
-async function pair(t: Test, kind: 'postgres' | 'pglite') {
-  const a = await startNetworked(t, kind);
-  const b = await startNetworked(t, kind);
-  const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
-  const carl = await a.member('carl', { deposit: '10.00', budget: '2.00' });
-  const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
-  const bea = await b.member('bea', { deposit: '50.00', budget: '3.00' });
-  const bobThing = await thing(b, bob, 'https://bob.example/a', 'Bob A');
-  const carlThing = await thing(a, carl, 'https://carl.example/a', 'Carl A');
-  // carl and bob flattr something local, so they take part (their budgets are charged).
-  const annThing = await thing(a, ann, 'https://ann.example/a');
-  const beaThing = await thing(b, bea, 'https://bea.example/a');
-  t.equal((await a.api('POST', '/api/v1/flattrs', { token: carl, body: { thing_id: annThing } })).status, 201);
-  t.equal((await b.api('POST', '/api/v1/flattrs', { token: bob, body: { thing_id: beaThing } })).status, 201);
-  // The flattrs across: ann (A) flattrs bob's thing (B); bea (B) flattrs carl's thing (A).
-  t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
-  t.equal((await b.api('POST', '/api/v1/flattrs', { token: bea, body: { url: `${a.origin}/things/${carlThing}` } })).status, 201);
-  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at B');
-  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at A');
-  return { a, b, ann, carl, bob, bea };
-}
-
-/**
- * Statements as A's instance actor would sign and send them to B (to test what B refuses or
- * disputes): `sign` builds the statement after `previous` with A's Ed25519 key, `post` sends a
- * body to B's settlement inbox, HTTP-signed with A's RSA key (or not signed).
- */
-async function asIssuer(a: NetworkedInstance, b: NetworkedInstance, previous: SignedStatement) {
-  const fctx = a.federation.createContext(new URL(a.origin), undefined);
-  const [rsa, ed] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
-  const post = async (body: string, signed = true) => {
-    const request = new Request(`${b.origin}/settlement/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    return fetch(signed ? await signRequest(request, rsa!.privateKey, rsa!.keyId) : request);
-  };
-  const sign = (overrides: Partial<Parameters<typeof buildStatement>[0]>) =>
-    signStatement(buildStatement({
-      id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
-      issuer: `${a.origin}/actor`,
-      counterparty: `${b.origin}/actor`,
-      sequence: previous.sequence + 1,
-      previous: { id: previous.id, digest: statementDigest(previous) },
-      period: '2026-11' as Period,
-      currency: 'EUR',
-      issuedAt: new Date('2026-12-01T00:31:00Z'),
-      creators: [],
-      ...overrides,
-    }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
-  return { post, sign };
-}
-
-async function closeBoth(t: Test, a: NetworkedInstance, b: NetworkedInstance, p: string, at: string) {
-  a.clock.set(at);
-  b.clock.set(at);
-  for (const inst of [a, b]) {
-    const closed = await inst.api('POST', `/api/v1/admin/periods/${p}/close`, { token: inst.adminToken });
-    t.equal(closed.status, 200, `${inst.origin} closes ${p}: ${closed.text.slice(0, 200)}`);
-  }
-}
 
 await eachDatabase(t, async (t, kind) => {
   t.test('a whole month between two instances, and the next one', async (t) => {
@@ -161,7 +85,7 @@ await eachDatabase(t, async (t, kind) => {
     t.same(decemberDoc.lines, []);
     t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, 'chained to November\'s');
     const csv = await a.api('GET', '/api/v1/admin/settlements?format=csv', { token: a.adminToken });
-    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference\r\n/);
+    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference,due,due_debtor,carried_in,paid_with\r\n/);
   });
 
   t.test('a statement that does not reconcile is disputed, corrected and settled', async (t) => {
@@ -256,5 +180,71 @@ await eachDatabase(t, async (t, kind) => {
     t.match(body.disputes, [{ n: 1, reason: /does not link https:\/\/m\.example\/users\/zoe/ }]);
     t.equal(await walletOf(b, bob), walletBefore, 'bob is not credited');
     await balanced(t, b, 'after the dispute');
+  });
+
+  t.test('a month left unpaid carries into the next: one payment settles both, and replayed messages change nothing', async (t) => {
+    const { a, b, ann, bobThing } = await pair(t, kind);
+    await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
+    const november = await eventually(async () => {
+      const s = await settlementOf(a, b, period);
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'November accepted');
+    t.match(november, { net: '1.80', debtor: 'us', due: '1.80', due_debtor: 'us', carried_in: [] });
+
+    // November is left unpaid. In December ann flattrs bob's thing again; bea flattrs nothing across.
+    t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
+    await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').where('period', '=', '2026-12').execute()).length === 1, 20_000, 'December\'s Like at B');
+    await closeBoth(t, a, b, '2026-12', '2027-01-01T00:30:00Z');
+    const december = await eventually(async () => {
+      const s = await settlementOf(a, b, '2026-12');
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'December accepted');
+    t.match(december, { payable: '4.50', receivable: '0.00', net: '4.50', due: '6.30', due_debtor: 'us', carried_in: ['2026-11'] }, 'November\'s 1.80 carries into December');
+    const onB = await eventually(async () => {
+      const s = await settlementOf(b, a, '2026-12');
+      return s?.state === 'accepted' && s;
+    }, 30_000, 'December accepted at B');
+    t.match(onB, { due: '6.30', due_debtor: 'peer', carried_in: ['2026-11'] }, 'B sees the same sum');
+
+    const paid = await a.api('POST', `/api/v1/admin/settlements/${december.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-NOV-DEC' } });
+    t.equal(paid.status, 200, paid.text);
+    t.match(paid.body, { state: 'paid', due: '6.30', paid_with: '2026-12', carried_in: ['2026-11'] });
+    t.match(await settlementOf(a, b, period), { state: 'paid', paid_with: '2026-12', reference: 'SEPA-NOV-DEC' }, 'November is paid with December');
+    const again = await a.api('POST', `/api/v1/admin/settlements/${november.id}/paid`, { token: a.adminToken, body: { reference: 'OTHER' } });
+    t.equal(again.status, 409, 'November is not paid twice');
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told of the payment of both');
+    // B confirms from November's row: the payment it was part of is settled as a whole.
+    const novemberOnB = await settlementOf(b, a, period);
+    const confirmed = await b.api('POST', `/api/v1/admin/settlements/${novemberOnB.id}/confirm`, { token: b.adminToken });
+    t.equal(confirmed.status, 200, confirmed.text);
+    t.match(await settlementOf(b, a, '2026-12'), { state: 'settled' });
+    await eventually(async () => (await settlementOf(a, b, '2026-12'))?.state === 'settled' && (await settlementOf(a, b, period))?.state === 'settled', 20_000, 'settled on both sides');
+    for (const [inst, peer] of [[a, b], [b, a]] as const) {
+      const peers = (await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items;
+      t.same(peers.map((p: { origin: string; balance: string }) => [p.origin, p.balance]), [[peer.origin, '0.00']], `${inst.origin}: nothing owed either way`);
+      await balanced(t, inst, 'after the carried payment');
+    }
+    const transfers = await a.ctx.db.selectFrom('transfers').select(['kind', 'amount']).where('kind', 'like', 'settlement_%').execute();
+    t.same(transfers.map((x) => [x.kind, x.amount]), [['settlement_paid', 6_300_000n]], 'one payment of 6.30');
+
+    // Replays: B's confirmation again (same id) changes nothing; a message id on another origin is refused.
+    const delivered = await b.ctx.db.selectFrom('settlement_deliveries').select('body').where('body', 'like', '%FlattrSettlementConfirmed%').executeTakeFirstOrThrow();
+    const { post } = await asIssuer(b, a);
+    const snapshot = async () => ({
+      settlements: await a.ctx.db.selectFrom('settlements').select(['id', 'state', 'paid_with']).orderBy('id').execute(),
+      transfers: (await a.ctx.db.selectFrom('transfers').select('id').execute()).length,
+    });
+    const before = await snapshot();
+    const replay = await post(delivered.body);
+    t.equal(replay.status, 200);
+    t.match(await replay.json(), { ok: true, replay: true });
+    const foreign = await post(JSON.stringify({ ...JSON.parse(delivered.body), id: `${a.origin}/settlement/messages/${crypto.randomUUID()}` }));
+    t.equal(foreign.status, 400, 'an id that is not on the sender\'s origin');
+    // A late "disputed" answer (a new message) to a statement B accepted long ago changes nothing.
+    const accepted = await a.ctx.db.selectFrom('statements').select('id').where('direction', '=', 'out').where('period', '=', period).executeTakeFirstOrThrow();
+    const late = await post(JSON.stringify({ type: 'FlattrStatementResponse', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, statement: accepted.id, outcome: 'disputed', lines: [{ n: 1, reason: 'changed my mind' }] }));
+    t.equal(late.status, 200);
+    t.same(await snapshot(), before, 'nothing changed');
+    t.equal((await a.ctx.db.selectFrom('statements').select('state').where('id', '=', accepted.id).executeTakeFirstOrThrow()).state, 'accepted');
   });
 });

@@ -147,15 +147,15 @@ await eachDatabase(t, async (t, kind) => {
     const open = randomUUID();
     await inst.ctx.db.insertInto('settlements').values([
       { id: weOwe, peer_origin: PEER, period: '2026-10', payable: 5_000_000n, receivable: 2_000_000n, state: 'accepted', reference: null, paid_at: null, settled_at: null },
-      { id: theyOwe, peer_origin: PEER, period: '2026-09', payable: 1_000_000n, receivable: 1_500_000n, state: 'paid', reference: 'PEER-77', paid_at: inst.clock.now(), settled_at: null },
+      { id: theyOwe, peer_origin: PEER, period: '2026-09', payable: 1_000_000n, receivable: 1_500_000n, state: 'paid', reference: 'PEER-77', paid_at: inst.clock.now(), settled_at: null, paid_with: '2026-09' },
       { id: open, peer_origin: 'https://other.example', period: '2026-10', payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null },
     ]).execute();
     const settlements = await admin.get('/admin/settlements');
     t.equal(settlements.status, 200);
     const st = textOf(settlements);
-    t.match(st, /https:\/\/peer\.example 2026-10 5\.00 2\.00 3\.00 we pay accepted — Payment reference Record payment/);
-    t.match(st, /https:\/\/peer\.example 2026-09 1\.00 1\.50 0\.50 the peer pays paid PEER-77 Confirm receipt/);
-    t.match(st, /https:\/\/other\.example 2026-10 — — — — open — —/);
+    t.match(st, /https:\/\/peer\.example 2026-10 5\.00 2\.00 3\.00 we pay 3\.00 \(we pay\) accepted — Payment reference Record payment/);
+    t.match(st, /https:\/\/peer\.example 2026-09 1\.00 1\.50 0\.50 the peer pays 0\.50 \(the peer pays\) paid PEER-77 Confirm receipt/);
+    t.match(st, /https:\/\/other\.example 2026-10 — — — — — open — —/);
     t.match(textOf(await admin.get('/admin/settlements?period=2026-09')), /Settlements of 2026-09/);
     t.notMatch(textOf(await admin.get('/admin/settlements?period=2026-09')), '2026-10 5.00');
     t.equal((await admin.get('/admin/settlements?period=soon')).status, 400);
@@ -167,10 +167,10 @@ await eachDatabase(t, async (t, kind) => {
     const paid = await admin.post(`/admin/settlements/${weOwe}/paid`, { reference: 'SEPA-1' });
     t.equal(paid.status, 303);
     t.equal(paid.location, '/admin/settlements?done=paid');
-    t.match(textOf(await admin.get(paid.location!)), /Payment recorded.*2026-10 5\.00 2\.00 3\.00 we pay paid SEPA-1 —/);
+    t.match(textOf(await admin.get(paid.location!)), /Payment recorded.*2026-10 5\.00 2\.00 3\.00 we pay 3\.00 \(we pay\) paid SEPA-1 —/);
     const confirmed = await admin.post(`/admin/settlements/${theyOwe}/confirm`);
     t.equal(confirmed.status, 303);
-    t.match(textOf(await admin.get(confirmed.location!)), /Receipt confirmed: settled\..*2026-09 1\.00 1\.50 0\.50 the peer pays settled PEER-77 —/);
+    t.match(textOf(await admin.get(confirmed.location!)), /Receipt confirmed: settled\..*2026-09 1\.00 1\.50 0\.50 the peer pays 0\.50 \(the peer pays\) settled PEER-77 —/);
     const again = await admin.post(`/admin/settlements/${open}/confirm`);
     t.equal(again.status, 409);
     t.match(textOf(again), '(settlement_not_paid)');

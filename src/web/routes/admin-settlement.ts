@@ -18,6 +18,7 @@ import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
 type Form = Record<string, string | undefined>;
+type SettlementItem = Awaited<ReturnType<typeof listSettlements>>[number];
 type DocumentLine = { n: number; creator: string; account?: string; flattrCount: number; amount: string };
 
 /** The uuid at the end of a statement's IRI: what the pages put in their addresses. */
@@ -236,6 +237,14 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
 
   // ---- settlements -------------------------------------------------------------------------
 
+  /** The due amount, who pays it, and what it carries or was paid with. */
+  const dueText = (s: SettlementItem) => {
+    if (s.due === null) return '—';
+    const who = s.due_debtor === 'us' ? 'we pay' : s.due_debtor === 'peer' ? 'the peer pays' : 'nothing to pay';
+    const carried = s.carried_in.length ? html`<br><small>with ${s.carried_in.join(', ')}</small>` : '';
+    const paidWith = s.paid_with !== null && s.paid_with !== s.period ? html`<br><small>paid with ${s.paid_with}</small>` : '';
+    return html`${s.due} (${who})${carried}${paidWith}`;
+  };
   const showSettlements = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, failed?: { id: string; values: Form; error: FormError }) => {
     const q = request.query as { period?: unknown };
     let error: FormError | undefined;
@@ -249,28 +258,29 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
     const csrf = csrfToken(reply);
     const mine = (id: string) => (failed?.id === id ? failed.error : undefined);
     const action = (s: (typeof rows)[number]) => {
-      if (s.debtor === 'us' && s.state === 'accepted') {
+      if (s.due_debtor === 'us' && s.state === 'accepted') {
         return html`<form method="post" action="/admin/settlements/${s.id}/paid" class="row">${csrfField(csrf)}
 ${field({ name: 'reference', id: `reference-${s.id}`, label: 'Payment reference', value: failed?.id === s.id ? failed.values.reference : undefined, error: mine(s.id), required: true })}
 ${formAlert(mine(s.id), ['reference'])}
 <button type="submit">Record payment</button></form>`;
       }
-      if (s.debtor === 'peer' && s.state === 'paid') {
+      if (s.due_debtor === 'peer' && s.state === 'paid') {
         return html`<form method="post" action="/admin/settlements/${s.id}/confirm" class="row">${csrfField(csrf)}<button type="submit">Confirm receipt</button>${mine(s.id) ? errorText(mine(s.id) as FormError, `confirm-${s.id}-error`) : ''}</form>`;
       }
       return '—';
     };
-    const shown = failed && rows.some((s) => s.id === failed.id && ((s.debtor === 'us' && s.state === 'accepted') || (s.debtor === 'peer' && s.state === 'paid')));
-    const main = html`<p>One row per peer and month. The net is what one side still owes the other once both statements are accepted: the debtor records its payment with the bank's reference, the creditor confirms it arrived.</p>
+    const shown = failed && rows.some((s) => s.id === failed.id && ((s.due_debtor === 'us' && s.state === 'accepted') || (s.due_debtor === 'peer' && s.state === 'paid')));
+    const main = html`<p>One row per peer and month. The net is what one side still owes the other once both statements are accepted: the debtor records its payment with the bank's reference, the creditor confirms it arrived. A net left unpaid carries into the next month's: a payment covers its month and every earlier accepted month still unpaid (the due column).</p>
 <form method="get" action="/admin/settlements" class="row">
 ${field({ name: 'period', label: 'Month (YYYY-MM)', value: typeof q.period === 'string' ? q.period.slice(0, 20) || undefined : undefined, error })}
 <button type="submit">Show</button></form>
 ${failed && !shown ? html`<div role="alert">${errorText(failed.error, 'settlement-error')}</div>` : ''}
 ${rows.length === 0 ? html`<p>No settlements${period ? html` for ${period}` : ''}.</p>` : html`<div class="scroll"><table>
 <caption>Settlements${period ? html` of ${period}` : ''}</caption>
-<thead><tr><th scope="col">Peer</th><th scope="col">Period</th><th scope="col" class="num">Payable (${c})</th><th scope="col" class="num">Receivable (${c})</th><th scope="col" class="num">Net (${c})</th><th scope="col">Who pays</th><th scope="col">State</th><th scope="col">Reference</th><th scope="col">Action</th></tr></thead>
+<thead><tr><th scope="col">Peer</th><th scope="col">Period</th><th scope="col" class="num">Payable (${c})</th><th scope="col" class="num">Receivable (${c})</th><th scope="col" class="num">Net (${c})</th><th scope="col">Who pays</th><th scope="col" class="num">Due (${c})</th><th scope="col">State</th><th scope="col">Reference</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows.map((s) => html`<tr id="settlement-${s.id}"><td>${s.peer}</td><td>${s.period}</td><td class="num">${s.payable ?? '—'}</td><td class="num">${s.receivable ?? '—'}</td><td class="num">${s.net ?? '—'}</td>
-<td>${s.debtor === 'us' ? 'we pay' : s.debtor === 'peer' ? 'the peer pays' : '—'}</td><td>${s.state}</td><td>${s.reference ? html`<span class="code">${s.reference}</span>` : '—'}</td><td>${action(s)}</td></tr>`)}</tbody>
+<td>${s.debtor === 'us' ? 'we pay' : s.debtor === 'peer' ? 'the peer pays' : '—'}</td>
+<td class="num">${dueText(s)}</td><td>${s.state}</td><td>${s.reference ? html`<span class="code">${s.reference}</span>` : '—'}</td><td>${action(s)}</td></tr>`)}</tbody>
 </table></div>`}
 <p><a href="/admin/peers">Peers</a> · <a href="/admin/statements">Statements</a></p>`;
     const notice = failed || error ? undefined : noticeFor(request.query, { paid: 'Payment recorded; the peer is told.', confirmed: 'Receipt confirmed: settled.' });
