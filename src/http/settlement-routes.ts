@@ -43,7 +43,7 @@ const Settlement = z
     debtor: z.enum(['us', 'peer']).nullable(),
     state: z.enum(['open', 'accepted', 'paid', 'settled', 'disputed']),
     reference: z.string().nullable(),
-    carried_in: z.array(z.string()).meta({ description: 'Earlier accepted periods with this peer, still unpaid, that a payment recorded on this settlement also covers' }),
+    covers: z.array(z.string()).meta({ description: 'The periods a payment recorded on this settlement covers: every accepted period with the peer still unpaid (what is not paid carries over); for a paid or settled one, the periods paid together' }),
     due: Amount.nullable().meta({ description: 'What a payment recorded on this settlement moves (its net and the nets carried in); for a paid or settled one, the payment it was part of' }),
     due_debtor: z.enum(['us', 'peer']).nullable(),
     paid_with: z.string().nullable().meta({ description: 'The period of the settlement whose payment covered this one' }),

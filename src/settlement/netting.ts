@@ -3,12 +3,14 @@
  * owe: payable) and the peer's statement to us (what it owes: receivable) are both accepted, the
  * net is payable - receivable: positive, we pay it; negative, the peer does; zero, settled.
  *
- * What is not paid carries into the next period: a payment covers its period and every earlier
- * accepted period with that peer still unpaid, so its amount is the sum of their nets (`due`),
- * and who pays is decided by that sum. Each covered settlement records the period of the
- * settlement the payment was recorded on (`paid_with`); the creditor's confirmation settles them
- * together. Both sides compute the same sums from the same accepted statements, and the paid
- * message names the periods it covers, so the creditor checks the amount period by period.
+ * What is not paid carries into the next period: a payment covers every accepted period with
+ * that peer still unpaid, so its amount is the sum of their nets (`due`), and that sum decides
+ * who pays — only one side can, so the two never pay parts of the same set at once. Each covered
+ * settlement records the latest covered period (`paid_with`); the creditor's confirmation
+ * settles them together. Both sides compute the same sums from the same accepted statements,
+ * and the paid message names the periods it covers, so the creditor checks the amount against
+ * its own settlements. A set whose nets add up to zero is settled at once, on each side as soon
+ * as it sees the set accepted.
  *
  * The ledger (both instances): the close credited peer:<origin> with what we owe; accepting the
  * peer's statement debited it for what our creators received from it; so its balance is the net
@@ -57,18 +59,19 @@ export async function refreshSettlement(db: Executor, peer: string, period: stri
   await db.updateTable('settlements').set({ payable, receivable, state }).where('peer_origin', '=', peer).where('period', '=', period).execute();
   if (state !== 'accepted') return;
   // Nothing to pay, all accepted unpaid periods with the peer taken together: settled at once.
-  const latest = await db.selectFrom('settlements').select('period').where('peer_origin', '=', peer).where('state', '=', 'accepted')
-    .orderBy('period', 'desc').executeTakeFirstOrThrow();
-  const covered = await coveredBy(db, peer, latest.period);
+  const covered = await unpaid(db, peer);
   if (sumOfNets(covered) === 0n) {
-    await db.updateTable('settlements').set({ state: 'settled', paid_with: latest.period }).where('id', 'in', covered.map((r) => r.id)).execute();
+    await db.updateTable('settlements').set({ state: 'settled', paid_with: latestOf(covered) }).where('id', 'in', covered.map((r) => r.id)).execute();
   }
 }
 
-/** The settlements a payment recorded on `period` covers: it and the earlier accepted unpaid ones. */
-async function coveredBy(db: Executor, peer: string, period: string): Promise<SettlementRow[]> {
-  return db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('period', '<=', period)
-    .where('state', '=', 'accepted').orderBy('period').forUpdate().execute();
+/** What the next payment with the peer covers: every accepted settlement not paid yet, oldest first. */
+async function unpaid(db: Executor, peer: string): Promise<SettlementRow[]> {
+  return db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('state', '=', 'accepted').orderBy('period').forUpdate().execute();
+}
+
+function latestOf(rows: readonly SettlementRow[]): string {
+  return rows.reduce((latest, r) => (r.period > latest ? r.period : latest), '');
 }
 
 function sumOfNets(rows: readonly SettlementRow[]): bigint {
@@ -81,11 +84,11 @@ function debtorOf(net: bigint | null): 'us' | 'peer' | null {
 }
 
 /**
- * The API's view of a settlement. `due` is what a payment recorded on it moves: for an accepted
- * one, its net plus the nets of the earlier unpaid periods it carries (`carried_in`); for a paid
- * or settled one, the payment it was part of (`paid_with`).
+ * The API's view of a settlement. `due` is what a payment recorded on it moves and `covers` the
+ * periods that payment covers: for an accepted one, every accepted unpaid period with the peer
+ * (its own net plus what carried); for a paid or settled one, the payment it was part of.
  */
-export function settlementView(row: SettlementRow, due: { amount: bigint; carriedIn: string[] } | null = null) {
+export function settlementView(row: SettlementRow, due: { amount: bigint; covers: string[] } | null = null) {
   const net = netOf(row);
   return {
     id: row.id,
@@ -98,7 +101,7 @@ export function settlementView(row: SettlementRow, due: { amount: bigint; carrie
     debtor: debtorOf(net),
     state: row.state,
     reference: row.reference,
-    carried_in: due?.carriedIn ?? [],
+    covers: due?.covers ?? [],
     due: due === null ? null : formatAmount(due.amount < 0n ? -due.amount : due.amount),
     due_debtor: due === null ? null : debtorOf(due.amount),
     paid_with: row.paid_with,
@@ -122,20 +125,20 @@ export async function listSettlements(ctx: Context, filter: { peer?: string; per
 export async function settlementsCsv(ctx: Context, filter: { peer?: string; period?: string }): Promise<(string | null)[][]> {
   const items = await listSettlements(ctx, filter);
   return [
-    ['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference', 'due', 'due_debtor', 'carried_in', 'paid_with'],
-    ...items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference, i.due, i.due_debtor, i.carried_in.join(' '), i.paid_with]),
+    ['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference', 'due', 'due_debtor', 'covers', 'paid_with'],
+    ...items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference, i.due, i.due_debtor, i.covers.join(' '), i.paid_with]),
   ];
 }
 
-function dueOf(row: SettlementRow, related: readonly SettlementRow[]): { amount: bigint; carriedIn: string[] } | null {
+function dueOf(row: SettlementRow, related: readonly SettlementRow[]): { amount: bigint; covers: string[] } | null {
   const samePeer = related.filter((r) => r.peer_origin === row.peer_origin);
   if (row.state === 'accepted') {
-    const covered = samePeer.filter((r) => r.state === 'accepted' && r.period <= row.period);
-    return { amount: sumOfNets(covered), carriedIn: covered.filter((r) => r.period !== row.period).map((r) => r.period) };
+    const covered = samePeer.filter((r) => r.state === 'accepted');
+    return { amount: sumOfNets(covered), covers: covered.map((r) => r.period) };
   }
   if (row.paid_with !== null) {
     const group = samePeer.filter((r) => r.paid_with === row.paid_with);
-    return { amount: sumOfNets(group), carriedIn: group.filter((r) => r.period !== row.paid_with).map((r) => r.period) };
+    return { amount: sumOfNets(group), covers: group.map((r) => r.period) };
   }
   return null;
 }
@@ -163,8 +166,8 @@ async function viewOf(db: Executor, id: string) {
 }
 
 /**
- * The debtor admin records the payment, with the bank's reference: of this settlement's net and
- * of every earlier accepted period with the peer still unpaid (what carried into this one).
+ * The debtor admin records the payment, with the bank's reference, from any of the settlements
+ * it covers: every accepted period with the peer still unpaid (what carried into the latest).
  */
 export async function markPaid(ctx: Context, id: string, reference: unknown) {
   if (typeof reference !== 'string' || reference.trim() === '' || reference.length > 200) {
@@ -177,14 +180,15 @@ export async function markPaid(ctx: Context, id: string, reference: unknown) {
       throw new AppError('already_paid', `this settlement is ${row.state} already (reference ${row.reference})`);
     }
     if (row.state !== 'accepted') throw new AppError('settlement_not_accepted', `both statements must be accepted first (the settlement is ${row.state})`);
-    const covered = await coveredBy(trx, row.peer_origin, row.period);
+    const covered = await unpaid(trx, row.peer_origin);
     const due = sumOfNets(covered);
-    if (due <= 0n) throw new AppError('forbidden', 'the peer owes this net (with the unpaid periods it carries): it records the payment, and this instance confirms it');
+    if (due <= 0n) throw new AppError('forbidden', 'the peer owes the net of the unpaid periods: it records the payment, and this instance confirms it');
+    const leader = covered.find((r) => r.period === latestOf(covered)) as SettlementRow;
     const acc = await accounts(trx, ctx, row.peer_origin);
-    await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: due, currency: ctx.config.currency, kind: 'settlement_paid', period: row.period, reference, idempotencyKey: `settlement:${row.id}:paid`, now: ctx.clock.now() });
-    await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: row.period }).where('id', 'in', covered.map((r) => r.id)).execute();
+    await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: due, currency: ctx.config.currency, kind: 'settlement_paid', period: leader.period, reference, idempotencyKey: `settlement:${leader.id}:paid`, now: ctx.clock.now() });
+    await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: leader.period }).where('id', 'in', covered.map((r) => r.id)).execute();
     const periods = covered.map((r) => r.period);
-    const message = { type: 'FlattrSettlementPaid', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: row.period, periods, amount: due.toString(), reference };
+    const message = { type: 'FlattrSettlementPaid', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods, amount: due.toString(), reference };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
   });
@@ -231,9 +235,14 @@ export async function onPaidMessage(db: Executor, ctx: Context, peer: string, me
   const { period, periods } = periodsOf(message);
   const rows = await db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('period', 'in', periods).forUpdate().execute();
   if (rows.length > 0 && rows.every((r) => (r.state === 'paid' || r.state === 'settled') && r.paid_with === period)) return;
+  const done = rows.filter((r) => r.state === 'paid' || r.state === 'settled');
+  // Both sides paid the same period (their views of what was accepted differed for a moment):
+  // money moved twice, which only the admins can sort out; the refusal says so.
+  if (done.length > 0) throw new AppError('already_paid', `${done.map((r) => `${r.period} is ${r.state} here (with ${r.paid_with})`).join('; ')}: both sides paid it; the admins must sort this out`);
   const unaccepted = periods.filter((p) => rows.find((r) => r.period === p)?.state !== 'accepted');
-  if (unaccepted.length > 0) throw new AppError('settlement_not_accepted', `this instance has not accepted both statements of ${unaccepted.join(', ')} (or they are paid already)`);
+  if (unaccepted.length > 0) throw new AppError('settlement_not_accepted', `this instance has not accepted both statements of ${unaccepted.join(', ')} yet`);
   const owed = -sumOfNets(rows);
+  if (owed <= 0n) throw new AppError('forbidden', `this instance owes the net of ${periods.join(', ')} (or nothing): it records that payment itself`);
   if (String(message.amount) !== owed.toString()) throw new AppError('invalid_amount', `the net this instance is owed for ${periods.join(', ')} is ${owed}, not ${String(message.amount)}`);
   await db.updateTable('settlements').set({ state: 'paid', reference: typeof message.reference === 'string' ? message.reference.slice(0, 200) : null, paid_at: ctx.clock.now(), paid_with: period })
     .where('id', 'in', rows.map((r) => r.id)).execute();

@@ -85,7 +85,7 @@ await eachDatabase(t, async (t, kind) => {
     t.same(decemberDoc.lines, []);
     t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, 'chained to November\'s');
     const csv = await a.api('GET', '/api/v1/admin/settlements?format=csv', { token: a.adminToken });
-    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference,due,due_debtor,carried_in,paid_with\r\n/);
+    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference,due,due_debtor,covers,paid_with\r\n/);
   });
 
   t.test('a statement that does not reconcile is disputed, corrected and settled', async (t) => {
@@ -189,7 +189,7 @@ await eachDatabase(t, async (t, kind) => {
       const s = await settlementOf(a, b, period);
       return s?.state === 'accepted' && s;
     }, 30_000, 'November accepted');
-    t.match(november, { net: '1.80', debtor: 'us', due: '1.80', due_debtor: 'us', carried_in: [] });
+    t.match(november, { net: '1.80', debtor: 'us', due: '1.80', due_debtor: 'us', covers: ['2026-11'] });
 
     // November is left unpaid. In December ann flattrs bob's thing again; bea flattrs nothing across.
     t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
@@ -199,19 +199,26 @@ await eachDatabase(t, async (t, kind) => {
       const s = await settlementOf(a, b, '2026-12');
       return s?.state === 'accepted' && s;
     }, 30_000, 'December accepted');
-    t.match(december, { payable: '4.50', receivable: '0.00', net: '4.50', due: '6.30', due_debtor: 'us', carried_in: ['2026-11'] }, 'November\'s 1.80 carries into December');
+    t.match(december, { payable: '4.50', receivable: '0.00', net: '4.50', due: '6.30', due_debtor: 'us', covers: ['2026-11', '2026-12'] }, 'November\'s 1.80 carries into December');
     const onB = await eventually(async () => {
       const s = await settlementOf(b, a, '2026-12');
       return s?.state === 'accepted' && s;
     }, 30_000, 'December accepted at B');
-    t.match(onB, { due: '6.30', due_debtor: 'peer', carried_in: ['2026-11'] }, 'B sees the same sum');
+    t.match(onB, { due: '6.30', due_debtor: 'peer', covers: ['2026-11', '2026-12'] }, 'B sees the same sum');
 
-    const paid = await a.api('POST', `/api/v1/admin/settlements/${december.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-NOV-DEC' } });
+    t.match(await settlementOf(a, b, period), { due: '6.30', covers: ['2026-11', '2026-12'] }, 'November\'s row shows the same payment');
+    // B cannot tell A that B paid what A owes.
+    const fromB = await asIssuer(b, a);
+    const upsideDown = await fromB.post(JSON.stringify({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-12', periods: ['2026-11', '2026-12'], amount: '-6300000', reference: 'NOPE' }));
+    t.equal(upsideDown.status, 403, await upsideDown.text());
+    t.equal((await settlementOf(a, b, period)).state, 'accepted', 'nothing changed');
+    // Recorded from November's row, the payment covers both months.
+    const paid = await a.api('POST', `/api/v1/admin/settlements/${november.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-NOV-DEC' } });
     t.equal(paid.status, 200, paid.text);
-    t.match(paid.body, { state: 'paid', due: '6.30', paid_with: '2026-12', carried_in: ['2026-11'] });
-    t.match(await settlementOf(a, b, period), { state: 'paid', paid_with: '2026-12', reference: 'SEPA-NOV-DEC' }, 'November is paid with December');
-    const again = await a.api('POST', `/api/v1/admin/settlements/${november.id}/paid`, { token: a.adminToken, body: { reference: 'OTHER' } });
-    t.equal(again.status, 409, 'November is not paid twice');
+    t.match(paid.body, { period: '2026-11', state: 'paid', due: '6.30', paid_with: '2026-12', covers: ['2026-11', '2026-12'] });
+    t.match(await settlementOf(a, b, '2026-12'), { state: 'paid', paid_with: '2026-12', reference: 'SEPA-NOV-DEC' }, 'December is paid with it');
+    const again = await a.api('POST', `/api/v1/admin/settlements/${december.id}/paid`, { token: a.adminToken, body: { reference: 'OTHER' } });
+    t.equal(again.status, 409, 'December is not paid twice');
     await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told of the payment of both');
     // B confirms from November's row: the payment it was part of is settled as a whole.
     const novemberOnB = await settlementOf(b, a, period);
@@ -240,6 +247,9 @@ await eachDatabase(t, async (t, kind) => {
     t.match(await replay.json(), { ok: true, replay: true });
     const foreign = await post(JSON.stringify({ ...JSON.parse(delivered.body), id: `${a.origin}/settlement/messages/${crypto.randomUUID()}` }));
     t.equal(foreign.status, 400, 'an id that is not on the sender\'s origin');
+    const twice = await post(JSON.stringify({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-11', periods: ['2026-11'], amount: '1800000', reference: 'AGAIN' }));
+    t.equal(twice.status, 409, 'a payment of a month settled by another payment is refused');
+    t.match(await twice.text(), /2026-11 is settled here \(with 2026-12\).*both sides paid it/);
     // A late "disputed" answer (a new message) to a statement B accepted long ago changes nothing.
     const accepted = await a.ctx.db.selectFrom('statements').select('id').where('direction', '=', 'out').where('period', '=', period).executeTakeFirstOrThrow();
     const late = await post(JSON.stringify({ type: 'FlattrStatementResponse', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, statement: accepted.id, outcome: 'disputed', lines: [{ n: 1, reason: 'changed my mind' }] }));

@@ -241,9 +241,8 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
   const dueText = (s: SettlementItem) => {
     if (s.due === null) return '—';
     const who = s.due_debtor === 'us' ? 'we pay' : s.due_debtor === 'peer' ? 'the peer pays' : 'nothing to pay';
-    const carried = s.carried_in.length ? html`<br><small>with ${s.carried_in.join(', ')}</small>` : '';
-    const paidWith = s.paid_with !== null && s.paid_with !== s.period ? html`<br><small>paid with ${s.paid_with}</small>` : '';
-    return html`${s.due} (${who})${carried}${paidWith}`;
+    const covers = s.covers.length > 1 ? html`<br><small>for ${s.covers.join(', ')}</small>` : '';
+    return html`${s.due} (${who})${covers}`;
   };
   const showSettlements = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, failed?: { id: string; values: Form; error: FormError }) => {
     const q = request.query as { period?: unknown };
