@@ -23,6 +23,7 @@ import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
 import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
 import { startWebhookWorker } from './webhooks/delivery.ts';
+import { startClaimsRefresh } from './federation/claims.ts';
 
 export interface Instance {
   readonly ctx: Context;
@@ -85,6 +86,8 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   // Subscribed flattrs at each period's start, and webhook deliveries (issue 6).
   const subscriptions = options.queueWorker === false ? undefined : startSubscriptionScheduler(ctx);
   const webhooks = options.queueWorker === false ? undefined : startWebhookWorker(ctx);
+  // Links made or dropped after an account's flattrs, checked again before the closes (issue 3).
+  const claims = options.queueWorker === false ? undefined : startClaimsRefresh(ctx);
   return {
     ctx,
     app,
@@ -97,6 +100,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
       await settlementRelay?.stop();
       await subscriptions?.stop();
       await webhooks?.stop();
+      await claims?.stop();
       stopQueue.abort();
       await queueWorker;
       if (!options.database) await database.close();

@@ -22,6 +22,7 @@ import { findMember } from '../members/service.ts';
 import { instanceSoftware, rememberActor } from './discover.ts';
 import { thingForUrl } from './remote-things.ts';
 import { INSTANCE_ACTOR } from './federation.ts';
+import { startWorker, type Worker } from '../worker.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
 const MAX_ALIASES = 5;
@@ -105,16 +106,17 @@ export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | 
 /**
  * Checks again the claims of remote accounts that matter for the next close — claimed now, with
  * shares waiting as unclaimed, or flattred this month or last — so a link made (or dropped) after
- * an account's first flattr counts without a new discovery. Answers how many changed. Meant to
- * run before a close (or daily); nothing calls it on its own yet.
+ * an account's first flattr counts without a new discovery. Checks up to `limit` accounts after
+ * the id `after`; answers how many changed and where the next call goes on (0n: from the start).
  */
-export async function refreshClaims(ctx: Context, limit = 200): Promise<number> {
+export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Promise<{ changed: number; next: bigint }> {
   const remote = await signedLoader(ctx);
-  if (!remote) return 0;
+  if (!remote) return { changed: 0, next: 0n };
   const since = addMonths(periodOf(ctx.clock.now()), -1);
   const rows = await ctx.db
     .selectFrom('remote_actors')
     .select(['id', 'iri', 'claimed_by'])
+    .where('id', '>', after)
     .where((eb) => eb.or([
       eb('claimed_by', 'is not', null),
       eb('id', 'in', eb.selectFrom('unclaimed').select('actor_id').where('state', '=', 'held')),
@@ -136,7 +138,25 @@ export async function refreshClaims(ctx: Context, limit = 200): Promise<number> 
     await recordClaim(ctx, row.id, claim);
     changed++;
   }
-  return changed;
+  return { changed, next: rows.length === limit ? (rows.at(-1)?.id ?? 0n) : 0n };
+}
+
+export const CLAIMS_WORKER = 'claims refresh';
+const REFRESH_EVERY_MS = 6 * 3600_000;
+
+/**
+ * Every six hours (and at start), every account that matters for the next close has its claim
+ * checked again, a page at a time: a link made after a Mastodon account's last flattr reaches the
+ * close in time for its held shares to go to the claiming instance, not to the charity.
+ */
+export function startClaimsRefresh(ctx: Context): Worker {
+  let next = 0n;
+  return startWorker(ctx, CLAIMS_WORKER, REFRESH_EVERY_MS, async () => {
+    const result = await refreshClaims(ctx, 200, next);
+    if (result.changed > 0) ctx.log.info({ changed: result.changed }, 'claims refreshed');
+    next = result.next;
+    return next !== 0n;
+  });
 }
 
 /**
