@@ -15,6 +15,7 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { INSTANCE_ACTOR } from './federation.ts';
+import { fetchPublic } from '../public-address.ts';
 
 /** A page is read up to this size; owners are named in its head. */
 const PAGE_LIMIT_BYTES = 512 * 1024;
@@ -95,10 +96,9 @@ interface Page {
 
 /** The head of an HTML page: its title, rel=payment links and fediverse:creator handles. */
 async function readPage(ctx: Context, url: string): Promise<Page | null> {
-  if (!ctx.config.allowPrivateAddress && isPrivateHost(new URL(url).hostname)) return null;
   let response: Response;
   try {
-    response = await fetch(url, { headers: { accept: 'text/html' }, redirect: 'follow', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    response = await fetchPublic(ctx, url, { headers: { accept: 'text/html' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch {
     return null;
   }
@@ -153,15 +153,6 @@ function decodeEntities(text: string): string {
   return text.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 }
 
-/** Loopback, private and link-local names (Fedify's own fetches apply the same rule). */
-function isPrivateHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return (
-    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') ||
-    /^(127|10|0)\./.test(h) || /^192\.168\./.test(h) || /^169\.254\./.test(h) || /^172\.(1[6-9]|2\d|3[01])\./.test(h)
-  );
-}
-
 /** The actor's row in remote_actors (inserted or refreshed), with its instance's software. */
 export async function rememberActor(ctx: Context, db: Executor, actor: Actor): Promise<bigint> {
   const iri = actor.id;
@@ -201,8 +192,7 @@ export async function rememberActor(ctx: Context, db: Executor, actor: Actor): P
  */
 export async function instanceSoftware(ctx: Context, iri: URL): Promise<string | null> {
   const getJson = async (url: URL): Promise<unknown> => {
-    if (!ctx.config.allowPrivateAddress && isPrivateHost(url.hostname)) return null;
-    const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const response = await fetchPublic(ctx, url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (!response.ok) {
       await response.body?.cancel();
       return null;

@@ -8,11 +8,9 @@
  * that expires, and the attempt is made again. Times come from the instance clock; a delivery never
  * attempted is due whatever its time (an event queued without the instance clock's `now`).
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { isPrivateAddress } from './urls.ts';
+import { resolvesPrivately } from '../public-address.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody } from './signature.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 
@@ -108,15 +106,6 @@ async function post(ctx: Context, row: DueRow): Promise<{ ok: boolean; status: s
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return { ok: false, status: `unreachable: ${cause ?? (error as Error).name}`.slice(0, 200) };
   }
-}
-
-/** Whether the host is, or resolves to, a loopback, private or link-local address. */
-async function resolvesPrivately(hostname: string): Promise<boolean> {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (isPrivateAddress(host)) return true;
-  if (isIP(host)) return false;
-  const addresses = await lookup(host, { all: true });
-  return addresses.some((a) => isPrivateAddress(a.address));
 }
 
 const WORKER = 'webhook delivery';

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { exportJwk, importJwk, signRequest } from '@fedify/fedify';
 import t from 'tap';
 import { eachDatabase } from '../helpers/databases.ts';
-import { thing } from '../helpers/instance.ts';
+import { startInstance, thing } from '../helpers/instance.ts';
 import { close, eventually, listen, type NetworkedInstance, startNetworked } from '../helpers/network.ts';
 
 const AP = 'application/activity+json';
@@ -99,6 +99,24 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(made.body.thing.uri, `${b.origin}/things/${pageThing}`, 'the page pays the thing it names');
     t.equal(made.body.thing.owner.actor, `${b.origin}/users/bob`);
     await eventually(async () => remoteIncoming(await incoming(b, bob)).some((i) => i.thing.id === pageThing), 20_000, 'the Like arriving');
+  });
+
+  t.test('without FARTHING_ALLOW_PRIVATE_ADDRESS a page on a private address is never fetched', async (t) => {
+    const pageThing = await thing(b, bob, 'https://bob.example/posts/3', 'Third post');
+    let hits = 0;
+    const blog = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><html><head><title>Bob's</title><link rel="payment" href="${b.origin}/things/${pageThing}"></head></html>`);
+    });
+    const port = await listen(blog);
+    t.teardown(() => close(blog));
+    const c = await startInstance(t, kind, { env: { FARTHING_ORIGIN: 'https://c.example' } });
+    const cy = await c.member('cy', { deposit: '10.00', budget: '2.00' });
+    const made = await c.api('POST', '/api/v1/flattrs', { token: cy, body: { url: `http://127.0.0.1:${port}/post.html` } });
+    t.equal(hits, 0, 'nothing was sent to the private address');
+    t.equal(made.status, 404, 'so no owner is found');
+    t.match(made.body.error, { code: 'not_found', field: 'url' });
+    t.equal((await c.ctx.db.selectFrom('flattrs').select('id').execute()).length, 0, 'and nothing is flattred');
   });
 
   t.test('a dead peer never fails a click; the Like is delivered once it is back', async (t) => {
