@@ -23,11 +23,13 @@ const STATEMENTS = [
     ALTER TABLE settlements ADD COLUMN paid_with text
   `,
   `
-    -- Settlement messages (responses, payments, confirmations) received, each processed once.
+    -- Settlement messages (responses, payments, confirmations) received, each processed once;
+    -- body is the signed message byte for byte (its proof is the peer's word).
     CREATE TABLE settlement_messages_in (
       message_id text PRIMARY KEY,
       peer_origin text NOT NULL,
       type text NOT NULL,
+      body text NOT NULL,
       received_at timestamptz NOT NULL
     )
   `,

@@ -351,6 +351,7 @@ export interface SettlementMessagesInTable {
   message_id: string;
   peer_origin: string;
   type: string;
+  body: string;
   received_at: Timestamp;
 }
 

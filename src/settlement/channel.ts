@@ -1,7 +1,11 @@
 /**
  * The signed settlement channel between instances: every message (a statement, its acceptance
  * or dispute, a payment, its confirmation) is POSTed to the peer's /settlement/inbox, HTTP-signed
- * with this instance actor's RSA key, and retried until the peer answers 2xx.
+ * with this instance actor's RSA key, and retried until the peer answers 2xx. Like a statement,
+ * every other message carries an eddsa-jcs-2022 proof by the instance actor's Ed25519 key, so the
+ * peer keeps a record (an acceptance, a payment's reference) that it can show to a third party;
+ * it is added at delivery, the same proof at every attempt (Ed25519 is deterministic and the
+ * proof's `created` is the time the message was queued).
  *
  * Messages are written to settlement_deliveries in the transaction of whatever caused them, so
  * none is lost when the process dies; a worker delivers them in order per peer (a statement
@@ -19,6 +23,7 @@ import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { INSTANCE_ACTOR } from '../federation/federation.ts';
 import { signingKeyId } from '../federation/key-guard.ts';
+import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
 
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
@@ -53,17 +58,18 @@ export function wakeSettlementRelay(ctx: Context): void {
 export async function deliverDue(ctx: Context): Promise<number> {
   const federation = ctx.federation;
   if (!federation) return 0;
-  const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number }>`
+  const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number; created_at: Date }>`
     UPDATE settlement_deliveries SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     WHERE id IN (SELECT id FROM settlement_deliveries
                  WHERE delivered_at IS NULL AND next_attempt_at <= now()
                  ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-    RETURNING id, url, body, attempts`.execute(ctx.db);
+    RETURNING id, url, body, attempts, created_at`.execute(ctx.db);
   if (rows.length === 0) return 0;
   rows.sort((a, b) => (a.id < b.id ? -1 : 1));
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const [rsa] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
-  if (!rsa) throw new Error('the instance actor has no RSA key');
+  const [rsa, ed25519] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+  if (!rsa || ed25519?.privateKey.algorithm.name !== 'Ed25519') throw new Error('the instance actor has no RSA or no Ed25519 key');
+  const signer = { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id!.href };
   const failed = new Set<string>();
   let delivered = 0;
   for (const row of rows) {
@@ -72,7 +78,7 @@ export async function deliverDue(ctx: Context): Promise<number> {
     if (!failed.has(row.url)) {
       try {
         const request = await signRequest(
-          new Request(row.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: row.body }),
+          new Request(row.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await withProof(row.body, signer, new Date(row.created_at)) }),
           rsa.privateKey,
           rsa.keyId,
         );
@@ -94,6 +100,38 @@ export async function deliverDue(ctx: Context): Promise<number> {
     }
   }
   return delivered;
+}
+
+/**
+ * A settlement message with its eddsa-jcs-2022 proof (assertionMethod). A statement is signed
+ * when it is issued, and goes as it is.
+ */
+export async function withProof(body: string, signer: { privateKey: CryptoKey; verificationMethod: string }, created: Date): Promise<string> {
+  const message = JSON.parse(body) as Record<string, unknown>;
+  if (message.type === 'FlattrStatement' || 'proof' in message) return body;
+  const options = { type: PROOF_TYPE, cryptosuite: CRYPTOSUITE, verificationMethod: signer.verificationMethod, proofPurpose: 'assertionMethod', created: created.toISOString() };
+  const proof = await createProof(message, options, signer.privateKey);
+  return JSON.stringify({ ...message, proof: { ...options, proofValue: proof.proofValue } });
+}
+
+/**
+ * Checks the proof of a settlement message other than a statement: by a key the sender's
+ * instance actor lists in assertionMethod, for that purpose, over the message as received.
+ * Throws 401 unauthorized saying what is wrong.
+ */
+export async function verifyMessageProof(message: Record<string, unknown>, multikeys: Map<string, CryptoKey>): Promise<void> {
+  const proof = message.proof as Record<string, unknown> | undefined;
+  if (typeof proof !== 'object' || proof === null) throw new AppError('unauthorized', 'the message has no proof (eddsa-jcs-2022 by the sending instance actor\'s key)');
+  const key = typeof proof.verificationMethod === 'string' ? multikeys.get(proof.verificationMethod) : undefined;
+  if (!key) throw new AppError('unauthorized', 'the message\'s proof is not by a key the sending instance actor lists in assertionMethod');
+  if (proof.proofPurpose !== 'assertionMethod') throw new AppError('unauthorized', 'the message\'s proof must be for assertionMethod');
+  let check;
+  try {
+    check = await verifyProof(message, key);
+  } catch (error) {
+    throw new AppError('unauthorized', `the message's proof cannot be checked: ${(error as Error).message}`);
+  }
+  if (!check.verified) throw new AppError('unauthorized', `the message's proof does not verify: ${check.message}`);
 }
 
 /** Runs the delivery worker in this process: at once when woken, else every POLL_MS. */

@@ -26,7 +26,7 @@ import { flattrSetDigest, statementDigest } from './digest.ts';
 import { checkChain, verifyStatement, type StatementReason } from './statement-check.ts';
 import { parseSignedStatement } from './statement-schema.ts';
 import type { SignedStatement } from './statement.ts';
-import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { instanceActorIri, queueMessage, verifyMessageProof, wakeSettlementRelay } from './channel.ts';
 import { onConfirmedMessage, onPaidMessage, refreshSettlement } from './netting.ts';
 
 export interface LineReason {
@@ -56,11 +56,12 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
   if (!handler) throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
   const id = typeof message.id === 'string' ? URL.parse(message.id) : null;
   if (!id || id.href !== message.id || id.origin !== sender.origin) throw new AppError('invalid_request', 'the message\'s id must be an IRI on the sender\'s origin');
+  await verifyMessageProof(message, sender.multikeys);
   // Each message counts once: a replay (a retried delivery, or a copy sent again later) is
   // answered as before and changes nothing, even when the state has moved on since.
   const result = await ctx.db.transaction().execute(async (trx) => {
     const fresh = await trx.insertInto('settlement_messages_in')
-      .values({ message_id: id.href, peer_origin: sender.origin, type: message.type as string, received_at: ctx.clock.now() })
+      .values({ message_id: id.href, peer_origin: sender.origin, type: message.type as string, body: text, received_at: ctx.clock.now() })
       .onConflict((oc) => oc.column('message_id').doNothing()).executeTakeFirst();
     if ((fresh.numInsertedOrUpdatedRows ?? 0n) === 0n) return { ok: true, replay: true };
     await handler(trx, ctx, sender.origin, message);

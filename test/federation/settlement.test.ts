@@ -209,7 +209,7 @@ await eachDatabase(t, async (t, kind) => {
     t.match(await settlementOf(a, b, period), { due: '6.30', covers: ['2026-11', '2026-12'] }, 'November\'s row shows the same payment');
     // B cannot tell A that B paid what A owes.
     const fromB = await asIssuer(b, a);
-    const upsideDown = await fromB.post(JSON.stringify({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-12', periods: ['2026-11', '2026-12'], amount: '-6300000', reference: 'NOPE' }));
+    const upsideDown = await fromB.post(await fromB.message({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-12', periods: ['2026-11', '2026-12'], amount: '-6300000', reference: 'NOPE' }));
     t.equal(upsideDown.status, 403, await upsideDown.text());
     t.equal((await settlementOf(a, b, period)).state, 'accepted', 'nothing changed');
     // Recorded from November's row, the payment covers both months.
@@ -234,25 +234,42 @@ await eachDatabase(t, async (t, kind) => {
     const transfers = await a.ctx.db.selectFrom('transfers').select(['kind', 'amount']).where('kind', 'like', 'settlement_%').execute();
     t.same(transfers.map((x) => [x.kind, x.amount]), [['settlement_paid', 6_300_000n]], 'one payment of 6.30');
 
-    // Replays: B's confirmation again (same id) changes nothing; a message id on another origin is refused.
-    const delivered = await b.ctx.db.selectFrom('settlement_deliveries').select('body').where('body', 'like', '%FlattrSettlementConfirmed%').executeTakeFirstOrThrow();
-    const { post } = await asIssuer(b, a);
+    // A keeps B's confirmation as it arrived, with B's proof.
+    const kept = await a.ctx.db.selectFrom('settlement_messages_in').select(['type', 'body']).where('type', '=', 'FlattrSettlementConfirmed').executeTakeFirstOrThrow();
+    const confirmation = JSON.parse(kept.body);
+    t.match(confirmation, { type: 'FlattrSettlementConfirmed', period: '2026-12', periods: ['2026-11', '2026-12'], amount: '6300000', proof: { cryptosuite: 'eddsa-jcs-2022', proofPurpose: 'assertionMethod' } });
+    const bActor = await (await fetch(`${b.origin}/actor`, { headers: { accept: 'application/activity+json' } })).json();
+    t.ok([bActor.assertionMethod].flat().some((m: { id: string }) => m.id === confirmation.proof.verificationMethod), 'signed with the key B\'s instance actor publishes');
+
+    // Replays: B's confirmation again (same id) changes nothing; a message id on another origin, no
+    // proof, or a proof that does not match are refused.
+    const { post, message } = await asIssuer(b, a);
     const snapshot = async () => ({
       settlements: await a.ctx.db.selectFrom('settlements').select(['id', 'state', 'paid_with']).orderBy('id').execute(),
       transfers: (await a.ctx.db.selectFrom('transfers').select('id').execute()).length,
     });
     const before = await snapshot();
-    const replay = await post(delivered.body);
+    const replay = await post(kept.body);
     t.equal(replay.status, 200);
     t.match(await replay.json(), { ok: true, replay: true });
-    const foreign = await post(JSON.stringify({ ...JSON.parse(delivered.body), id: `${a.origin}/settlement/messages/${crypto.randomUUID()}` }));
+    const { proof: _proof, ...unsigned } = confirmation;
+    const foreign = await post(await message({ ...unsigned, id: `${a.origin}/settlement/messages/${crypto.randomUUID()}` }));
     t.equal(foreign.status, 400, 'an id that is not on the sender\'s origin');
-    const twice = await post(JSON.stringify({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-11', periods: ['2026-11'], amount: '1800000', reference: 'AGAIN' }));
+    const fresh = { ...unsigned, id: `${b.origin}/settlement/messages/${crypto.randomUUID()}` };
+    const noProof = await post(JSON.stringify(fresh));
+    t.equal(noProof.status, 401, 'a message without a proof');
+    t.match(await noProof.text(), /no proof/);
+    const tampered = JSON.parse(await message(fresh));
+    tampered.amount = '1';
+    const forged = await post(JSON.stringify(tampered));
+    t.equal(forged.status, 401, 'a proof that does not match the message');
+    t.match(await forged.text(), /does not verify/);
+    const twice = await post(await message({ type: 'FlattrSettlementPaid', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, period: '2026-11', periods: ['2026-11'], amount: '1800000', reference: 'AGAIN' }));
     t.equal(twice.status, 409, 'a payment of a month settled by another payment is refused');
     t.match(await twice.text(), /2026-11 is settled here \(with 2026-12\).*both sides paid it/);
     // A late "disputed" answer (a new message) to a statement B accepted long ago changes nothing.
     const accepted = await a.ctx.db.selectFrom('statements').select('id').where('direction', '=', 'out').where('period', '=', period).executeTakeFirstOrThrow();
-    const late = await post(JSON.stringify({ type: 'FlattrStatementResponse', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, statement: accepted.id, outcome: 'disputed', lines: [{ n: 1, reason: 'changed my mind' }] }));
+    const late = await post(await message({ type: 'FlattrStatementResponse', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}`, issuer: `${b.origin}/actor`, statement: accepted.id, outcome: 'disputed', lines: [{ n: 1, reason: 'changed my mind' }] }));
     t.equal(late.status, 200);
     t.same(await snapshot(), before, 'nothing changed');
     t.equal((await a.ctx.db.selectFrom('statements').select('state').where('id', '=', accepted.id).executeTakeFirstOrThrow()).state, 'accepted');

@@ -8,6 +8,7 @@ import type { Period } from '../../src/core/period.ts';
 import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { statementDigest } from '../../src/settlement/digest.ts';
+import { withProof } from '../../src/settlement/channel.ts';
 import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
 import { thing } from './instance.ts';
 import { eventually, type NetworkedInstance, startNetworked } from './network.ts';
@@ -51,7 +52,8 @@ export async function pair(t: Test, kind: 'postgres' | 'pglite') {
 
 /**
  * Statements as A's instance actor would sign and send them to B (to test what B refuses or
- * disputes): `sign` builds the statement after `previous` with A's Ed25519 key, `post` sends a
+ * disputes): `sign` builds the statement after `previous` with A's Ed25519 key (`message` signs any
+ * other settlement message), `post` sends a
  * body to B's settlement inbox, HTTP-signed with A's RSA key (or not signed).
  */
 export async function asIssuer(a: NetworkedInstance, b: NetworkedInstance, previous: SignedStatement | null = null) {
@@ -74,7 +76,10 @@ export async function asIssuer(a: NetworkedInstance, b: NetworkedInstance, previ
       creators: [],
       ...overrides,
     }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
-  return { post, sign };
+  /** A settlement message (an answer, a payment...) with A's proof, as A's relay would send it. */
+  const message = (fields: Record<string, unknown>, created = new Date()) =>
+    withProof(JSON.stringify(fields), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, created);
+  return { post, sign, message };
 }
 
 export async function closeBoth(t: Test, a: NetworkedInstance, b: NetworkedInstance, p: string, at: string) {
