@@ -28,9 +28,9 @@ export async function walletOf(inst: NetworkedInstance, token: string) {
   return (await inst.api('GET', '/api/v1/me', { token })).body.balance as string;
 }
 
-export async function pair(t: Test, kind: 'postgres' | 'pglite') {
-  const a = await startNetworked(t, kind);
-  const b = await startNetworked(t, kind);
+export async function pair(t: Test, kind: 'postgres' | 'pglite', env: { a?: Record<string, string>; b?: Record<string, string> } = {}) {
+  const a = await startNetworked(t, kind, env.a);
+  const b = await startNetworked(t, kind, env.b);
   const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
   const carl = await a.member('carl', { deposit: '10.00', budget: '2.00' });
   const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
