@@ -51,8 +51,9 @@ export async function discoverRemoteThing(ctx: Context, url: string): Promise<Re
       if (owner && target) return { url: target.url instanceof URL ? target.url.href : url, uri: target.id?.href ?? null, title: titleOf(target) ?? page.title, owner };
     }
     for (const handle of page.creators) {
-      const actor = await lookup(fctx, `acct:${handle.replace(/^@/, '')}`, loader);
-      if (actor && isActor(actor)) return { url, uri: null, title: page.title, owner: actor };
+      const [user, host] = handle.replace(/^@/, '').split('@') as [string, string];
+      const actor = await lookupHandle(ctx, (iri) => lookup(fctx, iri, loader), user, host);
+      if (actor && isActor(actor as never)) return { url, uri: null, title: page.title, owner: actor as Actor };
     }
   }
   throw new AppError('not_found', 'nobody has claimed this URL yet, and no owner could be found for it', { field: 'url' });
@@ -61,6 +62,26 @@ export async function discoverRemoteThing(ctx: Context, url: string): Promise<Re
 async function lookup(fctx: FedifyContext<void>, url: string, loader: DocumentLoader): Promise<ApObject | null> {
   try {
     return await fctx.lookupObject(url, { documentLoader: loader });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The account a handle (`user@host`) names, through WebFinger: Fedify's client speaks https
+ * only, so where private addresses are allowed (development, tests) plain http is tried too.
+ */
+export async function lookupHandle(ctx: Context, lookupIri: (iri: string) => Promise<unknown>, user: string, host: string): Promise<unknown> {
+  const found = await lookupIri(`acct:${user}@${host}`);
+  if (found || !ctx.config.allowPrivateAddress) return found;
+  try {
+    const url = new URL(`http://${host}/.well-known/webfinger`);
+    url.searchParams.set('resource', `acct:${user}@${host}`);
+    const response = await fetchPublic(ctx, url, { headers: { accept: 'application/jrd+json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (!response.ok) return null;
+    const jrd = JSON.parse(await readCapped(response, PAGE_LIMIT_BYTES)) as { links?: { rel?: string; type?: string; href?: string }[] };
+    const self = jrd.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href;
+    return self ? await lookupIri(self) : null;
   } catch {
     return null;
   }

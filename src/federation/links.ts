@@ -13,6 +13,7 @@ import { AppError } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { actorIri } from '../members/service.ts';
 import { pointsTo, signedLoader } from './claims.ts';
+import { lookupHandle } from './discover.ts';
 
 /** Links a member may have, pending or verified. */
 export const MAX_LINKS = 10;
@@ -129,12 +130,7 @@ async function findAccount(ctx: Context, account: string): Promise<Actor> {
   if (/^https?:\/\//i.test(account)) {
     found = await remote.lookup(account);
   } else if (handle) {
-    found = await remote.lookup(`acct:${handle[1]}@${handle[2]}`);
-    // Fedify's WebFinger client speaks https only; plain http exists in development and tests.
-    if (!found && ctx.config.allowPrivateAddress) {
-      const self = await webFingerOverHttp(handle[1] as string, handle[2] as string);
-      if (self) found = await remote.lookup(self);
-    }
+    found = await lookupHandle(ctx, remote.lookup, handle[1] as string, handle[2] as string);
   } else {
     throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
   }
@@ -144,15 +140,3 @@ async function findAccount(ctx: Context, account: string): Promise<Actor> {
   return found as Actor;
 }
 
-async function webFingerOverHttp(user: string, host: string): Promise<string | null> {
-  try {
-    const url = new URL(`http://${host}/.well-known/webfinger`);
-    url.searchParams.set('resource', `acct:${user}@${host}`);
-    const response = await fetch(url, { headers: { accept: 'application/jrd+json' }, signal: AbortSignal.timeout(10_000) });
-    if (!response.ok) return null;
-    const jrd = (await response.json()) as { links?: { rel?: string; type?: string; href?: string }[] };
-    return jrd.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href ?? null;
-  } catch {
-    return null;
-  }
-}

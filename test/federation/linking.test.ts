@@ -75,6 +75,11 @@ async function mastodon(t: Test) {
         content: `<p>Toot number ${status}</p>`,
       });
     }
+    if (req.method === 'GET' && url.pathname === '/blog/1') {
+      // A web page naming its author by handle, as Mastodon's "author attribution" asks.
+      return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(`<!doctype html><html><head><title>Alice's blog</title><meta name="fediverse:creator" content="@alice@${host}"></head><body>Hello</body></html>`);
+    }
     if (req.method === 'GET' && url.pathname === '/.well-known/webfinger') {
       const resource = url.searchParams.get('resource');
       const who = resource === `acct:alice@${host}` ? 'alice' : resource === `acct:zed@${host}` ? 'zed' : null;
@@ -297,6 +302,15 @@ await eachDatabase(t, async (t, kind) => {
     t.same(aliasesOf(await actorDoc(bobActor)), [alice]);
     const gone = await b.api('DELETE', `/api/v1/me/links/${added.body.id}`, { token: bob });
     t.equal(gone.status, 404);
+  });
+
+  t.test('a web page naming its author with fediverse:creator: the flattr goes to that account (here claimed by bob)', async (t) => {
+    const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${masto.origin}/blog/1` } });
+    t.equal(made.status, 201, made.text);
+    t.equal(made.body.thing.title, 'Alice\'s blog');
+    const owner = await a.ctx.db.selectFrom('things').innerJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
+      .select(['remote_actors.iri', 'remote_actors.claimed_by']).where('things.url', '=', `${masto.origin}/blog/1`).executeTakeFirstOrThrow();
+    t.same(owner, { iri: alice, claimed_by: bobActor }, 'found through WebFinger');
   });
 
   t.test('the /settings/links page: list, add with errors next to the field, verify, remove', async (t) => {
