@@ -256,6 +256,9 @@ await eachDatabase(t, async (t, kind) => {
     const foreign = await post(await message({ ...unsigned, id: `${a.origin}/settlement/messages/${crypto.randomUUID()}` }));
     t.equal(foreign.status, 400, 'an id that is not on the sender\'s origin');
     const fresh = { ...unsigned, id: `${b.origin}/settlement/messages/${crypto.randomUUID()}` };
+    const inherited = await post(await message({ ...unsigned, type: 'constructor', id: `${b.origin}/settlement/messages/${crypto.randomUUID()}` }));
+    t.equal(inherited.status, 400, 'a type that is no message type');
+    t.match(await inherited.text(), /unknown settlement message type/);
     const noProof = await post(JSON.stringify(fresh));
     t.equal(noProof.status, 401, 'a message without a proof');
     t.match(await noProof.text(), /no proof/);
