@@ -110,8 +110,6 @@ export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | 
  * the id `after`; answers how many changed and where the next call goes on (0n: from the start).
  */
 export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Promise<{ changed: number; next: bigint }> {
-  const remote = await signedLoader(ctx);
-  if (!remote) return { changed: 0, next: 0n };
   const since = addMonths(periodOf(ctx.clock.now()), -1);
   const rows = await ctx.db
     .selectFrom('remote_actors')
@@ -128,6 +126,9 @@ export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Prom
     .orderBy('id')
     .limit(limit)
     .execute();
+  // No signed loader (nor the instance actor's keys it needs) when there is nothing to check.
+  const remote = rows.length > 0 ? await signedLoader(ctx) : null;
+  if (!remote) return { changed: 0, next: 0n };
   let changed = 0;
   for (const row of rows) {
     const actor = await remote.lookup(row.iri);
