@@ -4,7 +4,6 @@
  */
 import type { Federation } from '@fedify/fedify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { sql } from 'kysely';
@@ -89,11 +88,12 @@ async function installApiAccess(app: FastifyInstance, ctx: Context): Promise<voi
     max: ctx.config.apiRateLimit,
     timeWindow: '1 minute',
     // A token counts only once it is verified (remembered on the request for the route), so
-    // made-up tokens cannot dodge the address's limit.
+    // made-up tokens cannot dodge the address's limit. Its key is the SHA-256 that verifying it
+    // computed already (a second hash per request showed in the clicks profile).
     keyGenerator: async (request) => {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-      if (match && (await requireCaller(ctx, request).then(() => true, () => false))) {
-        return `token:${createHash('sha256').update(match[1] as string).digest('base64url')}`;
+      if (request.headers.authorization) {
+        const caller = await requireCaller(ctx, request).catch(() => undefined);
+        if (caller?.tokenHash) return `token:${caller.tokenHash}`;
       }
       return `ip:${request.ip}`;
     },

@@ -27,4 +27,6 @@ export interface Caller {
   readonly walletId?: bigint;
   /** What the caller's token may do (src/oauth/scopes.ts): a password token has every scope of the role. */
   readonly scopes: readonly string[];
+  /** The SHA-256 (base64) of the token the caller was verified by: per-token rate limits key on it. */
+  readonly tokenHash?: string;
 }
