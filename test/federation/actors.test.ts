@@ -19,7 +19,7 @@ import { actorKeyPairs } from '../../src/federation/keys.ts';
 import { actorIri, findMember } from '../../src/members/service.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { startInstance, thing, type TestInstance } from '../helpers/instance.ts';
-import { freePort } from '../helpers/network.ts';
+import { startNetworked } from '../helpers/network.ts';
 
 const ORIGIN = 'https://a.example';
 const AP = 'application/activity+json';
@@ -196,15 +196,13 @@ t.test('members and the instance are ActivityPub actors', async (t) => {
 });
 
 t.test('a remote Fedify server finds our actors and our inboxes verify their signatures (real HTTP)', async (t) => {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const inst = await startInstance(t, 'pglite', { env: { FARTHING_ORIGIN: origin, FARTHING_ALLOW_PRIVATE_ADDRESS: '1' } });
+  const inst = await startNetworked(t, 'pglite');
+  const origin = inst.origin;
   await inst.member('ann');
-  await inst.app.listen({ host: '127.0.0.1', port });
   const documentLoader = getDocumentLoader({ allowPrivateAddress: true });
 
   const jrd = await lookupWebFinger(`${origin}/users/ann`, { allowPrivateAddress: true });
-  t.ok(jrd?.aliases?.includes(`acct:ann@127.0.0.1:${port}`), 'WebFinger names the acct: handle');
+  t.ok(jrd?.aliases?.includes(`acct:ann@${new URL(origin).host}`), 'WebFinger names the acct: handle');
   const person = await lookupObject(`${origin}/users/ann`, { documentLoader });
   t.ok(person instanceof Person, 'the Person');
   t.equal(person?.id?.href, `${origin}/users/ann`);
@@ -237,13 +235,16 @@ t.test('acct: handles resolve the way a remote Fedify server resolves them (HTTP
   tls.setDefaultCACertificates([...trusted, cert]);
   t.teardown(() => tls.setDefaultCACertificates(trusted));
 
-  const port = await freePort();
-  const inst = await startInstance(t, 'pglite', { env: { FARTHING_ORIGIN: `https://127.0.0.1:${port}`, FARTHING_ALLOW_PRIVATE_ADDRESS: '1' } });
-  await inst.member('ann');
-  await inst.app.ready();
-  const server = createHttpsServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) => inst.app.routing(req, res));
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  // The server listens first (its port names the origin), and routes to the app once it is ready.
+  let inst: TestInstance | undefined;
+  const server = createHttpsServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) => (inst ? inst.app.routing(req, res) : res.writeHead(503).end()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const port = (server.address() as { port: number }).port;
+  const started = await startInstance(t, 'pglite', { env: { FARTHING_ORIGIN: `https://127.0.0.1:${port}`, FARTHING_ALLOW_PRIVATE_ADDRESS: '1' } });
+  await started.member('ann');
+  await started.app.ready();
+  inst = started;
 
   const documentLoader = getDocumentLoader({ allowPrivateAddress: true });
   // lookupObject reads allowPrivateAddress for its WebFinger step, though its type does not list it.

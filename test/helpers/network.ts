@@ -27,14 +27,12 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<string, string> = {}): Promise<NetworkedInstance> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const inst = await startInstance(t, kind, { env: { FARTHING_ORIGIN: origin, FARTHING_ALLOW_PRIVATE_ADDRESS: '1', ...env } });
-  await inst.app.listen({ host: '127.0.0.1', port: 0 });
-  const appPort = (inst.app.server.address() as { port: number }).port;
+  // The front listens first and keeps its port: picking a free port and listening on it later
+  // (after migrations) let a parallel test file take it in between (EADDRINUSE).
   let down = false;
+  let appPort = 0;
   const front = createServer((req, res) => {
-    if (down) {
+    if (down || appPort === 0) {
       req.resume();
       res.writeHead(503).end('down for maintenance');
       return;
@@ -46,8 +44,12 @@ export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<st
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });
-  await listen(front, port);
+  const port = await listen(front);
   t.teardown(() => close(front));
+  const origin = `http://127.0.0.1:${port}`;
+  const inst = await startInstance(t, kind, { env: { FARTHING_ORIGIN: origin, FARTHING_ALLOW_PRIVATE_ADDRESS: '1', ...env } });
+  await inst.app.listen({ host: '127.0.0.1', port: 0 });
+  appPort = (inst.app.server.address() as { port: number }).port;
   return Object.assign(inst, { origin, setDown: (value: boolean) => void (down = value) });
 }
 

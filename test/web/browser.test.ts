@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
-import { startInstance } from '../helpers/instance.ts';
-import { freePort } from '../helpers/network.ts';
+import { startNetworked } from '../helpers/network.ts';
 
 await withChromium(t, 'journeys', journeys);
 
@@ -22,10 +21,8 @@ function serveBlog(page: string): Promise<Server> {
 }
 
 async function journeys(t: Test, browser: Browser, javaScriptEnabled: boolean): Promise<void> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const inst = await startInstance(t, 'pglite', { env: { FARTHING_ORIGIN: origin } });
-  await inst.app.listen({ port, host: '127.0.0.1' });
+  const inst = await startNetworked(t, 'pglite');
+  const origin = inst.origin;
   const mode = javaScriptEnabled ? 'js' : 'nojs';
   const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`${mode}-${name}.png`, ARTIFACTS).pathname, fullPage: true });
   const consoleErrors: string[] = [];
