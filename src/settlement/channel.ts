@@ -66,10 +66,7 @@ export async function deliverDue(ctx: Context): Promise<number> {
     RETURNING id, url, body, attempts, created_at`.execute(ctx.db);
   if (rows.length === 0) return 0;
   rows.sort((a, b) => (a.id < b.id ? -1 : 1));
-  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const [rsa, ed25519] = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
-  if (!rsa || ed25519?.privateKey.algorithm.name !== 'Ed25519') throw new Error('the instance actor has no RSA or no Ed25519 key');
-  const signer = { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id!.href };
+  const { rsa, signer } = await instanceKeys(ctx);
   const failed = new Set<string>();
   let delivered = 0;
   for (const row of rows) {
@@ -100,6 +97,20 @@ export async function deliverDue(ctx: Context): Promise<number> {
     }
   }
   return delivered;
+}
+
+/**
+ * The instance actor's keys: RSA for HTTP signatures, and the Ed25519 key (the multikey its actor
+ * document lists in assertionMethod) that signs statements and messages.
+ */
+export async function instanceKeys(ctx: Context) {
+  const fctx = ctx.federation?.createContext(new URL(ctx.config.origin), undefined);
+  if (!fctx) throw new Error('settlement needs the federation');
+  const pairs = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
+  const rsa = pairs.find((p) => p.privateKey.algorithm.name === 'RSASSA-PKCS1-v1_5');
+  const ed25519 = pairs.find((p) => p.privateKey.algorithm.name === 'Ed25519');
+  if (!rsa || !ed25519?.multikey.id) throw new Error('the instance actor has no RSA or no Ed25519 key');
+  return { rsa, signer: { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id.href } };
 }
 
 /**

@@ -12,11 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import type { Period } from '../core/period.ts';
-import { INSTANCE_ACTOR } from '../federation/federation.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { statementDigest, referenceTo } from './digest.ts';
 import { buildStatement, type CreatorShares, type SignedStatement, signStatement } from './statement.ts';
-import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { instanceActorIri, instanceKeys, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { ensureSettlement } from './netting.ts';
 import { PEER_ORIGIN_SQL } from '../close/stages.ts';
 
@@ -95,11 +94,7 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
   if (total !== BigInt(booked.rows[0]?.amount ?? 0n)) {
     throw new Error(`statement to ${peer} for ${period}: lines add up to ${total}, the close booked ${booked.rows[0]?.amount}`);
   }
-  const fctx = ctx.federation?.createContext(new URL(ctx.config.origin), undefined);
-  if (!fctx) throw new Error('issuing statements needs the federation');
-  const pairs = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
-  const ed25519 = pairs.find((p) => p.privateKey.algorithm.name === 'Ed25519');
-  if (!ed25519) throw new Error('the instance actor has no Ed25519 key');
+  const { signer } = await instanceKeys(ctx);
 
   return ctx.db.transaction().execute(async (trx) => {
     // One issuer at a time per peer: the chain has one next sequence.
@@ -124,7 +119,7 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
       issuedAt: ctx.clock.now(),
       creators,
     });
-    const signed = await signStatement(statement, { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id!.href }, ctx.clock.now());
+    const signed = await signStatement(statement, signer, ctx.clock.now());
     const document = JSON.stringify(signed);
     if (options.correcting !== undefined) {
       await trx.updateTable('statements').set({ state: 'superseded', decided_at: ctx.clock.now() }).where('id', '=', options.correcting).execute();

@@ -114,11 +114,17 @@ export async function listSettlements(ctx: Context, filter: { peer?: string; per
   if (filter.period) query = query.where('period', '=', filter.period);
   const rows = await query.execute();
   if (rows.length === 0) return [];
-  // What carries and what was paid together is per peer, across periods the filter may hide.
-  const peers = [...new Set(rows.map((r) => r.peer_origin))];
-  const related = await ctx.db.selectFrom('settlements').select(COLUMNS).where('peer_origin', 'in', peers)
-    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).orderBy('period').execute();
+  const related = await relatedTo(ctx.db, [...new Set(rows.map((r) => r.peer_origin))]);
   return rows.map((row) => settlementView(row, dueOf(row, related)));
+}
+
+/**
+ * What carries and what was paid together, per peer and across periods a filter may hide: the
+ * peers' accepted settlements and those paid by some payment, oldest first.
+ */
+function relatedTo(db: Executor, peers: string[]): Promise<SettlementRow[]> {
+  return db.selectFrom('settlements').select(COLUMNS).where('peer_origin', 'in', peers)
+    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).orderBy('period').execute();
 }
 
 /** The settlements as CSV rows, the header first (API and CLI exports). */
@@ -160,9 +166,7 @@ async function accounts(db: Executor, ctx: Context, peer: string) {
 /** The view of one settlement after a change (its due computed as listSettlements does). */
 async function viewOf(db: Executor, id: string) {
   const row = await db.selectFrom('settlements').select(COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
-  const related = await db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', row.peer_origin)
-    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).execute();
-  return settlementView(row, dueOf(row, related));
+  return settlementView(row, dueOf(row, await relatedTo(db, [row.peer_origin])));
 }
 
 /**

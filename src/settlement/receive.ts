@@ -52,7 +52,7 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
     throw new AppError('unauthorized', 'the message\'s issuer is not the instance that signed it');
   }
   if (message.type === 'FlattrStatement') return receiveStatement(ctx, sender, text, message);
-  const handler = typeof message.type === 'string' && Object.hasOwn(MESSAGE_HANDLERS, message.type) ? MESSAGE_HANDLERS[message.type] : undefined;
+  const handler = typeof message.type === 'string' ? MESSAGE_HANDLERS.get(message.type) : undefined;
   if (!handler) throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
   const id = typeof message.id === 'string' ? URL.parse(message.id) : null;
   if (!id || id.href !== message.id || id.origin !== sender.origin) throw new AppError('invalid_request', 'the message\'s id must be an IRI on the sender\'s origin');
@@ -73,11 +73,11 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
 
 type MessageHandler = (db: Executor, ctx: Context, peer: string, message: Record<string, unknown>) => Promise<void>;
 
-const MESSAGE_HANDLERS: Record<string, MessageHandler> = {
-  FlattrStatementResponse: (db, ctx, peer, message) => onResponse(db, ctx, peer, message),
-  FlattrSettlementPaid: onPaidMessage,
-  FlattrSettlementConfirmed: onConfirmedMessage,
-};
+const MESSAGE_HANDLERS = new Map<string, MessageHandler>([
+  ['FlattrStatementResponse', (db, ctx, peer, message) => onResponse(db, ctx, peer, message)],
+  ['FlattrSettlementPaid', onPaidMessage],
+  ['FlattrSettlementConfirmed', onConfirmedMessage],
+]);
 
 async function receiveStatement(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string, json: unknown) {
   let parsed;

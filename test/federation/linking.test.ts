@@ -7,12 +7,12 @@
  * to B, and alice's shares held as unclaimed from before the link move to B at that close.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import t, { type Test } from 'tap';
 import { CLAIMS_WORKER, refreshClaims } from '../../src/federation/claims.ts';
 import { wakeWorker } from '../../src/worker.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { close, eventually, listen, startNetworked } from '../helpers/network.ts';
+import { close, eventually, listen, readAll, startNetworked } from '../helpers/network.ts';
 import { Browser, fieldError, textOf } from '../helpers/web.ts';
 
 const AP = 'application/activity+json';
@@ -110,12 +110,6 @@ async function mastodon(t: Test) {
   host = `127.0.0.1:${port}`;
   t.teardown(() => close(server));
   return { origin, host, profiles, received };
-}
-
-async function readAll(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 await eachDatabase(t, async (t, kind) => {

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
 import { addMonths } from '../../src/core/period.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { close, eventually, listen, startNetworked } from '../helpers/network.ts';
+import { close, eventually, listen, readAll, startNetworked } from '../helpers/network.ts';
 
 const AP = 'application/activity+json';
 
@@ -117,12 +117,6 @@ async function verifyAsMastodon(req: IncomingMessage, path: string, body: Buffer
   if (key.owner !== actor || keyDoc.id !== actor) return { verified: false, reason: 'the key is not the actor\'s' };
   const ok = verify('sha256', Buffer.from(signingString), createPublicKey(key.publicKeyPem), Buffer.from(params.signature!, 'base64'));
   return ok ? { verified: true } : { verified: false, reason: 'bad signature' };
-}
-
-async function readAll(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 await eachDatabase(t, async (t, kind) => {

@@ -3,7 +3,7 @@
  * small switchable front (so a test can take a peer "down" and bring it back on the same
  * origin), with FARTHING_ALLOW_PRIVATE_ADDRESS so Fedify may reach it.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { Test } from 'tap';
 import type { DatabaseKind } from '../../src/db/database.ts';
@@ -51,6 +51,13 @@ export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<st
   await inst.app.listen({ host: '127.0.0.1', port: 0 });
   appPort = (inst.app.server.address() as { port: number }).port;
   return Object.assign(inst, { origin, setDown: (value: boolean) => void (down = value) });
+}
+
+/** The whole body of a request to a test server. */
+export async function readAll(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export function listen(server: Server, port = 0): Promise<number> {
