@@ -46,6 +46,13 @@ await eachDatabase(t, async (t, kind) => {
     t.not(correction.state, 'accepted', 'not accepted without the admin');
     const before = await walletOf(b, bob);
     const uuid = correction.id.split('/').pop()!;
+    // Through the API of api.md too: a dispute with per-line reasons (the issuer is told).
+    const disputed = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [{ n: 1, reason: 'checking with bob first' }] } });
+    t.equal(disputed.status, 200, disputed.text);
+    t.match(disputed.body, { state: 'disputed', dispute: [{ n: 1, reason: 'checking with bob first' }] });
+    const badDispute = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [] } });
+    t.equal(badDispute.status, 400);
+    t.equal(badDispute.body.error.code, 'invalid_request');
     const page = await adminB.get(`/admin/statements/${uuid}`);
     t.match(page.text, `action="/admin/statements/${uuid}/accept"`);
     const accepted = await adminB.post(`/admin/statements/${uuid}/accept`);
@@ -55,6 +62,12 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2), 'bob credited 4.50, once');
     t.equal((await adminB.post(`/admin/statements/${uuid}/accept`)).status, 303, 'accepting again changes nothing');
     t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2));
+    const viaApi = await b.api('POST', `/api/v1/admin/statements/${uuid}/accept`, { token: b.adminToken });
+    t.equal(viaApi.status, 200, viaApi.text);
+    t.equal(viaApi.body.state, 'accepted', 'the API agrees, and credits nothing more');
+    t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2));
+    const refused = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [{ n: 1, reason: 'too late' }] } });
+    t.equal(refused.status, 409, 'an accepted statement cannot be disputed');
   });
 
   t.test('the settlement is paid and confirmed from the settlements pages', async (t) => {
