@@ -8,10 +8,12 @@
  * a browser asking for HTML, so a thing's page is served at its own IRI.
  *
  * A POST's body is read here first, up to INBOX_BODY_LIMIT_BYTES (413 beyond), and an inbox
- * delivery must pass the key guard (key-guard.ts) before Fedify verifies its signature.
+ * delivery must pass the key guard (key-guard.ts) before Fedify verifies its signature; Fedify
+ * then handles it knowing the key that verified it, for the listeners' own check (inbox-auth.ts).
  */
 import type { Federation } from '@fedify/fedify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { withVerifiedKey } from './inbox-auth.ts';
 import { KeyGuard } from './key-guard.ts';
 
 /** An activity is a few kilobytes; Mastodon refuses bodies over 1 MB. */
@@ -46,14 +48,17 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
       const read = await readBody(request);
       if (read === 'too_large') return refuse(reply, 413, 'payload_too_large', `the body is larger than ${INBOX_BODY_LIMIT_BYTES} bytes`);
       body = read;
-      if (INBOX_PATH.test(path)) {
-        const checked = await guard.check(headersOf(request), body);
-        if (!checked.ok) return refuse(reply, checked.status, checked.status === 400 ? 'invalid_request' : 'unauthorized', checked.message);
-      }
+    }
+    const fetchRequest = toFetchRequest(request, origin, body);
+    let verifiedKey: URL | undefined;
+    if (body && INBOX_PATH.test(path)) {
+      const checked = await guard.check(fetchRequest, body);
+      if (!checked.ok) return refuse(reply, checked.status, checked.status === 400 ? 'invalid_request' : 'unauthorized', checked.message);
+      verifiedKey = checked.keyId;
     }
     // Compared by identity: this very object means "not Fedify's, let fastify answer".
     const fallThrough = new Response(null, { status: 404 });
-    const response = await federation.fetch(toFetchRequest(request, origin, body), {
+    const handle = () => federation.fetch(fetchRequest, {
       contextData: undefined,
       // A POST Fedify does not take is a 404: the body has been read, fastify cannot read it again.
       ...(hasBody ? {} : { onNotFound: () => fallThrough }),
@@ -61,6 +66,7 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
       onNotAcceptable: (r) =>
         acceptsHtml(r) || THING_PATH.test(path) ? fallThrough : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
     });
+    const response = verifiedKey ? await withVerifiedKey(verifiedKey, handle) : await handle();
     if (response === fallThrough) return;
     reply.code(response.status);
     response.headers.forEach((value, name) => reply.header(name, value));

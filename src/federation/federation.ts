@@ -18,7 +18,8 @@ import type { Context } from '../context.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import { findThingById } from '../things/service.ts';
-import { onLike, onUndo } from './inbox.ts';
+import { AuthenticatingQueue } from './inbox-auth.ts';
+import { authenticated, onLike, onUndo } from './inbox.ts';
 import { actorKeyPairs } from './keys.ts';
 import { linkedAccounts } from './links.ts';
 import { routeFedifyLogs } from './logging.ts';
@@ -34,7 +35,8 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   const origin = new URL(ctx.config.origin);
   const federation = createFederation<void>({
     kv: stores.kv,
-    queue: stores.queue,
+    // Inbox messages carry the key that verified their request to the listeners (inbox-auth.ts).
+    queue: new AuthenticatingQueue(stores.queue),
     // instance.ts starts the queue worker and stops it on close.
     manuallyStartQueue: true,
     // URLs and handles come from FARTHING_ORIGIN, never from the Host header of a request.
@@ -83,14 +85,16 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   federation.setFollowingDispatcher('/users/{identifier}/following', empty).setCounter(() => 0);
 
   // Incoming activities, verified by the bridge's key guard and Fedify's signature check, and
-  // worked by the queue. Other types are answered 202 and logged as unsupported.
+  // worked by the queue. Other types are answered 202 and logged as unsupported. Every listener
+  // is `authenticated`: it runs only if the keys that may have authenticated the activity are
+  // its actor's (inbox-auth.ts).
   federation
     .setInboxListeners('/users/{identifier}/inbox', '/inbox')
     // No day-long cache of activity ids: incoming_flattrs.activity_id is UNIQUE for good, and a
     // Like sent again to repair a disputed statement must reach the listener.
     .withIdempotency(() => null)
-    .on(Like, (fctx, like) => onLike(ctx, fctx, like))
-    .on(Undo, (fctx, undo) => onUndo(ctx, fctx, undo));
+    .on(Like, authenticated(ctx, onLike))
+    .on(Undo, authenticated(ctx, onUndo));
 
   // A local thing is an ActivityPub object at its uri (a browser gets its page there instead):
   // other instances find its owner by `attributedTo`.

@@ -1,7 +1,9 @@
 /**
  * Flattrs in: a Like of one of our things from a Farthing instance is an incoming flattr, pending
  * until the sender's statement pays it; its Undo withdraws it. Fedify has verified the HTTP
- * signature, and the bridge (key-guard.ts) that the key belongs to the actor, before these run.
+ * signature, and the bridge (key-guard.ts) that the key belongs to the actor, before these run;
+ * `authenticated` checks again, on the activity as Fedify parsed it and every key that may have
+ * authenticated it (inbox-auth.ts), and drops what fails.
  *
  * A Farthing flattr is told apart from a Mastodon favourite by its `context`: the period's IRI on
  * the sender's instance (`{origin}/periods/YYYY-MM`). Its id must be on the actor's server too,
@@ -10,13 +12,26 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { InboxContext } from '@fedify/fedify';
-import { Like, Undo } from '@fedify/vocab';
+import type { Activity, Like, Undo } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { reconcileDisputed } from '../settlement/receive.ts';
 import { ownThingId } from '../things/service.ts';
 import { linkedThingId } from './claims.ts';
+import { inboxActor } from './inbox-auth.ts';
 
 const PERIOD_PATH = /^\/periods\/(\d{4}-(?:0[1-9]|1[0-2]))$/;
+
+/** A listener that runs only for an activity its actor's own key authenticated; others are logged and dropped. */
+export function authenticated<A extends Activity>(ctx: Context, listener: (ctx: Context, fctx: InboxContext<void>, activity: A) => Promise<void>) {
+  return async (fctx: InboxContext<void>, activity: A): Promise<void> => {
+    const checked = await inboxActor(fctx, activity);
+    if (!checked.ok) {
+      ctx.log.warn({ activity: activity.id?.href, actor: activity.actorId?.href, reason: checked.reason }, 'inbox activity refused');
+      return;
+    }
+    await listener(ctx, fctx, activity);
+  };
+}
 
 export async function onLike(ctx: Context, _fctx: InboxContext<void>, like: Like): Promise<void> {
   const id = like.id;

@@ -1,73 +1,75 @@
 /**
- * The check Fedify 2.3.6 leaves out (design.md): its inbox accepts a signing key whose document
- * merely claims the activity's actor as owner (`doesActorOwnKey` compares `key.owner` with the
- * actor and nothing else). Anyone could then publish a key "owned by" a victim and sign as them.
- * Money depends on these signatures, so before an activity reaches Fedify:
- *   1. the signing key's id is on the actor's own origin, and
- *   2. the actor's document lists that key (publicKey or assertionMethod).
- * Fedify then verifies the signature itself. An activity failing either is refused with 401.
+ * The inbox's door (issue 12): before Fedify sees a delivery, the request must be HTTP-signed,
+ * name no signature parameter twice (signature-params.ts), verify with Fedify's own
+ * `verifyRequestDetailed`, and the key that verified it must be on the origin of the activity's
+ * actor, as Fedify's `Activity.fromJsonLd` reads it (JSON-LD terms and all, not the raw `actor`
+ * key), and be listed by that actor's own document (`publicKey` or `assertionMethod`). Fedify
+ * only compares the key document's `owner` claim with the actor, which anyone can write.
  *
- * The actor documents come through Fedify's document loader (cached in our KV store), and a
- * confirmed (actor, key) pair is remembered for ten minutes in memory, so a busy inbox does not
- * fetch an actor per activity.
+ * A refused request is answered 401 (400 for a body that is no activity) and nothing is
+ * recorded. The key that verified goes with the request to the listeners, which check again
+ * against the activity as Fedify itself parsed it (inbox-auth.ts): that check is the decisive
+ * one, this one answers a forgery at once instead of with a silent 202.
  */
-import type { Federation } from '@fedify/fedify';
-import { isActor } from '@fedify/vocab';
+import { detachSignature, type Federation, verifyRequestDetailed } from '@fedify/fedify';
+import { Activity } from '@fedify/vocab';
+import { actorOwnsKey } from './inbox-auth.ts';
+import { repeatedSignatureParameter } from './signature-params.ts';
 
-const CONFIRMED_TTL_MS = 10 * 60 * 1000;
-const CONFIRMED_MAX = 10_000;
-
-export type GuardResult = { ok: true } | { ok: false; status: number; message: string };
+export type GuardResult = { ok: true; keyId: URL } | { ok: false; status: number; message: string };
 
 export class KeyGuard {
   readonly #federation: Federation<void>;
   readonly #origin: URL;
-  readonly #confirmed = new Map<string, number>();
 
   constructor(federation: Federation<void>, origin: string) {
     this.#federation = federation;
     this.#origin = new URL(origin);
   }
 
-  async check(headers: Headers, body: Buffer): Promise<GuardResult> {
-    let activity: unknown;
+  /** Checks a delivery; `request` is the request as Fedify will get it (its body unread). */
+  async check(request: Request, body: Buffer): Promise<GuardResult> {
+    let json: unknown;
     try {
-      activity = JSON.parse(body.toString('utf8'));
+      json = JSON.parse(body.toString('utf8'));
     } catch {
       return { ok: false, status: 400, message: 'the body is not JSON' };
     }
-    if (typeof activity !== 'object' || activity === null || Array.isArray(activity)) {
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       return { ok: false, status: 400, message: 'the body is not an activity' };
     }
-    const actorValue = (activity as { actor?: unknown }).actor;
-    const actor = parseUrl(typeof actorValue === 'string' ? actorValue : (actorValue as { id?: unknown } | undefined)?.id);
-    if (!actor) return { ok: false, status: 400, message: 'the activity names no actor' };
-    const keyId = parseUrl(signingKeyId(headers));
-    if (!keyId) return { ok: false, status: 401, message: 'the request is not signed' };
-    if (keyId.origin !== actor.origin) {
-      return { ok: false, status: 401, message: 'the signing key is not on the actor\'s server' };
+    if (!request.headers.has('signature') && !request.headers.has('signature-input')) {
+      return { ok: false, status: 401, message: 'the request is not signed' };
     }
-    const pair = `${actor.href}\n${keyId.href}`;
-    const until = this.#confirmed.get(pair);
-    if (until !== undefined && until > Date.now()) return { ok: true };
-    if (!(await this.#actorListsKey(actor, keyId))) {
-      return { ok: false, status: 401, message: 'the actor does not list the signing key' };
-    }
-    if (this.#confirmed.size >= CONFIRMED_MAX) this.#confirmed.clear();
-    this.#confirmed.set(pair, Date.now() + CONFIRMED_TTL_MS);
-    return { ok: true };
-  }
-
-  async #actorListsKey(actor: URL, keyId: URL): Promise<boolean> {
+    const repeated = repeatedSignatureParameter(request.headers);
+    if (repeated) return { ok: false, status: 401, message: `the signature names a parameter twice (${repeated})` };
+    // With every parameter named once, this is the key id any parser reads.
+    const named = parseUrl(signingKeyId(request.headers));
+    if (!named) return { ok: false, status: 401, message: 'the signature names no key' };
     const fctx = this.#federation.createContext(this.#origin, undefined);
+    const loaders = { documentLoader: fctx.documentLoader, contextLoader: fctx.contextLoader };
+    let activity: Activity;
     try {
-      const document = await fctx.lookupObject(actor.href);
-      if (!document || !isActor(document) || document.id?.href !== actor.href) return false;
-      const listed = [...document.publicKeyIds, ...document.assertionMethodIds].map((id) => id.href);
-      return listed.includes(keyId.href);
+      activity = await Activity.fromJsonLd(detachSignature(json), loaders);
     } catch {
-      return false;
+      return { ok: false, status: 400, message: 'the body is not an activity' };
     }
+    const actors = activity.actorIds;
+    if (actors.length !== 1) return { ok: false, status: 400, message: 'the activity must name exactly one actor' };
+    const actor = actors[0]!;
+    // Refused before any key is fetched: a key on another server is never the actor's.
+    if (named.origin !== actor.origin) return { ok: false, status: 401, message: 'the signing key is not on the actor\'s server' };
+    let keyId: URL | null | undefined;
+    try {
+      const verification = await verifyRequestDetailed(request.clone(), loaders);
+      keyId = verification.verified ? verification.key.id : null;
+    } catch {
+      keyId = null;
+    }
+    if (!keyId) return { ok: false, status: 401, message: 'the HTTP signature does not verify' };
+    const owned = await actorOwnsKey(fctx, actor, keyId.href);
+    if (owned !== true) return { ok: false, status: 401, message: owned };
+    return { ok: true, keyId };
   }
 }
 
@@ -80,8 +82,8 @@ export function signingKeyId(headers: Headers): string | undefined {
   return (input && /;\s*keyid="([^"]+)"/.exec(input)?.[1]) || undefined;
 }
 
-function parseUrl(value: unknown): URL | undefined {
-  if (typeof value !== 'string') return undefined;
+function parseUrl(value: string | undefined): URL | undefined {
+  if (!value) return undefined;
   try {
     const url = new URL(value);
     return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
