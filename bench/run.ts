@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   clicks: () => import('./clicks.ts').then((m) => ({ run: m.benchClicks })),
   statement: () => import('./statement.ts').then((m) => ({ run: m.benchStatement })),
   inbox: () => import('./inbox.ts').then((m) => ({ run: m.benchInbox })),
+  'settlement-inbox': () => import('./settlement-inbox.ts').then((m) => ({ run: m.benchSettlementInbox })),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -10,13 +10,12 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, statementDetails, statementDocument, statementsCsv, updatePeer } from '../settlement/admin.ts';
 import { verifySender } from '../settlement/channel.ts';
+import { admitSender, readAdmittedBody } from '../settlement/inbox-gate.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../settlement/netting.ts';
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
 import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
 
-/** A statement of a million lines is some 250 MB; a month of a large instance is far below this. */
-export const SETTLEMENT_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 
 const Statement = z
   .object({
@@ -61,13 +60,23 @@ function toFetchRequest(ctx: Context, request: FastifyRequest, body?: Buffer): R
 }
 
 export async function settlementRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
-  // The peers' channel takes the body as bytes (the signature's digest covers them).
+  // The peers' channel reads the body itself, as bytes (the signature's digest covers them), and
+  // only once the headers' signature names a peer's instance actor (inbox-gate.ts).
   await app.register(async (channel) => {
     channel.removeAllContentTypeParsers();
-    channel.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: SETTLEMENT_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
-    channel.post('/settlement/inbox', { bodyLimit: SETTLEMENT_BODY_LIMIT_BYTES }, async (request, reply) => {
-      const body = request.body as Buffer | undefined;
-      if (!body?.length) throw new AppError('invalid_request', 'send a settlement message');
+    channel.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    channel.post('/settlement/inbox', async (request, reply) => {
+      let body: Buffer;
+      try {
+        const admitted = await admitSender(ctx, request.method, request.url, toFetchRequest(ctx, request).headers);
+        body = await readAdmittedBody(request.raw, admitted);
+      } catch (error) {
+        // What was not read is discarded as it arrives, never kept: memory stays flat, and the
+        // sender gets its answer (closing the connection early could cut it off).
+        request.raw.resume();
+        throw error;
+      }
+      if (!body.length) throw new AppError('invalid_request', 'send a settlement message');
       const sender = await verifySender(ctx, toFetchRequest(ctx, request, body));
       return reply.status(200).send(await receiveMessage(ctx, sender, body.toString('utf8')));
     });
