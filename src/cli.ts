@@ -28,7 +28,7 @@ Usage: npm run farthing -- <command> [arguments]
   charity <username>                   make this account the instance's charity
   close <YYYY-MM>                      close a period (and any earlier one not yet closed)
   check                                run the ledger self-check
-  payouts [--state requested|paid]     list payouts
+  payouts [--state requested|exported|paid]  list payouts
   payout-paid <id> <reference>         record that a payout has been sent
 
 Settlement with other instances (the server delivers what these queue):
@@ -101,7 +101,7 @@ async function run(instance: Instance, command: string, args: string[], options:
       return result;
     }
     case 'payouts':
-      return { items: await listPayouts(ctx, state === 'requested' || state === 'paid' ? { state } : {}) };
+      return { items: await listPayouts(ctx, state === 'requested' || state === 'exported' || state === 'paid' ? { state } : {}) };
     case 'payout-paid':
       return markPayoutPaid(ctx, args[0] ?? '', args[1]);
     case 'statements':

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { electronicFormatIBAN } from 'ibantools';
+import { ibanProblem, normalizeBic } from './banking/iban.ts';
 import { parseAmount, percentToPpm } from './core/money.ts';
 
 const amountString = (name: string, fallback: string) =>
@@ -64,6 +66,29 @@ const EnvSchema = z
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
+    // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
+    FARTHING_BANK_IBAN: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        const problem = value === undefined ? undefined : ibanProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: `must be the instance's IBAN, but it ${problem}` });
+      })
+      .transform((value) => (value === undefined ? undefined : (electronicFormatIBAN(value) as string))),
+    FARTHING_BANK_BIC: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value !== undefined && !normalizeBic(value)) ctx.addIssue({ code: 'custom', message: 'must be a BIC of 8 or 11 letters and digits, such as COBADEFFXXX' });
+      })
+      .transform((value) => (value === undefined ? undefined : normalizeBic(value))),
+    FARTHING_BANK_HOLDER: z
+      .string()
+      .trim()
+      .max(70, 'must be the account holder of FARTHING_BANK_IBAN, at most 70 characters')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'must not contain control characters')
+      .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -79,6 +104,12 @@ const EnvSchema = z
     }
     if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
+    }
+    if (env.FARTHING_BANK_IBAN && !env.FARTHING_BANK_HOLDER) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_HOLDER'], message: 'must name the holder of FARTHING_BANK_IBAN (transfers and SEPA files need it)' });
+    }
+    if (!env.FARTHING_BANK_IBAN && (env.FARTHING_BANK_HOLDER || env.FARTHING_BANK_BIC)) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_IBAN'], message: 'must be set when FARTHING_BANK_HOLDER or FARTHING_BANK_BIC is' });
     }
     if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
@@ -117,6 +148,15 @@ export interface Config {
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
+  /** The instance's bank account (FARTHING_BANK_*): deposits by transfer, SEPA payout files; unset: arranged with the admin. */
+  readonly bank: BankAccount | undefined;
+}
+
+export interface BankAccount {
+  /** Electronic format, checked. */
+  readonly iban: string;
+  readonly bic: string | undefined;
+  readonly holder: string;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +222,9 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
+    bank: e.FARTHING_BANK_IBAN && e.FARTHING_BANK_HOLDER
+      ? Object.freeze({ iban: e.FARTHING_BANK_IBAN, bic: e.FARTHING_BANK_BIC, holder: e.FARTHING_BANK_HOLDER })
+      : undefined,
   });
 }
 
