@@ -36,6 +36,9 @@ export const ERROR_STATUS = {
   peer_blocked: 403,
   peer_limit: 409,
   unsupported_media_type: 415,
+  // card top-ups through Stripe (src/cards)
+  cards_disabled: 404,
+  invalid_signature: 400,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
