@@ -11,7 +11,7 @@ import { html, type Html } from '../web/html.ts';
 import { csrfField, field, formError, type FormError, page, sendPage } from '../web/layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../web/security.ts';
 import { requireAdminPage, requireMemberPage } from '../web/session.ts';
-import { createTopup, listReversals, listTopups, myTopup, requireCards } from './topups.ts';
+import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, type TopupView } from './topups.ts';
 
 /** The page with the form may send the browser on to Stripe Checkout (form-action covers the redirect). */
 export const TOPUP_CSP = PAGE_CSP.replace("form-action 'self'", "form-action 'self' https://checkout.stripe.com");
@@ -29,13 +29,24 @@ export function topupSection(ctx: Context, reply: FastifyReply, csrf: string, er
 <p>Pay ${formatAmount(cards.minTopup)} to ${formatAmount(cards.maxTopup)} ${c} by card through Stripe. ${fee}</p>
 <form method="post" action="/wallet/topup" class="row">${csrfField(csrf)}
 ${field({ name: 'amount', id: 'topup-amount', label: `Amount in ${c}`, value: amount, error, required: true, inputmode: 'decimal' })}
-<button type="submit">Pay by card</button></form>`;
+<button type="submit">Pay by card</button></form>
+<p><a href="/wallet/topup">Your card top-ups</a>, with Stripe's fee on each.</p>`;
+}
+
+function topupTable(topups: TopupView[]): Html {
+  if (topups.length === 0) return html`<p>No card top-ups yet.</p>`;
+  return html`<div class="scroll"><table>
+<caption>Your card top-ups</caption>
+<thead><tr><th scope="col">Made</th><th scope="col" class="num">Paid</th><th scope="col" class="num">Card fee</th><th scope="col">Fee paid by</th><th scope="col" class="num">Credited</th><th scope="col" class="num">Refunded</th><th scope="col">State</th></tr></thead>
+<tbody>${topups.map((p) => html`<tr><td>${p.created_at.slice(0, 10)}</td><td class="num">${p.amount}</td><td class="num">${p.fee ?? '—'}</td><td>${p.fee_bearer === 'member' ? 'you' : 'the instance'}</td><td class="num">${p.credited ?? '—'}</td><td class="num">${p.refunded}</td><td>${p.state}</td></tr>`)}</tbody>
+</table></div>`;
 }
 
 export function cardPages(app: FastifyInstance, ctx: Context): void {
-  const showForm = (reply: FastifyReply, caller: Caller, error?: FormError, amount?: string) => {
+  const showForm = async (reply: FastifyReply, caller: Caller, error?: FormError, amount?: string) => {
     const csrf = csrfToken(reply);
-    return sendPage(reply, page({ title: 'Top up', main: topupSection(ctx, reply, csrf, error, amount), caller, csrf, path: '/payouts' }), error?.status ?? 200);
+    const main = html`${topupSection(ctx, reply, csrf, error, amount)}${topupTable(await myTopups(ctx, caller))}`;
+    return sendPage(reply, page({ title: 'Top up', main, caller, csrf, path: '/payouts' }), error?.status ?? 200);
   };
 
   app.get('/wallet/topup', async (request, reply) => {

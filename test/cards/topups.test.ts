@@ -182,6 +182,19 @@ await eachDatabase(t, async (t, kind) => {
     await balanced(t, inst, 'after a refund with a shortfall');
   });
 
+  await t.test('deliveries racing for one session credit it once', async (t) => {
+    const fay = await inst.member('fay');
+    const top = await topup(fay, '30.00');
+    fake.pay(top.session, { fee: 70 });
+    const events = Array.from({ length: 6 }, () => fake.signedEvent('checkout.session.completed', { id: top.session }));
+    const outcomes = (await Promise.all(events.map((e) => webhook(inst, e)))).map((r) => r.body.outcome).sort();
+    t.equal(outcomes.filter((o) => o === 'credited').length, 1, `one credit among ${outcomes.join(', ')}`);
+    t.equal(await balanceOf(inst, fay), '30.00');
+    const deposits = await inst.ctx.db.selectFrom('transfers').select('amount').where('reference', '=', `stripe:${top.session}`).where('kind', '=', 'deposit').execute();
+    t.equal(deposits.length, 1);
+    await balanced(t, inst, 'after racing deliveries');
+  });
+
   await t.test('a refund reported before the credit is booked with the credit', async (t) => {
     const erin = await inst.member('erin');
     const top = await topup(erin, '10.00');
@@ -225,6 +238,9 @@ await eachDatabase(t, async (t, kind) => {
     const done = await browser.get(`/wallet/topup/done?topup=${id}`);
     t.equal(done.status, 200);
     t.match(done.text, /25\.00/);
+    const mine = await browser.get('/wallet/topup');
+    t.equal(mine.status, 200);
+    t.match(mine.text, /<td class="num">0\.55<\/td><td>the instance<\/td>/, "the fee of each top-up, and who paid it");
     const cancelled = await browser.get(`/wallet/topup/cancelled?topup=${id}`);
     t.equal(cancelled.status, 200);
     t.match(cancelled.text, /nothing was charged/i);
