@@ -299,6 +299,26 @@ await eachDatabase(t, async (t, kind) => {
     await balanced(t, inst, 'after a refund of a net credit');
   });
 
+  await t.test('when Stripe does not answer: 503, nothing credited, and the redelivery credits', async (t) => {
+    const broken = await appWith({ FARTHING_STRIPE_SECRET_KEY: 'sk_test_revokedkey0000' });
+    const gus = await inst.member('gus');
+    const refused = await broken.inject({ method: 'POST', url: '/api/v1/me/topups', headers: { authorization: `Bearer ${gus}` }, payload: { amount: '10.00' } });
+    t.equal(refused.statusCode, 503);
+    t.equal(JSON.parse(refused.body).error.code, 'unavailable');
+    t.match(await inst.ctx.db.selectFrom('card_topups').innerJoin('members', 'members.id', 'card_topups.member_id').select(['state', 'session_id']).where('members.username', '=', 'gus').execute(), [{ state: 'failed', session_id: null }]);
+    t.same((await api('GET', '/api/v1/me/topups', { token: gus })).body.items.map((x: { state: string }) => x.state), ['failed']);
+
+    const top = await topup(gus, '10.00');
+    fake.pay(top.session, { fee: 40 });
+    const event = fake.signedEvent('checkout.session.completed', { id: top.session });
+    const down = await broken.inject({ method: 'POST', url: '/stripe/webhook', headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, payload: event.body });
+    t.equal(down.statusCode, 503, 'Stripe will deliver again');
+    t.equal(await balanceOf(inst, gus), '0.00');
+    t.equal((await webhook(inst, event)).body.outcome, 'credited', 'the same event, delivered again');
+    t.equal(await balanceOf(inst, gus), '10.00');
+    await balanced(t, inst, 'after Stripe was down');
+  });
+
   await t.test('without the Stripe secrets there are no card top-ups and no webhook', async (t) => {
     const off = await appWith({}, { FARTHING_ORIGIN: 'https://a.example' });
     const r = await off.inject({ method: 'POST', url: '/api/v1/me/topups', headers: { authorization: `Bearer ${alice}` }, payload: { amount: '10.00' } });
