@@ -46,6 +46,9 @@ export const ERROR_STATUS = {
   statement_wrong_account: 400,
   statement_wrong_currency: 400,
   entry_decided: 409,
+  // card top-ups through Stripe (src/cards)
+  cards_disabled: 404,
+  invalid_signature: 400,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

@@ -526,6 +526,46 @@ export interface BankEntriesTable {
   decided_at: Date | null;
 }
 
+/** Card top-ups through Stripe (migrations/0016_card_topups.ts). */
+export type CardTopupState = 'creating' | 'open' | 'credited' | 'review' | 'failed';
+
+export interface CardTopupsTable {
+  id: string;
+  member_id: bigint;
+  amount: bigint;
+  currency: string;
+  session_id: string | null;
+  checkout_url: string | null;
+  state: CardTopupState;
+  fee_bearer: 'member' | 'instance';
+  fee: bigint | null;
+  credited: bigint | null;
+  payment_intent: string | null;
+  charge_id: string | null;
+  refunded: Generated<bigint>;
+  problem: string | null;
+  created_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface CardReversalsTable {
+  id: GeneratedAlways<bigint>;
+  topup_id: string;
+  kind: 'refund' | 'dispute';
+  stripe_ref: string;
+  amount: bigint;
+  booked: bigint;
+  shortfall: bigint;
+  created_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  outcome: string;
+  received_at: Timestamp;
+}
+
 /** Merged into DB above. */
 export interface DB {
   transfer_references: TransferReferencesTable;
@@ -533,4 +573,7 @@ export interface DB {
   sepa_batches: SepaBatchesTable;
   bank_imports: BankImportsTable;
   bank_entries: BankEntriesTable;
+  card_topups: CardTopupsTable;
+  card_reversals: CardReversalsTable;
+  stripe_events: StripeEventsTable;
 }
