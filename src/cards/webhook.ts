@@ -8,6 +8,7 @@
  *   amount and currency are the stored ones is credited, once (the deposit's reference is the
  *   session id). The card fee is read from the charge's balance transaction. A disagreement, or a
  *   fee that cannot be read, leaves the top-up in state `review` for the admin, uncredited.
+ * - checkout.session.expired: an unpaid session Stripe confirms expired; the top-up is `failed`.
  * - charge.refunded: the charge is fetched again; what Stripe refunded since the last event leaves
  *   the wallet (to external) as far as the wallet holds it; the rest is a shortfall for the admin.
  * - charge.dispute.closed with status lost: the same for the disputed amount, once per dispute.
@@ -66,6 +67,8 @@ export async function receiveStripeEvent(ctx: Context, body: Buffer, signature: 
   let outcome = 'ignored';
   if (objectId && (event.type === 'checkout.session.completed' || event.type === 'checkout.session.async_payment_succeeded')) {
     outcome = await completeTopup(ctx, cards, objectId);
+  } else if (objectId && event.type === 'checkout.session.expired') {
+    outcome = await expireTopup(ctx, cards, objectId);
   } else if (objectId && event.type === 'charge.refunded') {
     outcome = await bookRefund(ctx, cards, objectId);
   } else if (objectId && event.type === 'charge.dispute.closed') {
@@ -157,6 +160,18 @@ async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string
   // found no charge to match) is booked now.
   if (outcome === 'credited' && (minorField(charge, 'amount_refunded') ?? 0) > 0) await bookRefund(ctx, cards, ids.charge_id);
   return outcome;
+}
+
+/** A session the member never paid expired at Stripe (as Stripe answers, not as the body says): the top-up failed. */
+async function expireTopup(ctx: Context, cards: CardsConfig, sessionId: string): Promise<string> {
+  const topup = await ctx.db.selectFrom('card_topups').select(['id', 'state']).where('session_id', '=', sessionId).executeTakeFirst();
+  if (!topup) return 'unknown_session';
+  if (topup.state !== 'open') return `already_${topup.state}`;
+  const session = await callStripe('the Checkout Session', () => stripeClient(cards).checkout.sessions.retrieve(sessionId)) as unknown as Record<string, unknown>;
+  if (stringField(session, 'id') !== sessionId || session.status !== 'expired') return 'not_expired';
+  await ctx.db.updateTable('card_topups').set({ state: 'failed', problem: 'expired: the session was never paid', completed_at: ctx.clock.now() })
+    .where('id', '=', topup.id).where('state', '=', 'open').execute();
+  return 'expired';
 }
 
 /**

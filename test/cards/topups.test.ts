@@ -133,6 +133,11 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(unpaid.body.outcome, 'not_paid');
     const stranger = await webhook(inst, fake.signedEvent('checkout.session.completed', { id: 'cs_test_notours' }));
     t.equal(stranger.body.outcome, 'unknown_session');
+    const early = await webhook(inst, fake.signedEvent('checkout.session.expired', { id: open.session }));
+    t.equal(early.body.outcome, 'not_expired', 'Stripe says the session is still open');
+    fake.expire(open.session);
+    t.equal((await webhook(inst, fake.signedEvent('checkout.session.expired', { id: open.session }))).body.outcome, 'expired');
+    t.match((await api('GET', '/api/v1/me/topups', { token: alice })).body.items.find((x: { id: string }) => x.id === open.id), { state: 'failed', checkout_url: null });
     const other = await webhook(inst, fake.signedEvent('customer.created', { id: 'cus_1' }));
     t.equal(other.body.outcome, 'ignored');
     t.equal(await balanceOf(inst, alice), '20.00');

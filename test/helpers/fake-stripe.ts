@@ -49,6 +49,8 @@ export interface FakeStripe {
   requests: string[];
   /** The payer pays: the session completes with a charge whose balance transaction carries `fee` (smallest unit). */
   pay(sessionId: string, options?: { fee?: number | null; amountTotal?: number; currency?: string; feeCurrency?: string }): Charge;
+  /** The session expires unpaid. */
+  expire(sessionId: string): void;
   /** Stripe refunds `amount` (smallest unit) more on the charge. */
   refund(chargeId: string, amount: number): void;
   /** A dispute on the charge, in the given state. */
@@ -157,6 +159,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       intents.set(charge.payment_intent, { id: charge.payment_intent, object: 'payment_intent', latest_charge: charge.id });
       Object.assign(session, { status: 'complete', payment_status: 'paid', payment_intent: charge.payment_intent });
       return charge;
+    },
+    expire(sessionId) {
+      const session = sessions.get(sessionId) as Session;
+      session.status = 'expired';
     },
     refund(chargeId, amount) {
       const charge = charges.get(chargeId) as Charge;
