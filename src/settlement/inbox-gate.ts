@@ -92,20 +92,34 @@ export async function admitSender(ctx: Context, method: string, path: string, he
   return { origin, limit, digest };
 }
 
-/** Reads an admitted sender's body: at most its limit, and only what the signed Digest names. */
-export async function readAdmittedBody(raw: IncomingMessage, admitted: AdmittedSender): Promise<Buffer> {
-  const hash = createHash('sha256');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of raw) {
-    size += (chunk as Buffer).length;
-    if (size > admitted.limit) throw tooLarge(admitted.limit);
-    hash.update(chunk as Buffer);
-    chunks.push(chunk as Buffer);
-  }
-  const actual = hash.digest();
-  if (!timingSafeEqual(actual, admitted.digest)) throw new AppError('unauthorized', 'the body does not match the signed Digest');
-  return Buffer.concat(chunks, size);
+/**
+ * Reads an admitted sender's body: at most its limit, and only what the signed Digest names.
+ * Past the limit the rest is discarded as it arrives (the stream is not destroyed: the answer
+ * must still reach the sender, and a kept-alive connection must stay usable).
+ */
+export function readAdmittedBody(raw: IncomingMessage, admitted: AdmittedSender): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > admitted.limit) {
+        raw.off('data', onData).off('end', onEnd);
+        chunks.length = 0;
+        raw.resume();
+        reject(tooLarge(admitted.limit));
+        return;
+      }
+      hash.update(chunk);
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (!timingSafeEqual(hash.digest(), admitted.digest)) reject(new AppError('unauthorized', 'the body does not match the signed Digest'));
+      else resolve(Buffer.concat(chunks, size));
+    };
+    raw.on('data', onData).on('end', onEnd).once('error', reject);
+  });
 }
 
 /** A peer we deal with: trusted or pending (any trace of it, not blocked). */
