@@ -52,14 +52,14 @@ export async function relayPosts(ctx: Context): Promise<number> {
     const now = ctx.clock.now();
     if (row.deleted_at && !row.relayed_at) {
       // Withdrawn before it went out: nothing to say, ever.
-      await ctx.db.updateTable('posts').set({ relayed_at: now, delete_relayed_at: now }).where('id', '=', row.id).execute();
+      await ctx.db.updateTable('posts').set({ relayed_at: now, delete_relayed_at: now, claimed_until: null }).where('id', '=', row.id).execute();
       continue;
     }
     const id = postIri(ctx, row.id);
     if (row.deleted_at) {
       const gone = new Delete({ id: new URL(`${id}#delete`), actor, object: new Tombstone({ id: new URL(id) }), to: PUBLIC_COLLECTION, cc: followers });
       await fctx.sendActivity({ identifier: row.username }, 'followers', gone, { preferSharedInbox: true, orderingKey: row.id });
-      await ctx.db.updateTable('posts').set({ delete_relayed_at: now }).where('id', '=', row.id).execute();
+      await ctx.db.updateTable('posts').set({ delete_relayed_at: now, claimed_until: null }).where('id', '=', row.id).execute();
       continue;
     }
     const create = new Create({
@@ -71,7 +71,8 @@ export async function relayPosts(ctx: Context): Promise<number> {
       published: instant(row.created_at),
     });
     await fctx.sendActivity({ identifier: row.username }, 'followers', create, { preferSharedInbox: true, orderingKey: row.id });
-    await ctx.db.updateTable('posts').set({ relayed_at: now }).where('id', '=', row.id).execute();
+    // Unclaimed at once: a withdrawal's Delete must not wait for this claim to run out.
+    await ctx.db.updateTable('posts').set({ relayed_at: now, claimed_until: null }).where('id', '=', row.id).execute();
   }
   return rows.length;
 }
