@@ -63,6 +63,7 @@ const EnvSchema = z
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
+    FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -110,13 +111,30 @@ export interface Config {
   readonly invitesPerMember: number;
   /** Sign-in and sign-up attempts per minute and IP address. */
   readonly authRateLimit: number;
-  /** Whether a received statement that reconciles is accepted without the admin. */
+  /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
+  /** Origins of instances trusted for settlement from the start (FARTHING_PEERS). */
+  readonly peers: readonly string[];
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
   readonly apiRateLimit: number;
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
+}
+
+/**
+ * FARTHING_PEERS: comma-separated http(s) origins (no path, query or credentials), written as
+ * the origin ("https://b.example", a trailing slash tolerated); null when one is not an origin.
+ */
+export function parsePeers(value: string): string[] | null {
+  const origins: string[] = [];
+  for (const item of value.split(',').map((v) => v.trim()).filter((v) => v !== '')) {
+    const url = URL.parse(item);
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || url.pathname !== '/') return null;
+    if (item.replace(/\/$/, '').toLowerCase() !== url.origin) return null;
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
+    peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
   });
