@@ -65,6 +65,13 @@ const EnvSchema = z
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
+    // Card top-ups through Stripe Checkout (src/cards): both secrets or neither.
+    FARTHING_STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_[A-Za-z0-9_]{8,200}$/, 'must be a Stripe secret key (sk_… or rk_…)').optional(),
+    FARTHING_STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_]{8,200}$/, "must be the webhook endpoint's signing secret (whsec_…)").optional(),
+    FARTHING_CARD_FEE_BEARER: z.enum(['member', 'instance']).default('instance'),
+    FARTHING_CARD_MIN_TOPUP: amountString('FARTHING_CARD_MIN_TOPUP', '5.00'),
+    FARTHING_CARD_MAX_TOPUP: amountString('FARTHING_CARD_MAX_TOPUP', '500.00'),
+    FARTHING_STRIPE_API_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:12111' }).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -80,6 +87,19 @@ const EnvSchema = z
     }
     if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
+    }
+    if (Boolean(env.FARTHING_STRIPE_SECRET_KEY) !== Boolean(env.FARTHING_STRIPE_WEBHOOK_SECRET)) {
+      const missing = env.FARTHING_STRIPE_SECRET_KEY ? 'FARTHING_STRIPE_WEBHOOK_SECRET' : 'FARTHING_STRIPE_SECRET_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set too: card top-ups need both Stripe secrets (or neither)' });
+    }
+    if (env.FARTHING_CARD_MIN_TOPUP <= 0n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_CARD_MIN_TOPUP'], message: 'must be greater than zero' });
+    }
+    if (env.FARTHING_CARD_MAX_TOPUP < env.FARTHING_CARD_MIN_TOPUP || env.FARTHING_CARD_MAX_TOPUP > 1_000_000_000_000n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_CARD_MAX_TOPUP'], message: 'must be from FARTHING_CARD_MIN_TOPUP to 1000000.00' });
+    }
+    if (env.FARTHING_STRIPE_API_URL && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_STRIPE_API_URL'], message: 'points the Stripe client elsewhere for development and tests only and is refused when NODE_ENV=production' });
     }
     if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
@@ -117,6 +137,8 @@ export interface Config {
   readonly peers: readonly string[];
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
   readonly apiRateLimit: number;
+  /** Card top-ups through Stripe Checkout; undefined when the Stripe secrets are not set. */
+  readonly cards: CardsConfig | undefined;
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
@@ -135,6 +157,17 @@ export function parsePeers(value: string): string[] | null {
     if (!origins.includes(url.origin)) origins.push(url.origin);
   }
   return origins;
+}
+
+export interface CardsConfig {
+  readonly secretKey: string;
+  readonly webhookSecret: string;
+  /** Who pays Stripe's fee: the member (wallet credited net of it) or the instance (credited gross). */
+  readonly feeBearer: 'member' | 'instance';
+  readonly minTopup: bigint;
+  readonly maxTopup: bigint;
+  /** Development and tests only: the Stripe API at another address (a local fake). */
+  readonly apiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -167,7 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.') || 'environment';
-        const got = cleaned[name] === undefined ? '' : ` (got "${cleaned[name]}")`;
+        // a secret is never echoed, not even a malformed one
+        const got = cleaned[name] === undefined || /SECRET/.test(name) ? '' : ` (got "${cleaned[name]}")`;
         return `${name} ${issue.message}${got}`;
       }),
     );
@@ -199,6 +233,16 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),
+    cards: e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
+      ? Object.freeze({
+          secretKey: e.FARTHING_STRIPE_SECRET_KEY,
+          webhookSecret: e.FARTHING_STRIPE_WEBHOOK_SECRET,
+          feeBearer: e.FARTHING_CARD_FEE_BEARER,
+          minTopup: e.FARTHING_CARD_MIN_TOPUP,
+          maxTopup: e.FARTHING_CARD_MAX_TOPUP,
+          apiUrl: e.FARTHING_STRIPE_API_URL,
+        })
+      : undefined,
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
   });

@@ -40,6 +40,9 @@ export const ERROR_STATUS = {
   amount_too_large: 422,
   budget_committed: 409,
   unsupported_media_type: 415,
+  // card top-ups through Stripe (src/cards)
+  cards_disabled: 404,
+  invalid_signature: 400,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

@@ -493,3 +493,50 @@ export interface RemoteActorsTable {
 export interface DB {
   member_links: MemberLinksTable;
 }
+
+/** Card top-ups through Stripe (migrations/0016_card_topups.ts). */
+export type CardTopupState = 'creating' | 'open' | 'credited' | 'review' | 'failed';
+
+export interface CardTopupsTable {
+  id: string;
+  member_id: bigint;
+  amount: bigint;
+  currency: string;
+  session_id: string | null;
+  checkout_url: string | null;
+  state: CardTopupState;
+  fee_bearer: 'member' | 'instance';
+  fee: bigint | null;
+  credited: bigint | null;
+  payment_intent: string | null;
+  charge_id: string | null;
+  refunded: Generated<bigint>;
+  problem: string | null;
+  created_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface CardReversalsTable {
+  id: GeneratedAlways<bigint>;
+  topup_id: string;
+  kind: 'refund' | 'dispute';
+  stripe_ref: string;
+  amount: bigint;
+  booked: bigint;
+  shortfall: bigint;
+  created_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  outcome: string;
+  received_at: Timestamp;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  card_topups: CardTopupsTable;
+  card_reversals: CardReversalsTable;
+  stripe_events: StripeEventsTable;
+}

@@ -62,7 +62,7 @@ const CHECKS: Check[] = [
     why: 'an overdrawn wallet or system account: only accounts mirroring money outside the instance may go negative (external, settlement, and a peer that owes us)',
     query: () => sql`
       SELECT a.code, b.balance FROM accounts a JOIN account_balances b ON b.account_id = a.id
-      WHERE a.type NOT IN ('external', 'settlement', 'peer') AND b.balance < 0`,
+      WHERE a.type NOT IN ('external', 'settlement', 'peer') AND a.code <> 'card_fees' AND b.balance < 0`,
   },
   {
     name: 'one_currency_per_transfer',
@@ -112,6 +112,38 @@ const CHECKS: Check[] = [
   },
   matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', 'held', 'holds'),
   matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', 'held', 'unclaimed'),
+  // Card top-ups (src/cards). card_fees is an expense: minus the fees the instance bore, never more.
+  {
+    name: 'card_fees_match_topups',
+    why: 'a card fee booked twice, or not at all, or for a top-up whose member bears the fee',
+    query: () => sql`
+      SELECT COALESCE(b.balance, 0) AS balance, t.borne
+      FROM (SELECT COALESCE(sum(fee), 0) AS borne FROM card_topups WHERE state = 'credited' AND fee_bearer = 'instance') t
+      LEFT JOIN accounts a ON a.code = 'card_fees'
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      WHERE COALESCE(b.balance, 0) <> -t.borne`,
+  },
+  {
+    name: 'card_deposits_match_topups',
+    why: "a credited card top-up without its deposit, or with a deposit of another amount or into another wallet",
+    query: () => sql`
+      SELECT c.id, c.credited, t.amount AS deposited
+      FROM card_topups c
+      JOIN accounts w ON w.member_id = c.member_id
+      LEFT JOIN transfers t ON t.idempotency_key = 'deposit:stripe:' || c.session_id
+      WHERE c.state = 'credited' AND (t.id IS NULL OR t.amount <> c.credited OR t.credit_account_id <> w.id)`,
+  },
+  {
+    name: 'card_reversals_match_transfers',
+    why: 'a refund or lost dispute that took another amount from the wallet than it records (or from another wallet)',
+    query: () => sql`
+      SELECT r.id, r.booked, COALESCE(t.amount, 0) AS transferred
+      FROM card_reversals r
+      JOIN card_topups c ON c.id = r.topup_id
+      JOIN accounts w ON w.member_id = c.member_id
+      LEFT JOIN transfers t ON t.idempotency_key = 'card:' || r.stripe_ref
+      WHERE COALESCE(t.amount, 0) <> r.booked OR (t.id IS NOT NULL AND t.debit_account_id <> w.id)`,
+  },
   matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', 'requested', 'payouts'),
   // Credits from peers wait in pending:<peer>:<member> accounts until cleared (src/settlement/pending.ts).
   {

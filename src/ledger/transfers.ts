@@ -39,7 +39,11 @@ export type TransferKind =
   | 'settlement_paid'
   | 'settlement_received'
   /** a creator's pending credit from a peer becomes spendable (src/settlement/pending.ts) */
-  | 'credit_cleared';
+  | 'credit_cleared'
+  // card top-ups (src/cards): the instance's card fee, and money Stripe took back
+  | 'card_fee'
+  | 'card_refund'
+  | 'card_dispute';
 
 export interface RecordedTransfer {
   id: bigint;
