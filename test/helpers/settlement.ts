@@ -56,8 +56,8 @@ export async function pair(t: Test, kind: 'postgres' | 'pglite', env: { a?: Reco
   // The flattrs across: ann (A) flattrs bob's thing (B); bea (B) flattrs carl's thing (A).
   t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
   t.equal((await b.api('POST', '/api/v1/flattrs', { token: bea, body: { url: `${a.origin}/things/${carlThing}` } })).status, 201);
-  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at B');
-  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at A');
+  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 60_000, 'the Like at B');
+  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 60_000, 'the Like at A');
   return { a, b, ann, carl, bob, bea, bobThing };
 }
 
