@@ -3,7 +3,11 @@
  * start and answers a frozen Config; an invalid value stops the start with a message naming it.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { electronicFormatIBAN } from 'ibantools';
+import { ibanProblem, normalizeBic } from './banking/iban.ts';
 import { parseAmount, percentToPpm } from './core/money.ts';
 
 const amountString = (name: string, fallback: string) =>
@@ -23,6 +27,46 @@ const flag = z
   .enum(['1', '0', 'true', 'false', ''])
   .optional()
   .transform((v) => v === '1' || v === 'true');
+
+/** Names proxy-addr (fastify's trustProxy) knows for common ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * FARTHING_TRUST_PROXY: which proxies may say, in X-Forwarded-For, who the client is. Unset: none
+ * (request.ip is the peer's address, whatever a client sends). A hop count (1: the one proxy in
+ * front), or a comma list of addresses/CIDRs (and loopback, linklocal, uniquelocal).
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx): false | number | string[] => {
+    if (value === undefined) return false;
+    if (/^[0-9]+$/.test(value)) {
+      const hops = Number(value);
+      if (hops >= 1 && hops <= 10) return hops;
+      ctx.addIssue({ code: 'custom', message: 'as a hop count must be from 1 to 10' });
+      return z.NEVER;
+    }
+    const entries = value.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !PROXY_RANGE_NAMES.includes(e) && !isAddressOrCidr(e));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a hop count (1-10) or a comma list of addresses/CIDRs such as 127.0.0.1,10.0.0.0/8; not an address or CIDR: ${bad.map((b) => `"${b}"`).join(', ')}` });
+      return z.NEVER;
+    }
+    return entries;
+  });
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  if (!address || !isIP(address) || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  try {
+    ipaddr.parseCIDR(entry);
+    return /^[0-9]{1,3}$/.test(bits);
+  } catch {
+    return false;
+  }
+}
 
 const EnvSchema = z
   .object({
@@ -56,6 +100,7 @@ const EnvSchema = z
       .regex(/^[A-Za-z0-9_]{1,30}:.{8,}$/, 'must be username:password with a password of at least 8 characters')
       .optional(),
     FARTHING_ALLOW_PRIVATE_ADDRESS: flag,
+    FARTHING_TRUST_PROXY: trustProxy,
     FARTHING_NOW: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant such as 2026-11-15T12:00:00Z' }).optional(),
     FARTHING_AUTO_CLOSE: z.enum(['on', 'off']).default('on'),
     FARTHING_CLOSE_DELAY_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(10),
@@ -65,6 +110,29 @@ const EnvSchema = z
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
+    // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
+    FARTHING_BANK_IBAN: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        const problem = value === undefined ? undefined : ibanProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: `must be the instance's IBAN, but it ${problem}` });
+      })
+      .transform((value) => (value === undefined ? undefined : (electronicFormatIBAN(value) as string))),
+    FARTHING_BANK_BIC: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value !== undefined && !normalizeBic(value)) ctx.addIssue({ code: 'custom', message: 'must be a BIC of 8 or 11 letters and digits, such as COBADEFFXXX' });
+      })
+      .transform((value) => (value === undefined ? undefined : normalizeBic(value))),
+    FARTHING_BANK_HOLDER: z
+      .string()
+      .trim()
+      .max(70, 'must be the account holder of FARTHING_BANK_IBAN, at most 70 characters')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'must not contain control characters')
+      .optional(),
     // Card top-ups through Stripe Checkout (src/cards): both secrets or neither.
     FARTHING_STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_[A-Za-z0-9_]{8,200}$/, 'must be a Stripe secret key (sk_… or rk_…)').optional(),
     FARTHING_STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_]{8,200}$/, "must be the webhook endpoint's signing secret (whsec_…)").optional(),
@@ -87,6 +155,12 @@ const EnvSchema = z
     }
     if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
+    }
+    if (env.FARTHING_BANK_IBAN && !env.FARTHING_BANK_HOLDER) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_HOLDER'], message: 'must name the holder of FARTHING_BANK_IBAN (transfers and SEPA files need it)' });
+    }
+    if (!env.FARTHING_BANK_IBAN && (env.FARTHING_BANK_HOLDER || env.FARTHING_BANK_BIC)) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_IBAN'], message: 'must be set when FARTHING_BANK_HOLDER or FARTHING_BANK_BIC is' });
     }
     if (Boolean(env.FARTHING_STRIPE_SECRET_KEY) !== Boolean(env.FARTHING_STRIPE_WEBHOOK_SECRET)) {
       const missing = env.FARTHING_STRIPE_SECRET_KEY ? 'FARTHING_STRIPE_WEBHOOK_SECRET' : 'FARTHING_STRIPE_SECRET_KEY';
@@ -125,6 +199,8 @@ export interface Config {
   readonly registration: 'open' | 'invite' | 'closed';
   readonly admin: { readonly username: string; readonly password: string } | undefined;
   readonly allowPrivateAddress: boolean;
+  /** fastify's trustProxy: false (no proxy: X-Forwarded-For is ignored), a hop count, or addresses/CIDRs. */
+  readonly trustProxy: false | number | readonly string[];
   readonly now: Date | undefined;
   readonly autoClose: boolean;
   readonly closeDelayMinutes: number;
@@ -142,6 +218,15 @@ export interface Config {
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
+  /** The instance's bank account (FARTHING_BANK_*): deposits by transfer, SEPA payout files; unset: arranged with the admin. */
+  readonly bank: BankAccount | undefined;
+}
+
+export interface BankAccount {
+  /** Electronic format, checked. */
+  readonly iban: string;
+  readonly bic: string | undefined;
+  readonly holder: string;
 }
 
 /**
@@ -225,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     registration: e.FARTHING_REGISTRATION,
     admin: adminUser ? { username: adminUser, password: adminPassword.join(':') } : undefined,
     allowPrivateAddress: e.FARTHING_ALLOW_PRIVATE_ADDRESS,
+    trustProxy: e.FARTHING_TRUST_PROXY,
     now: e.FARTHING_NOW ? new Date(e.FARTHING_NOW) : undefined,
     autoClose: e.FARTHING_AUTO_CLOSE === 'on',
     closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,
@@ -245,6 +331,9 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
       : undefined,
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
+    bank: e.FARTHING_BANK_IBAN && e.FARTHING_BANK_HOLDER
+      ? Object.freeze({ iban: e.FARTHING_BANK_IBAN, bic: e.FARTHING_BANK_BIC, holder: e.FARTHING_BANK_HOLDER })
+      : undefined,
   });
 }
 

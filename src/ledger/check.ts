@@ -22,13 +22,13 @@ const inScope = (column: ReturnType<typeof sql.ref>, period: string | null) => s
  * The open rows of a table that keeps money aside (holds, unclaimed shares, payout requests) add
  * up to the balance of the account that holds that money.
  */
-function matchesAccount(name: string, why: string, table: 'holds' | 'unclaimed' | 'payouts', openState: string, code: string): Check {
+function matchesAccount(name: string, why: string, table: 'holds' | 'unclaimed' | 'payouts', openStates: string[], code: string): Check {
   return {
     name,
     why,
     query: () => sql`
       SELECT o.total, COALESCE(b.balance, 0) AS balance
-      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM ${sql.table(table)} WHERE state = ${openState}) o
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM ${sql.table(table)} WHERE state IN (${sql.join(openStates)})) o
       LEFT JOIN accounts a ON a.code = ${code}
       LEFT JOIN account_balances b ON b.account_id = a.id
       WHERE o.total <> COALESCE(b.balance, 0)`,
@@ -110,8 +110,19 @@ const CHECKS: Check[] = [
       LEFT JOIN shares s ON s.flattr_id = f.id
       WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL AND ${inScope(sql.ref('f.period'), period)}`,
   },
-  matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', 'held', 'holds'),
-  matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', 'held', 'unclaimed'),
+  matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', ['held'], 'holds'),
+  matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', ['held'], 'unclaimed'),
+  // An exported payout (in a SEPA file, src/banking/sepa-export.ts) is still in the payouts account.
+  matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', ['requested', 'exported'], 'payouts'),
+  {
+    name: 'bank_deposits_booked',
+    why: 'a bank transfer matched from the statement (or assigned by the admin) whose deposit is missing or differs',
+    query: () => sql`
+      SELECT e.id, e.entry_key, e.amount, t.amount AS deposited
+      FROM bank_entries e
+      LEFT JOIN transfers t ON t.idempotency_key = 'deposit:bank:' || e.entry_key
+      WHERE e.state IN ('deposited', 'assigned') AND (t.id IS NULL OR t.amount <> e.amount)`,
+  },
   // Card top-ups (src/cards). card_fees is an expense: minus the fees the instance bore, never more.
   {
     name: 'card_fees_match_topups',
@@ -144,7 +155,6 @@ const CHECKS: Check[] = [
       LEFT JOIN transfers t ON t.idempotency_key = 'card:' || r.stripe_ref
       WHERE COALESCE(t.amount, 0) <> r.booked OR (t.id IS NOT NULL AND t.debit_account_id <> w.id)`,
   },
-  matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', 'requested', 'payouts'),
   // Credits from peers wait in pending:<peer>:<member> accounts until cleared (src/settlement/pending.ts).
   {
     name: 'pending_credits_match_accounts',

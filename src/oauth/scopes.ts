@@ -116,6 +116,16 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'GET /api/v1/admin/peers': 'admin',
   'PUT /api/v1/admin/peers': 'admin',
 
+  // bank rails (src/banking/)
+  'GET /api/v1/me/deposit-instructions': 'read',
+  'GET /api/v1/me/payout-account': 'read',
+  'PUT /api/v1/me/payout-account': 'account',
+  'POST /api/v1/admin/bank-statements': 'admin',
+  'GET /api/v1/admin/bank-entries': 'admin',
+  'POST /api/v1/admin/bank-entries/:id/assign': 'admin',
+  'POST /api/v1/admin/bank-entries/:id/ignore': 'admin',
+  'GET /api/v1/admin/payouts/sepa': 'admin',
+  'GET /api/v1/admin/payouts/sepa/batches': 'admin',
   // card top-ups (issue 15, src/cards): paying is an account action, like asking for a payout
   'GET /api/v1/me/topups': 'read',
   'POST /api/v1/me/topups': 'account',
