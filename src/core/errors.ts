@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   invite_limit: 409,
   already_paid: 409,
   payload_too_large: 413,
+  // an upload that is not a picture we can read, or one too many pixels to decode safely (issue 13)
+  invalid_image: 422,
   // subscriptions and webhooks (issue 6)
   not_flattred: 409,
   subscription_exists: 409,
@@ -35,6 +37,10 @@ export const ERROR_STATUS = {
   settlement_not_paid: 409,
   peer_blocked: 403,
   peer_limit: 409,
+  peer_not_trusted: 409,
+  // trust between instances, money side (issue 12)
+  amount_too_large: 422,
+  budget_committed: 409,
   unsupported_media_type: 415,
   // bank rails (src/banking/)
   invalid_iban: 400,

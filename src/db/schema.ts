@@ -53,7 +53,9 @@ export type AccountType =
   | 'payouts'
   | 'charity_reserve'
   | 'peer'
-  | 'settlement';
+  | 'settlement'
+  /** pending:<peer>:<member>: a creator's credits from a peer, until cleared (0011). */
+  | 'pending';
 
 export interface AccountsTable {
   id: GeneratedAlways<bigint>;
@@ -143,6 +145,9 @@ export interface ClosesTable {
   started_at: Timestamp;
   finished_at: Timestamp | null;
   summary: ColumnType<unknown, string | null, string | null>;
+  /** Why the close stopped at `stage`, null when it did not fail or is done (0011). */
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  failed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface CloseChargesTable {
@@ -321,6 +326,26 @@ export interface PeersTable {
   blocked: Generated<boolean>;
   owe_limit: bigint | null;
   created_at: Timestamp;
+  /** The admin (or FARTHING_PEERS) trusts its statements to credit creators here (0011). */
+  trusted: Generated<boolean>;
+  /** How much of its accepted, unsettled credits may be spendable at once (0011). */
+  credit_line: Generated<bigint>;
+}
+
+/** A creator's credit from a peer's accepted statement line (migrations/0011_trust_money.ts). */
+export interface PendingCreditsTable {
+  id: GeneratedAlways<bigint>;
+  statement_id: string;
+  line: number;
+  peer_origin: string;
+  period: string;
+  member_id: bigint;
+  account_id: bigint;
+  amount: bigint;
+  state: 'pending' | 'cleared';
+  cleared_by: 'settlement' | 'credit_line' | null;
+  created_at: Timestamp;
+  cleared_at: Timestamp | null;
 }
 
 export interface StatementsTable {
@@ -380,6 +405,7 @@ export interface DB {
   settlements: SettlementsTable;
   settlement_deliveries: SettlementDeliveriesTable;
   settlement_messages_in: SettlementMessagesInTable;
+  pending_credits: PendingCreditsTable;
 }
 
 /** Subscriptions and webhooks (migrations/0006_apps.ts). */
@@ -472,6 +498,49 @@ export interface RemoteActorsTable {
 /** Merged into DB above. */
 export interface DB {
   member_links: MemberLinksTable;
+}
+
+/** Members as fediverse citizens (migrations/0014_citizens.ts), merged into MembersTable above. */
+export interface MembersTable {
+  display_name: ColumnType<string | null, string | null | undefined, string | null>;
+  bio: ColumnType<string | null, string | null | undefined, string | null>;
+  publish_flattrs: Generated<boolean>;
+}
+
+export interface AvatarsTable {
+  member_id: bigint;
+  image: Uint8Array;
+  media_type: 'image/webp' | 'image/png';
+  digest: string;
+  updated_at: Timestamp;
+}
+
+export interface FollowersTable {
+  id: GeneratedAlways<bigint>;
+  member_id: bigint;
+  actor_iri: string;
+  inbox: string;
+  shared_inbox: string | null;
+  follow_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface PostsTable {
+  id: string;
+  member_id: bigint;
+  flattr_id: string;
+  created_at: Timestamp;
+  claimed_until: Date | null;
+  relayed_at: Date | null;
+  deleted_at: Date | null;
+  delete_relayed_at: Date | null;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  avatars: AvatarsTable;
+  followers: FollowersTable;
+  posts: PostsTable;
 }
 
 /** Bank rails (migrations/0015_bank_rails.ts). */

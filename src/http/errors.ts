@@ -4,6 +4,8 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode, isAppError } from '../core/errors.ts';
+import { amountTooLarge } from '../core/money.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
   return { error: { code, message, ...(details ?? {}) } };
@@ -28,7 +30,7 @@ function fromFastify(error: FastifyError): AppError | undefined {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const known = isAppError(error) ? error : fromFastify(error);
+    const known = isAppError(error) ? error : isBalanceOverflow(error) ? amountTooLarge() : fromFastify(error);
     if (known) {
       if (known.status === 429 && !reply.getHeader('retry-after')) reply.header('retry-after', '60');
       return reply.status(known.status).send(errorBody(known.code, known.message, known.details));

@@ -7,6 +7,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
 import { AppError, type ErrorCode, isAppError } from '../core/errors.ts';
+import { amountTooLarge } from '../core/money.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 import { html, query } from './html.ts';
 import { errorText, page, sendPage } from './layout.ts';
 import { currentMember, SignInRequired } from './session.ts';
@@ -30,7 +32,7 @@ function fromFastify(error: FastifyError): AppError | undefined {
 export function installPageErrors(app: FastifyInstance, ctx: Context): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof SignInRequired) return reply.redirect(`/signin${query({ next: error.next })}`, 303);
-    let known = isAppError(error) ? error : fromFastify(error);
+    let known = isAppError(error) ? error : isBalanceOverflow(error) ? amountTooLarge() : fromFastify(error);
     if (!known) {
       request.log.error({ err: error }, 'page failed');
       known = new AppError('internal', 'something went wrong on our side; it has been logged');

@@ -12,6 +12,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
+import { bankPages } from '../banking/pages.ts';
 import { cardPages } from '../cards/pages.ts';
 import { assetRoutes } from './assets.ts';
 import { installPageErrors } from './errors.ts';
@@ -19,6 +20,7 @@ import { adminMemberRoutes } from './routes/admin-members.ts';
 import { adminPeriodRoutes } from './routes/admin-periods.ts';
 import { adminSettlementRoutes } from './routes/admin-settlement.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { citizenRoutes } from './routes/citizens.ts';
 import { creatorRoutes } from './routes/creator.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { embedRoutes } from './routes/embeds.ts';
@@ -61,5 +63,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   settingsRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
+  citizenRoutes(app, ctx);
   cardPages(app, ctx);
+  bankPages(app, ctx);
 }
