@@ -31,13 +31,6 @@ interface Typed {
 }
 
 export function profileRoutes(app: FastifyInstance, ctx: Context): void {
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: UPLOAD_LIMIT }, (request, body, done) => {
-    try {
-      done(null, parseMultipart(body as Buffer, String(request.headers['content-type'])));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
 
   const show = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, error?: FormError, typed: Typed = {}) => {
     const [listed, profile] = await Promise.all([isListed(ctx, caller.id), myProfile(ctx, caller)]);
@@ -114,7 +107,16 @@ ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse fo
     }
   });
 
-  app.post('/settings/profile/avatar', { preHandler: csrfCheck(app), bodyLimit: UPLOAD_LIMIT }, async (request, reply) => {
+  // The upload's parser in a scope of its own (the bank statement upload has another).
+  void app.register(async (upload) => {
+    upload.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: UPLOAD_LIMIT }, (request, body, done) => {
+      try {
+        done(null, parseMultipart(body as Buffer, String(request.headers['content-type'])));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
+    upload.post('/settings/profile/avatar', { preHandler: csrfCheck(upload), bodyLimit: UPLOAD_LIMIT }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
     const file = (request.body as { avatar?: unknown } | undefined)?.avatar as UploadedFile | string | undefined;
     try {
@@ -124,6 +126,7 @@ ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse fo
     } catch (error) {
       return show(request, reply, caller, formError(error, 'avatar'));
     }
+    });
   });
 
   app.post('/settings/profile/avatar/remove', { preHandler: csrfCheck(app) }, async (request, reply) => {
