@@ -37,6 +37,12 @@ export const ERROR_STATUS = {
   peer_limit: 409,
   unsupported_media_type: 415,
   rate_limited: 429,
+  // what the framework and the router refuse (src/http/errors.ts)
+  method_not_allowed: 405,
+  not_acceptable: 406,
+  request_timeout: 408,
+  uri_too_long: 414,
+  header_fields_too_large: 431,
   unavailable: 503,
   internal: 500,
 } as const;

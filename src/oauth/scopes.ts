@@ -82,6 +82,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'POST /api/v1/me/links/:id/verify': 'account',
   'DELETE /api/v1/me/links/:id': 'account',
 
+  // sessions, tokens and the password (an app's token cannot change the password whatever its scopes)
+  'GET /api/v1/tokens': 'read',
+  'DELETE /api/v1/tokens/:id': 'account',
+  'PUT /api/v1/me/password': 'account',
+
   'POST /api/v1/things': 'things',
 
   'POST /api/v1/flattrs': 'flattr',

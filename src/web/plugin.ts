@@ -13,6 +13,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
 import { assetRoutes } from './assets.ts';
+import { accountRoutes } from './routes/account.ts';
 import { installPageErrors } from './errors.ts';
 import { adminMemberRoutes } from './routes/admin-members.ts';
 import { adminPeriodRoutes } from './routes/admin-periods.ts';
@@ -58,6 +59,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   profileRoutes(app, ctx);
   consentRoutes(app, ctx);
   settingsRoutes(app, ctx);
+  accountRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
 }

@@ -23,6 +23,8 @@ ${formAlert(error, ['listed'])}
 ${checkbox({ name: 'listed', label: 'List me and my things on the popular pages', checked: listed, error,
       hint: 'Untick to keep your name and your things off /popular; people can still flattr your things. Other fediverse servers are also told not to suggest your profile.' })}
 <button type="submit">Save</button></form>
+<h2>Signing in</h2>
+<p><a href="/settings/sessions">Sessions and tokens</a> that can use your account, and <a href="/settings/password">your password</a>.</p>
 <h2>Apps</h2>
 <p><a href="/settings/apps">Apps you authorized</a> to use your account.</p>
 <p><a href="/settings/links">Fediverse accounts you linked</a>, so that flattrs of their posts come to you.</p>`;
