@@ -9,6 +9,8 @@ import rateLimit from '@fastify/rate-limit';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Context } from './context.ts';
+import { bankingApiRoutes } from './banking/api-routes.ts';
+import { cardRoutes } from './cards/routes.ts';
 import { installFederationBridge } from './federation/bridge.ts';
 import { frameworkOptions, installErrorHandling } from './http/errors.ts';
 import { installInputGuard } from './http/input-guard.ts';
@@ -67,6 +69,8 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   adminRoutes(app, ctx);
   appRoutes(app, ctx);
   await settlementRoutes(app, ctx);
+  await bankingApiRoutes(app, ctx);
+  await cardRoutes(app, ctx);
   // The pages keep their cookies, forms, CSRF and HTML errors to themselves (an encapsulated plugin).
   await app.register(webPages, { ctx });
   return app;

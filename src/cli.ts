@@ -2,9 +2,14 @@
  * The admin CLI: `npm run farthing -- <command>`. Uses the same configuration (environment and
  * .env) and services as the server; long jobs show progress on a terminal.
  */
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { MAX_STATEMENT_BYTES } from './banking/camt053.ts';
+import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from './banking/entries.ts';
+import { exportSepaBatch, parsePainVersion, sepaBatch } from './banking/sepa-export.ts';
+import { importBankStatement } from './banking/statement-import.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AppError } from './core/errors.ts';
 import { parsePeriod } from './core/period.ts';
@@ -31,8 +36,18 @@ Usage: npm run farthing -- <command> [arguments]
   charity <username>                   make this account the instance's charity
   close <YYYY-MM>                      close a period (and any earlier one not yet closed)
   check                                run the ledger self-check
-  payouts [--state requested|paid]     list payouts
+  payouts [--state requested|exported|paid]  list payouts
   payout-paid <id> <reference>         record that a payout has been sent
+
+Bank rails (FARTHING_BANK_IBAN, FARTHING_BANK_HOLDER):
+  import-bank <file.xml>               import the bank's camt.053 statement (again: nothing new)
+  bank-entries [--state unmatched]     list imported bank entries
+  bank-assign <entry> <username|RF…>   book an unmatched credit as that member's deposit
+  bank-ignore <entry>                  set an unmatched entry aside
+  payouts-sepa [--version 03|09] [--batch ID] [--out FILE]
+                                       the requested payouts as a pain.001 file, to FILE or
+                                       stdout (npm run -s …: without -s npm writes its banner
+                                       to stdout before the file)
 
 Settlement with other instances (the server delivers what these queue):
   statements [--direction in|out] [--period YYYY-MM]   list statements
@@ -65,7 +80,7 @@ class Raw {
   }
 }
 
-type Options = { state?: string; direction?: string; period?: string; format?: string };
+type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string };
 
 async function run(instance: Instance, command: string, args: string[], options: Options): Promise<unknown> {
   const { ctx } = instance;
@@ -108,9 +123,33 @@ async function run(instance: Instance, command: string, args: string[], options:
       return result;
     }
     case 'payouts':
-      return { items: await listPayouts(ctx, state === 'requested' || state === 'paid' ? { state } : {}) };
+      return { items: await listPayouts(ctx, state === 'requested' || state === 'exported' || state === 'paid' ? { state } : {}) };
     case 'payout-paid':
       return markPayoutPaid(ctx, args[0] ?? '', args[1]);
+    case 'import-bank': {
+      if (!args[0]) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');
+      const size = (await stat(args[0])).size;
+      if (size > MAX_STATEMENT_BYTES) throw new AppError('payload_too_large', `a statement file is at most ${MAX_STATEMENT_BYTES / 1024 / 1024} MiB`);
+      return importBankStatement(ctx, await readFile(args[0]));
+    }
+    case 'bank-entries':
+      return { items: await listBankEntries(ctx, { state: parseEntryState(state) }) };
+    case 'bank-assign': {
+      const who = args[1] ?? '';
+      return assignBankEntry(ctx, args[0] ?? '', /^rf/i.test(who) ? { reference: who } : { username: who });
+    }
+    case 'bank-ignore':
+      return ignoreBankEntry(ctx, args[0] ?? '');
+    case 'payouts-sepa': {
+      const result = options.batch ? { ...(await sepaBatch(ctx, options.batch)), left_out: [] } : await exportSepaBatch(ctx, { version: parsePainVersion(options.version) });
+      process.stderr.write(`batch ${result.batch.id}: ${result.batch.payouts} payout(s), ${result.batch.total} ${ctx.config.currency}\n`);
+      for (const l of result.left_out) process.stderr.write(`left out: payout ${l.id} of ${l.username} (${l.amount}): ${l.reason}\n`);
+      if (options.out) {
+        await writeFile(options.out, result.document, { flag: 'wx' });
+        return { batch: result.batch, file: options.out, left_out: result.left_out };
+      }
+      return new Raw(result.document);
+    }
     case 'statements':
       return { items: await listStatements(ctx, { ...(options.direction === 'in' || options.direction === 'out' ? { direction: options.direction } : {}), ...(options.period ? { period: parsePeriod(options.period) } : {}) }) };
     case 'statement':
@@ -155,7 +194,7 @@ async function run(instance: Instance, command: string, args: string[], options:
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, ...args] = positionals;
   if (!command || values.help) {

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { electronicFormatIBAN } from 'ibantools';
+import { ibanProblem, normalizeBic } from './banking/iban.ts';
 import { parseAmount, percentToPpm } from './core/money.ts';
 
 const amountString = (name: string, fallback: string) =>
@@ -65,6 +67,36 @@ const EnvSchema = z
     FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
+    // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
+    FARTHING_BANK_IBAN: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        const problem = value === undefined ? undefined : ibanProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: `must be the instance's IBAN, but it ${problem}` });
+      })
+      .transform((value) => (value === undefined ? undefined : (electronicFormatIBAN(value) as string))),
+    FARTHING_BANK_BIC: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value !== undefined && !normalizeBic(value)) ctx.addIssue({ code: 'custom', message: 'must be a BIC of 8 or 11 letters and digits, such as COBADEFFXXX' });
+      })
+      .transform((value) => (value === undefined ? undefined : normalizeBic(value))),
+    FARTHING_BANK_HOLDER: z
+      .string()
+      .trim()
+      .max(70, 'must be the account holder of FARTHING_BANK_IBAN, at most 70 characters')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'must not contain control characters')
+      .optional(),
+    // Card top-ups through Stripe Checkout (src/cards): both secrets or neither.
+    FARTHING_STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_[A-Za-z0-9_]{8,200}$/, 'must be a Stripe secret key (sk_… or rk_…)').optional(),
+    FARTHING_STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_]{8,200}$/, "must be the webhook endpoint's signing secret (whsec_…)").optional(),
+    FARTHING_CARD_FEE_BEARER: z.enum(['member', 'instance']).default('instance'),
+    FARTHING_CARD_MIN_TOPUP: amountString('FARTHING_CARD_MIN_TOPUP', '5.00'),
+    FARTHING_CARD_MAX_TOPUP: amountString('FARTHING_CARD_MAX_TOPUP', '500.00'),
+    FARTHING_STRIPE_API_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:12111' }).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -80,6 +112,25 @@ const EnvSchema = z
     }
     if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
+    }
+    if (env.FARTHING_BANK_IBAN && !env.FARTHING_BANK_HOLDER) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_HOLDER'], message: 'must name the holder of FARTHING_BANK_IBAN (transfers and SEPA files need it)' });
+    }
+    if (!env.FARTHING_BANK_IBAN && (env.FARTHING_BANK_HOLDER || env.FARTHING_BANK_BIC)) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_IBAN'], message: 'must be set when FARTHING_BANK_HOLDER or FARTHING_BANK_BIC is' });
+    }
+    if (Boolean(env.FARTHING_STRIPE_SECRET_KEY) !== Boolean(env.FARTHING_STRIPE_WEBHOOK_SECRET)) {
+      const missing = env.FARTHING_STRIPE_SECRET_KEY ? 'FARTHING_STRIPE_WEBHOOK_SECRET' : 'FARTHING_STRIPE_SECRET_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set too: card top-ups need both Stripe secrets (or neither)' });
+    }
+    if (env.FARTHING_CARD_MIN_TOPUP <= 0n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_CARD_MIN_TOPUP'], message: 'must be greater than zero' });
+    }
+    if (env.FARTHING_CARD_MAX_TOPUP < env.FARTHING_CARD_MIN_TOPUP || env.FARTHING_CARD_MAX_TOPUP > 1_000_000_000_000n) {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_CARD_MAX_TOPUP'], message: 'must be from FARTHING_CARD_MIN_TOPUP to 1000000.00' });
+    }
+    if (env.FARTHING_STRIPE_API_URL && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['FARTHING_STRIPE_API_URL'], message: 'points the Stripe client elsewhere for development and tests only and is refused when NODE_ENV=production' });
     }
     if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
@@ -120,9 +171,31 @@ export interface Config {
   readonly settlementAutoAccept: boolean;
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
   readonly apiRateLimit: number;
+  /** Card top-ups through Stripe Checkout; undefined when the Stripe secrets are not set. */
+  readonly cards: CardsConfig | undefined;
   /** Tests only: argon2id with minimal cost, so a test can register hundreds of members. */
   readonly fastPasswordHashing: boolean;
   readonly logLevel: string;
+  /** The instance's bank account (FARTHING_BANK_*): deposits by transfer, SEPA payout files; unset: arranged with the admin. */
+  readonly bank: BankAccount | undefined;
+}
+
+export interface BankAccount {
+  /** Electronic format, checked. */
+  readonly iban: string;
+  readonly bic: string | undefined;
+  readonly holder: string;
+}
+
+export interface CardsConfig {
+  readonly secretKey: string;
+  readonly webhookSecret: string;
+  /** Who pays Stripe's fee: the member (wallet credited net of it) or the instance (credited gross). */
+  readonly feeBearer: 'member' | 'instance';
+  readonly minTopup: bigint;
+  readonly maxTopup: bigint;
+  /** Development and tests only: the Stripe API at another address (a local fake). */
+  readonly apiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -155,7 +228,8 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.') || 'environment';
-        const got = cleaned[name] === undefined ? '' : ` (got "${cleaned[name]}")`;
+        // a secret is never echoed, not even a malformed one
+        const got = cleaned[name] === undefined || /SECRET/.test(name) ? '' : ` (got "${cleaned[name]}")`;
         return `${name} ${issue.message}${got}`;
       }),
     );
@@ -187,8 +261,21 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
+    cards: e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
+      ? Object.freeze({
+          secretKey: e.FARTHING_STRIPE_SECRET_KEY,
+          webhookSecret: e.FARTHING_STRIPE_WEBHOOK_SECRET,
+          feeBearer: e.FARTHING_CARD_FEE_BEARER,
+          minTopup: e.FARTHING_CARD_MIN_TOPUP,
+          maxTopup: e.FARTHING_CARD_MAX_TOPUP,
+          apiUrl: e.FARTHING_STRIPE_API_URL,
+        })
+      : undefined,
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
+    bank: e.FARTHING_BANK_IBAN && e.FARTHING_BANK_HOLDER
+      ? Object.freeze({ iban: e.FARTHING_BANK_IBAN, bic: e.FARTHING_BANK_BIC, holder: e.FARTHING_BANK_HOLDER })
+      : undefined,
   });
 }
 

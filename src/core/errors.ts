@@ -36,6 +36,19 @@ export const ERROR_STATUS = {
   peer_blocked: 403,
   peer_limit: 409,
   unsupported_media_type: 415,
+  // bank rails (src/banking/)
+  invalid_iban: 400,
+  invalid_reference: 400,
+  bank_not_configured: 409,
+  statement_malformed: 400,
+  statement_schema_invalid: 400,
+  statement_unsupported: 400,
+  statement_wrong_account: 400,
+  statement_wrong_currency: 400,
+  entry_decided: 409,
+  // card top-ups through Stripe (src/cards)
+  cards_disabled: 404,
+  invalid_signature: 400,
   rate_limited: 429,
   // what the framework and the router refuse (src/http/errors.ts)
   method_not_allowed: 405,

@@ -122,10 +122,16 @@ export interface PayoutsTable {
   id: string;
   member_id: bigint;
   amount: bigint;
-  state: 'requested' | 'paid';
+  /** exported: in a SEPA file, not yet seen leaving (migrations/0015_bank_rails.ts). */
+  state: 'requested' | 'exported' | 'paid';
   requested_at: Timestamp;
   paid_at: Timestamp | null;
   reference: string | null;
+  /** The pain.001 batch it was exported in, its EndToEndId and the account it was sent to (0015). */
+  sepa_batch_id: Generated<string | null>;
+  end_to_end_id: Generated<string | null>;
+  iban: Generated<string | null>;
+  holder: Generated<string | null>;
 }
 
 export type CloseStage = 'charging' | 'splitting' | 'booking' | 'done';
@@ -468,4 +474,108 @@ export interface RemoteActorsTable {
 /** Merged into DB above. */
 export interface DB {
   member_links: MemberLinksTable;
+}
+
+/** Bank rails (migrations/0015_bank_rails.ts). */
+export interface TransferReferencesTable {
+  member_id: bigint;
+  reference: string;
+  created_at: Timestamp;
+}
+
+export interface PayoutAccountsTable {
+  member_id: bigint;
+  iban: string;
+  holder: string;
+  updated_at: Timestamp;
+}
+
+export interface SepaBatchesTable {
+  id: string;
+  created_at: Timestamp;
+  payouts: number;
+  total: bigint;
+  document: string;
+}
+
+export interface BankImportsTable {
+  id: GeneratedAlways<bigint>;
+  message_id: string;
+  version: string;
+  imported_at: Timestamp;
+  matched: number;
+  unmatched: number;
+  duplicates: number;
+}
+
+export type BankEntryState = 'deposited' | 'paid_out' | 'unmatched' | 'assigned' | 'ignored';
+
+export interface BankEntriesTable {
+  id: GeneratedAlways<bigint>;
+  entry_key: string;
+  entry_ref: string | null;
+  import_id: bigint;
+  direction: 'credit' | 'debit';
+  amount: bigint;
+  booked_on: string | null;
+  counterparty: string | null;
+  remittance: string | null;
+  state: BankEntryState;
+  reason: string | null;
+  member_id: bigint | null;
+  /** Space separated: the payouts a debit entry paid. */
+  payout_ids: string | null;
+  decided_at: Date | null;
+}
+
+/** Card top-ups through Stripe (migrations/0016_card_topups.ts). */
+export type CardTopupState = 'creating' | 'open' | 'credited' | 'review' | 'failed';
+
+export interface CardTopupsTable {
+  id: string;
+  member_id: bigint;
+  amount: bigint;
+  currency: string;
+  session_id: string | null;
+  checkout_url: string | null;
+  state: CardTopupState;
+  fee_bearer: 'member' | 'instance';
+  fee: bigint | null;
+  credited: bigint | null;
+  payment_intent: string | null;
+  charge_id: string | null;
+  refunded: Generated<bigint>;
+  problem: string | null;
+  created_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface CardReversalsTable {
+  id: GeneratedAlways<bigint>;
+  topup_id: string;
+  kind: 'refund' | 'dispute';
+  stripe_ref: string;
+  amount: bigint;
+  booked: bigint;
+  shortfall: bigint;
+  created_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  outcome: string;
+  received_at: Timestamp;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  transfer_references: TransferReferencesTable;
+  payout_accounts: PayoutAccountsTable;
+  sepa_batches: SepaBatchesTable;
+  bank_imports: BankImportsTable;
+  bank_entries: BankEntriesTable;
+  card_topups: CardTopupsTable;
+  card_reversals: CardReversalsTable;
+  stripe_events: StripeEventsTable;
 }

@@ -115,7 +115,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
       tags: ['admin'],
       summary: 'Payouts of all members, newest first',
       security: route.admin,
-      querystring: z.object({ state: z.enum(['requested', 'paid']).optional() }),
+      querystring: z.object({ state: z.enum(['requested', 'exported', 'paid']).optional() }),
       response: { 200: z.object({ items: z.array(Payout) }), ...errors(400, 401, 403) },
     },
     preValidation: admin,

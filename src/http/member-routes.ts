@@ -26,7 +26,7 @@ export const Payout = z
   .object({
     id: z.string(),
     amount: Amount,
-    state: z.enum(['requested', 'paid']),
+    state: z.enum(['requested', 'exported', 'paid']).describe('exported: in a SEPA credit transfer file the admin downloaded; paid once the bank statement (or the admin) says it left'),
     requested_at: Timestamp,
     paid_at: Timestamp.nullable(),
     reference: z.string().nullable(),

@@ -21,13 +21,13 @@ const inScope = (column: ReturnType<typeof sql.ref>, period: string | null) => s
  * The open rows of a table that keeps money aside (holds, unclaimed shares, payout requests) add
  * up to the balance of the account that holds that money.
  */
-function matchesAccount(name: string, why: string, table: 'holds' | 'unclaimed' | 'payouts', openState: string, code: string): Check {
+function matchesAccount(name: string, why: string, table: 'holds' | 'unclaimed' | 'payouts', openStates: string[], code: string): Check {
   return {
     name,
     why,
     query: () => sql`
       SELECT o.total, COALESCE(b.balance, 0) AS balance
-      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM ${sql.table(table)} WHERE state = ${openState}) o
+      FROM (SELECT COALESCE(sum(amount), 0) AS total FROM ${sql.table(table)} WHERE state IN (${sql.join(openStates)})) o
       LEFT JOIN accounts a ON a.code = ${code}
       LEFT JOIN account_balances b ON b.account_id = a.id
       WHERE o.total <> COALESCE(b.balance, 0)`,
@@ -61,7 +61,7 @@ const CHECKS: Check[] = [
     why: 'an overdrawn wallet or system account: only accounts mirroring money outside the instance may go negative (external, settlement, and a peer that owes us)',
     query: () => sql`
       SELECT a.code, b.balance FROM accounts a JOIN account_balances b ON b.account_id = a.id
-      WHERE a.type NOT IN ('external', 'settlement', 'peer') AND b.balance < 0`,
+      WHERE a.type NOT IN ('external', 'settlement', 'peer') AND a.code <> 'card_fees' AND b.balance < 0`,
   },
   {
     name: 'one_currency_per_transfer',
@@ -109,9 +109,51 @@ const CHECKS: Check[] = [
       LEFT JOIN shares s ON s.flattr_id = f.id
       WHERE f.withdrawn_at IS NULL AND s.flattr_id IS NULL AND ${inScope(sql.ref('f.period'), period)}`,
   },
-  matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', 'held', 'holds'),
-  matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', 'held', 'unclaimed'),
-  matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', 'requested', 'payouts'),
+  matchesAccount('holds_match_account', 'held shares that the holds account does not hold (or the reverse)', 'holds', ['held'], 'holds'),
+  matchesAccount('unclaimed_match_account', 'unclaimed shares that the unclaimed account does not hold (or the reverse)', 'unclaimed', ['held'], 'unclaimed'),
+  // An exported payout (in a SEPA file, src/banking/sepa-export.ts) is still in the payouts account.
+  matchesAccount('payouts_match_account', 'a payout request whose reserved money is not where it should be', 'payouts', ['requested', 'exported'], 'payouts'),
+  {
+    name: 'bank_deposits_booked',
+    why: 'a bank transfer matched from the statement (or assigned by the admin) whose deposit is missing or differs',
+    query: () => sql`
+      SELECT e.id, e.entry_key, e.amount, t.amount AS deposited
+      FROM bank_entries e
+      LEFT JOIN transfers t ON t.idempotency_key = 'deposit:bank:' || e.entry_key
+      WHERE e.state IN ('deposited', 'assigned') AND (t.id IS NULL OR t.amount <> e.amount)`,
+  },
+  // Card top-ups (src/cards). card_fees is an expense: minus the fees the instance bore, never more.
+  {
+    name: 'card_fees_match_topups',
+    why: 'a card fee booked twice, or not at all, or for a top-up whose member bears the fee',
+    query: () => sql`
+      SELECT COALESCE(b.balance, 0) AS balance, t.borne
+      FROM (SELECT COALESCE(sum(fee), 0) AS borne FROM card_topups WHERE state = 'credited' AND fee_bearer = 'instance') t
+      LEFT JOIN accounts a ON a.code = 'card_fees'
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      WHERE COALESCE(b.balance, 0) <> -t.borne`,
+  },
+  {
+    name: 'card_deposits_match_topups',
+    why: "a credited card top-up without its deposit, or with a deposit of another amount or into another wallet",
+    query: () => sql`
+      SELECT c.id, c.credited, t.amount AS deposited
+      FROM card_topups c
+      JOIN accounts w ON w.member_id = c.member_id
+      LEFT JOIN transfers t ON t.idempotency_key = 'deposit:stripe:' || c.session_id
+      WHERE c.state = 'credited' AND (t.id IS NULL OR t.amount <> c.credited OR t.credit_account_id <> w.id)`,
+  },
+  {
+    name: 'card_reversals_match_transfers',
+    why: 'a refund or lost dispute that took another amount from the wallet than it records (or from another wallet)',
+    query: () => sql`
+      SELECT r.id, r.booked, COALESCE(t.amount, 0) AS transferred
+      FROM card_reversals r
+      JOIN card_topups c ON c.id = r.topup_id
+      JOIN accounts w ON w.member_id = c.member_id
+      LEFT JOIN transfers t ON t.idempotency_key = 'card:' || r.stripe_ref
+      WHERE COALESCE(t.amount, 0) <> r.booked OR (t.id IS NOT NULL AND t.debit_account_id <> w.id)`,
+  },
 ];
 
 export interface CheckResult {

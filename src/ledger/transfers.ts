@@ -35,7 +35,11 @@ export type TransferKind =
   | 'unclaimed_expire'
   | 'statement_credit'
   | 'settlement_paid'
-  | 'settlement_received';
+  | 'settlement_received'
+  // card top-ups (src/cards): the instance's card fee, and money Stripe took back
+  | 'card_fee'
+  | 'card_refund'
+  | 'card_dispute';
 
 export interface RecordedTransfer {
   id: bigint;

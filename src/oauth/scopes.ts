@@ -19,7 +19,7 @@ export const SCOPE_WORDS: Record<Scope, string> = {
   read: 'See your account, budget, wallet balance, flattrs, earnings, ledger, payouts and invites',
   flattr: 'Flattr things and withdraw flattrs on your behalf (your monthly budget is split among them), and manage your subscriptions',
   things: 'Register things that you own',
-  account: 'Change your monthly budget, ask for payouts from your wallet, make invites and manage webhooks',
+  account: 'Change your monthly budget, ask for payouts from your wallet, top it up by card, make invites and manage webhooks',
   admin: 'Act as an instance admin: members, deposits, payouts, closes and the ledger',
 };
 
@@ -119,6 +119,22 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'POST /api/v1/admin/statements/:id/correct': 'admin',
   'GET /api/v1/admin/peers': 'admin',
   'PUT /api/v1/admin/peers': 'admin',
+
+  // bank rails (src/banking/)
+  'GET /api/v1/me/deposit-instructions': 'read',
+  'GET /api/v1/me/payout-account': 'read',
+  'PUT /api/v1/me/payout-account': 'account',
+  'POST /api/v1/admin/bank-statements': 'admin',
+  'GET /api/v1/admin/bank-entries': 'admin',
+  'POST /api/v1/admin/bank-entries/:id/assign': 'admin',
+  'POST /api/v1/admin/bank-entries/:id/ignore': 'admin',
+  'GET /api/v1/admin/payouts/sepa': 'admin',
+  'GET /api/v1/admin/payouts/sepa/batches': 'admin',
+  // card top-ups (issue 15, src/cards): paying is an account action, like asking for a payout
+  'GET /api/v1/me/topups': 'read',
+  'POST /api/v1/me/topups': 'account',
+  'GET /api/v1/admin/card-topups': 'admin',
+  'GET /api/v1/admin/card-reversals': 'admin',
 };
 
 /** The table's entry for a route; undefined when the route is not in it. */

@@ -1,13 +1,16 @@
 /**
- * Money entering and leaving the instance: deposits recorded by an admin (once per reference),
- * payout requests that reserve the amount at once, and payouts the admin marks as sent.
+ * Money entering and leaving the instance: deposits (recorded by an admin once per reference, or
+ * matched from the bank's statement by src/banking/), payout requests that reserve the amount at
+ * once, and payouts marked as sent (by the admin, or by the bank's statement).
  */
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount, parsePositiveAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
+import type { DB } from '../db/schema.ts';
 import { balanceOf, EXTERNAL, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { requireMember } from '../members/service.ts';
@@ -33,41 +36,53 @@ export async function recordDeposit(ctx: Context, input: { username: unknown; am
   const amount = parsePositiveAmount(input.amount);
   const reference = checkReference(input.reference);
   const member = await requireMember(ctx, input.username);
+  return ctx.db.transaction().execute((trx) => bookDeposit(ctx, trx, { memberId: member.id, username: member.username, amount, reference }));
+}
+
+/**
+ * Books a deposit inside the caller's transaction: `external → wallet`, once per idempotency key
+ * (`deposit:<reference>` unless given). Every way money comes in (an admin's deposit, a bank
+ * transfer matched from the statement) goes through here.
+ */
+export async function bookDeposit(
+  ctx: Context,
+  trx: Transaction<DB>,
+  input: { memberId: bigint; username: string; amount: bigint; reference: string; idempotencyKey?: string },
+): Promise<DepositView> {
+  const { amount, reference } = input;
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
-    const wallet = await walletAccountId(trx, member.id);
-    const transfer = await recordTransfer(trx, {
-      debitAccountId: external,
-      creditAccountId: wallet,
-      amount,
-      currency: ctx.config.currency,
-      kind: 'deposit',
-      period: periodOf(now),
-      reference,
-      idempotencyKey: `deposit:${reference}`,
-      now,
-    });
-    if (!transfer.created) {
-      const earlier = await trx.selectFrom('transfers').selectAll().where('id', '=', transfer.id).executeTakeFirstOrThrow();
-      if (earlier.credit_account_id !== wallet || earlier.amount !== amount) {
-        throw new AppError('reference_conflict', `the reference "${reference}" was already used for another deposit`, { field: 'reference' });
-      }
-    }
-    return { id: transfer.id.toString(), username: member.username, amount: formatAmount(amount), reference, replayed: !transfer.created };
+  const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
+  const wallet = await walletAccountId(trx, input.memberId);
+  const transfer = await recordTransfer(trx, {
+    debitAccountId: external,
+    creditAccountId: wallet,
+    amount,
+    currency: ctx.config.currency,
+    kind: 'deposit',
+    period: periodOf(now),
+    reference,
+    idempotencyKey: input.idempotencyKey ?? `deposit:${reference}`,
+    now,
   });
+  if (!transfer.created) {
+    const earlier = await trx.selectFrom('transfers').selectAll().where('id', '=', transfer.id).executeTakeFirstOrThrow();
+    if (earlier.credit_account_id !== wallet || earlier.amount !== amount) {
+      throw new AppError('reference_conflict', `the reference "${reference}" was already used for another deposit`, { field: 'reference' });
+    }
+  }
+  return { id: transfer.id.toString(), username: input.username, amount: formatAmount(amount), reference, replayed: !transfer.created };
 }
 
 export interface PayoutView {
   id: string;
   amount: string;
-  state: 'requested' | 'paid';
+  state: 'requested' | 'exported' | 'paid';
   requested_at: string;
   paid_at: string | null;
   reference: string | null;
 }
 
-function payoutView(row: { id: string; amount: bigint; state: 'requested' | 'paid'; requested_at: Date; paid_at: Date | null; reference: string | null }): PayoutView {
+function payoutView(row: { id: string; amount: bigint; state: 'requested' | 'exported' | 'paid'; requested_at: Date; paid_at: Date | null; reference: string | null }): PayoutView {
   return {
     id: row.id,
     amount: formatAmount(row.amount),
@@ -114,7 +129,6 @@ export async function requestPayout(ctx: Context, caller: Caller, amountInput: u
 export async function markPayoutPaid(ctx: Context, id: string, referenceInput: unknown): Promise<PayoutView> {
   const reference = checkReference(referenceInput);
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such payout');
-  const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const payout = await trx.selectFrom('payouts').selectAll().where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst();
     if (!payout) throw new AppError('not_found', 'no such payout');
@@ -122,32 +136,47 @@ export async function markPayoutPaid(ctx: Context, id: string, referenceInput: u
       if (payout.reference === reference) return payoutView(payout);
       throw new AppError('already_paid', `this payout was recorded as paid with reference "${payout.reference}"`);
     }
-    const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
-    const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
-    await recordTransfer(trx, {
-      debitAccountId: payouts,
-      creditAccountId: external,
-      amount: payout.amount,
-      currency: ctx.config.currency,
-      kind: 'payout_sent',
-      period: periodOf(now),
-      reference,
-      idempotencyKey: `payout:${payout.id}:sent`,
-      now,
-    });
-    const paid = await trx
-      .updateTable('payouts')
-      .set({ state: 'paid', paid_at: now, reference })
-      .where('id', '=', payout.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    // payout.paid for the member's webhooks, committed with the payment (src/webhooks).
-    await enqueueEvent(trx, paid.member_id, 'payout.paid', payoutView(paid), { now, key: `payout.paid:${paid.id}` });
-    return payoutView(paid);
+    return bookPayoutSent(ctx, trx, payout, reference);
   });
 }
 
-export async function listPayouts(ctx: Context, filter: { memberId?: bigint; state?: 'requested' | 'paid' }) {
+/**
+ * Books a requested or exported payout as sent, inside the caller's transaction (which holds the
+ * payout's row lock): `payouts → external`, once per payout. By the admin's hand, or when the
+ * bank's statement shows the debit.
+ */
+export async function bookPayoutSent(
+  ctx: Context,
+  trx: Transaction<DB>,
+  payout: { id: string; amount: bigint },
+  reference: string,
+): Promise<PayoutView> {
+  const now = ctx.clock.now();
+  const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
+  const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);
+  await recordTransfer(trx, {
+    debitAccountId: payouts,
+    creditAccountId: external,
+    amount: payout.amount,
+    currency: ctx.config.currency,
+    kind: 'payout_sent',
+    period: periodOf(now),
+    reference,
+    idempotencyKey: `payout:${payout.id}:sent`,
+    now,
+  });
+  const paid = await trx
+    .updateTable('payouts')
+    .set({ state: 'paid', paid_at: now, reference })
+    .where('id', '=', payout.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  // payout.paid for the member's webhooks, committed with the payment (src/webhooks).
+  await enqueueEvent(trx, paid.member_id, 'payout.paid', payoutView(paid), { now, key: `payout.paid:${paid.id}` });
+  return payoutView(paid);
+}
+
+export async function listPayouts(ctx: Context, filter: { memberId?: bigint; state?: 'requested' | 'exported' | 'paid' }) {
   let query = ctx.db.selectFrom('payouts').innerJoin('members', 'members.id', 'payouts.member_id').selectAll('payouts').select('members.username');
   if (filter.memberId !== undefined) query = query.where('payouts.member_id', '=', filter.memberId);
   if (filter.state) query = query.where('payouts.state', '=', filter.state);

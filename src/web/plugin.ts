@@ -12,6 +12,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
+import { cardPages } from '../cards/pages.ts';
 import { assetRoutes } from './assets.ts';
 import { accountRoutes } from './routes/account.ts';
 import { installPageErrors } from './errors.ts';
@@ -62,4 +63,5 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   accountRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
+  cardPages(app, ctx);
 }

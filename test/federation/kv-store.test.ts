@@ -8,8 +8,8 @@ import t from 'tap';
 import type { KvKey } from '@fedify/fedify';
 import { KyselyKvStore } from '../../src/federation/kv-store.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
+import { eventually } from '../helpers/network.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function collect(iterable: AsyncIterable<{ key: KvKey; value: unknown }>) {
   const entries: { key: KvKey; value: unknown }[] = [];
@@ -94,7 +94,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(await kv.get(['short']), 'soon gone', 'readable before the TTL');
     t.equal((await collect(kv.list(['short']))).length, 1);
 
-    await sleep(700);
+    await eventually(async () => (await kv.get(['short'])) === undefined, 5_000, 'the short entry to expire');
     t.equal(await kv.get(['short']), undefined, 'invisible to get after the TTL');
     t.same((await collect(kv.list())).map((e) => e.key).sort(), [['forever'], ['long'], ['renewed']], 'and to list');
     t.equal(await kv.get(['long']), 'stays');
@@ -110,7 +110,7 @@ await eachDatabase(t, async (t, kind) => {
     const kv = new KyselyKvStore(db, { sweepIntervalMs: 60_000 });
     await kv.set(['first'], 1); // sweeps (nothing to do) and starts the interval
     await kv.set(['gone'], 'x', { ttl: Temporal.Duration.from({ milliseconds: 100 }) });
-    await sleep(250);
+    await eventually(async () => (await kv.get(['gone'])) === undefined, 5_000, 'the entry to expire');
     await kv.set(['second'], 2);
     t.equal(await rowCount(), 3, 'no sweep inside the interval: the expired row is still there');
     t.equal(await kv.get(['gone']), undefined, 'yet it is invisible');
@@ -128,7 +128,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(await kv.cas(['absent'], 'something', 'new'), false, 'a value is not expected where none is');
 
     await kv.set(['e'], 'old', { ttl: Temporal.Duration.from({ milliseconds: 100 }) });
-    await sleep(250);
+    await eventually(async () => (await kv.get(['e'])) === undefined, 5_000, 'the entry to expire');
     t.equal(await kv.cas(['e'], 'old', 'new'), false, 'an expired value is not there to swap');
     t.equal(await kv.cas(['e'], undefined, 'fresh'), true, 'an expired entry counts as absent');
     t.equal(await kv.get(['e']), 'fresh');

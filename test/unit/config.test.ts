@@ -43,3 +43,29 @@ t.test('decimals in the fee, admin passwords with colons, origin without trailin
   t.same(config.admin, { username: 'root', password: 'pass:word:1' });
   t.equal(config.origin, 'https://flattr.example');
 });
+
+t.test('card top-ups: both Stripe secrets or neither, bounds, fee bearer, the fake API only outside production', async (t) => {
+  const secrets = { FARTHING_STRIPE_SECRET_KEY: 'sk_test_abcdefgh12', FARTHING_STRIPE_WEBHOOK_SECRET: 'whsec_abcdefgh12' };
+  t.equal(loadConfig({}).cards, undefined, 'off by default');
+  const cards = loadConfig(secrets).cards;
+  t.match(cards, { feeBearer: 'instance', minTopup: 5_000_000n, maxTopup: 500_000_000n, apiUrl: undefined });
+  t.equal(loadConfig({ ...secrets, FARTHING_CARD_FEE_BEARER: 'member' }).cards?.feeBearer, 'member');
+  const cases: [Record<string, string>, string][] = [
+    [{ FARTHING_STRIPE_SECRET_KEY: secrets.FARTHING_STRIPE_SECRET_KEY }, 'FARTHING_STRIPE_WEBHOOK_SECRET'],
+    [{ FARTHING_STRIPE_WEBHOOK_SECRET: secrets.FARTHING_STRIPE_WEBHOOK_SECRET }, 'FARTHING_STRIPE_SECRET_KEY'],
+    [{ ...secrets, FARTHING_STRIPE_SECRET_KEY: 'pk_test_abcdefgh12' }, 'FARTHING_STRIPE_SECRET_KEY'],
+    [{ ...secrets, FARTHING_CARD_FEE_BEARER: 'nobody' }, 'FARTHING_CARD_FEE_BEARER'],
+    [{ ...secrets, FARTHING_CARD_MIN_TOPUP: '0' }, 'FARTHING_CARD_MIN_TOPUP'],
+    [{ ...secrets, FARTHING_CARD_MIN_TOPUP: '50.00', FARTHING_CARD_MAX_TOPUP: '10.00' }, 'FARTHING_CARD_MAX_TOPUP'],
+    [{ ...secrets, FARTHING_STRIPE_API_URL: 'http://127.0.0.1:1', NODE_ENV: 'production' }, 'FARTHING_STRIPE_API_URL'],
+  ];
+  for (const [env, name] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message: new RegExp(name) }, `${JSON.stringify(env)} names ${name}`);
+  }
+  try {
+    loadConfig({ FARTHING_STRIPE_SECRET_KEY: 'sk_live_not valid secret' , FARTHING_STRIPE_WEBHOOK_SECRET: 'whsec_abcdefgh12' });
+    t.fail('a malformed key is refused');
+  } catch (error) {
+    t.notMatch((error as Error).message, /not valid secret/, 'a secret is never echoed');
+  }
+});

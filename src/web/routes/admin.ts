@@ -22,6 +22,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
 <li><a href="/admin/invites">Invites</a>: make one, see which are used</li>
 <li><a href="/admin/deposits">Record a deposit</a></li>
 <li><a href="/admin/payouts">Payouts to send</a></li>
+<li><a href="/admin/cards">Card top-ups</a>: fees, top-ups held for review, refunds and their shortfalls</li>
 <li><a href="/admin/periods">Periods, the monthly close and its summaries</a></li>
 <li><a href="/admin/ledger">The ledger self-check</a></li>
 <li><a href="/admin/peers">Settlement with other instances</a>: <a href="/admin/peers">peers</a>, <a href="/admin/statements">statements</a>, <a href="/admin/settlements">settlements</a></li>
