@@ -20,10 +20,10 @@ export function errorBody(code: string, message: string, details?: Record<string
 /** Longer URLs are 414 uri_too_long (Node itself refuses a request head over 16 KB). */
 export const URL_LIMIT = 8192;
 
-/** Paths answered in JSON: the API, OAuth's token endpoints, health and federation. Everything else is a page. */
+/** Paths answered in JSON: the API, OAuth's token endpoints, health, federation and webhooks from Stripe. Everything else is a page. */
 export function surfaceOf(url: string): 'api' | 'page' {
   const path = url.split('?', 1)[0] as string;
-  return /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|inbox$|users\/[^/]+\/inbox$)/.test(path) || path === '/api' ? 'api' : 'page';
+  return /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|stripe\/|inbox$|users\/[^/]+\/inbox$)/.test(path) || path === '/api' ? 'api' : 'page';
 }
 
 const BY_STATUS: Partial<Record<number, ErrorCode>> = {
