@@ -35,7 +35,9 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: ctx.config.production,
+    // Who request.ip is (rate limits key on it): the peer, unless FARTHING_TRUST_PROXY names the
+    // proxies allowed to say otherwise in X-Forwarded-For. Never "whatever the client sends".
+    trustProxy: trustedProxies(ctx.config.trustProxy),
     // Router refusals and malformed request heads answer in the error format of their surface.
     ...frameworkOptions(errorPage),
   });
@@ -74,6 +76,13 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   // The pages keep their cookies, forms, CSRF and HTML errors to themselves (an encapsulated plugin).
   await app.register(webPages, { ctx });
   return app;
+}
+
+/** A hop count as fastify does it for a number (its types take only the function): the nth hop. */
+function trustedProxies(trust: Context['config']['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return [...trust];
 }
 
 /**

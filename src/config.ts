@@ -3,6 +3,8 @@
  * start and answers a frozen Config; an invalid value stops the start with a message naming it.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { electronicFormatIBAN } from 'ibantools';
 import { ibanProblem, normalizeBic } from './banking/iban.ts';
@@ -25,6 +27,46 @@ const flag = z
   .enum(['1', '0', 'true', 'false', ''])
   .optional()
   .transform((v) => v === '1' || v === 'true');
+
+/** Names proxy-addr (fastify's trustProxy) knows for common ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * FARTHING_TRUST_PROXY: which proxies may say, in X-Forwarded-For, who the client is. Unset: none
+ * (request.ip is the peer's address, whatever a client sends). A hop count (1: the one proxy in
+ * front), or a comma list of addresses/CIDRs (and loopback, linklocal, uniquelocal).
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx): false | number | string[] => {
+    if (value === undefined) return false;
+    if (/^[0-9]+$/.test(value)) {
+      const hops = Number(value);
+      if (hops >= 1 && hops <= 10) return hops;
+      ctx.addIssue({ code: 'custom', message: 'as a hop count must be from 1 to 10' });
+      return z.NEVER;
+    }
+    const entries = value.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !PROXY_RANGE_NAMES.includes(e) && !isAddressOrCidr(e));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a hop count (1-10) or a comma list of addresses/CIDRs such as 127.0.0.1,10.0.0.0/8; not an address or CIDR: ${bad.map((b) => `"${b}"`).join(', ')}` });
+      return z.NEVER;
+    }
+    return entries;
+  });
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  if (!address || !isIP(address) || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  try {
+    ipaddr.parseCIDR(entry);
+    return /^[0-9]{1,3}$/.test(bits);
+  } catch {
+    return false;
+  }
+}
 
 const EnvSchema = z
   .object({
@@ -58,6 +100,7 @@ const EnvSchema = z
       .regex(/^[A-Za-z0-9_]{1,30}:.{8,}$/, 'must be username:password with a password of at least 8 characters')
       .optional(),
     FARTHING_ALLOW_PRIVATE_ADDRESS: flag,
+    FARTHING_TRUST_PROXY: trustProxy,
     FARTHING_NOW: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant such as 2026-11-15T12:00:00Z' }).optional(),
     FARTHING_AUTO_CLOSE: z.enum(['on', 'off']).default('on'),
     FARTHING_CLOSE_DELAY_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(10),
@@ -156,6 +199,8 @@ export interface Config {
   readonly registration: 'open' | 'invite' | 'closed';
   readonly admin: { readonly username: string; readonly password: string } | undefined;
   readonly allowPrivateAddress: boolean;
+  /** fastify's trustProxy: false (no proxy: X-Forwarded-For is ignored), a hop count, or addresses/CIDRs. */
+  readonly trustProxy: false | number | readonly string[];
   readonly now: Date | undefined;
   readonly autoClose: boolean;
   readonly closeDelayMinutes: number;
@@ -253,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     registration: e.FARTHING_REGISTRATION,
     admin: adminUser ? { username: adminUser, password: adminPassword.join(':') } : undefined,
     allowPrivateAddress: e.FARTHING_ALLOW_PRIVATE_ADDRESS,
+    trustProxy: e.FARTHING_TRUST_PROXY,
     now: e.FARTHING_NOW ? new Date(e.FARTHING_NOW) : undefined,
     autoClose: e.FARTHING_AUTO_CLOSE === 'on',
     closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Clock } from './core/clock.ts';
 import type { Database, DatabaseKind } from './db/database.ts';
+import type { OutboundClient } from './net/outbound.ts';
 
 export interface Context {
   readonly db: Database;
@@ -16,6 +17,8 @@ export interface Context {
   readonly log: Logger;
   /** The instance's ActivityPub side, set once createInstance has built it (absent in pure tests). */
   federation?: Federation<void>;
+  /** What fetches URLs others chose (src/net/outbound.ts); made at first use unless a test sets it. */
+  outbound?: OutboundClient;
 }
 
 /** A member as the services see them once authenticated. */

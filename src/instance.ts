@@ -30,7 +30,8 @@ export interface Instance {
   readonly app: FastifyInstance;
   readonly database: DatabaseHandle;
   readonly federation: Federation<void>;
-  close(): Promise<void>;
+  /** Stops everything in order; `onStep` hears each step's name as it begins (what a hung shutdown waits for). */
+  close(onStep?: (step: string) => void): Promise<void>;
 }
 
 export interface InstanceOptions {
@@ -93,17 +94,26 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     app,
     database,
     federation,
-    close: async () => {
-      await autoClose?.stop();
-      await app.close();
-      await relay?.stop();
-      await settlementRelay?.stop();
-      await subscriptions?.stop();
-      await webhooks?.stop();
-      await claims?.stop();
-      stopQueue.abort();
-      await queueWorker;
-      if (!options.database) await database.close();
+    close: async (onStep) => {
+      const steps: [string, () => Promise<unknown> | undefined][] = [
+        ['the automatic close', () => autoClose?.stop()],
+        ['the HTTP server (requests in flight)', () => app.close()],
+        ['the federation outbox relay', () => relay?.stop()],
+        ['the settlement relay', () => settlementRelay?.stop()],
+        ['the subscription scheduler', () => subscriptions?.stop()],
+        ['the webhook worker', () => webhooks?.stop()],
+        ['the claims refresh', () => claims?.stop()],
+        ['the federation queue worker', () => {
+          stopQueue.abort();
+          return queueWorker;
+        }],
+        ['the outbound HTTP client', () => ctx.outbound?.close()],
+        ['the database', () => (options.database ? undefined : database.close())],
+      ];
+      for (const [name, step] of steps) {
+        onStep?.(name);
+        await step();
+      }
     },
   };
 }

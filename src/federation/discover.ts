@@ -15,11 +15,10 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { INSTANCE_ACTOR } from './federation.ts';
-import { fetchPublic } from '../public-address.ts';
+import { type OutboundResponse, outboundOf } from '../net/outbound.ts';
 
 /** A page is read up to this size; owners are named in its head. */
 const PAGE_LIMIT_BYTES = 512 * 1024;
-const FETCH_TIMEOUT_MS = 10_000;
 
 export interface RemoteThing {
   /** What was flattred: the post's or page's URL. */
@@ -77,9 +76,9 @@ export async function lookupHandle(ctx: Context, lookupIri: (iri: string) => Pro
   try {
     const url = new URL(`http://${host}/.well-known/webfinger`);
     url.searchParams.set('resource', `acct:${user}@${host}`);
-    const response = await fetchPublic(ctx, url, { headers: { accept: 'application/jrd+json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const response = await outboundOf(ctx).fetch(url, { headers: { accept: 'application/jrd+json' }, maxBytes: PAGE_LIMIT_BYTES });
     if (!response.ok) return null;
-    const jrd = JSON.parse(await readCapped(response, PAGE_LIMIT_BYTES)) as { links?: { rel?: string; type?: string; href?: string }[] };
+    const jrd = response.json() as { links?: { rel?: string; type?: string; href?: string }[] };
     const self = jrd.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href;
     return self ? await lookupIri(self) : null;
   } catch {
@@ -117,17 +116,14 @@ interface Page {
 
 /** The head of an HTML page: its title, rel=payment links and fediverse:creator handles. */
 async function readPage(ctx: Context, url: string): Promise<Page | null> {
-  let response: Response;
+  let response: OutboundResponse;
   try {
-    response = await fetchPublic(ctx, url, { headers: { accept: 'text/html' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    response = await outboundOf(ctx).fetch(url, { headers: { accept: 'text/html' }, maxBytes: PAGE_LIMIT_BYTES });
   } catch {
     return null;
   }
-  if (!response.ok || !/text\/html|application\/xhtml\+xml/.test(response.headers.get('content-type') ?? '')) {
-    await response.body?.cancel();
-    return null;
-  }
-  const html = await readCapped(response, PAGE_LIMIT_BYTES);
+  if (!response.ok || !/text\/html|application\/xhtml\+xml/.test(response.headers['content-type'] ?? '')) return null;
+  const html = response.text();
   const base = response.url || url;
   const tags = html.match(/<(?:link|meta)\b[^>]*>/gi) ?? [];
   const payment: string[] = [];
@@ -145,21 +141,6 @@ async function readPage(ctx: Context, url: string): Promise<Page | null> {
   }
   const title = /<title[^>]*>([^<]{1,400})<\/title>/i.exec(html)?.[1]?.trim() ?? null;
   return { title: title ? decodeEntities(title).slice(0, 200) : null, payment, creators };
-}
-
-async function readCapped(response: Response, limit: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (size < limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  await reader.cancel();
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 function attributes(tag: string): Record<string, string> {
@@ -213,12 +194,8 @@ export async function rememberActor(ctx: Context, db: Executor, actor: Actor): P
  */
 export async function instanceSoftware(ctx: Context, iri: URL): Promise<string | null> {
   const getJson = async (url: URL): Promise<unknown> => {
-    const response = await fetchPublic(ctx, url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!response.ok) {
-      await response.body?.cancel();
-      return null;
-    }
-    return JSON.parse(await readCapped(response, PAGE_LIMIT_BYTES));
+    const response = await outboundOf(ctx).fetch(url, { headers: { accept: 'application/json' }, maxBytes: PAGE_LIMIT_BYTES });
+    return response.ok ? response.json() : null;
   };
   try {
     const links = ((await getJson(new URL('/.well-known/nodeinfo', iri.origin))) as { links?: { rel?: string; href?: string }[] } | null)?.links ?? [];

@@ -42,7 +42,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   await app.register(cookie);
   await app.register(formbody);
   await installCsrf(app, ctx);
-  installSecurityHeaders(app);
+  await installSecurityHeaders(app, ctx);
   installPageErrors(app, ctx);
 
   assetRoutes(app);

@@ -9,11 +9,17 @@
  * so a CSRF cookie planted in a browser (over http, or from a sibling subdomain) with a token made
  * for it is refused with anyone else's session. SameSite=Lax on the session cookie is a third line.
  *
- * Headers: no script runs anywhere (default-src 'none'), styles come only from /assets, forms
- * post only here, and no page can be framed except the embeddable button, which sets its own.
+ * Headers: @fastify/helmet sets the well-known ones (nosniff, frame options, referrer policy,
+ * cross-origin opener/resource policies, HSTS on an https origin, and the rest of its defaults),
+ * told what the pages need: no page can be framed (DENY) except the embeddable button, and the
+ * badge and button may be loaded by other sites (cross-origin resource policy). The Content
+ * Security Policy stays our own string, as before, because routes adjust it (the button's
+ * frame-ancestors, the forms that lead to another origin): no script runs anywhere
+ * (default-src 'none'), styles come only from /assets, forms post only here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import csrfProtection from '@fastify/csrf-protection';
+import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { Context } from '../context.ts';
 import { initSetting } from '../db/settings.ts';
@@ -94,10 +100,32 @@ declare module 'fastify' {
   }
 }
 
-/** Sets each header unless the route chose its own (the badge's caching, say). */
-export function installSecurityHeaders(app: FastifyInstance): void {
+/** Registered before the page routes: helmet for the pages, then our CSP and caching unless a route chose its own. */
+export async function installSecurityHeaders(app: FastifyInstance, ctx: Context): Promise<void> {
+  // What other sites embed gets helmet's settings for embeds (before helmet's own onRoute hook reads them).
+  app.addHook('onRoute', (route) => {
+    const embed = route.config?.embed;
+    if (!embed) return;
+    const helmetConfig = {
+      crossOriginResourcePolicy: { policy: 'cross-origin' as const },
+      // X-Frame-Options has no "anyone" value: the button says it with frame-ancestors alone.
+      ...(embed === 'frame' ? { frameguard: false as const } : {}),
+    };
+    route.config = Object.assign(route.config ?? {}, { helmet: helmetConfig });
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'same-origin' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    strictTransportSecurity: ctx.config.origin.startsWith('https:') ? { maxAge: 15_552_000, includeSubDomains: false } : false,
+  });
   app.addHook('onSend', async (request, reply, payload) => {
-    pageHeaders(reply, request.routeOptions.config?.embed);
+    const embed = request.routeOptions.config?.embed;
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', embed === 'frame' ? BUTTON_CSP : PAGE_CSP);
+    // Pages carry CSRF tokens and personal figures: never kept by a shared cache.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 }

@@ -1,7 +1,9 @@
 /**
  * The webhook worker: sends due deliveries as signed JSON POSTs. A 2xx answer is done; anything
  * else (an error status, a redirect, a timeout, a refused address) is retried after 30 s, 2 min,
- * 10 min, 1 h and 6 h, then the delivery is failed. Every attempt records its status and time.
+ * 10 min, 1 h and 6 h, then the delivery is failed. Every attempt records its status and time. The member sees that
+ * status, so it never tells anything about an address the instance refuses to call: such an
+ * attempt is recorded as 'refused', whatever is (or is not) listening there.
  *
  * Deliveries are claimed (claimed_until, FOR UPDATE SKIP LOCKED) so several processes sharing one
  * PostgreSQL never send the same attempt twice; a process that dies mid-attempt leaves a claim
@@ -10,7 +12,7 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { resolvesPrivately } from '../public-address.ts';
+import { isRefusedAddress, outboundOf } from '../net/outbound.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody } from './signature.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 
@@ -83,11 +85,7 @@ async function attempt(ctx: Context, row: DueRow, startedAt: Date): Promise<bool
 
 async function post(ctx: Context, row: DueRow): Promise<{ ok: boolean; status: string }> {
   try {
-    const url = new URL(row.url);
-    if (!ctx.config.allowPrivateAddress && (await resolvesPrivately(url.hostname))) {
-      return { ok: false, status: 'refused: the address is private' };
-    }
-    const response = await fetch(url, {
+    const response = await outboundOf(ctx).fetch(row.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -97,12 +95,14 @@ async function post(ctx: Context, row: DueRow): Promise<{ ok: boolean; status: s
         [DELIVERY_HEADER]: row.id,
       },
       body: row.body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      // A redirect is a failed attempt (its status is recorded), never followed; nothing is read.
+      maxRedirects: 0,
+      maxBytes: 0,
+      timeoutMs: TIMEOUT_MS,
     });
-    await response.body?.cancel().catch(() => {});
-    return { ok: response.status >= 200 && response.status < 300, status: String(response.status) };
+    return { ok: response.ok, status: String(response.status) };
   } catch (error) {
+    if (isRefusedAddress(error)) return { ok: false, status: 'refused' };
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return { ok: false, status: `unreachable: ${cause ?? (error as Error).name}`.slice(0, 200) };
   }

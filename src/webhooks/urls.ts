@@ -1,11 +1,13 @@
 /**
- * Where webhooks may point: http(s) URLs without credentials, and not at loopback, private or
- * link-local addresses (the instance must not be a way into its own network) unless
- * FARTHING_ALLOW_PRIVATE_ADDRESS is set. Names are checked again, resolved, at each delivery.
+ * Where webhooks may point: http(s) URLs without credentials, and not at an address that is not
+ * globally reachable (the instance must not be a way into its own network) unless
+ * FARTHING_ALLOW_PRIVATE_ADDRESS is set. An address in the URL is refused here; a name is
+ * judged by what it resolves to at each delivery, when the connection is made (src/net/outbound.ts).
  */
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { isPrivateAddress } from '../public-address.ts';
+import { isIP } from 'node:net';
+import { addressRefusal } from '../net/addresses.ts';
 
 export const WEBHOOK_URL_MAX = 2000;
 
@@ -23,7 +25,11 @@ export function checkWebhookUrl(ctx: Context, input: unknown): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return refuse('must be an http(s) URL');
   if (url.username || url.password) return refuse('must not contain credentials');
-  if (!ctx.config.allowPrivateAddress && isPrivateAddress(url.hostname)) return refuse('points at a private address, which this instance does not call');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host.endsWith('.localhost');
+  if (!ctx.config.allowPrivateAddress && (local || (isIP(host) && addressRefusal(host) !== null))) {
+    return refuse('points at a private address, which this instance does not call');
+  }
   url.hash = '';
   return url.href;
 }

@@ -1,12 +1,15 @@
 /**
  * Webhooks (issue 6): signed deliveries (HMAC-SHA256 over timestamp and body, so a tampered body
  * or a replayed timestamp fails), written with what caused them, retried with backoff against a
- * local receiver as the clock moves, and listed with their last status.
+ * local receiver as the clock moves, and listed with their last status. Without
+ * FARTHING_ALLOW_PRIVATE_ADDRESS nothing private is called, whether written as an address (in any
+ * spelling) or reached through a name, and the status the member sees then is only "refused".
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
+import { createOutboundClient } from '../../src/net/outbound.ts';
 import { deliverDueWebhooks, RETRY_SCHEDULE_SECONDS } from '../../src/webhooks/delivery.ts';
 import { signWebhookBody, verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { eachDatabase } from '../helpers/databases.ts';
@@ -195,5 +198,41 @@ await eachDatabase(t, async (t, kind) => {
     const rows = await inst.ctx.db.selectFrom('webhook_deliveries').selectAll().where('event', '=', 'flattr.received').execute();
     t.equal(rows.length, 1);
     t.match(JSON.parse(rows[0]?.body ?? '{}'), { event: 'flattr.received', data: { thing: { id: blog }, flattr_id: flattr.body.id, period: '2026-11' } });
+  });
+});
+
+await eachDatabase(t, async (t, kind) => {
+  t.test('the instance is no port scanner: refused addresses are refused by address, and say only "refused"', async (t) => {
+    const inst = await startInstance(t, kind);
+    const { url: local, received } = await receiver(t, Array(20).fill(500));
+    const port = new URL(local).port;
+    // A name that resolves to loopback (as a DNS record an attacker controls would).
+    inst.ctx.outbound = createOutboundClient({ allowPrivateAddress: false, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
+    const member = await inst.member('payee', { deposit: '40.00' });
+    const post = (url: string) => inst.api('POST', '/api/v1/webhooks', { token: member, body: { url, events: ['payout.paid'] } });
+    for (const url of ['http://[::ffff:a9fe:a9fe]/meta', `http://[::ffff:127.0.0.1]:${port}/hook`, `http://[64:ff9b::7f00:1]:${port}/`, 'http://[2002:a9fe:a9fe::]/', 'http://192.0.2.1/', 'http://198.18.0.1/', 'http://100.64.0.1/', 'http://240.0.0.1/', 'http://224.0.0.1/']) {
+      const refused = await post(url);
+      t.equal(refused.status, 400, `${url} refused when registered`);
+      t.match(refused.body.error.message, /private address/);
+    }
+    const byName = await post(`http://hooks.example:${port}/hook`);
+    t.equal(byName.status, 201, 'a name is judged when it is called');
+    // One row as an older instance could have kept it: the metadata service through an IPv4-mapped literal.
+    const older = await post('https://hooks.example/older');
+    await inst.ctx.db.updateTable('webhooks').set({ url: 'http://[::ffff:a9fe:a9fe]/meta' }).where('id', '=', older.body.id).execute();
+
+    const payout = await inst.api('POST', '/api/v1/me/payouts', { token: member, body: { amount: '10.00' } });
+    await inst.api('POST', `/api/v1/admin/payouts/${payout.body.id}/paid`, { token: inst.adminToken, body: { reference: 'SEPA-3' } });
+    let rows: { last_status: string | null; attempts: number }[] = [];
+    for (let i = 0; i < 400; i++) {
+      await deliverDueWebhooks(inst.ctx);
+      rows = await inst.ctx.db.selectFrom('webhook_deliveries').select(['last_status', 'attempts']).where('event', '=', 'payout.paid').execute();
+      if (rows.length === 2 && rows.every((r) => r.attempts >= 1)) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    t.same(rows.map((r) => r.last_status), ['refused', 'refused'], 'no status code, no error code from the target');
+    t.equal(received.length, 0, 'the receiver on loopback (answering 500) was never reached');
+    const listed = (await inst.api('GET', '/api/v1/webhooks', { token: member })).body.items as { last_delivery: { status: string } }[];
+    t.same(listed.map((h) => h.last_delivery.status), ['refused', 'refused'], 'what the member sees');
   });
 });

@@ -163,8 +163,14 @@ await eachDatabase(t, async (t, kind) => {
     const done = await dan.post('/flattr', { url: 'https://cora.example/a' });
     t.equal(done.location, `/things/${id}?done=flattred`);
     const unknown = await dan.get('/flattr?url=https%3A%2F%2Fnobody.example%2F');
-    t.equal(unknown.status, 404);
-    t.match(fieldError(unknown, 'url'), 'no thing is known for this URL (not_found)');
+    t.equal(unknown.status, 200, 'a URL not known here: the GET only says so (it looks nothing up)');
+    t.match(textOf(unknown), 'does not know yet whom it would pay');
+    const notFound = await dan.post('/flattr', { url: 'https://nobody.example/' });
+    t.equal(notFound.status, 404, 'the confirming POST looks for an owner and says clearly when there is none');
+    t.match(fieldError(notFound, 'url'), 'no owner could be found for it (not_found)');
+    const ownUnknown = await dan.get(`/flattr?url=${encodeURIComponent('https://a.example/things/00000000-0000-4000-8000-000000000000')}`);
+    t.equal(ownUnknown.status, 404, 'one of our own thing URLs that does not exist: nothing to look for');
+    t.match(fieldError(ownUnknown, 'url'), 'no thing is known for this URL (not_found)');
     const visitor = await inst.browser().get(`/flattr?url=${encodeURIComponent('javascript:alert(1)')}&title=${encodeURIComponent('<script>x</script>')}`);
     t.notMatch(visitor.text, /href="javascript:|<script>/, 'what a link sends is text, never markup or a script link');
     t.match(visitor.text, '&lt;script&gt;x&lt;/script&gt;');

@@ -3,7 +3,9 @@
  * thing lives) names their handle or instance B; A checks B's NodeInfo and sends them (303) to
  * B's confirmation page, where ann, signed in, flattrs and B federates the flattr to A. A host
  * that is not Farthing, or that cannot be reached, is refused next to the field; so is a private
- * address on an instance that does not allow them; and the form needs its CSRF token.
+ * address on an instance that does not allow them (in any spelling: nothing even connects); and
+ * the form needs its CSRF token. GET /flattr?url= (a link any site can make a member open) only
+ * shows what is known: no outbound request, no row; the confirming POST finds the owner.
  */
 import { createServer } from 'node:http';
 import t from 'tap';
@@ -67,8 +69,9 @@ await eachDatabase(t, async (t, kind) => {
     const ann = new Browser(b.app);
     await ann.signIn('ann');
     const page = await ann.get(new URL(confirmation).pathname + new URL(confirmation).search);
-    t.equal(page.status, 200, 'the confirmation page finds the remote thing');
+    t.equal(page.status, 200, 'the confirmation page offers to find the owner of a thing not known here');
     t.match(textOf(page), 'Cat’s drawing');
+    t.match(textOf(page), 'this instance looks for its owner');
     t.match(page.text, '<form method="post" action="/flattr">');
     const made = await ann.post('/flattr', { url: uri });
     t.equal(made.status, 303, made.text);
@@ -114,5 +117,45 @@ await eachDatabase(t, async (t, kind) => {
     const refused = await visitor.post('/flattr/remote', { url: `https://a.example/things/${cThing}`, instance: `http://${bHost}` });
     t.equal(refused.status, 404);
     t.match(fieldError(refused, 'remote-instance'), 'could not be reached');
+    let connections = 0;
+    const target = createServer((_req, res) => res.end('{}'));
+    target.on('connection', () => connections++);
+    const port = await listen(target);
+    t.teardown(() => close(target));
+    for (const instance of [`127.0.0.1:${port}`, `http://[::ffff:127.0.0.1]:${port}`, `https://[::ffff:7f00:1]:${port}`, `@ann@localhost:${port}`, `http://[64:ff9b::7f00:1]:${port}`, `https://[::ffff:a9fe:a9fe]`]) {
+      const answer = await visitor.post('/flattr/remote', { url: `https://a.example/things/${cThing}`, instance });
+      t.ok(answer.status === 404 || answer.status === 400, `${instance}: ${answer.status}`);
+      t.equal(answer.location, undefined);
+    }
+    t.equal(connections, 0, 'no connection was even opened to loopback');
+  });
+
+  t.test('GET /flattr?url= makes no outbound request and no row; the confirming POST finds the owner', async (t) => {
+    const second = await thing(a, cat, 'https://cat.example/drawings/2', 'Cat’s second drawing');
+    const hits: string[] = [];
+    const site = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><head><title>Cat's page</title><link rel="payment" href="${a.origin}/things/${second}"></head></html>`);
+    });
+    const sitePort = await listen(site);
+    t.teardown(() => close(site));
+    const pageUrl = `http://127.0.0.1:${sitePort}/drawings/2`;
+    const rows = async () => {
+      const count = async (table: 'things' | 'remote_actors' | 'flattrs') => Number((await b.ctx.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      return { things: await count('things'), remote_actors: await count('remote_actors'), flattrs: await count('flattrs') };
+    };
+    const ann = new Browser(b.app);
+    await ann.signIn('ann');
+    const before = await rows();
+    const page = await ann.get(`/flattr?${new URLSearchParams({ url: pageUrl })}`);
+    t.equal(page.status, 200);
+    t.match(page.text, '<form method="post" action="/flattr">');
+    t.same(hits, [], 'the GET fetched nothing');
+    t.same(await rows(), before, 'and wrote no row');
+    const made = await ann.post('/flattr', { url: pageUrl });
+    t.equal(made.status, 303, made.text);
+    t.ok(hits.includes('/drawings/2'), 'the confirming POST read the page');
+    const after = await rows();
+    t.equal(after.flattrs, before.flattrs + 1, 'and flattred the thing it names');
   });
 });

@@ -5,15 +5,14 @@
  * `{their origin}/flattr?url={thing uri}&title=`, where, signed in there, they confirm and the
  * flattr is made and federated. Before sending anyone away, the host's NodeInfo must say it runs
  * Farthing; otherwise (or when it cannot be reached) the form says so next to the field.
- * No JavaScript; CSRF-protected; private addresses only with FARTHING_ALLOW_PRIVATE_ADDRESS.
+ * No JavaScript; CSRF-protected; NodeInfo is read through the outbound client (src/net/outbound.ts),
+ * so private addresses are called only with FARTHING_ALLOW_PRIVATE_ADDRESS.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { instanceSoftware } from '../../federation/discover.ts';
-import { thingForUrl } from '../../federation/remote-things.ts';
-import { lookupThing, ownThingId, type ThingView, thingView } from '../../things/service.ts';
-import { normalizeUrl } from '../../things/urls.ts';
+import { lookupThing } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
@@ -137,23 +136,4 @@ async function farthingOrigin(ctx: Context, input: unknown): Promise<string> {
     throw new AppError('invalid_request', `${host} runs ${software}, not Farthing: flattrs can only be confirmed on a Farthing instance`, { field: 'instance' });
   }
   return origin;
-}
-
-/**
- * For the confirmation page a visitor is sent to from another instance (GET /flattr?url=, signed
- * in): a thing known here, or else found now the way a first flattr finds it (its owner from the
- * fediverse), so the page can show what and whom the member is about to flattr.
- */
-export async function findOrDiscoverThing(ctx: Context, urlInput: unknown): Promise<ThingView> {
-  try {
-    return await lookupThing(ctx, urlInput);
-  } catch (error) {
-    const url = normalizeUrl(urlInput);
-    if (!(error instanceof AppError) || error.code !== 'not_found' || ownThingId(ctx, url) || !ctx.federation) throw error;
-    try {
-      return thingView(ctx, await thingForUrl(ctx, url));
-    } catch {
-      throw error; // nobody to pay found either: the page says what it says for an unknown URL
-    }
-  }
 }

@@ -1,20 +1,24 @@
 /**
  * A thing's page at its `uri` (/things/{id}) with its flattr form, and GET /flattr?url=, the
- * confirmation page that browser add-ons and "flattr this" links send members to.
+ * confirmation page that browser add-ons and "flattr this" links send members to. Any site can
+ * make a signed-in member open that link, so the GET only shows what is already known here: it
+ * never fetches anything nor writes a row. Finding the owner of a URL nobody here knows
+ * (discovery: outbound requests, new rows) runs on the confirming POST.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
 import { updateThingTitle } from '../../things/edit.ts';
-import { getThing, lookupThing, type ThingView } from '../../things/service.ts';
+import { getThing, lookupThing, ownThingId, type ThingView } from '../../things/service.ts';
+import { normalizeUrl } from '../../things/urls.ts';
 import { externalLink, html, query } from '../html.ts';
 import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
 import { flattrCountsOf, flattrOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember, requireMemberPage } from '../session.ts';
 import { confirmMain, thingMain, thingTitle } from '../views/thing.ts';
-import { findOrDiscoverThing, remoteFlattrForm, remoteFlattrLink } from './remote-flattr.ts';
+import { remoteFlattrForm, remoteFlattrLink } from './remote-flattr.ts';
 
 type Params = { Params: { id: string } };
 
@@ -74,18 +78,21 @@ ${remoteFlattrForm(reply, { url, title })}`;
     }
     let thing: ThingView | undefined;
     let problem = error;
+    let discoverable = false;
     if (!problem) {
       try {
-        thing = await findOrDiscoverThing(ctx, url);
+        thing = await lookupThing(ctx, url);
       } catch (lookupError) {
-        problem = formError(lookupError, 'url');
+        // Unknown here: the POST may still find its owner, unless it names one of ours or there is no federation.
+        discoverable = !!ctx.federation && isNotFound(lookupError) && !ownThingId(ctx, normalizeUrl(url));
+        if (!discoverable) problem = formError(lookupError, 'url');
       }
     } else if (problem.code !== 'not_found' && problem.code !== 'invalid_request') {
       thing = await lookupThing(ctx, url);
     }
     const csrf = csrfToken(reply);
-    const main = confirmMain({ url, title, thing, csrf, error: problem });
-    return sendPage(reply, page({ title: thing ? 'Flattr this?' : 'Nothing to flattr here yet', main, caller, csrf }), problem?.status ?? 200);
+    const main = confirmMain({ url, title, thing, csrf, error: problem, discoverable });
+    return sendPage(reply, page({ title: thing || discoverable ? 'Flattr this?' : 'Nothing to flattr here yet', main, caller, csrf }), problem?.status ?? 200);
   };
 
   app.get('/flattr', (request, reply) => {
@@ -103,4 +110,8 @@ ${remoteFlattrForm(reply, { url, title })}`;
       return confirmPage(request, reply, { url: body.url }, formError(error, 'url'));
     }
   });
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'not_found';
 }

@@ -85,10 +85,23 @@ export interface ConfirmPage {
   thing: ThingView | undefined;
   csrf: string;
   error?: FormError | undefined;
+  /** Not known here, but flattring it would look for its owner (on the confirming POST only). */
+  discoverable?: boolean;
 }
 
 /** GET /flattr: what is about to be flattred, and the one button that does it. */
 export function confirmMain(p: ConfirmPage): Html {
+  if (!p.thing && p.discoverable) {
+    return html`<p>You asked to flattr ${externalLink(p.url)}${p.title ? html` (“${p.title}”)` : ''}.</p>
+<p>Nobody has flattred it from here yet, so this instance does not know yet whom it would pay. If you flattr it,
+this instance looks for its owner: a fediverse account, or one the page names (<code>rel="payment"</code> or
+<code>fediverse:creator</code>). If none is found, nothing is flattred and you will be told.</p>
+<form method="post" action="/flattr">
+${csrfField(p.csrf)}
+<input type="hidden" name="url" value="${p.url}">
+<button type="submit">Find its owner and flattr it</button>
+</form>`;
+  }
   if (!p.thing) {
     return html`<p>You asked to flattr ${externalLink(p.url)}${p.title ? html` (“${p.title}”)` : ''}.</p>
 <div role="alert">${p.error ? errorText(p.error, 'url-error') : ''}</div>
