@@ -97,7 +97,9 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE bank_entries`.execute(db);
   await sql`DROP TABLE bank_imports`.execute(db);
   await sql`UPDATE payouts SET state = 'requested' WHERE state = 'exported'`.execute(db);
-  await sql`ALTER TABLE payouts DROP CONSTRAINT payouts_exported_in_batch, DROP COLUMN holder, DROP COLUMN iban, DROP COLUMN end_to_end_id, DROP COLUMN sepa_batch_id, DROP CONSTRAINT payouts_state_check, ADD CONSTRAINT payouts_state_check CHECK (state IN ('requested', 'paid'))`.execute(db);
+  await sql`ALTER TABLE payouts DROP CONSTRAINT payouts_exported_in_batch, DROP COLUMN holder, DROP COLUMN iban, DROP COLUMN end_to_end_id, DROP COLUMN sepa_batch_id, DROP CONSTRAINT payouts_state_check, ADD CONSTRAINT payouts_state_check CHECK (state IN ('requested', 'paid'))`.execute(
+    db,
+  );
   await sql`DROP TABLE sepa_batches`.execute(db);
   await sql`DROP TABLE payout_accounts`.execute(db);
   await sql`DROP TABLE transfer_references`.execute(db);

@@ -12,6 +12,7 @@ import { exportSepaBatch, parsePainVersion, sepaBatch } from './banking/sepa-exp
 import { importBankStatement } from './banking/statement-import.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AppError } from './core/errors.ts';
+import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { parsePeriod } from './core/period.ts';
 import { closePeriod } from './close/run.ts';
 import { createInstance, type Instance } from './instance.ts';
@@ -214,6 +215,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
+  if (error instanceof DataDirLockedError) {
+    console.error(error.message);
+    process.exit(3);
+  }
   if (error instanceof ConfigError || error instanceof AppError) {
     console.error(error instanceof AppError ? `${error.code}: ${error.message}` : error.message);
     process.exit(2);

@@ -60,7 +60,9 @@ const ImportResult = z.object({
   skipped: z.array(BankEntry),
 });
 
-const SepaBatch = z.object({ id: z.string(), created_at: z.string(), payouts: z.number().int(), total: Amount, paid: z.number().int() }).meta({ id: 'SepaBatch' });
+const SepaBatch = z
+  .object({ id: z.string(), created_at: z.string(), payouts: z.number().int(), total: Amount, paid: z.number().int() })
+  .meta({ id: 'SepaBatch' });
 const LeftOut = z.object({ id: z.string(), username: z.string(), amount: Amount, reason: z.string() });
 
 export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
@@ -68,133 +70,174 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   const auth = routeAuth(ctx);
   const tags = ['wallet'];
 
-  api.get('/api/v1/me/deposit-instructions', {
-    schema: {
-      tags,
-      summary: "How to fund the wallet by bank transfer: the instance's account, the member's reference, an EPC QR code (?amount= puts an amount in it)",
-      security: route.member,
-      querystring: z.object({ amount: Amount.optional() }),
-      response: { 200: DepositInstructions, ...errors(400, 401) },
+  api.get(
+    '/api/v1/me/deposit-instructions',
+    {
+      schema: {
+        tags,
+        summary: "How to fund the wallet by bank transfer: the instance's account, the member's reference, an EPC QR code (?amount= puts an amount in it)",
+        security: route.member,
+        querystring: z.object({ amount: Amount.optional() }),
+        response: { 200: DepositInstructions, ...errors(400, 401) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => depositInstructions(ctx, await requireCaller(ctx, request), request.query.amount));
+    async (request) => depositInstructions(ctx, await requireCaller(ctx, request), request.query.amount),
+  );
 
-  api.put('/api/v1/me/payout-account', {
-    schema: {
-      tags,
-      summary: 'Where payouts are sent by SEPA credit transfer: an IBAN (checked) and the account holder',
-      security: route.member,
-      body: z.object({ iban: z.string(), holder: z.string() }),
-      response: { 200: PayoutAccount, ...errors(400, 401) },
+  api.put(
+    '/api/v1/me/payout-account',
+    {
+      schema: {
+        tags,
+        summary: 'Where payouts are sent by SEPA credit transfer: an IBAN (checked) and the account holder',
+        security: route.member,
+        body: z.object({ iban: z.string(), holder: z.string() }),
+        response: { 200: PayoutAccount, ...errors(400, 401) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => setPayoutAccount(ctx, await requireCaller(ctx, request), request.body));
+    async (request) => setPayoutAccount(ctx, await requireCaller(ctx, request), request.body),
+  );
 
-  api.get('/api/v1/me/payout-account', {
-    schema: {
-      tags,
-      summary: "The caller's payout account",
-      security: route.member,
-      response: { 200: PayoutAccount, ...errors(401, 404) },
+  api.get(
+    '/api/v1/me/payout-account',
+    {
+      schema: {
+        tags,
+        summary: "The caller's payout account",
+        security: route.member,
+        response: { 200: PayoutAccount, ...errors(401, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => {
-    const account = await payoutAccountOf(ctx.db, (await requireCaller(ctx, request)).id);
-    if (!account) throw new AppError('not_found', 'no payout account yet: PUT /api/v1/me/payout-account {iban, holder}');
-    return account;
-  });
+    async (request) => {
+      const account = await payoutAccountOf(ctx.db, (await requireCaller(ctx, request)).id);
+      if (!account) throw new AppError('not_found', 'no payout account yet: PUT /api/v1/me/payout-account {iban, holder}');
+      return account;
+    },
+  );
 
   // The statement upload: XML bytes, its own body limit, nothing else parsed here.
   await app.register(async (upload) => {
-    upload.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'buffer', bodyLimit: MAX_STATEMENT_BYTES }, (_request, body, done) => done(null, body));
-    upload.withTypeProvider<ZodTypeProvider>().post('/api/v1/admin/bank-statements', {
-      bodyLimit: MAX_STATEMENT_BYTES,
+    upload.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'buffer', bodyLimit: MAX_STATEMENT_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+    upload.withTypeProvider<ZodTypeProvider>().post(
+      '/api/v1/admin/bank-statements',
+      {
+        bodyLimit: MAX_STATEMENT_BYTES,
+        schema: {
+          tags: ['admin'],
+          summary:
+            "Import the bank's camt.053 statement (body: the file, Content-Type application/xml): matched transfers become deposits, debits of exported payouts mark them paid; again is harmless; a bad file is 400 and records nothing",
+          security: route.admin,
+          response: { 200: ImportResult, ...errors(400, 401, 403, 409, 413, 415) },
+        },
+        preValidation: auth.admin,
+      },
+      async (request) => {
+        if (!Buffer.isBuffer(request.body))
+          throw new AppError('unsupported_media_type', 'send the camt.053 file itself as the body, with Content-Type: application/xml');
+        return importBankStatement(ctx, request.body);
+      },
+    );
+  });
+
+  api.get(
+    '/api/v1/admin/bank-entries',
+    {
       schema: {
         tags: ['admin'],
-        summary: "Import the bank's camt.053 statement (body: the file, Content-Type application/xml): matched transfers become deposits, debits of exported payouts mark them paid; again is harmless; a bad file is 400 and records nothing",
+        summary: 'Imported bank entries, newest first (?state=unmatched: those waiting for the admin)',
         security: route.admin,
-        response: { 200: ImportResult, ...errors(400, 401, 403, 409, 413, 415) },
+        querystring: z.object({ state: z.string().optional() }),
+        response: { 200: z.object({ items: z.array(BankEntry) }), ...errors(400, 401, 403) },
       },
       preValidation: auth.admin,
-    }, async (request) => {
-      if (!Buffer.isBuffer(request.body)) throw new AppError('unsupported_media_type', 'send the camt.053 file itself as the body, with Content-Type: application/xml');
-      return importBankStatement(ctx, request.body);
-    });
-  });
-
-  api.get('/api/v1/admin/bank-entries', {
-    schema: {
-      tags: ['admin'],
-      summary: 'Imported bank entries, newest first (?state=unmatched: those waiting for the admin)',
-      security: route.admin,
-      querystring: z.object({ state: z.string().optional() }),
-      response: { 200: z.object({ items: z.array(BankEntry) }), ...errors(400, 401, 403) },
     },
-    preValidation: auth.admin,
-  }, async (request) => ({ items: await listBankEntries(ctx, { state: parseEntryState(request.query.state) }) }));
+    async (request) => ({ items: await listBankEntries(ctx, { state: parseEntryState(request.query.state) }) }),
+  );
 
-  api.post('/api/v1/admin/bank-entries/:id/assign', {
-    schema: {
-      tags: ['admin'],
-      summary: "Book an unmatched credit as the deposit of a member, named by username or transfer reference",
-      security: route.admin,
-      params: z.object({ id: Id }),
-      body: z.object({ username: z.string().optional(), reference: z.string().optional() }),
-      response: { 200: BankEntry, ...errors(400, 401, 403, 404, 409) },
-    },
-    preValidation: auth.admin,
-  }, async (request) => assignBankEntry(ctx, request.params.id, request.body));
-
-  api.post('/api/v1/admin/bank-entries/:id/ignore', {
-    schema: {
-      tags: ['admin'],
-      summary: 'Set an unmatched entry aside: it books nothing',
-      security: route.admin,
-      params: z.object({ id: Id }),
-      response: { 200: BankEntry, ...errors(401, 403, 404, 409) },
-    },
-    preValidation: auth.admin,
-  }, async (request) => ignoreBankEntry(ctx, request.params.id));
-
-  api.get('/api/v1/admin/payouts/sepa', {
-    schema: {
-      tags: ['admin'],
-      summary: 'The requested payouts as a SEPA credit transfer file (pain.001.001.03, ?version=09 for .09), which makes them exported; with none waiting, the latest unpaid file again, byte for byte; ?batch= a given file; ?format=json wraps it',
-      security: route.admin,
-      querystring: z.object({ version: z.string().optional(), batch: z.string().optional(), format: z.enum(['xml', 'json']).optional() }),
-      response: {
-        200: {
-          description: 'The pain.001 file (application/xml), or with ?format=json the batch, the file and the payouts left out.',
-          content: {
-            'application/json': { schema: z.object({ batch: SepaBatch, document: z.string(), again: z.boolean(), left_out: z.array(LeftOut) }) },
-            'application/xml': { schema: z.string() },
-          },
-        },
-        ...errors(400, 401, 403, 404, 409),
+  api.post(
+    '/api/v1/admin/bank-entries/:id/assign',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Book an unmatched credit as the deposit of a member, named by username or transfer reference',
+        security: route.admin,
+        params: z.object({ id: Id }),
+        body: z.object({ username: z.string().optional(), reference: z.string().optional() }),
+        response: { 200: BankEntry, ...errors(400, 401, 403, 404, 409) },
       },
+      preValidation: auth.admin,
     },
-    preValidation: auth.admin,
-  }, async (request, reply) => {
-    const { batch, version, format } = request.query;
-    const result = batch
-      ? { ...(await sepaBatch(ctx, batch)), again: true, left_out: [] }
-      : await exportSepaBatch(ctx, { version: parsePainVersion(version) });
-    if (format === 'json') return result;
-    return reply
-      .type('application/xml; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${result.batch.id}.xml"`)
-      .header('x-farthing-batch', result.batch.id)
-      .header('x-farthing-left-out', String(result.left_out.length))
-      .send(result.document);
-  });
+    async (request) => assignBankEntry(ctx, request.params.id, request.body),
+  );
 
-  api.get('/api/v1/admin/payouts/sepa/batches', {
-    schema: {
-      tags: ['admin'],
-      summary: 'The SEPA files exported so far, and the requested payouts a new file would leave out (with why)',
-      security: route.admin,
-      response: { 200: z.object({ items: z.array(SepaBatch), left_out: z.array(LeftOut) }), ...errors(401, 403) },
+  api.post(
+    '/api/v1/admin/bank-entries/:id/ignore',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Set an unmatched entry aside: it books nothing',
+        security: route.admin,
+        params: z.object({ id: Id }),
+        response: { 200: BankEntry, ...errors(401, 403, 404, 409) },
+      },
+      preValidation: auth.admin,
     },
-    preValidation: auth.admin,
-  }, async () => listSepaBatches(ctx));
+    async (request) => ignoreBankEntry(ctx, request.params.id),
+  );
+
+  api.get(
+    '/api/v1/admin/payouts/sepa',
+    {
+      schema: {
+        tags: ['admin'],
+        summary:
+          'The requested payouts as a SEPA credit transfer file (pain.001.001.03, ?version=09 for .09), which makes them exported; with none waiting, the latest unpaid file again, byte for byte; ?batch= a given file; ?format=json wraps it',
+        security: route.admin,
+        querystring: z.object({ version: z.string().optional(), batch: z.string().optional(), format: z.enum(['xml', 'json']).optional() }),
+        response: {
+          200: {
+            description: 'The pain.001 file (application/xml), or with ?format=json the batch, the file and the payouts left out.',
+            content: {
+              'application/json': { schema: z.object({ batch: SepaBatch, document: z.string(), again: z.boolean(), left_out: z.array(LeftOut) }) },
+              'application/xml': { schema: z.string() },
+            },
+          },
+          ...errors(400, 401, 403, 404, 409),
+        },
+      },
+      preValidation: auth.admin,
+    },
+    async (request, reply) => {
+      const { batch, version, format } = request.query;
+      const result = batch
+        ? { ...(await sepaBatch(ctx, batch)), again: true, left_out: [] }
+        : await exportSepaBatch(ctx, { version: parsePainVersion(version) });
+      if (format === 'json') return result;
+      return reply
+        .type('application/xml; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${result.batch.id}.xml"`)
+        .header('x-farthing-batch', result.batch.id)
+        .header('x-farthing-left-out', String(result.left_out.length))
+        .send(result.document);
+    },
+  );
+
+  api.get(
+    '/api/v1/admin/payouts/sepa/batches',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The SEPA files exported so far, and the requested payouts a new file would leave out (with why)',
+        security: route.admin,
+        response: { 200: z.object({ items: z.array(SepaBatch), left_out: z.array(LeftOut) }), ...errors(401, 403) },
+      },
+      preValidation: auth.admin,
+    },
+    async () => listSepaBatches(ctx),
+  );
 }

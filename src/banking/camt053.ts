@@ -87,13 +87,19 @@ export function parseCamt053(xml: string): CamtDocument {
   const root = /<(?:[A-Za-z_][\w.-]*:)?Document\b[^>]*>/.exec(xml);
   if (!root) {
     const start = xml.trimStart().slice(0, 1);
-    throw new AppError(start === '<' ? 'statement_unsupported' : 'statement_malformed', start === '<' ? 'the file is XML but not an ISO 20022 Document: send a camt.053 statement' : 'the file is not XML: send a camt.053 statement');
+    throw new AppError(
+      start === '<' ? 'statement_unsupported' : 'statement_malformed',
+      start === '<' ? 'the file is XML but not an ISO 20022 Document: send a camt.053 statement' : 'the file is not XML: send a camt.053 statement',
+    );
   }
   const message = NAMESPACE.exec(root[0])?.[1];
   if (message !== 'camt.053.001.02' && message !== 'camt.053.001.08') {
-    throw new AppError('statement_unsupported', message
-      ? `the file is ${message}; this instance reads bank statements in camt.053.001.02 or camt.053.001.08`
-      : 'the Document has no ISO 20022 namespace; this instance reads camt.053.001.02 or camt.053.001.08');
+    throw new AppError(
+      'statement_unsupported',
+      message
+        ? `the file is ${message}; this instance reads bank statements in camt.053.001.02 or camt.053.001.08`
+        : 'the Document has no ISO 20022 namespace; this instance reads camt.053.001.02 or camt.053.001.08',
+    );
   }
   const wellFormed = XMLValidator.validate(xml);
   if (wellFormed !== true) {
@@ -110,7 +116,9 @@ export async function checkCamt053Schema(xml: string, version: CamtVersion): Pro
   if (!first) return;
   const where = first.line ? ` (line ${first.line})` : '';
   if (first.kind === 'parser') throw new AppError('statement_malformed', `the file is not well-formed XML${where}: ${first.message}`.slice(0, 500));
-  throw new AppError('statement_schema_invalid', `the file does not follow the ${schema} schema${where}: ${first.message}`.slice(0, 500), { problems: problems.length });
+  throw new AppError('statement_schema_invalid', `the file does not follow the ${schema} schema${where}: ${first.message}`.slice(0, 500), {
+    problems: problems.length,
+  });
 }
 
 type Node = Record<string, unknown>;
@@ -156,7 +164,8 @@ export function parseStatementAmount(value: string, where: string): bigint {
   try {
     return parseAmount(fraction ? `${units}.${fraction}` : units, where);
   } catch (error) {
-    if (error instanceof AppError) throw new AppError('statement_schema_invalid', `${where}: the amount "${value.slice(0, 30)}" has more than six decimals or is too large`);
+    if (error instanceof AppError)
+      throw new AppError('statement_schema_invalid', `${where}: the amount "${value.slice(0, 30)}" has more than six decimals or is too large`);
     throw error;
   }
 }
@@ -176,8 +185,12 @@ function readTransaction(tx: unknown, direction: 'credit' | 'debit'): CamtTransa
     amount: amountOf(child(tx, 'Amt')) ?? amountOf(child(tx, 'AmtDtls', 'TxAmt', 'Amt')),
     endToEndIds: endToEndId && endToEndId !== 'NOTPROVIDED' ? [endToEndId] : [],
     ids: ['AcctSvcrRef', 'InstrId', 'TxId', 'MsgId', 'PmtInfId', 'UETR'].map((k) => text(refs, k)).filter((v): v is string => v !== null),
-    structuredRefs: list(rmt, 'Strd').map((s) => text(s, 'CdtrRefInf', 'Ref')).filter((v): v is string => v !== null),
-    unstructured: list(rmt, 'Ustrd').map((u) => text(u)).filter((v): v is string => v !== null),
+    structuredRefs: list(rmt, 'Strd')
+      .map((s) => text(s, 'CdtrRefInf', 'Ref'))
+      .filter((v): v is string => v !== null),
+    unstructured: list(rmt, 'Ustrd')
+      .map((u) => text(u))
+      .filter((v): v is string => v !== null),
     counterpartyName: partyName(child(parties, counterparty)),
     counterpartyIban: text(parties, `${counterparty}Acct`, 'Id', 'IBAN'),
   };
@@ -209,7 +222,8 @@ function readValid(xml: string, version: CamtVersion): CamtDocument {
     const entries: CamtEntry[] = [];
     for (const ntry of list(stmt, 'Ntry')) {
       n++;
-      if (n > MAX_STATEMENT_ENTRIES) throw new AppError('payload_too_large', `a statement file has at most ${MAX_STATEMENT_ENTRIES} entries; import it in parts`);
+      if (n > MAX_STATEMENT_ENTRIES)
+        throw new AppError('payload_too_large', `a statement file has at most ${MAX_STATEMENT_ENTRIES} entries; import it in parts`);
       const amount = amountOf(child(ntry, 'Amt'));
       if (!amount) throw new AppError('statement_schema_invalid', `entry ${n} has no amount with a currency`);
       const direction = text(ntry, 'CdtDbtInd') === 'CRDT' ? 'credit' : 'debit';
@@ -225,7 +239,9 @@ function readValid(xml: string, version: CamtVersion): CamtDocument {
         valueOn: dateOf(child(ntry, 'ValDt')),
         acctSvcrRef: text(ntry, 'AcctSvcrRef'),
         ntryRef: text(ntry, 'NtryRef'),
-        transactions: list(ntry, 'NtryDtls').flatMap((d) => list(d, 'TxDtls')).map((tx) => readTransaction(tx, direction)),
+        transactions: list(ntry, 'NtryDtls')
+          .flatMap((d) => list(d, 'TxDtls'))
+          .map((tx) => readTransaction(tx, direction)),
       });
     }
     statements.push({ id: text(stmt, 'Id') ?? '', account, currency: text(stmt, 'Acct', 'Ccy'), entries });

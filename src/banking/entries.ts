@@ -42,11 +42,7 @@ function entryId(id: string): bigint {
 }
 
 const baseQuery = (ctx: Context) =>
-  ctx.db
-    .selectFrom('bank_entries')
-    .leftJoin('members', 'members.id', 'bank_entries.member_id')
-    .selectAll('bank_entries')
-    .select('members.username');
+  ctx.db.selectFrom('bank_entries').leftJoin('members', 'members.id', 'bank_entries.member_id').selectAll('bank_entries').select('members.username');
 
 type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirstOrThrow']>>;
 

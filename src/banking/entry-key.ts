@@ -68,7 +68,7 @@ export function entryItems(account: string, entries: readonly CamtEntry[], curre
     const split = txs.length > 1 && txs.every((t) => t.amount && t.amount.currency === currency);
     const amounts = split ? txs.map((t) => transactionAmount(t)) : [];
     if (split && amounts.every((a) => a !== null && a > 0n) && amounts.reduce<bigint>((s, a) => s + (a ?? 0n), 0n) === entry.amount) {
-      txs.forEach((t, i) => items.push({ key: `${key}/${i + 1}`, ref, entry, amount: amounts[i] as bigint, transactions: [t] }));
+      for (const [i, t] of txs.entries()) items.push({ key: `${key}/${i + 1}`, ref, entry, amount: amounts[i] as bigint, transactions: [t] });
     } else {
       items.push({ key, ref, entry, amount: entry.amount, transactions: txs });
     }

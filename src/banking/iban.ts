@@ -27,7 +27,8 @@ export function ibanProblem(input: string): string | undefined {
 
 /** A typed IBAN ("DE89 3704 0044 …", any case) in electronic format, or `invalid_iban`. */
 export function parseIban(input: unknown, field = 'iban'): string {
-  if (typeof input !== 'string' || input.length > 60) throw new AppError('invalid_iban', `${field} must be an IBAN such as "DE89 3704 0044 0532 0130 00"`, { field });
+  if (typeof input !== 'string' || input.length > 60)
+    throw new AppError('invalid_iban', `${field} must be an IBAN such as "DE89 3704 0044 0532 0130 00"`, { field });
   const problem = ibanProblem(input);
   if (problem) throw new AppError('invalid_iban', `the IBAN "${input.trim().slice(0, 42)}" ${problem}`, { field });
   return electronicFormatIBAN(input) as string;

@@ -50,14 +50,18 @@ export function buildPain001(batch: SepaBatch): string {
   const bicTag = v09 ? 'BICFI' : 'BIC';
   const agent = batch.debtor.bic ? `<${bicTag}>${escapeXml(batch.debtor.bic)}</${bicTag}>` : '<Othr><Id>NOTPROVIDED</Id></Othr>';
   const executionDate = v09 ? `<ReqdExctnDt><Dt>${batch.executionDate}</Dt></ReqdExctnDt>` : `<ReqdExctnDt>${batch.executionDate}</ReqdExctnDt>`;
-  const transfers = batch.transfers.map((t) => `      <CdtTrfTxInf>
+  const transfers = batch.transfers
+    .map(
+      (t) => `      <CdtTrfTxInf>
         <PmtId><EndToEndId>${escapeXml(t.endToEndId)}</EndToEndId></PmtId>
         <Amt><InstdAmt Ccy="EUR">${formatAmount(t.amount)}</InstdAmt></Amt>
         <Cdtr><Nm>${e(t.holder, 70)}</Nm></Cdtr>
         <CdtrAcct><Id><IBAN>${escapeXml(t.iban)}</IBAN></Id></CdtrAcct>
         <RmtInf><Ustrd>${e(t.remittance, 140)}</Ustrd></RmtInf>
       </CdtTrfTxInf>
-`).join('');
+`,
+    )
+    .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.${batch.version}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <CstmrCdtTrfInitn>

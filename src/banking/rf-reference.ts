@@ -11,8 +11,13 @@ import { randomInt } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
 
 const BODY_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-/** Members' references have a body of this many characters: 36^10 of them, RF + 2 + 10 = 14 long. */
-export const MEMBER_REFERENCE_BODY_LENGTH = 10;
+/**
+ * Members' references have a body of this many digits: 10^12 of them, RF + 2 + 12 = 16 long, like
+ * the standard's example. Digits only, because then mod 97 catches every single mistyped digit
+ * and every swap of two neighbours (a letter counts as two digits, and with letters some typos
+ * slip through).
+ */
+export const MEMBER_REFERENCE_BODY_LENGTH = 12;
 const REFERENCE_PATTERN = /^RF[0-9]{2}[0-9A-Z]{1,21}$/;
 
 /** The remainder mod 97 of a string of letters and digits read as a number, letters as 10 … 35. */
@@ -73,7 +78,7 @@ export function friendlyRf(reference: string): string {
 /** A new random member reference (the caller makes sure it is unused). */
 export function randomMemberReference(): string {
   let body = '';
-  for (let i = 0; i < MEMBER_REFERENCE_BODY_LENGTH; i++) body += BODY_ALPHABET[randomInt(BODY_ALPHABET.length)];
+  for (let i = 0; i < MEMBER_REFERENCE_BODY_LENGTH; i++) body += String(randomInt(10));
   return makeRfReference(body);
 }
 
@@ -89,7 +94,7 @@ export function findRfReferences(text: string): string[] {
   const found: string[] = [];
   for (let at = compact.indexOf('RF'); at >= 0 && at + length <= compact.length; at = compact.indexOf('RF', at + 1)) {
     const candidate = compact.slice(at, at + length);
-    if (/^RF[0-9]{2}[0-9A-Z]+$/.test(candidate) && isValidRfReference(candidate) && !found.includes(candidate)) found.push(candidate);
+    if (/^RF[0-9]+$/.test(candidate) && isValidRfReference(candidate) && !found.includes(candidate)) found.push(candidate);
   }
   return found;
 }

@@ -62,8 +62,10 @@ function sepaProblem(payout: { amount: bigint; iban: string | null }): string | 
 
 function requireSepaBank(ctx: Context) {
   const bank = ctx.config.bank;
-  if (!bank) throw new AppError('bank_not_configured', 'this instance has no bank account: set FARTHING_BANK_IBAN and FARTHING_BANK_HOLDER to export SEPA files');
-  if (ctx.config.currency !== 'EUR') throw new AppError('bank_not_configured', `SEPA credit transfers are in euros; this instance keeps ${ctx.config.currency}`);
+  if (!bank)
+    throw new AppError('bank_not_configured', 'this instance has no bank account: set FARTHING_BANK_IBAN and FARTHING_BANK_HOLDER to export SEPA files');
+  if (ctx.config.currency !== 'EUR')
+    throw new AppError('bank_not_configured', `SEPA credit transfers are in euros; this instance keeps ${ctx.config.currency}`);
   return bank;
 }
 
@@ -97,13 +99,7 @@ export async function exportSepaBatch(ctx: Context, options: { version?: PainVer
   const bank = requireSepaBank(ctx);
   const now = ctx.clock.now();
   const created = await ctx.db.transaction().execute(async (trx) => {
-    const locked = await trx
-      .selectFrom('payouts')
-      .select(['id'])
-      .where('state', '=', 'requested')
-      .orderBy('id')
-      .forUpdate()
-      .execute();
+    const locked = await trx.selectFrom('payouts').select(['id']).where('state', '=', 'requested').orderBy('id').forUpdate().execute();
     if (locked.length === 0) return undefined;
     const rows = await requestedPayouts(trx);
     const ready = rows.filter((p) => !sepaProblem(p));
@@ -145,14 +141,21 @@ export async function exportSepaBatch(ctx: Context, options: { version?: PainVer
   const outstanding = await ctx.db
     .selectFrom('sepa_batches')
     .select('id')
-    .where((eb) => eb.exists(eb.selectFrom('payouts').select('payouts.id').whereRef('payouts.sepa_batch_id', '=', 'sepa_batches.id').where('payouts.state', '=', 'exported')))
+    .where((eb) =>
+      eb.exists(
+        eb.selectFrom('payouts').select('payouts.id').whereRef('payouts.sepa_batch_id', '=', 'sepa_batches.id').where('payouts.state', '=', 'exported'),
+      ),
+    )
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .executeTakeFirst();
   if (!outstanding) {
-    throw new AppError('not_found', left_out.length
-      ? `no payout can go by SEPA now: ${left_out.length} requested payout(s) are left out (see GET /api/v1/admin/payouts/sepa/batches)`
-      : 'no requested payouts to export, and every earlier SEPA file is paid');
+    throw new AppError(
+      'not_found',
+      left_out.length
+        ? `no payout can go by SEPA now: ${left_out.length} requested payout(s) are left out (see GET /api/v1/admin/payouts/sepa/batches)`
+        : 'no requested payouts to export, and every earlier SEPA file is paid',
+    );
   }
   return { ...(await sepaBatch(ctx, outstanding.id)), again: true, left_out };
 }
@@ -170,7 +173,13 @@ async function batchViews(ctx: Context, ids?: string[]): Promise<BatchView[]> {
   let query = ctx.db
     .selectFrom('sepa_batches')
     .leftJoin('payouts', 'payouts.sepa_batch_id', 'sepa_batches.id')
-    .select((eb) => ['sepa_batches.id', 'sepa_batches.created_at', 'sepa_batches.payouts', 'sepa_batches.total', eb.fn.count<string>('payouts.id').filterWhere('payouts.state', '=', 'paid').as('paid')])
+    .select((eb) => [
+      'sepa_batches.id',
+      'sepa_batches.created_at',
+      'sepa_batches.payouts',
+      'sepa_batches.total',
+      eb.fn.count<string>('payouts.id').filterWhere('payouts.state', '=', 'paid').as('paid'),
+    ])
     .groupBy(['sepa_batches.id', 'sepa_batches.created_at', 'sepa_batches.payouts', 'sepa_batches.total']);
   if (ids) query = query.where('sepa_batches.id', 'in', ids);
   const rows = await query.orderBy('sepa_batches.created_at', 'desc').orderBy('sepa_batches.id', 'desc').limit(200).execute();

@@ -7,12 +7,31 @@
  * Written by hand: the EPC's conversion table is a handful of rules, and Unicode normalization
  * (NFKD) in the runtime does the accents.
  */
-const SPELLED: Record<string, string> = { ß: 'ss', Æ: 'AE', æ: 'ae', Ø: 'O', ø: 'o', Œ: 'OE', œ: 'oe', Đ: 'D', đ: 'd', Ł: 'L', ł: 'l', Þ: 'TH', þ: 'th', '&': '+', '_': '-' };
+const SPELLED: Record<string, string> = {
+  ß: 'ss',
+  Æ: 'AE',
+  æ: 'ae',
+  Ø: 'O',
+  ø: 'o',
+  Œ: 'OE',
+  œ: 'oe',
+  Đ: 'D',
+  đ: 'd',
+  Ł: 'L',
+  ł: 'l',
+  Þ: 'TH',
+  þ: 'th',
+  '&': '+',
+  _: '-',
+};
 
 export function sepaText(text: string, maxLength: number): string {
   const spelled = [...text].map((c) => SPELLED[c] ?? c).join('');
   const plain = spelled.normalize('NFKD').replace(/\p{M}+/gu, '');
-  const allowed = plain.replace(/[^A-Za-z0-9/\-?:().,'+ ]/g, ' ').replace(/\s+/g, ' ').trim();
+  const allowed = plain
+    .replace(/[^A-Za-z0-9/\-?:().,'+ ]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return allowed.slice(0, maxLength).trim() || 'NOTPROVIDED';
 }
 

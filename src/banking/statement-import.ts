@@ -50,17 +50,20 @@ export interface ImportResult {
 /** Reads, checks and imports a camt.053 file (its bytes as uploaded). */
 export async function importBankStatement(ctx: Context, bytes: Uint8Array): Promise<ImportResult> {
   const bank = ctx.config.bank;
-  if (!bank) throw new AppError('bank_not_configured', 'this instance has no bank account: set FARTHING_BANK_IBAN and FARTHING_BANK_HOLDER to import its statements');
+  if (!bank)
+    throw new AppError('bank_not_configured', 'this instance has no bank account: set FARTHING_BANK_IBAN and FARTHING_BANK_HOLDER to import its statements');
   const xml = statementText(bytes);
   const document = parseCamt053(xml);
   // Cheap refusals first; libxml2 (the slow part) only for a file of this account.
   checkAccountAndCurrency(document, bank.iban, ctx.config.currency);
   await checkCamt053Schema(xml, document.version);
   const items = document.statements.flatMap((s) => entryItems(bank.iban, s.entries.filter(isBooked), ctx.config.currency));
-  const skipped = document.statements.flatMap((s) => s.entries.filter((e) => !isBooked(e))).map((e) => ({
-    ...describeEntry(e.acctSvcrRef ?? e.ntryRef, e.direction, e.amount, e.bookedOn, null, null),
-    reason: e.amount === 0n ? 'an entry of no amount' : `not booked by the bank yet (status ${e.status || 'none'}); a later statement brings it booked`,
-  }));
+  const skipped = document.statements
+    .flatMap((s) => s.entries.filter((e) => !isBooked(e)))
+    .map((e) => ({
+      ...describeEntry(e.acctSvcrRef ?? e.ntryRef, e.direction, e.amount, e.bookedOn, null, null),
+      reason: e.amount === 0n ? 'an entry of no amount' : `not booked by the bank yet (status ${e.status || 'none'}); a later statement brings it booked`,
+    }));
   return ctx.db.transaction().execute(async (trx) => {
     const result = await importItems(ctx, trx, document, items);
     return { ...result, skipped };
@@ -76,10 +79,16 @@ function checkAccountAndCurrency(document: CamtDocument, iban: string, currency:
   for (const statement of document.statements) {
     const account = statement.account.replace(/\s+/g, '').toUpperCase();
     if (account !== iban) {
-      throw new AppError('statement_wrong_account', `statement ${statement.id || '(no id)'} is of the account ${statement.account || '(none named)'}, not of this instance's account ${friendlyIban(iban)} (FARTHING_BANK_IBAN); nothing was imported`);
+      throw new AppError(
+        'statement_wrong_account',
+        `statement ${statement.id || '(no id)'} is of the account ${statement.account || '(none named)'}, not of this instance's account ${friendlyIban(iban)} (FARTHING_BANK_IBAN); nothing was imported`,
+      );
     }
     if (statement.currency !== null && statement.currency !== currency) {
-      throw new AppError('statement_wrong_currency', `statement ${statement.id || '(no id)'} is of an account in ${statement.currency}; this instance keeps ${currency}; nothing was imported`);
+      throw new AppError(
+        'statement_wrong_currency',
+        `statement ${statement.id || '(no id)'} is of an account in ${statement.currency}; this instance keeps ${currency}; nothing was imported`,
+      );
     }
     const foreign = statement.entries.find((e) => e.currency !== currency);
     if (foreign) {
@@ -88,8 +97,27 @@ function checkAccountAndCurrency(document: CamtDocument, iban: string, currency:
   }
 }
 
-function describeEntry(ref: string | null, direction: 'credit' | 'debit', amount: bigint, bookedOn: string | null, counterparty: string | null, remittance: string | null): ImportedEntry {
-  return { id: null, entry_ref: ref, direction, amount: formatAmount(amount), booked_on: bookedOn?.slice(0, 10) ?? null, member: null, payouts: [], counterparty, remittance, state: null, reason: null };
+function describeEntry(
+  ref: string | null,
+  direction: 'credit' | 'debit',
+  amount: bigint,
+  bookedOn: string | null,
+  counterparty: string | null,
+  remittance: string | null,
+): ImportedEntry {
+  return {
+    id: null,
+    entry_ref: ref,
+    direction,
+    amount: formatAmount(amount),
+    booked_on: bookedOn?.slice(0, 10) ?? null,
+    member: null,
+    payouts: [],
+    counterparty,
+    remittance,
+    state: null,
+    reason: null,
+  };
 }
 
 function remittanceOf(item: EntryItem): string | null {
@@ -140,7 +168,8 @@ function decideDebit(item: EntryItem, payouts: Map<string, { id: string; amount:
   if (unknown) return { state: 'unmatched', reason: `the EndToEndId ${unknown} is not a payout of a SEPA file of this instance` };
   const matched = ids.map((id) => payouts.get(id) as { id: string; amount: bigint; state: string });
   const total = matched.reduce((sum, p) => sum + p.amount, 0n);
-  if (total !== item.amount) return { state: 'unmatched', reason: `the debit of ${formatAmount(item.amount)} differs from the payouts it names (${formatAmount(total)})` };
+  if (total !== item.amount)
+    return { state: 'unmatched', reason: `the debit of ${formatAmount(item.amount)} differs from the payouts it names (${formatAmount(total)})` };
   const requested = matched.find((p) => p.state === 'requested');
   if (requested) return { state: 'unmatched', reason: `payout ${requested.id} was never exported` };
   return { state: 'paid_out', reason: matched.every((p) => p.state === 'paid') ? 'the payouts were already marked paid' : null, payouts: matched };
@@ -160,7 +189,10 @@ async function importItems(ctx: Context, trx: Transaction<DB>, document: CamtDoc
     for (const r of rows) earlier.set(r.entry_key, { id: r.id, state: r.state, member: r.member, payout_ids: r.payout_ids });
   }
   const fresh = items.filter((i) => !earlier.has(i.key));
-  const members = await membersByReference(trx, fresh.filter((i) => i.entry.direction === 'credit').flatMap((i) => referencesOf(i).valid));
+  const members = await membersByReference(
+    trx,
+    fresh.filter((i) => i.entry.direction === 'credit').flatMap((i) => referencesOf(i).valid),
+  );
   const endToEndIds = [...new Set(fresh.filter((i) => i.entry.direction === 'debit').flatMap((i) => i.transactions.flatMap((t) => t.endToEndIds)))];
   const payouts = new Map<string, { id: string; amount: bigint; state: string }>();
   for (let at = 0; at < endToEndIds.length; at += 1000) {
@@ -183,10 +215,24 @@ async function importItems(ctx: Context, trx: Transaction<DB>, document: CamtDoc
   const duplicates: ImportedEntry[] = [];
   for (const item of items) {
     const { entry } = item;
-    const view = describeEntry(item.ref, entry.direction, item.amount, entry.bookedOn, item.transactions.find((t) => t.counterpartyName)?.counterpartyName ?? null, remittanceOf(item));
+    const view = describeEntry(
+      item.ref,
+      entry.direction,
+      item.amount,
+      entry.bookedOn,
+      item.transactions.find((t) => t.counterpartyName)?.counterpartyName ?? null,
+      remittanceOf(item),
+    );
     const before = earlier.get(item.key);
     if (before) {
-      duplicates.push({ ...view, id: before.id.toString(), state: before.state, member: before.member, payouts: before.payout_ids?.split(' ') ?? [], reason: 'imported before' });
+      duplicates.push({
+        ...view,
+        id: before.id.toString(),
+        state: before.state,
+        member: before.member,
+        payouts: before.payout_ids?.split(' ') ?? [],
+        reason: 'imported before',
+      });
       continue;
     }
     const decision = entry.direction === 'credit' ? decideCredit(item, members) : decideDebit(item, payouts);
@@ -221,7 +267,8 @@ async function importItems(ctx: Context, trx: Transaction<DB>, document: CamtDoc
       matched.push({ ...done, member: decision.member.username });
     } else if (decision.state === 'paid_out' && decision.payouts) {
       for (const payout of decision.payouts) {
-        if (payout.state === 'exported') await bookPayoutSent(ctx, trx, payout, `bank statement ${item.ref ?? entry.bookedOn?.slice(0, 10) ?? ''}`.trim().slice(0, 200));
+        if (payout.state === 'exported')
+          await bookPayoutSent(ctx, trx, payout, `bank statement ${item.ref ?? entry.bookedOn?.slice(0, 10) ?? ''}`.trim().slice(0, 200));
       }
       matched.push({ ...done, payouts: decision.payouts.map((p) => p.id) });
     } else {
@@ -233,13 +280,27 @@ async function importItems(ctx: Context, trx: Transaction<DB>, document: CamtDoc
     // Nothing new: the file leaves no trace (a re-import records nothing).
     await trx.deleteFrom('bank_imports').where('id', '=', imported.id).execute();
   } else {
-    await trx.updateTable('bank_imports').set({ matched: matched.length, unmatched: unmatched.length, duplicates: duplicates.length }).where('id', '=', imported.id).execute();
+    await trx
+      .updateTable('bank_imports')
+      .set({ matched: matched.length, unmatched: unmatched.length, duplicates: duplicates.length })
+      .where('id', '=', imported.id)
+      .execute();
   }
-  return { import_id: recorded === 0 ? null : imported.id.toString(), message_id: document.messageId, version: `camt.053.${document.version}`, matched, unmatched, duplicates };
+  return {
+    import_id: recorded === 0 ? null : imported.id.toString(),
+    message_id: document.messageId,
+    version: `camt.053.${document.version}`,
+    matched,
+    unmatched,
+    duplicates,
+  };
 }
 
 /** The deposit a bank entry books: its idempotency key is the entry's, so it books once whatever happens. */
-export function bankDeposit(item: { key: string; ref: string | null; amount: bigint; entry?: { bookedOn: string | null } }, member: { id: bigint; username: string }) {
+export function bankDeposit(
+  item: { key: string; ref: string | null; amount: bigint; entry?: { bookedOn: string | null } },
+  member: { id: bigint; username: string },
+) {
   const reference = `bank transfer ${item.ref ?? item.entry?.bookedOn?.slice(0, 10) ?? ''}`.trim().slice(0, 200);
   return { memberId: member.id, username: member.username, amount: item.amount, reference, idempotencyKey: `deposit:bank:${item.key}` };
 }

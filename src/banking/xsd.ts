@@ -42,10 +42,14 @@ export async function schemaProblems(xml: string, schema: SchemaName): Promise<S
   if (result.valid) return [];
   const problems = result.errors
     .filter((e) => e.loc?.fileName === 'document.xml')
-    .map((e): SchemaProblem => ({
-      kind: /parser error|not well-formed|Document is empty|Start tag expected/i.test(e.message) ? 'parser' : 'schema',
-      line: e.loc?.lineNumber ?? null,
-      message: e.message.replace(/^(Schemas validity error|parser error)\s*:\s*/, '').trim(),
-    }));
-  return problems.length > 0 ? problems : [{ kind: 'parser', line: null, message: result.rawOutput.split('\n')[0]?.slice(0, 300) || 'the file could not be read as XML' }];
+    .map(
+      (e): SchemaProblem => ({
+        kind: /parser error|not well-formed|Document is empty|Start tag expected/i.test(e.message) ? 'parser' : 'schema',
+        line: e.loc?.lineNumber ?? null,
+        message: e.message.replace(/^(Schemas validity error|parser error)\s*:\s*/, '').trim(),
+      }),
+    );
+  return problems.length > 0
+    ? problems
+    : [{ kind: 'parser', line: null, message: result.rawOutput.split('\n')[0]?.slice(0, 300) || 'the file could not be read as XML' }];
 }

@@ -1,12 +1,14 @@
 /**
  * Opens the database: PostgreSQL when DATABASE_URL is set, otherwise the embedded PostgreSQL
- * (PGlite) in the data directory. Both speak the same SQL; int8 always arrives as bigint.
+ * (PGlite) in the data directory, which one process at a time may open (data-dir-lock.ts).
+ * Both speak the same SQL; int8 always arrives as bigint.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.ts';
 import type { DB } from './schema.ts';
 
 export type Database = Kysely<DB>;
@@ -92,10 +94,28 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
     return { db, kind: 'postgres', url: options.url, close: () => db.destroy() };
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    parsers: { [INT8_OID]: parseInt8 },
-  });
+  const lock = options.dataDir ? lockDataDir(options.dataDir) : undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      parsers: { [INT8_OID]: parseInt8 },
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
-  return { db, kind: 'pglite', url: undefined, close: () => db.destroy() };
+  return {
+    db,
+    kind: 'pglite',
+    url: undefined,
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
 }

@@ -12,6 +12,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
+import { bankPages } from '../banking/pages.ts';
 import { cardPages } from '../cards/pages.ts';
 import { assetRoutes } from './assets.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -64,4 +65,5 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
   cardPages(app, ctx);
+  bankPages(app, ctx);
 }

@@ -37,22 +37,32 @@ export interface TestEntry {
   batch?: { amount: string; structured?: string; ustrd?: string; endToEndId?: string }[];
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function txDetails(version: '02' | '08', e: TestEntry): string {
-  const party = (tag: string, name: string) => (version === '08' ? `<${tag}><Pty><Nm>${escape(name)}</Nm></Pty></${tag}>` : `<${tag}><Nm>${escape(name)}</Nm></${tag}>`);
+  const party = (tag: string, name: string) =>
+    version === '08' ? `<${tag}><Pty><Nm>${escapeXml(name)}</Nm></Pty></${tag}>` : `<${tag}><Nm>${escapeXml(name)}</Nm></${tag}>`;
   const rmt = (structured?: string, ustrd?: string[]) => {
-    const parts = [...(ustrd ?? []).map((u) => `<Ustrd>${escape(u)}</Ustrd>`)];
-    if (structured) parts.push(`<Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr></Tp><Ref>${escape(structured)}</Ref></CdtrRefInf></Strd>`);
+    const parts = [...(ustrd ?? []).map((u) => `<Ustrd>${escapeXml(u)}</Ustrd>`)];
+    if (structured)
+      parts.push(`<Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr></Tp><Ref>${escapeXml(structured)}</Ref></CdtrRefInf></Strd>`);
     return parts.length ? `<RmtInf>${parts.join('')}</RmtInf>` : '';
   };
-  const refs = (ids?: string[]) => (ids?.length ? `<Refs><EndToEndId>${escape(ids[0] as string)}</EndToEndId></Refs>` : '');
-  const amt = (amount: string) => (version === '08' ? `<Amt Ccy="${e.currency ?? 'EUR'}">${amount}</Amt>` : `<AmtDtls><TxAmt><Amt Ccy="${e.currency ?? 'EUR'}">${amount}</Amt></TxAmt></AmtDtls>`);
+  const refs = (ids?: string[]) => (ids?.length ? `<Refs><EndToEndId>${escapeXml(ids[0] as string)}</EndToEndId></Refs>` : '');
+  const amt = (amount: string) =>
+    version === '08'
+      ? `<Amt Ccy="${e.currency ?? 'EUR'}">${amount}</Amt>`
+      : `<AmtDtls><TxAmt><Amt Ccy="${e.currency ?? 'EUR'}">${amount}</Amt></TxAmt></AmtDtls>`;
   const parties = e.debtor ? `<RltdPties>${party(e.direction === 'DBIT' ? 'Cdtr' : 'Dbtr', e.debtor)}</RltdPties>` : '';
   if (e.batch) {
-    return e.batch.map((b) => `<TxDtls>${refs(b.endToEndId ? [b.endToEndId] : undefined)}${amt(b.amount)}${parties}${rmt(b.structured, b.ustrd ? [b.ustrd] : undefined)}</TxDtls>`).join('');
+    return e.batch
+      .map(
+        (b) =>
+          `<TxDtls>${refs(b.endToEndId ? [b.endToEndId] : undefined)}${amt(b.amount)}${parties}${rmt(b.structured, b.ustrd ? [b.ustrd] : undefined)}</TxDtls>`,
+      )
+      .join('');
   }
   const ids = e.endToEndIds ?? [];
   if (ids.length > 1) return ids.map((id) => `<TxDtls>${refs([id])}</TxDtls>`).join('');
@@ -63,14 +73,17 @@ function entry(version: '02' | '08', e: TestEntry): string {
   const status = version === '08' ? `<Sts><Cd>${e.status ?? 'BOOK'}</Cd></Sts>` : `<Sts>${e.status ?? 'BOOK'}</Sts>`;
   const bkTxCd = '<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>';
   return `<Ntry>
-${e.ntryRef ? `<NtryRef>${escape(e.ntryRef)}</NtryRef>` : ''}<Amt Ccy="${e.currency ?? 'EUR'}">${e.amount}</Amt><CdtDbtInd>${e.direction ?? 'CRDT'}</CdtDbtInd>${e.reversal ? '<RvslInd>true</RvslInd>' : ''}${status}
-<BookgDt><Dt>${e.bookedOn ?? '2026-11-09'}</Dt></BookgDt><ValDt><Dt>${e.bookedOn ?? '2026-11-09'}</Dt></ValDt>${e.acctSvcrRef ? `<AcctSvcrRef>${escape(e.acctSvcrRef)}</AcctSvcrRef>` : ''}${bkTxCd}
+${e.ntryRef ? `<NtryRef>${escapeXml(e.ntryRef)}</NtryRef>` : ''}<Amt Ccy="${e.currency ?? 'EUR'}">${e.amount}</Amt><CdtDbtInd>${e.direction ?? 'CRDT'}</CdtDbtInd>${e.reversal ? '<RvslInd>true</RvslInd>' : ''}${status}
+<BookgDt><Dt>${e.bookedOn ?? '2026-11-09'}</Dt></BookgDt><ValDt><Dt>${e.bookedOn ?? '2026-11-09'}</Dt></ValDt>${e.acctSvcrRef ? `<AcctSvcrRef>${escapeXml(e.acctSvcrRef)}</AcctSvcrRef>` : ''}${bkTxCd}
 <NtryDtls>${txDetails(version, e)}</NtryDtls>
 </Ntry>`;
 }
 
 /** A camt.053 file with one statement of `iban` holding `entries`. */
-export function camt053(entries: TestEntry[], options: { version?: '02' | '08'; iban?: string; accountCurrency?: string | null; statementId?: string; messageId?: string } = {}): string {
+export function camt053(
+  entries: TestEntry[],
+  options: { version?: '02' | '08'; iban?: string; accountCurrency?: string | null; statementId?: string; messageId?: string } = {},
+): string {
   const version = options.version ?? '02';
   const iban = options.iban ?? SAMPLE_IBAN;
   const ccy = options.accountCurrency === null ? '' : `<Ccy>${options.accountCurrency ?? 'EUR'}</Ccy>`;

@@ -29,17 +29,33 @@ await eachDatabase(t, async (t, kind) => {
     const v2 = await upload(inst, readFileSync(minimal, 'utf8'));
     t.equal(v2.status, 200, v2.text);
     t.equal(v2.body.version, 'camt.053.001.02');
-    t.same(v2.body.unmatched.map((u: any) => [u.amount, u.direction, u.remittance]), [['8.85', 'credit', '4654654654654654']], 'a credit with a non-RF reference waits for the admin');
+    t.same(
+      v2.body.unmatched.map((u: any) => [u.amount, u.direction, u.remittance]),
+      [['8.85', 'credit', '4654654654654654']],
+      'a credit with a non-RF reference waits for the admin',
+    );
     const multi = await upload(inst, readFileSync(samplePath('camt053.v2.multi.statement.xml') as string, 'utf8'));
     t.equal(multi.status, 200, multi.text);
-    t.same(multi.body.unmatched.map((u: any) => [u.amount, u.direction]), [['8.85', 'credit'], ['7.00', 'debit']]);
+    t.same(
+      multi.body.unmatched.map((u: any) => [u.amount, u.direction]),
+      [
+        ['8.85', 'credit'],
+        ['7.00', 'debit'],
+      ],
+    );
     t.match(multi.body.unmatched[1].reason, /000000002 is not a payout/);
     const v8 = await upload(inst, readFileSync(samplePath('camt053.v8.xml') as string, 'utf8'));
     t.equal(v8.status, 200, v8.text);
     t.equal(v8.body.version, 'camt.053.001.08');
-    t.same(v8.body.unmatched.map((u: any) => [u.entry_ref, u.amount, u.counterparty]), [['AAAASESS-FP-CN_98765/01', '8.85', 'NAME NAME']]);
+    t.same(
+      v8.body.unmatched.map((u: any) => [u.entry_ref, u.amount, u.counterparty]),
+      [['AAAASESS-FP-CN_98765/01', '8.85', 'NAME NAME']],
+    );
     const v8again = await upload(inst, readFileSync(samplePath('camt053.v8.xml') as string, 'utf8'));
-    t.same(v8again.body.duplicates.map((d: any) => d.entry_ref), ['AAAASESS-FP-CN_98765/01']);
+    t.same(
+      v8again.body.duplicates.map((d: any) => d.entry_ref),
+      ['AAAASESS-FP-CN_98765/01'],
+    );
     const wrong = await upload(inst, readFileSync(samplePath('camt053.v2.wrong.xml') as string, 'utf8'));
     t.equal(wrong.status, 400);
     t.equal(wrong.body.error.code, 'statement_schema_invalid');

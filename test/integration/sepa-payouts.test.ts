@@ -90,8 +90,14 @@ await eachDatabase(t, async (t, kind) => {
     const stateOf = (id: string) => states.body.items.find((p: any) => p.id === id).state;
     t.same([stateOf(p1.body.id), stateOf(p2.body.id), stateOf(p3.body.id), stateOf(p4.body.id)], ['exported', 'exported', 'requested', 'requested']);
     const batches = await api('GET', '/api/v1/admin/payouts/sepa/batches', { token: adminToken });
-    t.same(batches.body.items.map((b: any) => [b.id, b.payouts, b.total, b.paid]), [[firstBatch, 2, '32.34', 0]]);
-    t.same(batches.body.left_out.map((l: any) => [l.username, l.amount]).sort(), [['emil', '10.000001'], ['fred', '15.00']]);
+    t.same(
+      batches.body.items.map((b: any) => [b.id, b.payouts, b.total, b.paid]),
+      [[firstBatch, 2, '32.34', 0]],
+    );
+    t.same(batches.body.left_out.map((l: any) => [l.username, l.amount]).sort(), [
+      ['emil', '10.000001'],
+      ['fred', '15.00'],
+    ]);
     t.match(batches.body.left_out.find((l: any) => l.username === 'fred').reason, /no payout account/);
     t.match(batches.body.left_out.find((l: any) => l.username === 'emil').reason, /fractions of a cent/);
     await ledgerChecked(t, inst);
@@ -124,7 +130,10 @@ await eachDatabase(t, async (t, kind) => {
     ]);
     const r = await api('POST', '/api/v1/admin/bank-statements', { token: adminToken, body: xml, headers: { 'content-type': 'application/xml' } });
     t.equal(r.status, 200, r.text);
-    t.same(r.body.matched.map((m: any) => [m.entry_ref, m.payouts]), [['OUT-1', [dora20.id]]]);
+    t.same(
+      r.body.matched.map((m: any) => [m.entry_ref, m.payouts]),
+      [['OUT-1', [dora20.id]]],
+    );
     t.match(r.body.unmatched[0].reason, /differs/, 'a debit of another amount is not taken as the payout');
     const after = (await api('GET', '/api/v1/me/payouts', { token: dora })).body.items[0];
     t.match(after, { state: 'paid', reference: 'bank statement OUT-1' });
@@ -138,11 +147,15 @@ await eachDatabase(t, async (t, kind) => {
   });
 });
 
-await eachDatabase(t, async (t, kind) => {
-  await t.test('no SEPA file without the bank details, and nothing to export is 404', async (t) => {
-    const inst = await startInstance(t, kind);
-    const r = await inst.api('GET', '/api/v1/admin/payouts/sepa', { token: inst.adminToken });
-    t.equal(r.status, 409);
-    t.equal(r.body.error.code, 'bank_not_configured');
-  });
-}, ['pglite']);
+await eachDatabase(
+  t,
+  async (t, kind) => {
+    await t.test('no SEPA file without the bank details, and nothing to export is 404', async (t) => {
+      const inst = await startInstance(t, kind);
+      const r = await inst.api('GET', '/api/v1/admin/payouts/sepa', { token: inst.adminToken });
+      t.equal(r.status, 409);
+      t.equal(r.body.error.code, 'bank_not_configured');
+    });
+  },
+  ['pglite'],
+);

@@ -21,7 +21,8 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
 <li><a href="/admin/members">Members</a>: wallets and budgets, with search</li>
 <li><a href="/admin/invites">Invites</a>: make one, see which are used</li>
 <li><a href="/admin/deposits">Record a deposit</a></li>
-<li><a href="/admin/payouts">Payouts to send</a></li>
+<li><a href="/admin/payouts">Payouts to send</a>; <a href="/admin/payouts/sepa">SEPA payout files</a></li>
+<li><a href="/admin/bank">Bank statements</a>: import the bank's camt.053 statement, assign or ignore what it could not match</li>
 <li><a href="/admin/cards">Card top-ups</a>: fees, top-ups held for review, refunds and their shortfalls</li>
 <li><a href="/admin/periods">Periods, the monthly close and its summaries</a></li>
 <li><a href="/admin/ledger">The ledger self-check</a></li>

@@ -5,6 +5,7 @@ import { formatAmount } from '../../core/money.ts';
 import { balanceOf, walletAccountId } from '../../ledger/accounts.ts';
 import { createInvite, listInvites } from '../../members/service.ts';
 import { listPayouts, requestPayout } from '../../wallet/service.ts';
+import { bankSection } from '../../banking/pages.ts';
 import { topupSection } from '../../cards/pages.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
@@ -55,6 +56,7 @@ the amount leaves your wallet at once and an admin sends it to you.</p>
 <form method="post" action="/payouts" class="row">${csrfField(csrf)}
 ${field({ name: 'amount', label: `Amount in ${c}`, value: amount, error, required: true, inputmode: 'decimal' })}
 <button type="submit">Ask for a payout</button></form>
+${await bankSection(ctx, caller)}
 ${topupSection(ctx, reply, csrf)}
 ${payouts.length === 0 ? html`<p>No payouts yet.</p>` : html`<div class="scroll"><table>
 <caption>Your payouts</caption>
