@@ -14,14 +14,14 @@ import { ConfigError, loadConfig } from './config.ts';
 import { AppError } from './core/errors.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { parsePeriod } from './core/period.ts';
-import { closePeriod } from './close/run.ts';
+import { closePeriod, periodStatus } from './close/run.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
 import { setPasswordByAdmin } from './members/sessions.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
 import { toCsv } from './http/csv.ts';
-import { acceptStatement, correctStatement, disputeStatement, listStatements, statementDocument, statementsCsv } from './settlement/admin.ts';
+import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, type PeerChange, statementDocument, statementsCsv, updatePeer } from './settlement/admin.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
 
 const USAGE = `Farthing admin CLI
@@ -59,6 +59,10 @@ Settlement with other instances (the server delivers what these queue):
   settlements [--period YYYY-MM]       list settlements with their net and state
   settlement-paid <id> <reference>     record that this instance paid the net
   settlement-confirm <id>              confirm that the peer's payment arrived
+  peers                                list the instances seen, their state, credit line and pending credits
+  peer <origin> [--state trusted|pending|blocked] [--credit-line AMOUNT] [--owe-limit AMOUNT|none]
+                                       decide about a peer: trust it (its statements then apply), block it...
+  period <YYYY-MM>                     where a month's close stands (and why it stopped, if it failed)
   export statements|settlements [--format json|csv] [--period YYYY-MM]
 `;
 
@@ -81,7 +85,7 @@ class Raw {
   }
 }
 
-type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string };
+type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string; 'credit-line'?: string; 'owe-limit'?: string };
 
 async function run(instance: Instance, command: string, args: string[], options: Options): Promise<unknown> {
   const { ctx } = instance;
@@ -167,6 +171,17 @@ async function run(instance: Instance, command: string, args: string[], options:
       return markPaid(ctx, args[0] ?? '', args[1]);
     case 'settlement-confirm':
       return confirmReceived(ctx, args[0] ?? '');
+    case 'peers':
+      return { items: await listPeers(ctx) };
+    case 'peer': {
+      const change: PeerChange = {};
+      if (options.state !== undefined) change.state = options.state;
+      if (options['credit-line'] !== undefined) change.credit_line = options['credit-line'];
+      if (options['owe-limit'] !== undefined) change.owe_limit = options['owe-limit'] === 'none' ? null : options['owe-limit'];
+      return updatePeer(ctx, args[0] ?? '', change);
+    }
+    case 'period':
+      return periodStatus(ctx, parsePeriod(args[0]));
     case 'export': {
       const period = options.period ? parsePeriod(options.period) : undefined;
       if (args[0] === 'statements') {
@@ -195,7 +210,7 @@ async function run(instance: Instance, command: string, args: string[], options:
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, 'credit-line': { type: 'string' }, 'owe-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, ...args] = positionals;
   if (!command || values.help) {

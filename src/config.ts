@@ -109,6 +109,7 @@ const EnvSchema = z
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
+    FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
     FARTHING_BANK_IBAN: z
@@ -212,8 +213,10 @@ export interface Config {
   readonly authRateLimit: number;
   /** A session or a token made with a password ends when unused this long (ms). */
   readonly tokenIdleMs: number;
-  /** Whether a received statement that reconciles is accepted without the admin. */
+  /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
+  /** Origins of instances trusted for settlement from the start (FARTHING_PEERS). */
+  readonly peers: readonly string[];
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
   readonly apiRateLimit: number;
   /** Card top-ups through Stripe Checkout; undefined when the Stripe secrets are not set. */
@@ -230,6 +233,21 @@ export interface BankAccount {
   readonly iban: string;
   readonly bic: string | undefined;
   readonly holder: string;
+}
+
+/**
+ * FARTHING_PEERS: comma-separated http(s) origins (no path, query or credentials), written as
+ * the origin ("https://b.example", a trailing slash tolerated); null when one is not an origin.
+ */
+export function parsePeers(value: string): string[] | null {
+  const origins: string[] = [];
+  for (const item of value.split(',').map((v) => v.trim()).filter((v) => v !== '')) {
+    const url = URL.parse(item);
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || url.pathname !== '/') return null;
+    if (item.replace(/\/$/, '').toLowerCase() !== url.origin) return null;
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 export interface CardsConfig {
@@ -307,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
+    peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),
     cards: e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
       ? Object.freeze({
           secretKey: e.FARTHING_STRIPE_SECRET_KEY,

@@ -18,6 +18,7 @@ import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { startRelay } from './federation/outbox.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
 import { issueMissingStatements } from './settlement/issue.ts';
+import { trustConfiguredPeers } from './settlement/peers.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
@@ -61,6 +62,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   await migrateToLatest(database.db);
   const ctx: Context = { db: database.db, dbKind: database.kind, config, clock, log };
   await firstPeriod(ctx);
+  await trustConfiguredPeers(ctx);
   if (config.admin) {
     const { created } = await ensureAdmin(ctx, config.admin.username, config.admin.password);
     if (created) log.info({ username: config.admin.username }, 'admin created from FARTHING_ADMIN');

@@ -8,7 +8,8 @@ import { AppError } from '../core/errors.ts';
 import { issueStatements } from '../settlement/issue.ts';
 import { enqueuePeriodClosed } from '../webhooks/events.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
-import { formatAmount } from '../core/money.ts';
+import { amountTooLarge, formatAmount } from '../core/money.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 import { addMonths, type Period, periodEnd, periodOf, periodsBetween } from '../core/period.ts';
 import { getSetting, initSetting } from '../db/settings.ts';
 import type { CloseStage } from '../db/schema.ts';
@@ -128,6 +129,24 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     now: ctx.clock.now(),
   };
   let stage = row.stage;
+  try {
+    return await runStages(ctx, conn, params, stage, options, timer);
+  } catch (error) {
+    // The failed stage rolled back; the close stays at it. The admin sees which and why (the
+    // periods page, GET /api/v1/admin/periods/{period}); running the close again resumes there.
+    const failure = isBalanceOverflow(error) ? amountTooLarge(`the ${stage} of ${period}'s close`) : error;
+    const current = await conn.selectFrom('closes').select('stage').where('period', '=', period).executeTakeFirst();
+    stage = current?.stage ?? stage;
+    await conn.updateTable('closes').set({ error: String((failure as Error).message).slice(0, 2000), failed_at: ctx.clock.now() })
+      .where('period', '=', period).where('stage', '<>', 'done').execute();
+    ctx.log.error({ err: error, period, stage }, 'close failed');
+    throw failure;
+  }
+}
+
+async function runStages(ctx: Context, conn: Executor, params: CloseParams, from: CloseStage, options: CloseOptions, timer: (step: string) => void): Promise<CloseResult> {
+  const period = params.period;
+  let stage = from;
   if (stage === 'charging') {
     await conn.transaction().execute(async (trx) => chargeStage(trx, params, await closeAccounts(trx, params)));
     timer('charging');
@@ -152,7 +171,7 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     await enqueuePeriodClosed(trx, period, ctx.clock.now());
     await trx
       .updateTable('closes')
-      .set({ stage: 'done', finished_at: ctx.clock.now(), summary: JSON.stringify(summary) })
+      .set({ stage: 'done', finished_at: ctx.clock.now(), summary: JSON.stringify(summary), error: null, failed_at: null })
       .where('period', '=', period)
       .execute();
     return summary;
@@ -222,6 +241,33 @@ function emptySummary(): CloseSummary {
 
 export async function getClose(ctx: Context, period: Period) {
   return ctx.db.selectFrom('closes').selectAll().where('period', '=', period).executeTakeFirst();
+}
+
+export interface PeriodStatus {
+  period: Period;
+  /** open: flattrs still count; ended: not closed yet; closing: a close began (or failed) and has not finished; closed. */
+  state: 'open' | 'ended' | 'closing' | 'closed';
+  stage: CloseStage | null;
+  started_at: string | null;
+  finished_at: string | null;
+  summary: CloseSummary | null;
+  /** The stage a close stopped at and why; running the close again resumes there. */
+  error: { stage: CloseStage; message: string; at: string } | null;
+}
+
+/** Where a period's close stands (GET /api/v1/admin/periods/{period}, the periods page). */
+export async function periodStatus(ctx: Context, period: Period): Promise<PeriodStatus> {
+  const row = await ctx.db.selectFrom('closes').select(['stage', 'started_at', 'finished_at', 'summary', 'error', 'failed_at']).where('period', '=', period).executeTakeFirst();
+  const ended = ctx.clock.now() >= periodEnd(period);
+  return {
+    period,
+    state: row?.stage === 'done' ? 'closed' : row ? 'closing' : ended ? 'ended' : 'open',
+    stage: row?.stage ?? null,
+    started_at: row?.started_at.toISOString() ?? null,
+    finished_at: row?.finished_at?.toISOString() ?? null,
+    summary: row?.stage === 'done' ? (row.summary as CloseSummary) : null,
+    error: row?.error && row.stage !== 'done' ? { stage: row.stage, message: row.error, at: (row.failed_at ?? row.started_at).toISOString() } : null,
+  };
 }
 
 /** The most recent period that has ended, and when the automatic close should run it. */

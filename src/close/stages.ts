@@ -7,6 +7,7 @@ import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import { balanceSql, clearingCode, EXTERNAL, ensureAccount, ensureSystemAccount, walletCode } from '../ledger/accounts.ts';
 import { addMonths, type Period } from '../core/period.ts';
+import { MAX_BALANCE_MICROS } from '../core/money.ts';
 
 /** product rule 7: held shares wait this many closes for their creator to take part. */
 export const HOLD_CLOSES = 6;
@@ -121,6 +122,23 @@ export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<
     LEFT JOIN close_charges r ON r.period = ${p.period} AND r.member_id = s.owner
     LEFT JOIN remote_actors ra ON ra.id = s.owner_actor
   `.execute(trx);
+  // A creator whose wallet has no room for what this close pays them (with what waits in holds
+  // for them) would take it past the ledger's maximum: their shares wait in holds instead, so
+  // the close completes (released at a later close that has room, like any held share).
+  await sql`
+    UPDATE shares s SET disposition = 'held'
+    FROM (
+      SELECT x.recipient_member_id FROM (
+        SELECT recipient_member_id, sum(net) AS incoming FROM shares
+        WHERE period = ${p.period} AND disposition = 'paid' GROUP BY recipient_member_id
+      ) x
+      JOIN accounts a ON a.member_id = x.recipient_member_id
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      WHERE COALESCE(b.balance, 0) + x.incoming
+            + (SELECT COALESCE(sum(amount), 0) FROM holds h WHERE h.member_id = x.recipient_member_id AND h.state = 'held') > ${MAX_BALANCE_MICROS}::bigint
+    ) full_wallet
+    WHERE s.period = ${p.period} AND s.disposition = 'paid' AND s.recipient_member_id = full_wallet.recipient_member_id
+  `.execute(trx);
   await advance(trx, p.period, 'splitting', 'booking');
 }
 
@@ -175,20 +193,22 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
           + (SELECT COALESCE(sum(charged), 0) FROM close_charges WHERE period = ${p.period} AND flattr_count = 0))::bigint AS amount,
            ${key('charity')} AS idem`);
 
-  // Earlier holds: released to creators who take part in this period...
+  // Earlier holds: released to creators who take part in this period (and whose wallet has
+  // room for them under the ledger's maximum)...
   await insertTransfers('hold_release', sql`
     SELECT ${accounts.holds}::bigint AS debit, a.id AS credit, sum(h.amount)::bigint AS amount,
            ${key('release:')} || h.member_id AS idem
     FROM holds h
     JOIN close_charges c ON c.period = ${p.period} AND c.member_id = h.member_id AND c.funded
     JOIN accounts a ON a.member_id = h.member_id
+    LEFT JOIN account_balances b ON b.account_id = a.id
     WHERE h.state = 'held' AND h.period < ${p.period}
-    GROUP BY h.member_id, a.id`);
+    GROUP BY h.member_id, a.id, b.balance
+    HAVING COALESCE(b.balance, 0) + sum(h.amount) <= ${MAX_BALANCE_MICROS}::bigint`);
   await sql`
     UPDATE holds h SET state = 'released', settled_period = ${p.period}
-    FROM close_charges c
-    WHERE c.period = ${p.period} AND c.member_id = h.member_id AND c.funded
-      AND h.state = 'held' AND h.period < ${p.period}
+    WHERE h.state = 'held' AND h.period < ${p.period}
+      AND EXISTS (SELECT 1 FROM transfers t WHERE t.idempotency_key = ${key('release:')} || h.member_id)
   `.execute(trx);
   // ...and after six closes without taking part, given to the charity.
   const expiredBefore = addMonths(p.period, -HOLD_CLOSES);

@@ -35,6 +35,10 @@ export const ERROR_STATUS = {
   settlement_not_paid: 409,
   peer_blocked: 403,
   peer_limit: 409,
+  peer_not_trusted: 409,
+  // trust between instances, money side (issue 12)
+  amount_too_large: 422,
+  budget_committed: 409,
   unsupported_media_type: 415,
   // bank rails (src/banking/)
   invalid_iban: 400,

@@ -5,8 +5,27 @@
 import { AppError } from './errors.ts';
 
 export const MICROS_PER_UNIT = 1_000_000n;
-/** A wallet never holds more than this (10^12 major units); keeps every sum far inside int8. */
-export const MAX_AMOUNT_MICROS = 1_000_000_000_000n * MICROS_PER_UNIT;
+/**
+ * The ledger's one maximum: no balance of any account, either way, passes 10^12 major units
+ * (10^18 micro-units). bigint (int8) holds 9.22 * 10^18, so the sum of two balances, or of a
+ * balance and any amount this instance accepts, still fits: the headroom that lets a transfer
+ * be checked before it is written. The database holds every balance to it (the constraint
+ * account_balance_within_maximum, migrations/0011_trust_money.ts); a transfer that would pass it
+ * is refused with 422 amount_too_large.
+ */
+export const MAX_BALANCE_MICROS = 1_000_000_000_000n * MICROS_PER_UNIT;
+/** No single amount is larger than the largest balance. */
+export const MAX_AMOUNT_MICROS = MAX_BALANCE_MICROS;
+
+/** The refusal of a movement that would take a balance past the maximum. */
+export function amountTooLarge(what = 'this movement'): AppError {
+  return new AppError('amount_too_large', `${what} would take a balance past the ledger's maximum of ${formatAmount(MAX_BALANCE_MICROS)}; nothing was recorded`, { maximum: formatAmount(MAX_BALANCE_MICROS) });
+}
+
+/** Refuses (422 amount_too_large) when a balance after a movement would pass the maximum either way. */
+export function checkBalanceAfter(balanceAfter: bigint, what?: string): void {
+  if (balanceAfter > MAX_BALANCE_MICROS || balanceAfter < -MAX_BALANCE_MICROS) throw amountTooLarge(what);
+}
 
 const AMOUNT_PATTERN = /^(0|[1-9][0-9]{0,12})(?:\.([0-9]{1,6}))?$/;
 

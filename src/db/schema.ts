@@ -55,7 +55,9 @@ export type AccountType =
   | 'payouts'
   | 'charity_reserve'
   | 'peer'
-  | 'settlement';
+  | 'settlement'
+  /** pending:<peer>:<member>: a creator's credits from a peer, until cleared (0011). */
+  | 'pending';
 
 export interface AccountsTable {
   id: GeneratedAlways<bigint>;
@@ -145,6 +147,9 @@ export interface ClosesTable {
   started_at: Timestamp;
   finished_at: Timestamp | null;
   summary: ColumnType<unknown, string | null, string | null>;
+  /** Why the close stopped at `stage`, null when it did not fail or is done (0011). */
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  failed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface CloseChargesTable {
@@ -323,6 +328,26 @@ export interface PeersTable {
   blocked: Generated<boolean>;
   owe_limit: bigint | null;
   created_at: Timestamp;
+  /** The admin (or FARTHING_PEERS) trusts its statements to credit creators here (0011). */
+  trusted: Generated<boolean>;
+  /** How much of its accepted, unsettled credits may be spendable at once (0011). */
+  credit_line: Generated<bigint>;
+}
+
+/** A creator's credit from a peer's accepted statement line (migrations/0011_trust_money.ts). */
+export interface PendingCreditsTable {
+  id: GeneratedAlways<bigint>;
+  statement_id: string;
+  line: number;
+  peer_origin: string;
+  period: string;
+  member_id: bigint;
+  account_id: bigint;
+  amount: bigint;
+  state: 'pending' | 'cleared';
+  cleared_by: 'settlement' | 'credit_line' | null;
+  created_at: Timestamp;
+  cleared_at: Timestamp | null;
 }
 
 export interface StatementsTable {
@@ -382,6 +407,7 @@ export interface DB {
   settlements: SettlementsTable;
   settlement_deliveries: SettlementDeliveriesTable;
   settlement_messages_in: SettlementMessagesInTable;
+  pending_credits: PendingCreditsTable;
 }
 
 /** Subscriptions and webhooks (migrations/0006_apps.ts). */

@@ -7,7 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { parsePeriod } from '../core/period.ts';
-import { closePeriod } from '../close/run.ts';
+import { closePeriod, periodStatus } from '../close/run.ts';
 import { checkLedger } from '../ledger/check.ts';
 import { createInvite, setCharity } from '../members/service.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from '../wallet/service.ts';
@@ -56,7 +56,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
       body: z.object({ username: z.string(), amount: Amount, reference: z.string() }),
       response: {
         201: z.object({ id: z.string(), username: z.string(), amount: Amount, reference: z.string(), replayed: z.boolean().describe('true when this reference was recorded before') }),
-        ...errors(400, 401, 403, 404, 409),
+        ...errors(400, 401, 403, 404, 409, 422),
       },
     },
     preValidation: admin,
@@ -84,7 +84,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
       params: z.object({ period: Period }),
       response: {
         200: z.object({ period: Period, summary: CloseSummary, closed_now: z.boolean() }),
-        ...errors(400, 401, 403, 409),
+        ...errors(400, 401, 403, 409, 422),
       },
     },
     preValidation: admin,
@@ -92,6 +92,28 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
     const result = await closePeriod(ctx, parsePeriod(request.params.period));
     return { period: result.period, summary: result.summary, closed_now: result.closed_now };
   });
+
+  api.get('/api/v1/admin/periods/:period', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Where a month\'s close stands: its stage, its summary once done, and the stage it stopped at and why if it failed',
+      security: route.admin,
+      params: z.object({ period: Period }),
+      response: {
+        200: z.object({
+          period: Period,
+          state: z.enum(['open', 'ended', 'closing', 'closed']),
+          stage: z.enum(['charging', 'splitting', 'booking', 'done']).nullable(),
+          started_at: z.string().nullable(),
+          finished_at: z.string().nullable(),
+          summary: CloseSummary.nullable(),
+          error: z.object({ stage: z.enum(['charging', 'splitting', 'booking', 'done']), message: z.string(), at: z.string() }).nullable(),
+        }).meta({ id: 'PeriodStatus' }),
+        ...errors(400, 401, 403),
+      },
+    },
+    preValidation: admin,
+  }, async (request) => periodStatus(ctx, parsePeriod(request.params.period)));
 
   api.get('/api/v1/admin/ledger/check', {
     schema: {

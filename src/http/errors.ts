@@ -12,6 +12,8 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { AppError, type ErrorCode, isAppError } from '../core/errors.ts';
+import { amountTooLarge } from '../core/money.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
   return { error: { code, message, ...(details ?? {}) } };
@@ -54,6 +56,8 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
  */
 export function fromFramework(error: FastifyError): AppError | undefined {
   if (isAppError(error)) return error;
+  // A balance past the ledger's maximum (the database's check): 422 amount_too_large.
+  if (isBalanceOverflow(error)) return amountTooLarge();
   if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
     return new AppError('forbidden', 'this form has expired or was not sent from this site: go back, reload the page and send it again');
   }

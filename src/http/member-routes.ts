@@ -53,6 +53,7 @@ const LedgerReport = z.object({
   items: z.array(z.object({
     id: z.string(),
     kind: z.string().describe('deposit, budget_charge, share, release, payout_reserve, payout_sent, …'),
+    account: z.enum(['wallet', 'pending']).describe('wallet: spendable; pending: credits from another instance waiting for their settlement'),
     direction: z.enum(['in', 'out']),
     amount: Amount,
     reference: z.string().nullable(),
@@ -166,7 +167,9 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           username: z.string(),
           actor: z.string(),
           currency: z.string(),
-          balance: Amount,
+          balance: Amount.describe('spendable: budgets and payouts draw on it'),
+          pending: Amount.describe('credits from other instances waiting for their settlement'),
+          pending_credits: z.array(z.object({ peer: z.string(), period: Period, amount: Amount })),
           budget: Amount,
           role: z.enum(['member', 'admin']),
           period: Period,
@@ -288,6 +291,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
             closed: z.boolean(),
             total: Amount,
             items: z.array(z.object({ thing: Thing, flattrs: z.number().int(), amount: Amount, held: Amount })),
+            from_peers: z.array(z.object({ peer: z.string(), amount: Amount, state: z.enum(['pending', 'spendable']) })).describe('credits from other instances\' statements for this month: pending until their settlement'),
           }),
           "The month's earnings per thing",
         ),
@@ -317,8 +321,8 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   }, async (request, reply) => {
     const report = await myLedger(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
     if (!wantsCsv(request)) return report as z.output<typeof LedgerReport>;
-    return csv(reply, `ledger-${report.period}.csv`, ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference'],
-      report.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference]));
+    return csv(reply, `ledger-${report.period}.csv`, ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference', 'account'],
+      report.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference, i.account]));
   });
 
   api.get('/api/v1/me/incoming', {
@@ -351,7 +355,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       summary: 'Ask for a payout; the amount is reserved at once',
       security: route.member,
       body: z.object({ amount: Amount }),
-      response: { 201: Payout, ...errors(400, 401, 409) },
+      response: { 201: Payout, ...errors(400, 401, 409, 422) },
     },
     preValidation: auth.member,
   }, async (request, reply) => {

@@ -50,7 +50,21 @@ const Settlement = z
   })
   .meta({ id: 'Settlement', description: 'One peer and period: what each side owes, the net and who pays it; unpaid nets carry into later periods.' });
 
-const Peer = z.object({ origin: z.string(), actor: z.string(), blocked: z.boolean(), owe_limit: Amount.nullable(), balance: z.string() }).meta({ id: 'Peer' });
+const Peer = z.object({
+  origin: z.string(),
+  actor: z.string(),
+  state: z.enum(['trusted', 'pending', 'blocked']).describe('trusted: its statements credit creators here; pending: kept and reconciled, crediting nobody; blocked: refused'),
+  blocked: z.boolean(),
+  credit_line: Amount,
+  owe_limit: Amount.nullable(),
+  balance: z.string().describe('positive: this instance owes the peer; negative: the peer owes us'),
+  pending: z.string(),
+  claimed: z.string(),
+  awaiting: z.string(),
+  statements: z.number().int(),
+  software: z.string().nullable(),
+  first_seen: z.string().nullable(),
+}).meta({ id: 'Peer' });
 
 function toFetchRequest(ctx: Context, request: FastifyRequest, body?: Buffer): Request {
   const headers = new Headers();
@@ -165,9 +179,9 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
 
   api.put('/api/v1/admin/peers', {
     schema: {
-      tags, summary: 'Block a peer or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)', security: route.admin,
-      body: z.object({ peer: z.string().min(1).max(300), blocked: z.boolean().optional(), owe_limit: Amount.nullable().optional() }),
-      response: { 200: Peer, ...errors(400, 401, 403) },
+      tags, summary: 'Trust, block or leave pending a peer, set its credit line, or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)', security: route.admin,
+      body: z.object({ peer: z.string().min(1).max(300), state: z.enum(['trusted', 'pending', 'blocked']).optional(), blocked: z.boolean().optional(), credit_line: Amount.optional(), owe_limit: Amount.nullable().optional() }),
+      response: { 200: Peer, ...errors(400, 401, 403, 422) },
     },
     preValidation: admin,
   }, async (request) => {

@@ -4,6 +4,7 @@
  * every close, and behind GET /api/v1/admin/ledger/check.
  */
 import { sql } from 'kysely';
+import { MAX_BALANCE_MICROS } from '../core/money.ts';
 import type { Executor } from './accounts.ts';
 
 interface Check {
@@ -153,6 +154,46 @@ const CHECKS: Check[] = [
       JOIN accounts w ON w.member_id = c.member_id
       LEFT JOIN transfers t ON t.idempotency_key = 'card:' || r.stripe_ref
       WHERE COALESCE(t.amount, 0) <> r.booked OR (t.id IS NOT NULL AND t.debit_account_id <> w.id)`,
+  },
+  // Credits from peers wait in pending:<peer>:<member> accounts until cleared (src/settlement/pending.ts).
+  {
+    name: 'pending_credits_match_accounts',
+    why: 'a pending account holding more or less than its credits still waiting (a credit cleared twice, or booked without its row)',
+    query: () => sql`
+      SELECT a.code, COALESCE(b.balance, 0) AS balance, COALESCE(pc.total, 0) AS pending
+      FROM accounts a
+      LEFT JOIN account_balances b ON b.account_id = a.id
+      LEFT JOIN (SELECT account_id, sum(amount) AS total FROM pending_credits WHERE state = 'pending' GROUP BY account_id) pc ON pc.account_id = a.id
+      WHERE a.type = 'pending' AND COALESCE(b.balance, 0) <> COALESCE(pc.total, 0)`,
+  },
+  {
+    name: 'pending_credits_booked',
+    why: 'a pending credit without the statement credit that booked it into its own account, or from a statement that was never accepted',
+    query: () => sql`
+      SELECT pc.id, pc.amount, t.amount AS booked, s.state AS statement_state FROM pending_credits pc
+      LEFT JOIN transfers t ON t.idempotency_key = 'statement:' || pc.statement_id || ':line:' || pc.line
+      LEFT JOIN statements s ON s.id = pc.statement_id
+      WHERE t.id IS NULL OR t.amount <> pc.amount OR t.credit_account_id <> pc.account_id OR t.kind <> 'statement_credit'
+         OR s.state IS NULL OR s.state NOT IN ('accepted', 'superseded')`,
+  },
+  {
+    name: 'cleared_credits_reached_wallets',
+    why: 'a credit marked spendable whose money did not move from its pending account to its creator\'s wallet',
+    query: () => sql`
+      SELECT pc.id, pc.amount, t.amount AS cleared FROM pending_credits pc
+      LEFT JOIN transfers t ON t.idempotency_key = 'pending:' || pc.id || ':clear'
+      LEFT JOIN accounts w ON w.id = t.credit_account_id
+      WHERE pc.state = 'cleared' AND (t.id IS NULL OR t.amount <> pc.amount OR t.debit_account_id <> pc.account_id OR w.member_id IS DISTINCT FROM pc.member_id)`,
+  },
+  {
+    name: 'settled_credits_cleared',
+    why: 'a credit still pending although the settlement of its period with that peer is settled (money arrived, credit not spendable), and its wallet has room for it',
+    query: () => sql`
+      SELECT pc.id, pc.peer_origin, pc.period FROM pending_credits pc
+      JOIN settlements s ON s.peer_origin = pc.peer_origin AND s.period = pc.period
+      JOIN accounts w ON w.member_id = pc.member_id
+      LEFT JOIN account_balances wb ON wb.account_id = w.id
+      WHERE pc.state = 'pending' AND s.state = 'settled' AND COALESCE(wb.balance, 0) + pc.amount <= ${MAX_BALANCE_MICROS}::bigint`,
   },
 ];
 

@@ -3,6 +3,8 @@
  * one credit account, one positive amount) and append-only. An idempotency key makes a retried
  * request record once.
  */
+import { amountTooLarge } from '../core/money.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 import type { Executor } from './accounts.ts';
 
 export interface TransferInput {
@@ -36,6 +38,8 @@ export type TransferKind =
   | 'statement_credit'
   | 'settlement_paid'
   | 'settlement_received'
+  /** a creator's pending credit from a peer becomes spendable (src/settlement/pending.ts) */
+  | 'credit_cleared'
   // card top-ups (src/cards): the instance's card fee, and money Stripe took back
   | 'card_fee'
   | 'card_refund'
@@ -49,7 +53,22 @@ export interface RecordedTransfer {
 
 export async function recordTransfer(db: Executor, input: TransferInput): Promise<RecordedTransfer> {
   if (input.amount <= 0n) throw new RangeError(`a transfer moves a positive amount, got ${input.amount}`);
-  const inserted = await db
+  // The database refuses a balance past the ledger's maximum (and the transaction rolls back):
+  // that refusal is the client's 422 amount_too_large, not a 500.
+  const inserted = await insert(db, input).catch((error: unknown) => {
+    throw isBalanceOverflow(error) ? amountTooLarge(`this ${input.kind.replaceAll('_', ' ')}`) : error;
+  });
+  if (inserted) return { id: inserted.id, created: true };
+  const existing = await db
+    .selectFrom('transfers')
+    .select('id')
+    .where('idempotency_key', '=', input.idempotencyKey ?? '')
+    .executeTakeFirstOrThrow();
+  return { id: existing.id, created: false };
+}
+
+function insert(db: Executor, input: TransferInput) {
+  return db
     .insertInto('transfers')
     .values({
       debit_account_id: input.debitAccountId,
@@ -65,11 +84,4 @@ export async function recordTransfer(db: Executor, input: TransferInput): Promis
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returning('id')
     .executeTakeFirst();
-  if (inserted) return { id: inserted.id, created: true };
-  const existing = await db
-    .selectFrom('transfers')
-    .select('id')
-    .where('idempotency_key', '=', input.idempotencyKey ?? '')
-    .executeTakeFirstOrThrow();
-  return { id: existing.id, created: false };
 }

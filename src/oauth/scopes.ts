@@ -106,6 +106,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'POST /api/v1/admin/deposits': 'admin',
   'PUT /api/v1/admin/charity': 'admin',
   'POST /api/v1/admin/periods/:period/close': 'admin',
+  'GET /api/v1/admin/periods/:period': 'admin',
   'GET /api/v1/admin/ledger/check': 'admin',
   'GET /api/v1/admin/payouts': 'admin',
   'POST /api/v1/admin/payouts/:id/paid': 'admin',

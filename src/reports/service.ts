@@ -11,18 +11,24 @@ import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { actorIri } from '../members/service.ts';
 import { thingView } from '../things/service.ts';
 import { flattrIri } from '../flattrs/service.ts';
+import { pendingCreditsOf, totalOf } from '../settlement/pending.ts';
 
 export async function me(ctx: Context, caller: Caller) {
   const period = periodOf(ctx.clock.now());
-  const [balance, budget] = await Promise.all([
+  const [balance, budget, pending] = await Promise.all([
     walletAccountId(ctx.db, caller.id).then((id) => balanceOf(ctx.db, id)),
     budgetFor(ctx.db, caller.id, period),
+    pendingCreditsOf(ctx.db, caller.id),
   ]);
   return {
     username: caller.username,
     actor: actorIri(ctx, caller.username),
     currency: ctx.config.currency,
+    /** Spendable: budgets and payouts draw on it. */
     balance: formatAmount(balance),
+    /** Credits from other instances waiting for their settlement (src/settlement/pending.ts). */
+    pending: formatAmount(totalOf(pending)),
+    pending_credits: pending.map((c) => ({ peer: c.peer, period: c.period, amount: formatAmount(c.amount) })),
     budget: formatAmount(budget ?? ctx.config.minBudget),
     role: caller.role,
     period,
@@ -84,15 +90,27 @@ export async function myEarnings(ctx: Context, caller: Caller, period: Period) {
     held: formatAmount(r.held),
   }));
   const total = rows.reduce((sum, r) => sum + r.amount, 0n);
-  return { period, closed: closed?.stage === 'done', total: formatAmount(total), items };
+  // Credits from other instances for this month: pending until their settlement, then spendable.
+  const fromPeers = await ctx.db.selectFrom('pending_credits').select(['peer_origin', 'state', (eb) => eb.fn.sum<bigint>('amount').as('amount')])
+    .where('member_id', '=', caller.id).where('period', '=', period).groupBy(['peer_origin', 'state']).orderBy('peer_origin').orderBy('state', 'desc').execute();
+  return {
+    period,
+    closed: closed?.stage === 'done',
+    total: formatAmount(total),
+    items,
+    from_peers: fromPeers.map((r) => ({ peer: r.peer_origin, amount: formatAmount(BigInt(r.amount)), state: r.state === 'pending' ? 'pending' as const : 'spendable' as const })),
+  };
 }
 
+/** The transfers of the member's wallet and of their pending accounts (credits from peers), in a month. */
 export async function myLedger(ctx: Context, caller: Caller, period: Period) {
   const wallet = await walletAccountId(ctx.db, caller.id);
+  const pendingAccounts = (await ctx.db.selectFrom('pending_credits').select('account_id').distinct().where('member_id', '=', caller.id).execute()).map((r) => r.account_id);
+  const mine = [wallet, ...pendingAccounts];
   const rows = await ctx.db
     .selectFrom('transfers')
     .select(['id', 'kind', 'amount', 'reference', 'period', 'created_at', 'debit_account_id', 'credit_account_id'])
-    .where((eb) => eb.or([eb('debit_account_id', '=', wallet), eb('credit_account_id', '=', wallet)]))
+    .where((eb) => eb.or([eb('debit_account_id', 'in', mine), eb('credit_account_id', 'in', mine)]))
     .where('period', '=', period)
     .orderBy('id')
     .execute();
@@ -101,7 +119,9 @@ export async function myLedger(ctx: Context, caller: Caller, period: Period) {
     items: rows.map((r) => ({
       id: r.id.toString(),
       kind: r.kind,
-      direction: r.credit_account_id === wallet ? 'in' : 'out',
+      /** wallet: spendable; pending: credits from a peer waiting for their settlement (their clearing shows on the wallet). */
+      account: r.credit_account_id === wallet || r.debit_account_id === wallet ? 'wallet' as const : 'pending' as const,
+      direction: r.credit_account_id === wallet || (r.debit_account_id !== wallet && mine.includes(r.credit_account_id)) ? 'in' as const : 'out' as const,
       amount: formatAmount(r.amount),
       reference: r.reference,
       period: r.period,

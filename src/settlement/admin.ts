@@ -1,7 +1,8 @@
 /**
  * What admins do with settlement: list and read statements (the signed document byte for byte),
  * accept or dispute a received one, correct one of ours that the peer disputed, and manage the
- * peers they settle with (block, limit what may be owed). Exports as JSON and CSV.
+ * peers they settle with (trust, block, a credit line, limit what may be owed). Exports as JSON
+ * and CSV.
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
@@ -11,8 +12,11 @@ import type { Period } from '../core/period.ts';
 import { wakeRelay } from '../federation/outbox.ts';
 import { wakeSettlementRelay } from './channel.ts';
 import { issueTo } from './issue.ts';
-import { refreshSettlement } from './netting.ts';
-import { acceptIn, type LineReason } from './receive.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { clearCredits, refreshAndClear } from './pending.ts';
+import { type PeerState, stateOf } from './peers.ts';
+import { acceptIn, type LineReason, reconcile } from './receive.ts';
+import type { SignedStatement } from './statement.ts';
 import { queueMessage, instanceActorIri } from './channel.ts';
 import { randomUUID } from 'node:crypto';
 
@@ -66,7 +70,7 @@ export async function acceptStatement(ctx: Context, id: string) {
   if (row.state === 'superseded') throw new AppError('period_closed', 'a later statement replaced this one');
   await ctx.db.transaction().execute(async (trx) => {
     await acceptIn(trx, ctx, row.id);
-    await refreshSettlement(trx, row.peer_origin, row.period);
+    await refreshAndClear(trx, ctx, row.peer_origin, row.period);
   });
   wakeSettlementRelay(ctx);
   return statementDetails(ctx, row.id);
@@ -82,7 +86,7 @@ export async function disputeStatement(ctx: Context, id: string, lines: LineReas
     await trx.updateTable('statements').set({ state: 'disputed', dispute: JSON.stringify(lines), decided_at: ctx.clock.now() }).where('id', '=', row.id).execute();
     const message = { type: 'FlattrStatementResponse', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), statement: row.id, outcome: 'disputed', lines };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
-    await refreshSettlement(trx, row.peer_origin, row.period);
+    await refreshAndClear(trx, ctx, row.peer_origin, row.period);
   });
   wakeSettlementRelay(ctx);
   return statementDetails(ctx, row.id);
@@ -111,33 +115,119 @@ export async function correctStatement(ctx: Context, id: string) {
   return statementDetails(ctx, next);
 }
 
-export async function listPeers(ctx: Context) {
-  const rows = await sql<{ origin: string; actor: string; blocked: boolean; owe_limit: bigint | null; owed: bigint | null }>`
-    SELECT p.origin, p.actor, p.blocked, p.owe_limit, b.balance AS owed
-    FROM peers p LEFT JOIN accounts a ON a.code = 'peer:' || p.origin LEFT JOIN account_balances b ON b.account_id = a.id
-    ORDER BY p.origin`.execute(ctx.db);
-  return rows.rows.map((r) => ({
-    origin: r.origin,
-    actor: r.actor,
-    blocked: r.blocked,
-    owe_limit: r.owe_limit === null ? null : formatAmount(r.owe_limit),
-    /** Positive: this instance owes the peer; negative: the peer owes us. */
-    balance: (r.owed ?? 0n) < 0n ? `-${formatAmount(-(r.owed ?? 0n))}` : formatAmount(r.owed ?? 0n),
-  }));
+/**
+ * Every instance this one has a peer: account, a statement or an incoming flattr from (and every
+ * peer the admin named): its state, limits, what is owed either way, its creators' pending
+ * credits, and what its statements claim.
+ */
+export async function listPeers(ctx: Context, only?: string) {
+  const rows = await sql<{
+    origin: string; actor: string | null; blocked: boolean | null; trusted: boolean | null; owe_limit: bigint | null; credit_line: bigint | null;
+    first_seen: Date | null; owed: bigint | null; pending: bigint; claimed: bigint; awaiting: bigint; statements: bigint; software: string | null;
+  }>`
+    WITH origins AS (
+      SELECT origin FROM peers
+      UNION SELECT substring(code FROM 6) FROM accounts WHERE type = 'peer'
+      UNION SELECT peer_origin FROM statements
+      UNION SELECT instance_origin FROM incoming_flattrs
+    )
+    SELECT o.origin, p.actor, p.blocked, p.trusted, p.owe_limit, p.credit_line, b.balance AS owed,
+      LEAST(p.created_at,
+            (SELECT min(received_at) FROM incoming_flattrs i WHERE i.instance_origin = o.origin),
+            (SELECT min(created_at) FROM statements s WHERE s.peer_origin = o.origin AND s.direction = 'in')) AS first_seen,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM pending_credits pc WHERE pc.peer_origin = o.origin AND pc.state = 'pending') AS pending,
+      (SELECT COALESCE(sum(total), 0)::bigint FROM statements s WHERE s.peer_origin = o.origin AND s.direction = 'in' AND s.state <> 'superseded') AS claimed,
+      (SELECT COALESCE(sum(total), 0)::bigint FROM statements s WHERE s.peer_origin = o.origin AND s.direction = 'in' AND s.state = 'open') AS awaiting,
+      (SELECT count(*)::bigint FROM statements s WHERE s.peer_origin = o.origin AND s.direction = 'in') AS statements,
+      (SELECT max(software) FROM remote_actors ra WHERE ra.instance_origin = o.origin) AS software
+    FROM origins o
+    LEFT JOIN peers p ON p.origin = o.origin
+    LEFT JOIN accounts a ON a.code = 'peer:' || o.origin
+    LEFT JOIN account_balances b ON b.account_id = a.id
+    WHERE o.origin <> ${ctx.config.origin} AND (${only ?? null}::text IS NULL OR o.origin = ${only ?? null})
+    ORDER BY o.origin`.execute(ctx.db);
+  return rows.rows.map((r) => {
+    const owed = BigInt(r.owed ?? 0n);
+    return {
+      origin: r.origin,
+      actor: r.actor ?? `${r.origin}/actor`,
+      state: stateOf({ trusted: r.trusted ?? false, blocked: r.blocked ?? false }),
+      blocked: r.blocked ?? false,
+      credit_line: formatAmount(BigInt(r.credit_line ?? 0n)),
+      owe_limit: r.owe_limit === null ? null : formatAmount(r.owe_limit),
+      /** Positive: this instance owes the peer; negative: the peer owes us. */
+      balance: owed < 0n ? `-${formatAmount(-owed)}` : formatAmount(owed),
+      /** Our creators' credits from this peer waiting for their settlement. */
+      pending: formatAmount(BigInt(r.pending)),
+      /** What its current statements to us add up to, and the part still open (waiting for trust or for the admin). */
+      claimed: formatAmount(BigInt(r.claimed)),
+      awaiting: formatAmount(BigInt(r.awaiting)),
+      statements: Number(r.statements),
+      /** The software its NodeInfo names, when one of its actors was looked up. */
+      software: r.software,
+      first_seen: r.first_seen === null ? null : new Date(r.first_seen).toISOString(),
+    };
+  });
 }
 
-export async function updatePeer(ctx: Context, origin: string, change: { blocked?: boolean; owe_limit?: string | null }) {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
+export interface PeerChange {
+  state?: unknown;
+  /** Older clients: true blocks, false unblocks (to pending unless state says otherwise). */
+  blocked?: unknown;
+  credit_line?: unknown;
+  owe_limit?: unknown;
+}
+
+/**
+ * The admin decides about a peer: its state, its credit line and how much may be owed to it.
+ * Trusting a peer applies its statements kept open meanwhile (accepted when they reconcile and
+ * auto-accept is on; else they wait for the admin), and a credit line clears what it covers.
+ */
+export async function updatePeer(ctx: Context, origin: unknown, change: PeerChange) {
+  const url = typeof origin === 'string' ? URL.parse(origin) : null;
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== String(origin).replace(/\/$/, '').toLowerCase()) {
     throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
   }
-  const limit = change.owe_limit === undefined ? undefined : change.owe_limit === null ? null : parseAmount(change.owe_limit);
-  await ctx.db.insertInto('peers').values({ origin: url.origin, actor: `${url.origin}/actor`, created_at: ctx.clock.now(), ...(change.blocked !== undefined ? { blocked: change.blocked } : {}), ...(limit !== undefined ? { owe_limit: limit } : {}) })
-    .onConflict((oc) => oc.column('origin').doUpdateSet({ ...(change.blocked !== undefined ? { blocked: change.blocked } : {}), ...(limit !== undefined ? { owe_limit: limit } : {}) }))
-    .execute();
-  return (await listPeers(ctx)).find((p) => p.origin === url.origin);
+  if (url.origin === ctx.config.origin) throw new AppError('invalid_request', 'this instance does not settle with itself', { field: 'peer' });
+  let state: PeerState | undefined;
+  if (change.state !== undefined) {
+    if (change.state !== 'trusted' && change.state !== 'pending' && change.state !== 'blocked') {
+      throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
+    }
+    state = change.state;
+  } else if (change.blocked !== undefined) {
+    if (typeof change.blocked !== 'boolean') throw new AppError('invalid_request', 'blocked must be true or false', { field: 'blocked' });
+    state = change.blocked ? 'blocked' : undefined;
+  }
+  const limit = change.owe_limit === undefined ? undefined : change.owe_limit === null ? null : parseAmount(change.owe_limit, 'owe_limit');
+  const creditLine = change.credit_line === undefined ? undefined : parseAmount(change.credit_line, 'credit_line');
+  const set = {
+    ...(state !== undefined ? { trusted: state === 'trusted', blocked: state === 'blocked' } : change.blocked === false ? { blocked: false } : {}),
+    ...(limit !== undefined ? { owe_limit: limit } : {}),
+    ...(creditLine !== undefined ? { credit_line: creditLine } : {}),
+  };
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.insertInto('peers').values({ origin: url.origin, actor: `${url.origin}/actor`, created_at: ctx.clock.now(), ...set })
+      .onConflict((oc) => (Object.keys(set).length ? oc.column('origin').doUpdateSet(set) : oc.column('origin').doNothing())).execute();
+    if (state === 'trusted') await applyKeptStatements(trx, ctx, url.origin);
+    await clearCredits(trx, ctx, url.origin);
+  });
+  wakeSettlementRelay(ctx);
+  return (await listPeers(ctx, url.origin))[0];
+}
+
+/** A newly trusted peer's statements that were kept open: accepted now when they reconcile. */
+async function applyKeptStatements(trx: Executor, ctx: Context, peer: string): Promise<void> {
+  if (!ctx.config.settlementAutoAccept) return;
+  await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${peer}`}))`.execute(trx);
+  const open = await trx.selectFrom('statements').select(['id', 'period', 'document']).where('direction', '=', 'in').where('peer_origin', '=', peer)
+    .where('state', '=', 'open').orderBy('sequence').execute();
+  for (const row of open) {
+    const disputes = await reconcile(trx, ctx, peer, JSON.parse(row.document) as SignedStatement);
+    if (disputes.length > 0) continue;
+    await acceptIn(trx, ctx, row.id);
+    await refreshAndClear(trx, ctx, peer, row.period);
+  }
 }
 
 /** CSV of statements (one row per line) or of settlements. */

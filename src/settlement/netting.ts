@@ -16,7 +16,8 @@
  * peer's statement debited it for what our creators received from it; so its balance is the net
  * still open, across periods. The debtor's payment moves the amount from peer:<origin> to the
  * 'settlement' account (money leaving); the creditor's confirmation moves it from 'settlement' to
- * peer:<origin> (money arriving). Each step is told to the peer.
+ * peer:<origin> (money arriving). Each step is told to the peer. Our creators' credits from the
+ * peer's statements wait in pending accounts until their period is settled (pending.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
@@ -28,6 +29,7 @@ import { ensureAccount, ensureSystemAccount, type Executor } from '../ledger/acc
 import { recordTransfer } from '../ledger/transfers.ts';
 import { peerCode } from '../close/stages.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { clearCredits } from './pending.ts';
 
 type SettlementRow = Pick<Selectable<SettlementsTable>, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference' | 'paid_with'>;
 const COLUMNS = ['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference', 'paid_with'] as const;
@@ -214,6 +216,8 @@ export async function confirmReceived(ctx: Context, id: string) {
     const acc = await accounts(trx, ctx, row.peer_origin);
     await recordTransfer(trx, { debitAccountId: acc.settlement, creditAccountId: acc.peer, amount: received, currency: ctx.config.currency, kind: 'settlement_received', period: leader.period, reference: leader.reference, idempotencyKey: `settlement:${leader.id}:received`, now: ctx.clock.now() });
     await trx.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() }).where('id', 'in', group.map((r) => r.id)).execute();
+    // The money arrived: our creators' credits from these periods become spendable.
+    await clearCredits(trx, ctx, row.peer_origin);
     const message = { type: 'FlattrSettlementConfirmed', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods: group.map((r) => r.period), amount: received.toString() };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
@@ -258,4 +262,6 @@ export async function onConfirmedMessage(db: Executor, ctx: Context, peer: strin
   const result = await db.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() })
     .where('peer_origin', '=', peer).where('paid_with', '=', period).where('state', 'in', ['paid', 'settled']).executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw new AppError('settlement_not_paid', 'this instance has not paid that period');
+  // Our payment of the net netted what the peer owed us: those credits are spendable now.
+  await clearCredits(db, ctx, peer);
 }

@@ -8,18 +8,21 @@
  * out-of-order sequence). The same statement delivered again is answered as before.
  *
  * A statement that passes is reconciled line by line against the incoming flattrs from that
- * instance: the creator must be our member, and the count and the digest of the sorted flattr
- * ids must match what their Likes told us. One that reconciles is accepted (unless the admin
- * accepts by hand: FARTHING_SETTLEMENT_AUTO_ACCEPT=off) and credits the creators; one that does
- * not is held as disputed with per-line reasons. Either answer goes back to the issuer.
+ * instance: the creator must be our member, the count and the digest of the sorted flattr
+ * ids must match what their Likes told us, and no line may claim more than its flattr count
+ * times our maximum budget (amount_implausible). One that reconciles, from a peer the admin
+ * trusts, is accepted (unless the admin accepts by hand: FARTHING_SETTLEMENT_AUTO_ACCEPT=off)
+ * and credits the creators, pending until the settlement (pending.ts); from a pending peer it is
+ * kept open, crediting nobody, until the admin trusts the peer. One that does not reconcile is
+ * held as disputed with per-line reasons. Either answer goes back to the issuer.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { periodEnd } from '../core/period.ts';
-import { ensureAccount, type Executor, walletCode } from '../ledger/accounts.ts';
-import { recordTransfer } from '../ledger/transfers.ts';
+import { formatAmount } from '../core/money.ts';
+import { ensureAccount, type Executor } from '../ledger/accounts.ts';
 import { peerCode } from '../close/stages.ts';
 import { actorIri } from '../members/service.ts';
 import { flattrSetDigest, statementDigest } from './digest.ts';
@@ -27,11 +30,15 @@ import { checkChain, verifyStatement, type StatementReason } from './statement-c
 import { parseSignedStatement } from './statement-schema.ts';
 import type { SignedStatement } from './statement.ts';
 import { instanceActorIri, queueMessage, verifyMessageProof, wakeSettlementRelay } from './channel.ts';
-import { onConfirmedMessage, onPaidMessage, refreshSettlement } from './netting.ts';
+import { onConfirmedMessage, onPaidMessage } from './netting.ts';
+import { bookPendingCredit, refreshAndClear } from './pending.ts';
+import { isTrusted, recordPendingPeer } from './peers.ts';
 
 export interface LineReason {
   n: number;
   reason: string;
+  /** A stable code where the reason has one (amount_implausible). */
+  code?: string;
 }
 
 function refuse(reasons: readonly { code: string; message: string; line?: number }[]): never {
@@ -48,6 +55,8 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
   if (typeof message !== 'object' || message === null) throw new AppError('invalid_request', 'the body is not a settlement message');
   const peer = await ctx.db.selectFrom('peers').select(['blocked']).where('origin', '=', sender.origin).executeTakeFirst();
   if (peer?.blocked) throw new AppError('peer_blocked', 'this instance does not settle with yours');
+  // An instance seen for the first time is a pending peer: the admin sees it and decides.
+  if (!peer) await recordPendingPeer(ctx, sender.origin);
   if (message.type !== 'FlattrStatement' && message.issuer !== instanceActorIri(sender.origin)) {
     throw new AppError('unauthorized', 'the message\'s issuer is not the instance that signed it');
   }
@@ -117,7 +126,10 @@ async function receiveStatement(ctx: Context, sender: { origin: string; multikey
     const disputes = accepted === undefined
       ? await reconcile(trx, ctx, sender.origin, signed)
       : restates ? [] : [{ n: 0, reason: `${signed.period} is settled by the accepted statement ${accepted.id}; a later statement may not change its lines` }];
-    const accept = disputes.length === 0 && (restates || ctx.config.settlementAutoAccept);
+    // Only a trusted peer's statement moves money (auto-accepted when it reconciles); a pending
+    // peer's is kept, open, until the admin trusts the peer (admin.ts applies it then).
+    const trusted = await isTrusted(trx, sender.origin);
+    const accept = disputes.length === 0 && (restates || (ctx.config.settlementAutoAccept && trusted));
     // A later statement of the same period replaces the earlier one (a correction); an accepted
     // one only when this one restates it.
     await trx.updateTable('statements').set({ state: 'superseded', decided_at: ctx.clock.now() })
@@ -145,7 +157,7 @@ async function receiveStatement(ctx: Context, sender: { origin: string; multikey
       await respond(trx, ctx, sender.origin, signed.id, 'accepted', []);
     } else if (accept) await acceptIn(trx, ctx, signed.id);
     else if (disputes.length) await respond(trx, ctx, sender.origin, signed.id, 'disputed', disputes);
-    await refreshSettlement(trx, sender.origin, signed.period);
+    await refreshAndClear(trx, ctx, sender.origin, signed.period);
     return { statement: signed.id, state: accept ? 'accepted' : disputes.length ? 'disputed' : 'open', disputes };
   });
   wakeSettlementRelay(ctx);
@@ -161,11 +173,11 @@ export async function reconcileDisputed(ctx: Context, peer: string, period: stri
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${peer}`}))`.execute(trx);
     const row = await trx.selectFrom('statements').select(['id', 'document']).where('direction', '=', 'in').where('peer_origin', '=', peer)
       .where('period', '=', period).where('state', '=', 'disputed').orderBy('sequence', 'desc').executeTakeFirst();
-    if (!row || !ctx.config.settlementAutoAccept) return false;
+    if (!row || !ctx.config.settlementAutoAccept || !(await isTrusted(trx, peer))) return false;
     const disputes = await reconcile(trx, ctx, peer, JSON.parse(row.document) as SignedStatement);
     if (disputes.length) return false;
     await acceptIn(trx, ctx, row.id);
-    await refreshSettlement(trx, peer, period);
+    await refreshAndClear(trx, ctx, peer, period);
     return true;
   });
   if (accepted) wakeSettlementRelay(ctx);
@@ -177,7 +189,7 @@ export async function reconcileDisputed(ctx: Context, peer: string, period: stri
  * went to that account, so none arrived here, but the creator must be the one who links the
  * account (the half of the two-way proof this instance holds, see federation/claims.ts).
  */
-async function reconcile(db: Executor, ctx: Context, peer: string, statement: SignedStatement): Promise<LineReason[]> {
+export async function reconcile(db: Executor, ctx: Context, peer: string, statement: SignedStatement): Promise<LineReason[]> {
   const { rows } = await sql<{ username: string; activity_ids: string[] }>`
     SELECT m.username, array_agg(i.activity_id) AS activity_ids
     FROM incoming_flattrs i JOIN things t ON t.id = i.thing_id JOIN members m ON m.id = t.owner_member_id
@@ -200,6 +212,12 @@ async function reconcile(db: Executor, ctx: Context, peer: string, statement: Si
   }
   const disputes: LineReason[] = [];
   for (const line of statement.lines) {
+    // No flattr is worth more than a whole budget here: a line claiming more is not believed.
+    const most = BigInt(line.flattrCount) * ctx.config.maxBudget;
+    if (BigInt(line.amount) > most) {
+      disputes.push({ n: line.n, code: 'amount_implausible', reason: `amount_implausible: ${formatAmount(BigInt(line.amount))} for ${line.flattrCount} flattrs is more than ${line.flattrCount} times this instance's maximum budget (${formatAmount(most)} in all)` });
+      continue;
+    }
     if (line.account !== undefined) {
       if (!claims.has(`${line.creator} ${line.account}`)) {
         disputes.push({ n: line.n, reason: `${line.creator} does not link ${line.account} here: its held shares are not theirs` });
@@ -231,6 +249,7 @@ function usernameOf(ctx: Context, creator: string): string | undefined {
 /** Accepting a received statement: its creators are credited from the peer's account. */
 export async function acceptIn(db: Executor, ctx: Context, statementId: string): Promise<void> {
   const row = await db.selectFrom('statements').select(['peer_origin', 'document', 'period']).where('id', '=', statementId).where('direction', '=', 'in').executeTakeFirstOrThrow();
+  if (!(await isTrusted(db, row.peer_origin))) throw new AppError('peer_not_trusted', `${row.peer_origin} is not a trusted peer: trust it first (its statements credit nobody until then)`);
   const statement = JSON.parse(row.document) as SignedStatement;
   const now = ctx.clock.now();
   const peerAccount = await ensureAccount(db, { code: peerCode(row.peer_origin), type: 'peer', currency: ctx.config.currency, now });
@@ -240,8 +259,8 @@ export async function acceptIn(db: Executor, ctx: Context, statementId: string):
     const username = usernameOf(ctx, line.creator);
     const member = username ? await db.selectFrom('members').select('id').where('username', '=', username).executeTakeFirst() : undefined;
     if (!member) throw new AppError('statement_refused', `line ${line.n}: ${line.creator} is not a member here`);
-    const wallet = await ensureAccount(db, { code: walletCode(member.id), type: 'wallet', memberId: member.id, currency: ctx.config.currency, now });
-    await recordTransfer(db, { debitAccountId: peerAccount, creditAccountId: wallet, amount, currency: ctx.config.currency, kind: 'statement_credit', period: row.period, reference: statementId, idempotencyKey: `statement:${statementId}:line:${line.n}`, now });
+    // Pending until the settlement covering it is settled (or the credit line covers it).
+    await bookPendingCredit(db, ctx, { statementId, line: line.n, peer: row.peer_origin, period: row.period, memberId: member.id, peerAccount, amount });
   }
   await sql`
     UPDATE incoming_flattrs SET state = 'paid'
@@ -268,5 +287,5 @@ async function onResponse(db: Executor, ctx: Context, peer: string, message: Rec
   if (!row) throw new AppError('not_found', 'no such statement was issued to your instance');
   if (row.state === 'superseded' || row.state === 'accepted') return;
   await db.updateTable('statements').set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() }).where('id', '=', statementId).execute();
-  await refreshSettlement(db, peer, row.period);
+  await refreshAndClear(db, ctx, peer, row.period);
 }

@@ -1,17 +1,20 @@
 /**
  * Money entering and leaving the instance: deposits (recorded by an admin once per reference, or
  * matched from the bank's statement by src/banking/), payout requests that reserve the amount at
- * once, and payouts marked as sent (by the admin, or by the bank's statement).
+ * once, and payouts marked as sent (by the admin, or by the bank's statement). A payout never
+ * takes the budget a member committed by flattring in a month not charged yet
+ * (budget_committed); no movement takes a balance past the ledger's maximum (amount_too_large,
+ * enforced where transfers are recorded).
  */
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount, parsePositiveAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import type { DB } from '../db/schema.ts';
-import { balanceOf, EXTERNAL, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
+import { balanceOf, EXTERNAL, type Executor, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { requireMember } from '../members/service.ts';
 import { enqueueEvent } from '../webhooks/events.ts';
@@ -108,6 +111,17 @@ export async function requestPayout(ctx: Context, caller: Caller, amountInput: u
     if (available < amount) {
       throw new AppError('insufficient_funds', `your wallet holds ${formatAmount(available)}`, { available: formatAmount(available) });
     }
+    // Flattrs are promises: the budget of a month with a flattr stays in the wallet until that
+    // month's close charges it (product rule 5), so every flattr made is paid.
+    const committed = await committedBudget(trx, caller.id);
+    if (available - committed.amount < amount) {
+      const free = available - committed.amount > 0n ? available - committed.amount : 0n;
+      throw new AppError('budget_committed', `${formatAmount(committed.amount)} of your wallet is the budget you committed by flattring in ${committed.periods.join(' and ')}; until ${committed.periods.length > 1 ? 'those months close' : 'that month closes'} a payout can take at most ${formatAmount(free)}`, {
+        available: formatAmount(free),
+        committed: formatAmount(committed.amount),
+        periods: committed.periods,
+      });
+    }
     const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
     await trx.insertInto('payouts').values({ id, member_id: caller.id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null }).execute();
     await recordTransfer(trx, {
@@ -123,6 +137,25 @@ export async function requestPayout(ctx: Context, caller: Caller, amountInput: u
     });
     return payoutView({ id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null });
   });
+}
+
+/**
+ * The budgets a member has committed and the close has not charged yet: for each month with a
+ * flattr of theirs (not withdrawn) whose close has not charged budgets, the budget that applies
+ * to that month.
+ */
+export async function committedBudget(db: Executor, memberId: bigint): Promise<{ amount: bigint; periods: string[] }> {
+  const { rows } = await sql<{ period: string; amount: bigint }>`
+    SELECT p.period, b.amount FROM (
+      SELECT DISTINCT f.period FROM flattrs f
+      WHERE f.member_id = ${memberId} AND f.withdrawn_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM closes c WHERE c.period = f.period AND c.stage <> 'charging')
+    ) p
+    CROSS JOIN LATERAL (
+      SELECT amount FROM budgets WHERE member_id = ${memberId} AND period <= p.period ORDER BY period DESC LIMIT 1
+    ) b
+    ORDER BY p.period`.execute(db);
+  return { amount: rows.reduce((sum, r) => sum + BigInt(r.amount), 0n), periods: rows.map((r) => r.period) };
 }
 
 /** The admin says the money has been sent: it leaves the instance. Same reference twice is a no-op. */

@@ -9,6 +9,7 @@ import { addMonths, type Period, periodOf } from '../core/period.ts';
 import { budgetFor } from '../budgets/service.ts';
 import { planClose } from '../close/plan.ts';
 import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
+import { type PendingCreditView, pendingCreditsOf } from '../settlement/pending.ts';
 import { charityMemberId } from '../members/service.ts';
 import { myFlattrs } from '../reports/service.ts';
 
@@ -20,6 +21,8 @@ export interface MonthSoFar {
   /** The budget from next month, when a change made after this month's first flattr waits for it. */
   nextBudget: bigint | null;
   balance: bigint;
+  /** Credits from other instances waiting for their settlement (not spendable yet). */
+  pending: PendingCreditView[];
   /** What the close would take from the wallet: min(budget, balance). */
   charged: bigint;
   /** No flattr yet: the budget would go to the charity (or stay, if the instance keeps it). */
@@ -29,12 +32,13 @@ export interface MonthSoFar {
 
 export async function monthSoFar(ctx: Context, caller: Caller): Promise<MonthSoFar> {
   const period = periodOf(ctx.clock.now());
-  const [report, budget, next, balance, charity] = await Promise.all([
+  const [report, budget, next, balance, charity, pending] = await Promise.all([
     myFlattrs(ctx, caller, period),
     budgetFor(ctx.db, caller.id, period),
     budgetFor(ctx.db, caller.id, addMonths(period, 1)),
     walletAccountId(ctx.db, caller.id).then((wallet) => balanceOf(ctx.db, wallet)),
     charityUsername(ctx),
+    pendingCreditsOf(ctx.db, caller.id),
   ]);
   const inForce = budget ?? ctx.config.minBudget;
   // Owners are named by username (remote ones by actor IRI); the plan only compares them with the charity's name.
@@ -51,6 +55,7 @@ export async function monthSoFar(ctx: Context, caller: Caller): Promise<MonthSoF
     budget: inForce,
     nextBudget: next !== null && next !== inForce ? next : null,
     balance,
+    pending,
     charged: charge?.charged ?? 0n,
     idle: report.items.length === 0,
     items: report.items.map((flattr) => {

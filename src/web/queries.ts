@@ -175,6 +175,8 @@ export interface PeriodRow {
   ended: boolean;
   stage: string | null;
   summary: CloseSummary | null;
+  /** Why the close stopped at `stage`, if it failed (running it again resumes there). */
+  error: { message: string; at: Date } | null;
 }
 
 /** Every period of the instance, newest first, with its close (if it began). */
@@ -182,14 +184,20 @@ export async function periodsWithCloses(ctx: Context): Promise<PeriodRow[]> {
   const now = ctx.clock.now();
   const current = periodOf(now);
   const first = await firstPeriod(ctx);
-  const closes = await ctx.db.selectFrom('closes').select(['period', 'stage', 'summary']).execute();
+  const closes = await ctx.db.selectFrom('closes').select(['period', 'stage', 'summary', 'error', 'failed_at', 'started_at']).execute();
   const byPeriod = new Map(closes.map((c) => [c.period, c]));
   const lastEnded = lastEndedPeriod(now);
   return periodsBetween(first < current ? first : current, current)
     .reverse()
     .map((period) => {
       const close = byPeriod.get(period);
-      return { period, ended: period <= lastEnded, stage: close?.stage ?? null, summary: (close?.summary as CloseSummary | null) ?? null };
+      return {
+        period,
+        ended: period <= lastEnded,
+        stage: close?.stage ?? null,
+        summary: (close?.summary as CloseSummary | null) ?? null,
+        error: close?.error && close.stage !== 'done' ? { message: close.error, at: close.failed_at ?? close.started_at } : null,
+      };
     });
 }
 

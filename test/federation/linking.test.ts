@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { CLAIMS_WORKER, refreshClaims } from '../../src/federation/claims.ts';
 import { wakeWorker } from '../../src/worker.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { close, eventually, listen, readAll, startNetworked } from '../helpers/network.ts';
+import { close, eventually, listen, openFront, readAll, startNetworked } from '../helpers/network.ts';
 import { Browser, fieldError, textOf } from '../helpers/web.ts';
 
 const AP = 'application/activity+json';
@@ -114,8 +114,10 @@ async function mastodon(t: Test) {
 
 await eachDatabase(t, async (t, kind) => {
   const masto = await mastodon(t);
-  const a = await startNetworked(t, kind);
-  const b = await startNetworked(t, kind);
+  // A and B trust each other for settlement (FARTHING_PEERS), as two instances that settle do.
+  const [frontA, frontB] = [await openFront(t), await openFront(t)];
+  const a = await startNetworked(t, kind, { FARTHING_PEERS: frontB.origin }, frontA);
+  const b = await startNetworked(t, kind, { FARTHING_PEERS: frontA.origin }, frontB);
   const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
   const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
   const alice = `${masto.origin}/users/alice`;

@@ -12,7 +12,7 @@ import { statementDigest } from '../../src/settlement/digest.ts';
 import type { SignedStatement } from '../../src/settlement/statement.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
-import { asIssuer, balanced, closeBoth, pair, settlementOf, walletOf } from '../helpers/settlement.ts';
+import { asIssuer, balanced, closeBoth, creditedOf, pair, settlementOf } from '../helpers/settlement.ts';
 
 const period = '2026-11';
 
@@ -48,8 +48,8 @@ await eachDatabase(t, async (t, kind) => {
     }, 30_000, 'B\'s settlement accepted');
     t.match(settledA, { payable: '4.50', receivable: '2.70', net: '1.80', debtor: 'us' });
     t.match(settledB, { payable: '2.70', receivable: '4.50', net: '1.80', debtor: 'peer' });
-    t.equal(await walletOf(b, bob), '12.50', 'bob: 10.00 - 2.00 charged + 4.50 from A');
-    t.equal(await walletOf(a, carl), '10.70', 'carl: 10.00 - 2.00 charged + 2.70 from B');
+    t.equal(await creditedOf(b, bob), '12.50', 'bob: 10.00 - 2.00 charged + 4.50 from A');
+    t.equal(await creditedOf(a, carl), '10.70', 'carl: 10.00 - 2.00 charged + 2.70 from B');
     const incomingB = await b.ctx.db.selectFrom('incoming_flattrs').select('state').execute();
     t.same(incomingB, [{ state: 'paid' }], 'the incoming flattr is paid');
     await balanced(t, a, 'after acceptance');
@@ -112,7 +112,7 @@ await eachDatabase(t, async (t, kind) => {
     }, 30_000, 'the correction accepted');
     t.same(statementsA.map((s: { sequence: number; state: string }) => [s.sequence, s.state]), [[2, 'accepted'], [1, 'superseded']]);
     await eventually(async () => (await settlementOf(a, b, period))?.state === 'accepted', 30_000, 'the settlement accepted');
-    t.equal((await b.api('GET', '/api/v1/me', { token: bob })).body.balance, '12.50', 'bob credited once');
+    t.equal(await creditedOf(b, bob), '12.50', 'bob credited once');
     const settlement = await settlementOf(a, b, period);
     t.equal((await a.api('POST', `/api/v1/admin/settlements/${settlement.id}/paid`, { token: a.adminToken, body: { reference: 'FIX-1' } })).status, 200);
     await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told');
@@ -168,7 +168,7 @@ await eachDatabase(t, async (t, kind) => {
     const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
     const { post, sign } = await asIssuer(a, b, good);
     b.clock.set('2027-01-01T00:30:00Z');
-    const walletBefore = await walletOf(b, bob);
+    const walletBefore = await creditedOf(b, bob);
     const statement = await sign({
       period: '2026-12' as Period,
       creators: [{ creator: `${b.origin}/users/bob`, account: 'https://m.example/users/zoe', flattrIds: [`${a.origin}/flattrs/${crypto.randomUUID()}`], amountMicros: 1_000_000n }],
@@ -178,7 +178,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(answer.status, 200, JSON.stringify(body));
     t.equal(body.state, 'disputed');
     t.match(body.disputes, [{ n: 1, reason: /does not link https:\/\/m\.example\/users\/zoe/ }]);
-    t.equal(await walletOf(b, bob), walletBefore, 'bob is not credited');
+    t.equal(await creditedOf(b, bob), walletBefore, 'bob is not credited');
     await balanced(t, b, 'after the dispute');
   });
 

@@ -26,7 +26,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<string, string> = {}): Promise<NetworkedInstance> {
+/** A front listening on its own port before its instance starts (so instances can name each other's origins in their configuration). */
+export interface Front {
+  origin: string;
+  /** Where the front forwards to, once the instance listens. */
+  attach(appPort: number): void;
+  setDown(down: boolean): void;
+}
+
+export async function openFront(t: Test): Promise<Front> {
   // The front listens first and keeps its port: picking a free port and listening on it later
   // (after migrations) let a parallel test file take it in between (EADDRINUSE).
   let down = false;
@@ -46,11 +54,16 @@ export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<st
   });
   const port = await listen(front);
   t.teardown(() => close(front));
-  const origin = `http://127.0.0.1:${port}`;
+  return { origin: `http://127.0.0.1:${port}`, attach: (p) => void (appPort = p), setDown: (value) => void (down = value) };
+}
+
+export async function startNetworked(t: Test, kind: DatabaseKind, env: Record<string, string> = {}, reserved?: Front): Promise<NetworkedInstance> {
+  const front = reserved ?? (await openFront(t));
+  const origin = front.origin;
   const inst = await startInstance(t, kind, { env: { FARTHING_ORIGIN: origin, FARTHING_ALLOW_PRIVATE_ADDRESS: '1', ...env } });
   await inst.app.listen({ host: '127.0.0.1', port: 0 });
-  appPort = (inst.app.server.address() as { port: number }).port;
-  return Object.assign(inst, { origin, setDown: (value: boolean) => void (down = value) });
+  front.attach((inst.app.server.address() as { port: number }).port);
+  return Object.assign(inst, { origin, setDown: front.setDown });
 }
 
 /** The whole body of a request to a test server. */

@@ -11,7 +11,7 @@ import { statementDigest } from '../../src/settlement/digest.ts';
 import { withProof } from '../../src/settlement/channel.ts';
 import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
 import { thing } from './instance.ts';
-import { eventually, type NetworkedInstance, startNetworked } from './network.ts';
+import { eventually, type NetworkedInstance, openFront, startNetworked } from './network.ts';
 
 export async function balanced(t: Test, inst: NetworkedInstance, when: string) {
   const check = await checkLedger(inst.ctx.db);
@@ -28,9 +28,20 @@ export async function walletOf(inst: NetworkedInstance, token: string) {
   return (await inst.api('GET', '/api/v1/me', { token })).body.balance as string;
 }
 
+/** Spendable plus pending: what a member was credited, whether or not the settlement has cleared it. */
+export async function creditedOf(inst: NetworkedInstance, token: string) {
+  const me = (await inst.api('GET', '/api/v1/me', { token })).body as { balance: string; pending: string };
+  return (Number(me.balance) + Number(me.pending)).toFixed(2);
+}
+
+/**
+ * Two instances that trust each other for settlement from the start (FARTHING_PEERS names the
+ * other's origin; pass FARTHING_PEERS: '' in `env` for strangers).
+ */
 export async function pair(t: Test, kind: 'postgres' | 'pglite', env: { a?: Record<string, string>; b?: Record<string, string> } = {}) {
-  const a = await startNetworked(t, kind, env.a);
-  const b = await startNetworked(t, kind, env.b);
+  const [frontA, frontB] = [await openFront(t), await openFront(t)];
+  const a = await startNetworked(t, kind, { FARTHING_PEERS: frontB.origin, ...env.a }, frontA);
+  const b = await startNetworked(t, kind, { FARTHING_PEERS: frontA.origin, ...env.b }, frontB);
   const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
   const carl = await a.member('carl', { deposit: '10.00', budget: '2.00' });
   const bob = await b.member('bob', { deposit: '10.00', budget: '2.00' });
@@ -45,8 +56,8 @@ export async function pair(t: Test, kind: 'postgres' | 'pglite', env: { a?: Reco
   // The flattrs across: ann (A) flattrs bob's thing (B); bea (B) flattrs carl's thing (A).
   t.equal((await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${bobThing}` } })).status, 201);
   t.equal((await b.api('POST', '/api/v1/flattrs', { token: bea, body: { url: `${a.origin}/things/${carlThing}` } })).status, 201);
-  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at B');
-  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 20_000, 'the Like at A');
+  await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 60_000, 'the Like at B');
+  await eventually(async () => (await a.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 60_000, 'the Like at A');
   return { a, b, ann, carl, bob, bea, bobThing };
 }
 

@@ -64,7 +64,7 @@ await eachDatabase(t, async (t, kind) => {
     const token = await open.api('POST', '/api/v1/tokens', { body: { username: 'carol_1', password: 'long-password' } });
     t.equal(token.status, 201);
     const me = await open.api('GET', '/api/v1/me', { token: token.body.token });
-    t.same(me.body, { username: 'Carol_1', actor: 'https://a.example/users/Carol_1', currency: 'EUR', balance: '0.00', budget: '2.00', role: 'member', period: '2026-11' });
+    t.same(me.body, { username: 'Carol_1', actor: 'https://a.example/users/Carol_1', currency: 'EUR', balance: '0.00', pending: '0.00', pending_credits: [], budget: '2.00', role: 'member', period: '2026-11' });
     t.equal((await open.api('GET', '/api/v1/me')).status, 401);
     t.equal((await open.api('GET', '/api/v1/me', { token: 'fth_forged' })).body.error.code, 'unauthorized');
 
@@ -197,7 +197,7 @@ await eachDatabase(t, async (t, kind) => {
     t.same(ledger.body.items.map((i: any) => [i.kind, i.direction, i.amount]), [['deposit', 'in', '10.00'], ['budget_charge', 'out', '5.00'], ['share', 'in', '2.70']]);
     const csv = await api('GET', '/api/v1/me/ledger?period=2026-11&format=csv', { token: ann });
     t.match(csv.headers['content-type'], /text\/csv/);
-    t.equal(csv.text.split('\r\n')[0], '"period","transfer_id","created_at","kind","direction","amount","reference"', 'every cell quoted (src/http/csv.ts)');
+    t.equal(csv.text.split('\r\n')[0], '"period","transfer_id","created_at","kind","direction","amount","reference","account"', 'every cell quoted (src/http/csv.ts)');
     t.equal(csv.text.trim().split('\r\n').length, 4);
     const earningsCsv = await api('GET', '/api/v1/me/earnings?period=2026-11&format=csv', { token: bob });
     t.match(earningsCsv.text, /"https:\/\/bob\.example\/post","A post","1","4\.50","0\.00"/);

@@ -90,7 +90,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await inst.api('GET', '/api/v1/me', { token: other })).body.balance, '1.80');
   });
 
-  t.test('a member whose wallet no longer covers the budget is charged what it holds', async (t) => {
+  t.test('a member cannot empty the wallet after flattring: the committed budget is charged in full', async (t) => {
     const inst = await startInstance(t, kind);
     const reader = await inst.member('reader', { deposit: '12.00', budget: '5.00' });
     const a = await inst.member('a', { deposit: '2.00' });
@@ -99,12 +99,15 @@ await eachDatabase(t, async (t, kind) => {
     const tb = await thing(inst, b, 'https://b.example/x');
     await inst.api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: ta } });
     await inst.api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: tb } });
-    t.equal((await inst.api('POST', '/api/v1/me/payouts', { token: reader, body: { amount: '10.00' } })).status, 201);
+    // Issue 12: the budget is committed at the first flattr; a payout may take only what lies above it.
+    const payout = await inst.api('POST', '/api/v1/me/payouts', { token: reader, body: { amount: '10.00' } });
+    t.equal(payout.status, 409);
+    t.equal(payout.body.error.code, 'budget_committed');
     inst.clock.set('2026-12-01T00:00:00Z');
     const r = await inst.api('POST', '/api/v1/admin/periods/2026-11/close', { token: inst.adminToken });
-    t.equal(r.body.summary.charged, '6.00', 'reader 2.00 (all it had) + a and b idle 2.00 each');
-    t.equal((await inst.api('GET', '/api/v1/me', { token: reader })).body.balance, '0.00');
-    t.equal((await inst.api('GET', '/api/v1/me', { token: a })).body.balance, '0.90');
+    t.equal(r.body.summary.charged, '9.00', 'reader 5.00 (the whole budget) + a and b idle 2.00 each');
+    t.equal((await inst.api('GET', '/api/v1/me', { token: reader })).body.balance, '7.00');
+    t.equal((await inst.api('GET', '/api/v1/me', { token: a })).body.balance, '2.25', 'a: 2.50 less the 10% fee');
   });
 });
 

@@ -31,6 +31,10 @@ t.test('every invalid value stops the start with a message naming it', async (t)
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ FARTHING_NOW: 'yesterday' }, 'FARTHING_NOW'],
     [{ FARTHING_NOW: '2026-11-01T00:00:00Z', NODE_ENV: 'production' }, 'FARTHING_NOW'],
+    [{ FARTHING_PEERS: 'b.example' }, 'FARTHING_PEERS'],
+    [{ FARTHING_PEERS: 'https://b.example/path' }, 'FARTHING_PEERS'],
+    [{ FARTHING_PEERS: 'https://b.example,ftp://c.example' }, 'FARTHING_PEERS'],
+    [{ FARTHING_PEERS: 'https://user:pw@b.example' }, 'FARTHING_PEERS'],
   ];
   for (const [env, name] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message: new RegExp(name) }, `${JSON.stringify(env)} names ${name}`);
@@ -42,6 +46,11 @@ t.test('decimals in the fee, admin passwords with colons, origin without trailin
   t.equal(config.feePpm, 75_000n);
   t.same(config.admin, { username: 'root', password: 'pass:word:1' });
   t.equal(config.origin, 'https://flattr.example');
+});
+
+t.test('FARTHING_PEERS: origins, comma-separated, written as origins', async (t) => {
+  t.same(loadConfig({}).peers, []);
+  t.same(loadConfig({ FARTHING_PEERS: 'https://b.example, https://C.example/,http://127.0.0.1:3001,https://b.example' }).peers, ['https://b.example', 'https://c.example', 'http://127.0.0.1:3001']);
 });
 
 t.test('card top-ups: both Stripe secrets or neither, bounds, fee bearer, the fake API only outside production', async (t) => {

@@ -52,8 +52,8 @@ await eachDatabase(t, async (t, kind) => {
     // Peers: the table, then blocking with a limit; the API sees it.
     const peers = await admin.get('/admin/peers');
     t.equal(peers.status, 200);
-    t.match(textOf(peers), /https:\/\/peer\.example no none 0\.00/);
-    t.match(peers.text, /<label for="blocked-0">Blocked<\/label>/);
+    t.match(textOf(peers), /https:\/\/peer\.example pending unknown \S+ 1\.80 \(1\.80 waiting\) 0\.00 0\.00 none 0\.00/, 'a pending peer, what its statements claim');
+    t.match(peers.text, /<label for="state-0">State<\/label>/);
     const forged = await admin.post('/admin/peers', { peer: PEER, blocked: 'on' }, { csrf: false });
     t.equal(forged.status, 403, 'no CSRF token, no change');
     t.equal((await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items[0].blocked, false);
@@ -66,9 +66,14 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(blocked.status, 303);
     t.equal(blocked.location, '/admin/peers?done=saved');
     const after = await admin.get(blocked.location!);
-    t.match(textOf(after), /Peer saved\..*https:\/\/peer\.example yes 25\.50 0\.00/);
-    t.match(after.text, /id="blocked-0" name="blocked" type="checkbox" checked/);
-    t.same((await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items, [{ origin: PEER, actor: `${PEER}/actor`, blocked: true, owe_limit: '25.50', balance: '0.00' }]);
+    t.match(textOf(after), /Peer saved\..*https:\/\/peer\.example blocked .* 0\.00 25\.50 0\.00/);
+    t.match(after.text, /<option value="blocked" selected>/);
+    const listed = (await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items;
+    t.match(listed, [{ origin: PEER, actor: `${PEER}/actor`, state: 'blocked', blocked: true, owe_limit: '25.50', balance: '0.00', credit_line: '0.00' }]);
+    t.equal(listed.length, 1);
+    const badState = await admin.post('/admin/peers', { peer: PEER, state: 'friendly' });
+    t.equal(badState.status, 400);
+    t.equal(fieldError(badState, 'state-0'), 'state must be trusted, pending or blocked (invalid_request)');
     const badPeer = await admin.post('/admin/peers', { peer: 'not an origin' });
     t.equal(badPeer.status, 400);
     t.equal(fieldError(badPeer, 'peer-new'), 'peer must be an instance origin such as https://b.example (invalid_request)');
@@ -176,6 +181,6 @@ await eachDatabase(t, async (t, kind) => {
     t.match(textOf(again), '(settlement_not_paid)');
     const api2 = (await inst.api('GET', '/api/v1/admin/settlements', { token: inst.adminToken })).body.items as { id: string; state: string }[];
     t.same(Object.fromEntries(api2.map((s) => [s.id, s.state])), { [weOwe]: 'paid', [theyOwe]: 'settled', [open]: 'open', [api2.find((s) => s.id !== weOwe && s.id !== theyOwe && s.id !== open)?.id ?? 'missing']: 'disputed' }, 'and the disputed statement made its period disputed');
-    t.match(textOf(await admin.get('/admin/peers')), /https:\/\/peer\.example no none -2\.50/, 'the payments moved the peer account: -3.00 paid, +0.50 received');
+    t.match(textOf(await admin.get('/admin/peers')), /https:\/\/peer\.example pending unknown \S+ 1\.80 0\.00 0\.00 none -2\.50/, 'the payments moved the peer account: -3.00 paid, +0.50 received');
   });
 });

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { eachDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
-import { balanced, closeBoth, pair, settlementOf, walletOf } from '../helpers/settlement.ts';
+import { balanced, closeBoth, creditedOf, pair, settlementOf } from '../helpers/settlement.ts';
 import { Browser, textOf } from '../helpers/web.ts';
 
 await eachDatabase(t, async (t, kind) => {
@@ -44,7 +44,7 @@ await eachDatabase(t, async (t, kind) => {
     await eventually(async () => (await b.ctx.db.selectFrom('incoming_flattrs').select('id').execute()).length === 1, 30_000, 'the Like sent again');
     const correction = await eventually(async () => (await intoB()).find((s) => s.sequence === 2), 30_000, 'the correction at B');
     t.not(correction.state, 'accepted', 'not accepted without the admin');
-    const before = await walletOf(b, bob);
+    const before = await creditedOf(b, bob);
     const uuid = correction.id.split('/').pop()!;
     // Through the API of api.md too: a dispute with per-line reasons (the issuer is told).
     const disputed = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [{ n: 1, reason: 'checking with bob first' }] } });
@@ -59,13 +59,13 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(accepted.status, 303);
     t.equal(accepted.location, `/admin/statements/${uuid}?done=accepted`);
     t.match(textOf(await adminB.get(accepted.location!)), 'accepted');
-    t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2), 'bob credited 4.50, once');
+    t.equal(await creditedOf(b, bob), (Number(before) + 4.5).toFixed(2), 'bob credited 4.50, once');
     t.equal((await adminB.post(`/admin/statements/${uuid}/accept`)).status, 303, 'accepting again changes nothing');
-    t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2));
+    t.equal(await creditedOf(b, bob), (Number(before) + 4.5).toFixed(2));
     const viaApi = await b.api('POST', `/api/v1/admin/statements/${uuid}/accept`, { token: b.adminToken });
     t.equal(viaApi.status, 200, viaApi.text);
     t.equal(viaApi.body.state, 'accepted', 'the API agrees, and credits nothing more');
-    t.equal(await walletOf(b, bob), (Number(before) + 4.5).toFixed(2));
+    t.equal(await creditedOf(b, bob), (Number(before) + 4.5).toFixed(2));
     const refused = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [{ n: 1, reason: 'too late' }] } });
     t.equal(refused.status, 409, 'an accepted statement cannot be disputed');
   });

@@ -65,8 +65,10 @@ function periodSection(p: PeriodRow, csrf: string, error: FormError | undefined)
     body = html`<table><caption>Close summary</caption><tbody>${SUMMARY_LABELS.map(([key, label]) =>
       html`<tr><th scope="row">${label}</th><td class="num">${String(p.summary?.[key] ?? '')}</td></tr>`)}</tbody></table>`;
   } else if (closable(p)) {
-    body = html`<form method="post" action="/admin/periods/close">${csrfField(csrf)}<input type="hidden" name="period" value="${p.period}">
-<button type="submit">Close ${p.period}</button>${error ? errorText(error, `close-${p.period}-error`) : ''}</form>`;
+    const failedAt = p.error ? html`<div role="alert" class="error" id="close-${p.period}-failed"><p>The close stopped in its <strong>${p.stage}</strong> stage on ${p.error.at.toISOString()}: ${p.error.message}</p>
+<p>Nothing of that stage was recorded. Fix the cause, then close again: it resumes at that stage.</p></div>` : '';
+    body = html`${failedAt}<form method="post" action="/admin/periods/close">${csrfField(csrf)}<input type="hidden" name="period" value="${p.period}">
+<button type="submit">${p.error ? `Run the close of ${p.period} again` : `Close ${p.period}`}</button>${error ? errorText(error, `close-${p.period}-error`) : ''}</form>`;
   } else if (!p.ended) {
     body = html`<p>Flattrs are still coming in; the month can be closed once it has ended.</p>`;
   }

@@ -1,5 +1,5 @@
 /**
- * Admin pages for settlement between instances: the peers (block, limit what may be owed), the
+ * Admin pages for settlement between instances: the peers (trust, block, credit line, limit what may be owed), the
  * statements issued and received (details, the signed document's lines, accept / dispute /
  * correct, and the document itself for download, byte for byte), and the settlements per peer and
  * period (record our payment, confirm the peer's). Every action calls the same service as the
@@ -40,33 +40,36 @@ export function adminSettlementRoutes(app: FastifyInstance, ctx: Context): void 
     const peers = await listPeers(ctx);
     const csrf = csrfToken(reply);
     const known = failed ? peers.some((p) => p.origin === failed.peer) : false;
-    const peerForm = (origin: string | undefined, i: string, blocked: boolean, limit: string | null) => {
+    const peerForm = (origin: string | undefined, i: string, current: { state: string; owe_limit: string | null; credit_line: string }) => {
       const mine = failed && (origin === undefined ? !known : failed.peer === origin) ? failed : undefined;
       const values = mine?.values;
-      const checked = values ? values.blocked === 'on' : blocked;
-      const blockedError = mine?.error.field === 'blocked' ? mine.error : undefined;
+      const chosen = values ? (typeof values.state === 'string' ? values.state : values.blocked === 'on' ? 'blocked' : current.state) : current.state;
+      const stateError = mine?.error.field === 'state' ? mine.error : undefined;
       return html`<form method="post" action="/admin/peers" class="row">${csrfField(csrf)}
 ${origin === undefined
     ? field({ name: 'peer', id: `peer-${i}`, label: 'Instance origin', value: values?.peer, error: mine?.error, required: true, hint: 'such as https://b.example' })
     : html`<input type="hidden" name="peer" value="${origin}">`}
-${origin !== undefined ? formAlert(mine?.error, ['blocked', 'owe_limit']) : formAlert(mine?.error, ['peer', 'blocked', 'owe_limit'])}
-<div class="field check${blockedError ? ' invalid' : ''}">
-<input id="blocked-${i}" name="blocked" type="checkbox"${checked ? html` checked` : ''}${blockedError ? html` aria-invalid="true" aria-describedby="blocked-${i}-error"` : ''}>
-<label for="blocked-${i}">Blocked</label>
-${blockedError ? errorText(blockedError, `blocked-${i}-error`) : ''}
+${origin !== undefined ? formAlert(mine?.error, ['state', 'credit_line', 'owe_limit']) : formAlert(mine?.error, ['peer', 'state', 'credit_line', 'owe_limit'])}
+<div class="field${stateError ? ' invalid' : ''}">
+<label for="state-${i}">State</label>
+<select id="state-${i}" name="state"${stateError ? html` aria-invalid="true" aria-describedby="state-${i}-error"` : ''}>
+${(['pending', 'trusted', 'blocked'] as const).map((s) => html`<option value="${s}"${chosen === s ? html` selected` : ''}>${s}</option>`)}
+</select>
+${stateError ? errorText(stateError, `state-${i}-error`) : ''}
 </div>
-${field({ name: 'owe_limit', id: `owe_limit-${i}`, label: `Owe limit (${c})`, value: values ? values.owe_limit : limit ?? undefined, error: mine?.error, inputmode: 'decimal', hint: 'empty: no limit' })}
+${field({ name: 'credit_line', id: `credit_line-${i}`, label: `Credit line (${c})`, value: values ? values.credit_line : current.credit_line, error: mine?.error, inputmode: 'decimal', hint: 'spendable before the money arrives' })}
+${field({ name: 'owe_limit', id: `owe_limit-${i}`, label: `Owe limit (${c})`, value: values ? values.owe_limit : current.owe_limit ?? undefined, error: mine?.error, inputmode: 'decimal', hint: 'empty: no limit' })}
 <button type="submit">${origin === undefined ? 'Add the peer' : 'Save'}</button></form>`;
     };
-    const main = html`<p>The instances this one settles with. A blocked peer's statements and flattrs are refused; the owe limit caps what this instance may owe it (flattrs beyond it are refused with <span class="code">peer_limit</span>). The balance is positive when this instance owes the peer, negative when the peer owes us.</p>
+    const main = html`<p>The instances this one has seen. Only a <strong>trusted</strong> peer's statements credit creators here; a <strong>pending</strong> peer's are verified, kept and reconciled but credit nobody until you trust it (then they apply); a <strong>blocked</strong> peer's statements and flattrs are refused. A creator's credit from a peer stays pending until the settlement covering it is settled, except within the peer's credit line. The owe limit caps what this instance may owe the peer (flattrs beyond it are refused with <span class="code">peer_limit</span>). The balance is positive when this instance owes the peer, negative when the peer owes us.</p>
 ${peers.length === 0 ? html`<p>No peers yet.</p>` : html`<div class="scroll"><table>
 <caption>Peers</caption>
-<thead><tr><th scope="col">Instance</th><th scope="col">Blocked</th><th scope="col" class="num">Owe limit (${c})</th><th scope="col" class="num">Balance (${c})</th><th scope="col">Change</th></tr></thead>
-<tbody>${peers.map((p, i) => html`<tr id="peer-row-${i}"><td>${p.origin}</td><td>${p.blocked ? 'yes' : 'no'}</td><td class="num">${p.owe_limit ?? 'none'}</td><td class="num">${p.balance}</td>
-<td>${peerForm(p.origin, String(i), p.blocked, p.owe_limit)}</td></tr>`)}</tbody>
+<thead><tr><th scope="col">Instance</th><th scope="col">State</th><th scope="col">Software</th><th scope="col">First seen</th><th scope="col" class="num">Its statements claim (${c})</th><th scope="col" class="num">Pending credits (${c})</th><th scope="col" class="num">Credit line (${c})</th><th scope="col" class="num">Owe limit (${c})</th><th scope="col" class="num">Balance (${c})</th><th scope="col">Change</th></tr></thead>
+<tbody>${peers.map((p, i) => html`<tr id="peer-row-${i}"><td>${p.origin}</td><td>${p.state}</td><td>${p.software ?? 'unknown'}</td><td>${p.first_seen ? p.first_seen.slice(0, 10) : ''}</td><td class="num">${p.claimed}${p.awaiting !== '0.00' ? ` (${p.awaiting} waiting)` : ''}</td><td class="num">${p.pending}</td><td class="num">${p.credit_line}</td><td class="num">${p.owe_limit ?? 'none'}</td><td class="num">${p.balance}</td>
+<td>${peerForm(p.origin, String(i), p)}</td></tr>`)}</tbody>
 </table></div>`}
 <h2>Add a peer</h2>
-${peerForm(undefined, 'new', false, null)}
+${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '0.00' })}
 <p><a href="/admin/statements">Statements</a> · <a href="/admin/settlements">Settlements</a></p>`;
     const notice = failed ? undefined : noticeFor(request.query, { saved: 'Peer saved.' });
     return sendPage(reply, page({ title: 'Peers', main, caller, csrf, notice, path: '/admin/peers' }), failed?.error.status ?? 200);
@@ -79,16 +82,26 @@ ${peerForm(undefined, 'new', false, null)}
     const body = request.body as Form;
     const peer = typeof body.peer === 'string' ? body.peer.trim() : '';
     try {
-      if (body.blocked !== undefined && body.blocked !== 'on') throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'blocked' });
-      if (peer === '' || peer.length > 300) throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
-      const limitText = typeof body.owe_limit === 'string' ? body.owe_limit.trim() : '';
-      try {
-        if (limitText !== '') parseAmount(limitText, 'owe_limit');
-      } catch (refusal) {
-        if (refusal instanceof AppError) throw new AppError(refusal.code, refusal.message, { field: 'owe_limit' });
-        throw refusal;
+      if (body.blocked !== undefined && body.blocked !== 'on') throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'state' });
+      if (body.state !== undefined && body.state !== 'trusted' && body.state !== 'pending' && body.state !== 'blocked') {
+        throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
       }
-      await updatePeer(ctx, peer, { blocked: body.blocked === 'on', owe_limit: limitText === '' ? null : limitText });
+      if (peer === '' || peer.length > 300) throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
+      const amountField = (name: 'owe_limit' | 'credit_line') => {
+        const text = typeof body[name] === 'string' ? (body[name] as string).trim() : '';
+        try {
+          if (text !== '') parseAmount(text, name);
+        } catch (refusal) {
+          if (refusal instanceof AppError) throw new AppError(refusal.code, refusal.message, { field: name });
+          throw refusal;
+        }
+        return text;
+      };
+      const limitText = amountField('owe_limit');
+      const creditText = amountField('credit_line');
+      // Older forms send a blocked checkbox instead of the state.
+      const state = body.state ?? (body.blocked === 'on' ? 'blocked' : undefined);
+      await updatePeer(ctx, peer, { ...(state !== undefined ? { state } : { blocked: false }), owe_limit: limitText === '' ? null : limitText, ...(creditText !== '' ? { credit_line: creditText } : {}) });
       return reply.redirect('/admin/peers?done=saved', 303);
     } catch (error) {
       return showPeers(request, reply, caller, { peer, values: body, error: formError(error, 'owe_limit') });

@@ -70,6 +70,11 @@ ${report.items.length === 0 ? html`<p>No flattrs in ${report.period}.</p>` : htm
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
 <tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${i.amount}</td><td class="num">${i.held}</td></tr>`)}</tbody>
 </table></div>`}
+${report.from_peers.length > 0 ? html`<h2>From other instances in ${report.period}</h2>
+<div class="scroll"><table>
+<thead><tr><th scope="col">Instance</th><th scope="col" class="num">Amount (${c})</th><th scope="col">State</th></tr></thead>
+<tbody>${report.from_peers.map((p) => html`<tr><td>${p.peer}</td><td class="num">${p.amount}</td><td>${p.state === 'pending' ? 'pending until the settlement with that instance' : 'spendable'}</td></tr>`)}</tbody>
+</table></div>` : ''}
 ${report.items.some((i) => i.held !== '0.00') ? html`<p class="muted">Held shares are paid at the first close of a month in which you have a funded budget yourself.</p>` : ''}
 <p><a href="/export/earnings.csv${query({ period: report.period })}">Download ${report.period} as CSV</a></p>`;
     return sendPage(reply, page({ title: 'Earnings', main, caller, csrf: csrfToken(reply), path: '/creator/earnings' }));

@@ -14,10 +14,12 @@ export function monthSoFarMain(ctx: Context, m: MonthSoFar, csrf: string, error?
   const idleFate = ctx.config.idleBudget === 'charity' ? 'goes to the charity' : 'stays in your wallet';
   return html`<ul class="figures">
 <li>Budget for ${m.period}<strong>${formatAmount(m.budget)} ${c}</strong></li>
-<li>Wallet<strong>${formatAmount(m.balance)} ${c}</strong></li>
+<li>Wallet (spendable)<strong>${formatAmount(m.balance)} ${c}</strong></li>
+${m.pending.length > 0 ? html`<li>Pending from other instances<strong>${formatAmount(m.pending.reduce((n, p) => n + p.amount, 0n))} ${c}</strong></li>` : ''}
 <li>Flattrs this month<strong>${m.items.length}</strong></li>
 <li>Charged at the close<strong>${formatAmount(m.charged)} ${c}</strong></li>
 </ul>
+${m.pending.length > 0 ? pendingCredits(m.pending, c) : ''}
 ${m.nextBudget !== null ? html`<p>From next month your budget is ${formatAmount(m.nextBudget)} ${c}.</p>` : ''}
 ${m.balance < m.budget
     ? html`<p class="error">Your wallet holds less than your budget: new flattrs are refused until it covers the budget again <span class="code">(no_means)</span>.</p>`
@@ -99,4 +101,14 @@ export function exportLinks(period: Period): Html {
 <li><a href="/export/earnings.csv${q}">Earnings (CSV)</a></li>
 <li><a href="/export/ledger.csv${q}">Wallet transfers (CSV)</a></li>
 </ul>`;
+}
+
+/** Credits from other instances that wait for their settlement, per peer and month. */
+export function pendingCredits(credits: readonly { peer: string; period: string; amount: bigint }[], c: string): Html {
+  return html`<div class="scroll"><table>
+<caption>Credits from other instances, pending until their instance's payment arrives (${c})</caption>
+<thead><tr><th scope="col">Instance</th><th scope="col">Month</th><th scope="col" class="num">Amount</th></tr></thead>
+<tbody>${credits.map((p) => html`<tr><td>${p.peer}</td><td>${p.period}</td><td class="num">${formatAmount(p.amount)}</td></tr>`)}</tbody>
+</table></div>
+<p class="muted">They become spendable when the settlement with that instance is settled; budgets and payouts draw only on your wallet.</p>`;
 }
