@@ -18,6 +18,7 @@ import { adminRoutes } from './http/admin-routes.ts';
 import { appRoutes } from './http/app-routes.ts';
 import { linkRoutes } from './http/link-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
+import { profileRoutes } from './http/profile-routes.ts';
 import { installOAuth } from './oauth/routes.ts';
 import { requireCaller } from './http/auth.ts';
 import { installOpenApi } from './http/openapi.ts';
@@ -68,6 +69,7 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   await installOAuth(app, ctx);
   memberRoutes(app, ctx);
   linkRoutes(app, ctx);
+  await profileRoutes(app, ctx);
   adminRoutes(app, ctx);
   appRoutes(app, ctx);
   await settlementRoutes(app, ctx);

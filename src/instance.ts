@@ -16,6 +16,7 @@ import { createFarthingFederation } from './federation/federation.ts';
 import { KyselyKvStore, WithoutActivityCache } from './federation/kv-store.ts';
 import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { startRelay } from './federation/outbox.ts';
+import { startPostsRelay } from './federation/posts.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
 import { issueMissingStatements } from './settlement/issue.ts';
 import { trustConfiguredPeers } from './settlement/peers.ts';
@@ -81,6 +82,8 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   const queueWorker = options.queueWorker === false ? undefined : federation.startQueue(undefined, { signal: stopQueue.signal });
   // Flattrs of remote things go from the outbox table to the queue in the process that works it.
   const relay = options.queueWorker === false ? undefined : startRelay(ctx);
+  // Members' published flattrs, to their followers (issue 13).
+  const postsRelay = options.queueWorker === false ? undefined : startPostsRelay(ctx);
   // Signed settlement messages (statements and their answers) to peers' settlement inboxes.
   const settlementRelay = options.queueWorker === false ? undefined : startSettlementRelay(ctx);
   if (settlementRelay) {
@@ -101,6 +104,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
         ['the automatic close', () => autoClose?.stop()],
         ['the HTTP server (requests in flight)', () => app.close()],
         ['the federation outbox relay', () => relay?.stop()],
+        ['the published flattrs relay', () => postsRelay?.stop()],
         ['the settlement relay', () => settlementRelay?.stop()],
         ['the subscription scheduler', () => subscriptions?.stop()],
         ['the webhook worker', () => webhooks?.stop()],

@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   invite_limit: 409,
   already_paid: 409,
   payload_too_large: 413,
+  // an upload that is not a picture we can read, or one too many pixels to decode safely (issue 13)
+  invalid_image: 422,
   // subscriptions and webhooks (issue 6)
   not_flattred: 409,
   subscription_exists: 409,

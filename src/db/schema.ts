@@ -502,6 +502,49 @@ export interface DB {
   member_links: MemberLinksTable;
 }
 
+/** Members as fediverse citizens (migrations/0014_citizens.ts), merged into MembersTable above. */
+export interface MembersTable {
+  display_name: ColumnType<string | null, string | null | undefined, string | null>;
+  bio: ColumnType<string | null, string | null | undefined, string | null>;
+  publish_flattrs: Generated<boolean>;
+}
+
+export interface AvatarsTable {
+  member_id: bigint;
+  image: Uint8Array;
+  media_type: 'image/webp' | 'image/png';
+  digest: string;
+  updated_at: Timestamp;
+}
+
+export interface FollowersTable {
+  id: GeneratedAlways<bigint>;
+  member_id: bigint;
+  actor_iri: string;
+  inbox: string;
+  shared_inbox: string | null;
+  follow_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface PostsTable {
+  id: string;
+  member_id: bigint;
+  flattr_id: string;
+  created_at: Timestamp;
+  claimed_until: Date | null;
+  relayed_at: Date | null;
+  deleted_at: Date | null;
+  delete_relayed_at: Date | null;
+}
+
+/** Merged into DB above. */
+export interface DB {
+  avatars: AvatarsTable;
+  followers: FollowersTable;
+  posts: PostsTable;
+}
+
 /** Bank rails (migrations/0015_bank_rails.ts). */
 export interface TransferReferencesTable {
   member_id: bigint;

@@ -5,7 +5,8 @@
  * Fedify, so the JSON API never pays for it.
  *
  * What Fedify does not serve falls through to fastify's routes: a 404 for a GET and a 406 for
- * a browser asking for HTML, so a thing's page is served at its own IRI.
+ * a browser asking for HTML (or for anything: any type, or no Accept), so a thing's page is served at its own IRI and
+ * a member's profile page at their actor's.
  *
  * A POST's body is read here first, up to INBOX_BODY_LIMIT_BYTES (413 beyond), and an inbox
  * delivery must pass the key guard (key-guard.ts) before Fedify verifies its signature.
@@ -18,6 +19,8 @@ import { KeyGuard } from './key-guard.ts';
 export const INBOX_BODY_LIMIT_BYTES = 256 * 1024;
 
 const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}$/;
+/** Objects whose ids we mint (federation/objects.ts): ActivityPub for AP clients, fastify's otherwise. */
+const OBJECT_PATH = /^\/(?:flattrs\/[0-9a-fA-F-]{36}|posts\/[0-9a-fA-F-]{36}|periods\/[0-9]{4}-[0-9]{2})$/;
 const INBOX_PATH = /^\/(?:inbox|users\/[^/]+\/inbox)$/;
 
 export function isFederationPath(url: string): boolean {
@@ -29,7 +32,8 @@ export function isFederationPath(url: string): boolean {
     path.startsWith('/users/') ||
     path === '/actor' ||
     path === '/inbox' ||
-    THING_PATH.test(path)
+    THING_PATH.test(path) ||
+    OBJECT_PATH.test(path)
   );
 }
 
@@ -40,7 +44,7 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
     const path = request.url.split('?', 1)[0]!;
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     // A thing's IRI is Fedify's for ActivityPub reads only; its forms and embeds are fastify's.
-    if (THING_PATH.test(path) && hasBody) return;
+    if ((THING_PATH.test(path) || OBJECT_PATH.test(path)) && hasBody) return;
     let body: Buffer | undefined;
     if (hasBody) {
       const read = await readBody(request);
@@ -57,9 +61,12 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
       contextData: undefined,
       // A POST Fedify does not take is a 404: the body has been read, fastify cannot read it again.
       ...(hasBody ? {} : { onNotFound: () => fallThrough }),
-      // A thing's page is for anyone not asking for ActivityPub; an actor's only for browsers.
+      // A thing's (or a period's) page is for anyone not asking for ActivityPub; an actor's
+      // profile for browsers and for whoever takes any type (or sends no Accept).
       onNotAcceptable: (r) =>
-        acceptsHtml(r) || THING_PATH.test(path) ? fallThrough : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
+        acceptsHtml(r) || acceptsAnything(r) || THING_PATH.test(path) || OBJECT_PATH.test(path)
+          ? fallThrough
+          : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
     });
     if (response === fallThrough) return;
     reply.code(response.status);
@@ -106,6 +113,11 @@ function headersOf(request: FastifyRequest): Headers {
  */
 function toFetchRequest(request: FastifyRequest, origin: string, body: Buffer | undefined): Request {
   return new Request(`${origin}${request.url}`, { method: request.method, headers: headersOf(request), ...(body ? { body: new Uint8Array(body) } : {}) });
+}
+
+function acceptsAnything(request: Request): boolean {
+  const accept = request.headers.get('accept');
+  return accept === null || accept.trim() === '' || /(?:^|,)\s*\*\/\*/.test(accept);
 }
 
 function acceptsHtml(request: Request): boolean {

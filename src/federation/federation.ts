@@ -11,14 +11,17 @@
  * Its inbox and collections still follow the member templates (/users/~instance/inbox, ...).
  */
 import { createExponentialBackoffPolicy, createFederation, type Federation, type KvStore, type MessageQueue, type RequestContext } from '@fedify/fedify';
-import { Application, Endpoints, Like, Page, Person, Undo } from '@fedify/vocab';
+import { Application, Endpoints, Image, Like, Note, Object as APObject, Page, Person, PUBLIC_COLLECTION, Undo } from '@fedify/vocab';
 import { sql } from 'kysely';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { Context } from '../context.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import { findThingById } from '../things/service.ts';
+import { bioHtml, profileOf } from '../members/profile.ts';
+import { followerCount, followersOf, followListeners, onUndoFollow } from './follows.ts';
 import { onLike, onUndo } from './inbox.ts';
+import { flattrObject, instant, periodObject, postObject } from './objects.ts';
 import { actorKeyPairs } from './keys.ts';
 import { linkedAccounts } from './links.ts';
 import { routeFedifyLogs } from './logging.ts';
@@ -59,8 +62,10 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
       // The template also routes /users/~instance here; the instance actor's one URL is /actor.
       if (identifier === INSTANCE_ACTOR && fctx.url.pathname === `/users/${INSTANCE_ACTOR}`) return null;
       const found = await owner(identifier);
+      if (!found) return null;
       // A member's actor lists the fediverse accounts they link (links.ts) in alsoKnownAs.
-      return found && actorDocument(fctx, identifier, found, origin, found.kind === 'member' ? await linkedAccounts(ctx, found.id) : []);
+      const aliases = found.kind === 'member' ? await linkedAccounts(ctx, found.id) : [];
+      return actorDocument(fctx, identifier, found, origin, aliases, found.kind === 'member' ? await citizenFields(ctx, found.username) : {});
     })
     .mapActorAlias('/actor', INSTANCE_ACTOR)
     .setKeyPairsDispatcher(async (_fctx, identifier) => {
@@ -75,35 +80,65 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
       return (await findMember(ctx, handle))?.username ?? null;
     });
 
-  // Nothing is published, followed or following yet, but Mastodon expects the collections to
-  // exist; an unknown actor's collection is a 404.
+  // The outbox and following stay empty, but Mastodon expects the collections to exist; an
+  // unknown actor's collection is a 404.
   const empty = async (_fctx: unknown, identifier: string) => ((await owner(identifier)) ? { items: [] } : null);
   federation.setOutboxDispatcher('/users/{identifier}/outbox', empty).setCounter(() => 0);
-  federation.setFollowersDispatcher('/users/{identifier}/followers', empty).setCounter(() => 0);
+  // Followers (follows.ts): counted for everyone, listed only to deliver to them.
+  federation
+    .setFollowersDispatcher('/users/{identifier}/followers', async (fctx, identifier) => {
+      const found = await owner(identifier);
+      if (!found) return null;
+      return found.kind === 'member' ? followersOf(ctx, fctx, found.id) : { items: [] };
+    })
+    .setCounter(async (_fctx, identifier) => {
+      const found = await owner(identifier);
+      return found?.kind === 'member' ? followerCount(ctx, found.id) : 0;
+    });
   federation.setFollowingDispatcher('/users/{identifier}/following', empty).setCounter(() => 0);
 
   // Incoming activities, verified by the bridge's key guard and Fedify's signature check, and
   // worked by the queue. Other types are answered 202 and logged as unsupported.
-  federation
+  const listeners = federation
     .setInboxListeners('/users/{identifier}/inbox', '/inbox')
     // No day-long cache of activity ids: incoming_flattrs.activity_id is UNIQUE for good, and a
     // Like sent again to repair a disputed statement must reach the listener.
     .withIdempotency(() => null)
     .on(Like, (fctx, like) => onLike(ctx, fctx, like))
-    .on(Undo, (fctx, undo) => onUndo(ctx, fctx, undo));
+    // An Undo of a Follow removes a follower (follows.ts); any other is a flattr's.
+    .on(Undo, async (fctx, undo) => {
+      if (!(await onUndoFollow(ctx, fctx, undo))) await onUndo(ctx, fctx, undo);
+    });
+  // Follow (answered with Accept), and a debug line for every activity nobody handles.
+  followListeners(ctx, listeners);
 
   // A local thing is an ActivityPub object at its uri (a browser gets its page there instead):
   // other instances find its owner by `attributedTo`.
   federation.setObjectDispatcher(Page, '/things/{id}', async (_fctx, { id }) => {
     const thing = await findThingById(ctx, id);
     if (!thing?.owner_username || id !== thing.id) return null;
+    const created = await ctx.db.selectFrom('things').select('created_at').where('id', '=', thing.id).executeTakeFirst();
     return new Page({
       id: new URL(`${ctx.config.origin}/things/${thing.id}`),
       url: new URL(thing.url),
       name: thing.title,
       attribution: new URL(actorIri(ctx, thing.owner_username)),
+      to: PUBLIC_COLLECTION,
+      ...(created ? { published: instant(created.created_at) } : {}),
     });
   });
+
+  // Every id we mint dereferences (objects.ts): a flattr's Like, a published flattr's Note, a
+  // period. Withdrawn ones are not Fedify's to answer: fastify says 410 (web/routes/citizens.ts).
+  federation.setObjectDispatcher(Like, '/flattrs/{id}', async (_fctx, { id }) => {
+    const found = await flattrObject(ctx, id);
+    return found?.state === 'live' ? found.object : null;
+  });
+  federation.setObjectDispatcher(Note, '/posts/{id}', async (fctx, { id }) => {
+    const found = await postObject(ctx, (username) => fctx.getFollowersUri(username), id);
+    return found?.state === 'live' ? found.object : null;
+  });
+  federation.setObjectDispatcher(APObject, '/periods/{period}', async (_fctx, { period }) => periodObject(ctx, period));
 
   federation.setNodeInfoDispatcher('/nodeinfo/2.1', async () => {
     const { rows } = await sql<{ users: number; things: number }>`
@@ -121,7 +156,26 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   return federation;
 }
 
-async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL, aliases: URL[]): Promise<Person | Application> {
+/** What a member's actor says of them beyond their username (members/profile.ts). */
+interface CitizenFields {
+  name?: string;
+  summary?: string | null;
+  icon?: Image;
+  published?: ReturnType<typeof instant>;
+}
+
+async function citizenFields(ctx: Context, username: string): Promise<CitizenFields> {
+  const profile = await profileOf(ctx, username);
+  if (!profile) return {};
+  return {
+    name: profile.display_name ?? profile.username,
+    summary: bioHtml(profile.bio),
+    icon: new Image({ url: new URL(profile.avatar), mediaType: profile.avatar_uploaded ? 'image/webp' : 'image/png' }),
+    published: instant(profile.created_at),
+  };
+}
+
+async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL, aliases: URL[], fields: CitizenFields): Promise<Person | Application> {
   const keys = await fctx.getActorKeyPairs(identifier);
   const common = {
     id: fctx.getActorUri(identifier),
@@ -143,7 +197,8 @@ async function actorDocument(fctx: RequestContext<void>, identifier: string, own
     ...common,
     preferredUsername: owner.username,
     name: owner.username,
-    // The profile page will be served at the same URL to browsers (see bridge.ts).
+    ...fields,
+    // The profile page is served at the same URL to browsers (bridge.ts, web/routes/citizens.ts).
     url: common.id,
     manuallyApprovesFollowers: false,
     discoverable: owner.listed,

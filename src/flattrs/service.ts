@@ -15,6 +15,7 @@ import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.
 import { balanceSql, type Executor, walletAccountId } from '../ledger/accounts.ts';
 import { thingForUrl } from '../federation/remote-things.ts';
 import { wakeRelay } from '../federation/outbox.ts';
+import { wakePostsRelay } from '../federation/posts.ts';
 import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
@@ -73,7 +74,7 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
   return view;
 }
 
-type ClickRow = ThingRow & { flattr_id: string | null; owner_has_hooks: boolean };
+type ClickRow = ThingRow & { flattr_id: string | null; owner_has_hooks: boolean; posted: boolean };
 type ThingKey = { id: string } | { url: string };
 
 /**
@@ -97,11 +98,13 @@ async function click(ctx: Context, caller: Caller, key: ThingKey, wallet: bigint
     now,
     minBudget: ctx.config.minBudget,
   };
-  const [local] = await ('id' in key ? localClickById : localClickByUrl)(ctx.db, { ...values, flattr: randomUUID() });
+  const [local] = await ('id' in key ? localClickById : localClickByUrl)(ctx.db, { ...values, flattr: randomUUID(), post: randomUUID() });
+  if (local?.posted) wakePostsRelay(ctx);
   if (!local || local.owner_actor_id == null) return local;
   const flattr = randomUUID();
-  const [row] = await ('id' in key ? clickById : clickByUrl)(ctx.db, { ...values, flattr, iri: flattrIri(ctx, flattr) });
+  const [row] = await ('id' in key ? clickById : clickByUrl)(ctx.db, { ...values, flattr, post: randomUUID(), iri: flattrIri(ctx, flattr) });
   if (row?.owner_actor_id != null && row.flattr_id !== null) wakeRelay(ctx);
+  if (row?.posted) wakePostsRelay(ctx);
   return row;
 }
 
@@ -114,6 +117,8 @@ interface ClickValues {
   now: Date;
   minBudget: bigint;
   flattr: string;
+  /** The id of the public post, if the member publishes their flattrs (federation/posts.ts). */
+  post: string;
 }
 
 function thingWhere(by: 'id' | 'url', thing: string) {
@@ -137,9 +142,10 @@ function localClick(by: 'id' | 'url') {
         AND ${balanceSql(v.wallet)} >= ${budgetSql(v.member, v.period, v.minBudget)}
       ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
       RETURNING id
-    )
+    ), ${postedSql(v)}
     SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
-           EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks
+           EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks,
+           EXISTS (SELECT 1 FROM posted) AS posted
     FROM thing`);
 }
 const localClickById = localClick('id');
@@ -166,11 +172,25 @@ function anyClick(by: 'id' | 'url') {
       INSERT INTO outbox (activity_id, kind, flattr_id, created_at)
       SELECT ${v.iri}, 'like', inserted.id, ${v.now} FROM inserted, thing
       WHERE thing.owner_actor_id IS NOT NULL
-    )
+    ), ${postedSql(v)}
     SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
-           EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks
+           EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks,
+           EXISTS (SELECT 1 FROM posted) AS posted
     FROM thing`);
 }
+/**
+ * The public post of the new flattr when its member publishes their flattrs (off by default):
+ * in the click's statement, so the post exists exactly when the flattr does.
+ */
+function postedSql(v: ClickValues) {
+  return sql`posted AS (
+      INSERT INTO posts (id, member_id, flattr_id, created_at)
+      SELECT ${v.post}::uuid, ${v.member}::bigint, inserted.id, ${v.now} FROM inserted
+      WHERE EXISTS (SELECT 1 FROM members pm WHERE pm.id = ${v.member}::bigint AND pm.publish_flattrs)
+      RETURNING id
+    )`;
+}
+
 const clickById = anyClick('id');
 const clickByUrl = anyClick('url');
 
@@ -224,7 +244,7 @@ export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): 
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such flattr');
   const flattrId = id.toLowerCase();
   // The withdrawal and, for a remote owner, its Undo in the outbox: one statement.
-  const { rows } = await sql<{ remote: boolean }>`
+  const { rows } = await sql<{ remote: boolean; unposted: boolean }>`
     WITH withdrawn AS (
       UPDATE flattrs SET withdrawn_at = ${ctx.clock.now()}
       WHERE id = ${flattrId}::uuid AND member_id = ${caller.id}::bigint AND withdrawn_at IS NULL
@@ -235,10 +255,15 @@ export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): 
       SELECT ${undoIri(ctx, flattrId)}, 'undo', w.id, ${ctx.clock.now()}
       FROM withdrawn w JOIN things t ON t.id = w.thing_id WHERE t.owner_actor_id IS NOT NULL
       RETURNING id
+    ), unposted AS (
+      -- its public post, if it had one, is deleted where it went (federation/posts.ts)
+      UPDATE posts SET deleted_at = ${ctx.clock.now()} FROM withdrawn w WHERE posts.flattr_id = w.id
+      RETURNING posts.id
     )
-    SELECT EXISTS (SELECT 1 FROM queued) AS remote FROM withdrawn`.execute(ctx.db);
+    SELECT EXISTS (SELECT 1 FROM queued) AS remote, EXISTS (SELECT 1 FROM unposted) AS unposted FROM withdrawn`.execute(ctx.db);
   if (rows.length === 1) {
     if (rows[0]?.remote) wakeRelay(ctx);
+    if (rows[0]?.unposted) wakePostsRelay(ctx);
     return;
   }
   const flattr = await ctx.db

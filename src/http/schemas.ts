@@ -94,7 +94,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'not_found.',
   409: 'A conflict; the code says which (e.g. flattr_once with existing_id, period_open, period_closed).',
   413: 'payload_too_large.',
-  415: 'unsupported_media_type: the API speaks JSON.',
+  415: 'unsupported_media_type: the API speaks JSON (an avatar upload: a PNG, JPEG, WebP or GIF).',
+  422: 'A request that fits but cannot be done; the code says why (e.g. invalid_image).',
   429: 'rate_limited: try again after Retry-After seconds.',
 };
 

@@ -19,7 +19,7 @@ export const SCOPE_WORDS: Record<Scope, string> = {
   read: 'See your account, budget, wallet balance, flattrs, earnings, ledger, payouts and invites',
   flattr: 'Flattr things and withdraw flattrs on your behalf (your monthly budget is split among them), and manage your subscriptions',
   things: 'Register things that you own',
-  account: 'Change your monthly budget, ask for payouts from your wallet, top it up by card, make invites and manage webhooks',
+  account: 'Change your monthly budget, ask for payouts from your wallet, top it up by card, make invites, manage webhooks, and change your profile (name, bio, avatar)',
   admin: 'Act as an instance admin: members, deposits, payouts, closes and the ledger',
 };
 
@@ -81,6 +81,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'POST /api/v1/me/links': 'account',
   'POST /api/v1/me/links/:id/verify': 'account',
   'DELETE /api/v1/me/links/:id': 'account',
+  // the member's public face (issue 13)
+  'GET /api/v1/me/profile': 'read',
+  'PUT /api/v1/me/profile': 'account',
+  'PUT /api/v1/me/avatar': 'account',
+  'DELETE /api/v1/me/avatar': 'account',
 
   // sessions, tokens and the password (an app's token cannot change the password whatever its scopes)
   'GET /api/v1/tokens': 'read',

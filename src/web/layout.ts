@@ -18,6 +18,8 @@ export interface PageOptions {
   /** The CSRF token for the sign-out form (and any other form on the page). */
   csrf?: string | undefined;
   notice?: string | undefined;
+  /** More of the head: alternate representations, rel="me" links (already built with html``). */
+  head?: Renderable;
 }
 
 export function page(options: PageOptions): Html {
@@ -29,6 +31,7 @@ export function page(options: PageOptions): Html {
 <title>${options.title} · Farthing</title>
 <link rel="stylesheet" href="${STYLESHEET_HREF}">
 <link rel="icon" href="/assets/farthing.svg" type="image/svg+xml">
+${options.head ?? ''}
 </head>
 <body>
 <a class="skip" href="#main">Skip to the content</a>

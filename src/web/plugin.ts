@@ -21,6 +21,7 @@ import { adminMemberRoutes } from './routes/admin-members.ts';
 import { adminPeriodRoutes } from './routes/admin-periods.ts';
 import { adminSettlementRoutes } from './routes/admin-settlement.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { citizenRoutes } from './routes/citizens.ts';
 import { creatorRoutes } from './routes/creator.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { embedRoutes } from './routes/embeds.ts';
@@ -64,6 +65,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   accountRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
+  citizenRoutes(app, ctx);
   cardPages(app, ctx);
   bankPages(app, ctx);
 }

@@ -173,9 +173,9 @@ t.test('members and the instance are ActivityPub actors', async (t) => {
 
     t.test('what Fedify does not serve is fastify’s; the JSON API never reaches Fedify', async (t) => {
       const html = await inst.api('GET', '/users/ann', { headers: { accept: 'text/html' } });
-      t.equal(html.status, 404, 'no profile page yet: fastify’s 404');
-      t.match(html.headers['content-type'], /^application\/json/);
-      t.equal(html.body.type, undefined, 'not the Person');
+      t.equal(html.status, 200, 'the profile page (test/citizens/profile.test.ts)');
+      t.match(html.headers['content-type'], /^text\/html/);
+      t.equal(html.body, undefined, 'not the Person');
       t.equal((await inst.api('GET', '/users/ann', { headers: { accept: 'image/png' } })).status, 406);
 
       // An inbox verifies signatures: an unsigned activity is refused.

@@ -10,7 +10,7 @@ import type { Context } from '../../context.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
 import { updateThingTitle } from '../../things/edit.ts';
-import { getThing, lookupThing, ownThingId, type ThingView } from '../../things/service.ts';
+import { getThing, lookupThing, ownThingId, type ThingView, thingUri } from '../../things/service.ts';
 import { normalizeUrl } from '../../things/urls.ts';
 import { externalLink, html, query } from '../html.ts';
 import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
@@ -38,10 +38,20 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
       added: 'Thing added. Put its button or badge on your page.',
       titled: 'Title saved.',
     });
-    return sendPage(reply, page({ title: thingTitle(thing), main, caller, csrf, notice }), error?.status ?? 200);
+    // The ActivityPub object: ours at this very URL, a remote thing's at its home (issue 13).
+    const head = html`<link rel="alternate" type="application/activity+json" href="${thing.uri}">`;
+    return sendPage(reply, page({ title: thingTitle(thing), main, caller, csrf, notice, head }), error?.status ?? 200);
   };
 
-  app.get<Params>('/things/:id', (request, reply) => showThing(request, reply));
+  app.get<Params>('/things/:id', async (request, reply) => {
+    // A remote thing is not ours to describe to ActivityPub clients (bridge.ts let the request
+    // through because Fedify has no object for it): they are sent to the original.
+    if (/application\/(?:activity|ld)\+json/.test(request.headers.accept ?? '')) {
+      const thing = await getThing(ctx, request.params.id);
+      if (!thing.owner.username) return reply.header('vary', 'Accept').redirect(thing.uri === thingUri(ctx, thing.id) ? thing.url : thing.uri, 302);
+    }
+    return showThing(request, reply);
+  });
 
   app.post<Params>('/things/:id/flattr', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, `/things/${request.params.id}`);
