@@ -94,7 +94,7 @@ ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse fo
     }
   });
 
-  app.post('/settings/profile/about', { preHandler: csrfCheck(app) }, async (request, reply) => {
+  app.post('/settings/profile/about', { config: { multiline: ['bio'] }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
     const body = request.body as { display_name?: unknown; bio?: unknown };
     try {
