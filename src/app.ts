@@ -12,7 +12,8 @@ import type { Context } from './context.ts';
 import { bankingApiRoutes } from './banking/api-routes.ts';
 import { cardRoutes } from './cards/routes.ts';
 import { installFederationBridge } from './federation/bridge.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { frameworkOptions, installErrorHandling } from './http/errors.ts';
+import { installInputGuard } from './http/input-guard.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { appRoutes } from './http/app-routes.ts';
 import { linkRoutes } from './http/link-routes.ts';
@@ -23,6 +24,7 @@ import { requireCaller } from './http/auth.ts';
 import { installOpenApi } from './http/openapi.ts';
 import { serializerCompiler, validatorCompiler } from './http/schemas.ts';
 import { settlementRoutes } from './http/settlement-routes.ts';
+import { renderErrorPage } from './web/errors.ts';
 import { webPages } from './web/plugin.ts';
 
 /** Large enough for any API request; statements have their own limit. */
@@ -30,14 +32,19 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** With a federation, its paths (WebFinger, NodeInfo, actors, inboxes) are handed to Fedify first. */
 export async function buildApp(ctx: Context, federation?: Federation<void>): Promise<FastifyInstance> {
+  const errorPage = renderErrorPage(ctx);
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Who request.ip is (rate limits key on it): the peer, unless FARTHING_TRUST_PROXY names the
     // proxies allowed to say otherwise in X-Forwarded-For. Never "whatever the client sends".
     trustProxy: trustedProxies(ctx.config.trustProxy),
+    // Router refusals and malformed request heads answer in the error format of their surface.
+    ...frameworkOptions(errorPage),
   });
-  installErrorHandling(app);
+  installErrorHandling(app, errorPage);
+  // No control character or lone surrogate reaches a handler (bodies, queries, path parameters).
+  installInputGuard(app);
   // Routes validate with zod schemas (src/http/schemas.ts), which also make the OpenAPI document.
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production }));
@@ -85,7 +92,8 @@ function trustedProxies(trust: Context['config']['trustProxy']): false | string[
  * credentials (bearer tokens only; cookies stay same-origin), preflight answered before anything
  * else; pages get no CORS. Then a rate limit on /api/v1: FARTHING_API_RATE_LIMIT requests per
  * minute per bearer token (its SHA-256, never the token itself), or per IP address without a valid one;
- * 429 rate_limited with Retry-After. Routes with their own limit (sign-in, sign-up) keep only it.
+ * 429 rate_limited with Retry-After. Routes with their own limit (sign-up, apps) keep only it; the
+ * sign-in (`passwordEntry`) is counted by the sign-in limits (src/members/sign-in-limits.ts).
  */
 async function installApiAccess(app: FastifyInstance, ctx: Context): Promise<void> {
   const apiCors = {
@@ -114,7 +122,8 @@ async function installApiAccess(app: FastifyInstance, ctx: Context): Promise<voi
     },
   });
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/v1/') || request.method === 'OPTIONS' || request.routeOptions.config.rateLimit) return;
+    const config = request.routeOptions.config;
+    if (!request.url.startsWith('/api/v1/') || request.method === 'OPTIONS' || config.rateLimit || config.passwordEntry) return;
     await limit.call(app, request, reply);
   });
 }

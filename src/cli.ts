@@ -18,6 +18,7 @@ import { closePeriod, periodStatus } from './close/run.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
+import { setPasswordByAdmin } from './members/sessions.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
 import { toCsv } from './http/csv.ts';
 import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, type PeerChange, statementDocument, statementsCsv, updatePeer } from './settlement/admin.ts';
@@ -29,6 +30,8 @@ Usage: npm run farthing -- <command> [arguments]
 
   migrate                              run the database migrations
   admin create <username>              create an admin (password from FARTHING_NEW_PASSWORD or stdin)
+  password <username>                  set a member's password (FARTHING_NEW_PASSWORD or stdin);
+                                       revokes every session and token of theirs
   invite                               make an invite code
   deposit <username> <amount> <ref>    record a deposit ("10.00"); the same ref records once
   charity <username>                   make this account the instance's charity
@@ -93,6 +96,10 @@ async function run(instance: Instance, command: string, args: string[], options:
     case 'admin': {
       if (args[0] !== 'create' || !args[1]) throw new AppError('invalid_request', 'usage: admin create <username>');
       return ensureAdmin(ctx, args[1], await readPassword());
+    }
+    case 'password': {
+      if (!args[0]) throw new AppError('invalid_request', 'usage: password <username>');
+      return setPasswordByAdmin(ctx, args[0], await readPassword());
     }
     case 'invite':
       return { code: await createInvite(ctx, null) };

@@ -107,6 +107,7 @@ const EnvSchema = z
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
@@ -205,8 +206,13 @@ export interface Config {
   readonly autoClose: boolean;
   readonly closeDelayMinutes: number;
   readonly invitesPerMember: number;
-  /** Sign-in and sign-up attempts per minute and IP address. */
+  /**
+   * Password attempts per minute: per address (failed ones, every password entry point together)
+   * and per account (all of them); sign-up attempts per minute and address.
+   */
   readonly authRateLimit: number;
+  /** A session or a token made with a password ends when unused this long (ms). */
+  readonly tokenIdleMs: number;
   /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
   /** Origins of instances trusted for settlement from the start (FARTHING_PEERS). */
@@ -316,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     closeDelayMinutes: e.FARTHING_CLOSE_DELAY_MINUTES,
     invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
+    tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),

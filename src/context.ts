@@ -32,4 +32,8 @@ export interface Caller {
   readonly scopes: readonly string[];
   /** The SHA-256 (base64) of the token the caller was verified by: per-token rate limits key on it. */
   readonly tokenHash?: string;
+  /** The row of that token: `current` in the token list, and the one a password change keeps. */
+  readonly tokenId?: bigint;
+  /** Whether that token was issued to an OAuth app (not made with the password, nor a session). */
+  readonly viaApp?: boolean;
 }

@@ -56,6 +56,12 @@ export const ERROR_STATUS = {
   cards_disabled: 404,
   invalid_signature: 400,
   rate_limited: 429,
+  // what the framework and the router refuse (src/http/errors.ts)
+  method_not_allowed: 405,
+  not_acceptable: 406,
+  request_timeout: 408,
+  uri_too_long: 414,
+  header_fields_too_large: 431,
   unavailable: 503,
   internal: 500,
 } as const;

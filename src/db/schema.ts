@@ -41,6 +41,8 @@ export interface TokensTable {
   scopes: ColumnType<string | null, string | null | undefined, string | null>;
   /** The OAuth app the token was issued to; null for password tokens and sessions. */
   app_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+  /** When it was last used, written at most once a minute (migrations/0012_token_use.ts); null: never since made. */
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export type AccountType =

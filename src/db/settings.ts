@@ -2,7 +2,8 @@
 import { sql } from 'kysely';
 import type { Executor } from '../ledger/accounts.ts';
 
-export type SettingKey = 'charity_member_id' | 'first_period';
+/** csrf_hmac_key: the key of the pages' CSRF tokens (src/web/security.ts). */
+export type SettingKey = 'charity_member_id' | 'first_period' | 'csrf_hmac_key';
 
 export async function getSetting<T>(db: Executor, key: SettingKey): Promise<T | undefined> {
   const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();

@@ -11,6 +11,7 @@ import { setBudget } from '../budgets/service.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
 import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../members/rules.ts';
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
+import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing } from '../things/service.ts';
 import { listPayouts, requestPayout } from '../wallet/service.ts';
@@ -61,6 +62,18 @@ const LedgerReport = z.object({
   })),
 });
 
+const TokenItem = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['api', 'session']).describe('session: a browser; api: a bearer token (made with the password, or issued to an app).'),
+    app: z.string().optional().describe("The app's name, for a token issued to an OAuth app."),
+    created_at: Timestamp,
+    last_used_at: Timestamp.nullable().describe('Written at most once a minute; null until first used.'),
+    expires_at: Timestamp.nullable().describe('When it ends unless used again (FARTHING_TOKEN_IDLE_HOURS), or its fixed end; null for app tokens.'),
+    current: z.literal(true).optional().describe('The token this request came with.'),
+  })
+  .meta({ id: 'TokenItem' });
+
 const Invite = z.object({ code: z.string(), created_at: Timestamp, used_by: z.string().nullable(), used_at: Timestamp.nullable() });
 
 export function memberRoutes(app: FastifyInstance, ctx: Context): void {
@@ -88,18 +101,61 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   });
 
   api.post('/api/v1/tokens', {
-    config: authLimit,
+    // The sign-in limits (src/members/sign-in-limits.ts) count it, not the API's per-address limit.
+    config: { passwordEntry: true },
     schema: {
       tags: ['accounts'],
       summary: 'Sign in: a bearer token for the API',
+      description: `A token made with the password ends after ${ctx.config.tokenIdleMs / 3_600_000} hours unused (FARTHING_TOKEN_IDLE_HOURS). ` +
+        'Failed attempts per address and attempts per account are limited together with the /signin page and the password change: 429 rate_limited with Retry-After.',
       security: route.public,
       body: z.object({ username: z.string(), password: z.string() }),
       response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
     },
   }, async (request, reply) => {
-    const token = await createApiToken(ctx, request.body.username, request.body.password);
+    const token = await createApiToken(ctx, request.body.username, request.body.password, request.ip);
     return reply.status(201).send({ token });
   });
+
+  api.get('/api/v1/tokens', {
+    schema: {
+      tags: ['accounts'],
+      summary: "The caller's live sessions and tokens, newest first",
+      security: route.member,
+      response: { 200: z.object({ items: z.array(TokenItem) }), ...errors(401) },
+    },
+    preValidation: auth.member,
+  }, async (request) => ({ items: await listTokens(ctx, await requireCaller(ctx, request)) }));
+
+  api.delete('/api/v1/tokens/:id', {
+    schema: {
+      tags: ['accounts'],
+      summary: 'Revoke one of the caller\'s sessions or tokens (the calling one too)',
+      description: 'From then on that token answers 401.',
+      security: route.member,
+      params: z.object({ id: Id }),
+      response: { 204: z.undefined().describe('Revoked.'), ...errors(401, 404) },
+    },
+    preValidation: auth.member,
+  }, async (request, reply) => {
+    await revokeTokenOf(ctx, await requireCaller(ctx, request), request.params.id);
+    return reply.status(204).send();
+  });
+
+  api.put('/api/v1/me/password', {
+    schema: {
+      tags: ['me'],
+      summary: 'Change the password; every other session and token is revoked',
+      description: 'current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app\'s token.',
+      security: route.member,
+      body: z.object({
+        current: z.string(),
+        new: z.string().min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`).max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
+      }),
+      response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
+    },
+    preValidation: auth.member,
+  }, async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip));
 
   api.get('/api/v1/me', {
     schema: {

@@ -40,6 +40,8 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
   }, async (request) => myProfile(ctx, await requireCaller(ctx, request)));
 
   api.put('/api/v1/me/profile', {
+    // A bio keeps its line breaks (src/http/input-guard.ts; members/profile.ts refuses the rest).
+    config: { multiline: ['bio'] },
     schema: {
       tags: ['me'],
       summary: 'Set the display name, bio and whether flattrs are published to followers (absent fields stay; null or "" clears)',

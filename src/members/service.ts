@@ -10,7 +10,8 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { getSetting, setSetting } from '../db/settings.ts';
 import { ensureAccount, walletCode } from '../ledger/accounts.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { checkPassword, checkUsername } from './rules.ts';
+import { checkPassword, checkUsername, USERNAME_PATTERN } from './rules.ts';
+import { beginPasswordAttempt } from './sign-in-limits.ts';
 import { issueToken } from './tokens.ts';
 import { scopesForRole } from '../oauth/scopes.ts';
 
@@ -80,20 +81,24 @@ export async function registerMember(ctx: Context, input: RegisterInput, options
   }
 }
 
-/** Checks a username and password; the same `unauthorized` whichever of the two is wrong. */
-export async function signIn(ctx: Context, usernameInput: unknown, passwordInput: unknown): Promise<Caller> {
+/**
+ * Checks a username and password; the same `unauthorized` whichever of the two is wrong. Every
+ * check counts against the sign-in limits (src/members/sign-in-limits.ts) of the client's
+ * `address` and of the account: over either, 429 `rate_limited` before the password is looked at.
+ */
+export async function signIn(ctx: Context, usernameInput: unknown, passwordInput: unknown, address: string | undefined): Promise<Caller> {
   const username = typeof usernameInput === 'string' ? usernameInput.slice(0, 30) : '';
   const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
-  const row = username
-    ? await findMember(ctx, username)
-    : undefined;
+  const row = username && USERNAME_PATTERN.test(username) ? await findMember(ctx, username) : undefined;
+  const attempt = beginPasswordAttempt(ctx, address, row?.id);
   const ok = await verifyPassword(row?.password_hash, password);
   if (!row || !ok) throw new AppError('unauthorized', 'the username or the password is wrong');
+  attempt.succeeded();
   return { id: row.id, username: row.username, role: row.role, scopes: scopesForRole(row.role) };
 }
 
-export async function createApiToken(ctx: Context, username: unknown, password: unknown): Promise<string> {
-  const member = await signIn(ctx, username, password);
+export async function createApiToken(ctx: Context, username: unknown, password: unknown, address: string | undefined): Promise<string> {
+  const member = await signIn(ctx, username, password, address);
   return issueToken(ctx, member.id, 'api');
 }
 

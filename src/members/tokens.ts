@@ -49,13 +49,22 @@ export async function issueTokenRow(ctx: Context, memberId: bigint, kind: 'api' 
 /**
  * Recently verified tokens, per database, so that a burst of clicks costs one token lookup.
  * An entry lives CACHE_MS of real time: a token revoked by another process stops working within
- * that long (revoked by this process: at once). Expiry is checked on every use.
+ * that long (revoked by this process: at once). Expiry (absolute and idle) is checked on every use.
+ *
+ * Last use: a token made with a password (or a session) ends after FARTHING_TOKEN_IDLE_HOURS
+ * unused. `last_used_at` is written when the row is read and the stored value is a minute old or
+ * more (or was never written): at most once a minute per token, never on a cached click.
  */
 const CACHE_MS = 10_000;
 const CACHE_MAX = 10_000;
+/** How stale `last_used_at` may be: it is written at most this often per token. */
+export const LAST_USED_STEP_MS = 60_000;
 interface CachedCaller {
   caller: Caller;
-  tokenExpiresAt: Date | null;
+  /** The earliest of its expiry and its idle end. */
+  endsAt: Date | null;
+  /** The `last_used_at` the database holds (or created_at); a minute later the row is read again. */
+  lastUsedAt: Date;
   cachedUntil: number;
 }
 const verified = new WeakMap<object, Map<string, CachedCaller>>();
@@ -64,6 +73,13 @@ function cacheOf(ctx: Context): Map<string, CachedCaller> {
   let cache = verified.get(ctx.db);
   if (!cache) verified.set(ctx.db, (cache = new Map()));
   return cache;
+}
+
+/** When a token ends: its expiry, or its idle end for a token without an app. Null: never. */
+export function tokenEndsAt(ctx: Context, row: { expires_at: Date | null; app_id: bigint | null; last_used_at: Date | null; created_at: Date }): Date | null {
+  const idleEnd = row.app_id === null ? new Date((row.last_used_at ?? row.created_at).getTime() + ctx.config.tokenIdleMs) : null;
+  if (!idleEnd) return row.expires_at;
+  return row.expires_at && row.expires_at < idleEnd ? row.expires_at : idleEnd;
 }
 
 /** The member a token belongs to, or `unauthorized`. */
@@ -75,27 +91,35 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
   const key = `${kind}:${tokenHash}`;
   const cache = cacheOf(ctx);
   const cached = cache.get(key);
-  if (cached && cached.cachedUntil > performance.now() && !(cached.tokenExpiresAt && cached.tokenExpiresAt <= ctx.clock.now())) {
+  const now = ctx.clock.now();
+  if (cached && cached.cachedUntil > performance.now() && !(cached.endsAt && cached.endsAt <= now) && now.getTime() - cached.lastUsedAt.getTime() < LAST_USED_STEP_MS) {
     return cached.caller;
   }
   const row = await ctx.db
     .selectFrom('tokens')
     .innerJoin('members', 'members.id', 'tokens.member_id')
     .innerJoin('accounts', 'accounts.member_id', 'members.id')
-    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.scopes'])
+    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.id as token_id', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.scopes',
+      'tokens.app_id', 'tokens.created_at', 'tokens.last_used_at'])
     .where('tokens.secret_hash', '=', Buffer.from(tokenHash, 'base64'))
     .where('tokens.kind', '=', kind)
     .executeTakeFirst();
-  if (!row || row.revoked_at || (row.expires_at && row.expires_at <= ctx.clock.now())) {
+  const endsAt = row ? tokenEndsAt(ctx, row) : null;
+  if (!row || row.revoked_at || (endsAt && endsAt <= now)) {
     cache.delete(key);
     throw new AppError('unauthorized', 'the token is not valid, expired or revoked');
+  }
+  let lastUsedAt = row.last_used_at ?? row.created_at;
+  if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= LAST_USED_STEP_MS) {
+    await ctx.db.updateTable('tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute();
+    lastUsedAt = now;
   }
   // A token's scopes never exceed the role's now (an admin who is no longer one loses `admin`).
   const roleScopes = scopesForRole(row.role);
   const scopes = row.scopes === null ? roleScopes : row.scopes.split(' ').filter((s) => (roleScopes as readonly string[]).includes(s));
-  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id, scopes, tokenHash };
+  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id, scopes, tokenHash, tokenId: row.token_id, viaApp: row.app_id !== null };
   if (cache.size >= CACHE_MAX) cache.clear();
-  cache.set(key, { caller, tokenExpiresAt: row.expires_at, cachedUntil: performance.now() + CACHE_MS });
+  cache.set(key, { caller, endsAt: tokenEndsAt(ctx, { ...row, last_used_at: lastUsedAt }), lastUsedAt, cachedUntil: performance.now() + CACHE_MS });
   return caller;
 }
 

@@ -86,7 +86,7 @@ export async function oauthApiRoutes(app: FastifyInstance, { ctx }: OAuthApiRout
   const limit = { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } };
 
   api.post('/api/v1/apps', {
-    config: limit,
+    config: { ...limit, multiline: ['redirect_uris'] },
     schema: {
       tags: ['accounts'],
       summary: 'Register an OAuth app (as Mastodon clients do); JSON or a form',

@@ -87,6 +87,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'PUT /api/v1/me/avatar': 'account',
   'DELETE /api/v1/me/avatar': 'account',
 
+  // sessions, tokens and the password (an app's token cannot change the password whatever its scopes)
+  'GET /api/v1/tokens': 'read',
+  'DELETE /api/v1/tokens/:id': 'account',
+  'PUT /api/v1/me/password': 'account',
+
   'POST /api/v1/things': 'things',
 
   'POST /api/v1/flattrs': 'flattr',

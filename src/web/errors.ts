@@ -2,52 +2,40 @@
  * Errors on pages: the same codes and messages as the JSON API (src/http/errors.ts), as an HTML
  * page with the same status. Forms catch their own refusals and show them next to the field;
  * what reaches this handler is everything else (a stale form, too many attempts, a missing
- * thing, a bug).
+ * thing, a bug). The same page answers the page paths that no page route serves (a 404, the
+ * router's refusals): buildApp hands renderErrorPage to the root handlers.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../context.ts';
-import { AppError, type ErrorCode, isAppError } from '../core/errors.ts';
-import { amountTooLarge } from '../core/money.ts';
-import { isBalanceOverflow } from '../db/errors.ts';
+import type { AppError } from '../core/errors.ts';
+import { errorHandler, type ErrorPageRenderer } from '../http/errors.ts';
 import { html, query } from './html.ts';
 import { errorText, page, sendPage } from './layout.ts';
+import { pageHeaders } from './security.ts';
 import { currentMember, SignInRequired } from './session.ts';
 
-function fromFastify(error: FastifyError): AppError | undefined {
-  if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
-    return new AppError('forbidden', 'this form has expired or was not sent from this site: go back, reload the page and send it again');
-  }
-  const byStatus: Partial<Record<number, ErrorCode>> = {
-    400: 'invalid_request',
-    403: 'forbidden',
-    404: 'not_found',
-    413: 'payload_too_large',
-    415: 'unsupported_media_type',
-    429: 'rate_limited',
-  };
-  const code = byStatus[error.statusCode ?? 500];
-  return code ? new AppError(code, error.message) : undefined;
-}
-
 export function installPageErrors(app: FastifyInstance, ctx: Context): void {
+  const handle = errorHandler(renderErrorPage(ctx));
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof SignInRequired) return reply.redirect(`/signin${query({ next: error.next })}`, 303);
-    let known = isAppError(error) ? error : isBalanceOverflow(error) ? amountTooLarge() : fromFastify(error);
-    if (!known) {
-      request.log.error({ err: error }, 'page failed');
-      known = new AppError('internal', 'something went wrong on our side; it has been logged');
-    }
-    if (known.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
-    // The navigation still knows a signed-in member (unless the database is what failed).
-    const caller = known.status >= 500 ? undefined : await currentMember(ctx, request).catch(() => undefined);
+    return handle(error, request, reply);
+  });
+}
+
+/** The HTML error page; the navigation still knows a signed-in member (unless the database is what failed). */
+export function renderErrorPage(ctx: Context): ErrorPageRenderer {
+  return async (request: FastifyRequest, reply: FastifyReply, known: AppError) => {
+    // Outside the pages' plugin (a 404, a router refusal) there are no parsed cookies: no member.
+    const caller = known.status >= 500 || !request.cookies ? undefined : await currentMember(ctx, request).catch(() => undefined);
     const body = page({
       title: titleFor(known.status),
       caller,
       main: html`<div role="alert">${errorText({ code: known.code, message: known.message, field: undefined, status: known.status })}</div>
 <p><a href="/">Back to the front page</a></p>`,
     });
+    pageHeaders(reply, undefined);
     return sendPage(reply, body, known.status);
-  });
+  };
 }
 
 function titleFor(status: number): string {

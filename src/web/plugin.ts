@@ -15,6 +15,7 @@ import type { Context } from '../context.ts';
 import { bankPages } from '../banking/pages.ts';
 import { cardPages } from '../cards/pages.ts';
 import { assetRoutes } from './assets.ts';
+import { accountRoutes } from './routes/account.ts';
 import { installPageErrors } from './errors.ts';
 import { adminMemberRoutes } from './routes/admin-members.ts';
 import { adminPeriodRoutes } from './routes/admin-periods.ts';
@@ -61,6 +62,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   profileRoutes(app, ctx);
   consentRoutes(app, ctx);
   settingsRoutes(app, ctx);
+  accountRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
   citizenRoutes(app, ctx);

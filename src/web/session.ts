@@ -15,9 +15,10 @@ export function isHttps(ctx: Context): boolean {
   return ctx.config.origin.startsWith('https:');
 }
 
-export function cookieNames(ctx: Context): { session: string; csrf: string } {
+/** presession: a visitor's random id before sign-in, which the sign-in and sign-up forms' CSRF tokens are bound to. */
+export function cookieNames(ctx: Context): { session: string; csrf: string; presession: string } {
   const prefix = isHttps(ctx) ? '__Host-' : '';
-  return { session: `${prefix}farthing_session`, csrf: `${prefix}farthing_csrf` };
+  return { session: `${prefix}farthing_session`, csrf: `${prefix}farthing_csrf`, presession: `${prefix}farthing_presession` };
 }
 
 export function cookieOptions(ctx: Context) {
@@ -68,18 +69,23 @@ export async function requireAdminPage(ctx: Context, request: FastifyRequest): P
   return caller;
 }
 
-/** Where to go after signing in: a path on this site only, so `next` cannot send anyone elsewhere. */
+/**
+ * Where to go after signing in: a path on this site only, so `next` cannot send anyone elsewhere;
+ * printable ASCII only (a URL's own alphabet), since it becomes a Location header.
+ */
 export function safeNext(value: unknown, fallback = '/dashboard'): string {
   if (typeof value !== 'string' || value.length > 2000) return fallback;
-  return /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : fallback;
+  return /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/.test(value) ? value : fallback;
 }
 
 export async function startSession(ctx: Context, reply: FastifyReply, memberId: bigint): Promise<void> {
   const secret = await issueToken(ctx, memberId, 'session', SESSION_TTL_MS);
   const names = cookieNames(ctx);
   reply.setCookie(names.session, secret, { ...cookieOptions(ctx), maxAge: SESSION_TTL_MS / 1000 });
-  // A fresh CSRF secret with every session: one known before sign-in is worth nothing after it.
+  // A fresh CSRF secret with every session: one known before sign-in is worth nothing after it
+  // (and the tokens are bound to the session from now on, not to the pre-session).
   reply.clearCookie(names.csrf, cookieOptions(ctx));
+  reply.clearCookie(names.presession, cookieOptions(ctx));
 }
 
 export async function endSession(ctx: Context, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -88,4 +94,5 @@ export async function endSession(ctx: Context, request: FastifyRequest, reply: F
   if (secret && secret.length <= 200) await revokeToken(ctx, secret);
   reply.clearCookie(names.session, cookieOptions(ctx));
   reply.clearCookie(names.csrf, cookieOptions(ctx));
+  reply.clearCookie(names.presession, cookieOptions(ctx));
 }

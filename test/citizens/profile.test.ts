@@ -179,7 +179,12 @@ await eachDatabase(t, async (t, kind) => {
     t.notMatch(settings.text, 'name="publish_flattrs" type="checkbox" checked', 'publishing is off by default');
     const saved = await browser.post('/settings/profile/about', { display_name: 'Cat Power', bio: 'Line one\r\nLine two' });
     t.equal(saved.status, 303, saved.text.slice(0, 300));
-    const bad = await browser.post('/settings/profile/about', { display_name: 'Cat\u0001', bio: 'kept' });
+    // A control character stops at the one input boundary (src/http/input-guard.ts), naming the field;
+    // what only the profile's own rules refuse (a bidi override) is shown next to the field.
+    const control = await browser.post('/settings/profile/about', { display_name: 'Cat\u0001', bio: 'kept' });
+    t.equal(control.status, 400);
+    t.match(control.text, 'display_name', 'the refusal names the field');
+    const bad = await browser.post('/settings/profile/about', { display_name: 'Cat\u202e', bio: 'kept' });
     t.equal(bad.status, 400);
     t.match(bad.text, 'id="display_name-error"', 'the refusal is next to the field');
     t.match(bad.text, '>kept</textarea>', 'what was typed is kept');

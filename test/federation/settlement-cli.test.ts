@@ -89,10 +89,10 @@ await eachDatabase(t, async (t, kind) => {
     const csv = await cli(a, 'export', 'settlements', '--format', 'csv');
     t.equal(csv.code, 0, csv.stderr);
     const [header, ...rows] = csv.stdout.trimEnd().split('\r\n');
-    t.equal(header, 'id,peer,period,payable,receivable,net,debtor,state,reference,due,due_debtor,covers,paid_with');
+    t.equal(header, '"id","peer","period","payable","receivable","net","debtor","state","reference","due","due_debtor","covers","paid_with"');
     t.equal(rows.length, 1);
-    t.match(rows[0], `,${b.origin},2026-11,4.50,2.70,1.80,us,settled,CLI-SEPA-1,1.80,us,2026-11,2026-11`);
+    t.match(rows[0], `,"${b.origin}","2026-11","4.50","2.70","1.80","us","settled","CLI-SEPA-1","1.80","us","2026-11","2026-11"`);
     const csvStatements = await cli(a, 'export', 'statements', '--format', 'csv', '--period', '2026-11');
-    t.match(csvStatements.stdout, /^statement,direction,peer,sequence,period,state,line,creator,claimed_account,flattrs,amount\r\n/);
+    t.match(csvStatements.stdout, /^"statement","direction","peer","sequence","period","state","line","creator","claimed_account","flattrs","amount"\r\n/);
   });
 }, ['postgres']);

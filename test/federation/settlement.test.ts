@@ -85,7 +85,7 @@ await eachDatabase(t, async (t, kind) => {
     t.same(decemberDoc.lines, []);
     t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, 'chained to November\'s');
     const csv = await a.api('GET', '/api/v1/admin/settlements?format=csv', { token: a.adminToken });
-    t.match(csv.text, /^id,peer,period,payable,receivable,net,debtor,state,reference,due,due_debtor,covers,paid_with\r\n/);
+    t.match(csv.text, /^"id","peer","period","payable","receivable","net","debtor","state","reference","due","due_debtor","covers","paid_with"\r\n/);
   });
 
   t.test('a statement that does not reconcile is disputed, corrected and settled', async (t) => {

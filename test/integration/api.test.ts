@@ -197,10 +197,10 @@ await eachDatabase(t, async (t, kind) => {
     t.same(ledger.body.items.map((i: any) => [i.kind, i.direction, i.amount]), [['deposit', 'in', '10.00'], ['budget_charge', 'out', '5.00'], ['share', 'in', '2.70']]);
     const csv = await api('GET', '/api/v1/me/ledger?period=2026-11&format=csv', { token: ann });
     t.match(csv.headers['content-type'], /text\/csv/);
-    t.equal(csv.text.split('\r\n')[0], 'period,transfer_id,created_at,kind,direction,amount,reference,account');
+    t.equal(csv.text.split('\r\n')[0], '"period","transfer_id","created_at","kind","direction","amount","reference","account"', 'every cell quoted (src/http/csv.ts)');
     t.equal(csv.text.trim().split('\r\n').length, 4);
     const earningsCsv = await api('GET', '/api/v1/me/earnings?period=2026-11&format=csv', { token: bob });
-    t.match(earningsCsv.text, /https:\/\/bob\.example\/post,A post,1,4\.50,0\.00/);
+    t.match(earningsCsv.text, /"https:\/\/bob\.example\/post","A post","1","4\.50","0\.00"/);
 
     const check = await api('GET', '/api/v1/admin/ledger/check', { token: adminToken });
     t.equal(check.status, 200);
@@ -248,7 +248,8 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(form.statusCode, 415);
     const proto = await inst.app.inject({ method: 'POST', url: '/api/v1/admin/deposits', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, payload: '{"__proto__":{"amount":"1.00"},"username":"admin","reference":"p"}' });
     t.equal(proto.statusCode, 400);
-    t.equal((await api('GET', '/nothing-here')).body.error.code, 'not_found');
+    t.equal((await api('GET', '/api/nothing-here')).body.error.code, 'not_found');
+    t.equal((await api('GET', '/nothing-here')).status, 404, 'a page path: 404 as an HTML page (test/integration/edges-input.test.ts)');
     const check = await api('GET', '/api/v1/admin/ledger/check', { token: adminToken });
     t.equal(check.body.transfers, 0, 'nothing was booked');
   });

@@ -78,3 +78,11 @@ t.test('card top-ups: both Stripe secrets or neither, bounds, fee bearer, the fa
     t.notMatch((error as Error).message, /not valid secret/, 'a secret is never echoed');
   }
 });
+
+t.test('FARTHING_TOKEN_IDLE_HOURS: whole hours from 1 to 87600, 30 days by default', async (t) => {
+  t.equal(loadConfig({}).tokenIdleMs, 720 * 3_600_000);
+  t.equal(loadConfig({ FARTHING_TOKEN_IDLE_HOURS: '2' }).tokenIdleMs, 2 * 3_600_000);
+  for (const value of ['0', '1.5', 'forever', '87601']) {
+    t.throws(() => loadConfig({ FARTHING_TOKEN_IDLE_HOURS: value }), { name: 'ConfigError', message: /FARTHING_TOKEN_IDLE_HOURS/ }, value);
+  }
+});

@@ -162,7 +162,7 @@ await eachDatabase(t, async (t, kind) => {
     t.match(closed.text, 'href="/export/flattrs.csv?period=2026-11"');
     const csv = await browser.get('/export/flattrs.csv?period=2026-11');
     t.match(csv.headers['content-type'], 'text/csv');
-    t.match(csv.text, /2026-11,[^\n]*,https:\/\/cora\.example\/a,Cora A,[^\n]*,2\.50/);
+    t.match(csv.text, /"2026-11",[^\n]*,"https:\/\/cora\.example\/a","Cora A",[^\n]*,"2\.50"/);
 
     const creator = inst.browser();
     await creator.signIn('cora');

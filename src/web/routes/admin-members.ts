@@ -1,5 +1,6 @@
 /**
- * Admin: the members (wallet, budget, whether listed) with search and paging, every invite of
+ * Admin: the members (wallet, budget, whether listed) with search and paging, a new password for
+ * a member who lost theirs, every invite of
  * the instance (made here or by members; used or not), and the ledger self-check, one row per
  * check with what it found.
  */
@@ -9,8 +10,9 @@ import { AppError } from '../../core/errors.ts';
 import { formatAmount } from '../../core/money.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { createInvite } from '../../members/service.ts';
+import { setPasswordByAdmin } from '../../members/sessions.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
 import { PAGE_SIZE, pageParam, pager } from '../paging.ts';
 import { allInvites, searchMembers } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -46,7 +48,7 @@ ${rows.length === 0 ? html`<p>${error ? 'Nothing shown.' : search ? html`No memb
 <td class="num">${m.budget === null ? '—' : formatAmount(m.budget)}</td><td>${m.listed ? 'yes' : 'no'}</td><td>${m.created_at.toISOString().slice(0, 10)}</td></tr>`)}</tbody>
 </table></div>`}
 ${pager('/admin/members', { q: search || undefined }, pageNo, more)}
-<p><a href="/admin/deposits">Record a deposit</a></p>`;
+<p><a href="/admin/deposits">Record a deposit</a> · <a href="/admin/members/password">Set a member's password</a></p>`;
     return sendPage(reply, page({ title: 'Members', main, caller, csrf: csrfToken(reply), path: '/admin/members' }), error?.status ?? 200);
   });
 
@@ -91,6 +93,35 @@ ${pager('/admin/invites', { state }, pageNo, more)}`;
       return reply.redirect(`/admin/invites${query({ done: 'invite', code })}`, 303);
     } catch (error) {
       return showInvites(request, reply, caller, formError(error));
+    }
+  });
+
+  // A member who forgot their password asks an admin (there is no email): a new one, and every
+  // session and token of theirs is revoked (also `npm run farthing -- password <username>`).
+  const passwordPage = (request: FastifyRequest, reply: FastifyReply, caller: Caller, values: { username?: string }, error?: FormError) => {
+    const csrf = csrfToken(reply);
+    const main = html`<p>Sets a new password for a member who lost theirs; tell it to them in person or by a channel you trust.
+Every browser and token of theirs is signed out.</p>
+<form method="post" action="/admin/members/password">${csrfField(csrf)}
+${formAlert(error, ['username', 'password'])}
+${field({ name: 'username', label: 'Member', value: values.username, error, required: true, autocomplete: 'off' })}
+${field({ name: 'password', label: 'New password', type: 'password', error, required: true, autocomplete: 'new-password', hint: '8 to 256 characters' })}
+<button type="submit">Set the password</button>
+</form>`;
+    const notice = error ? undefined : noticeFor(request.query, { set: "Password set: the member's sessions and tokens are revoked." });
+    return sendPage(reply, page({ title: "Set a member's password", main, caller, csrf, notice, path: '/admin/members/password' }), error?.status ?? 200);
+  };
+
+  app.get('/admin/members/password', async (request, reply) => passwordPage(request, reply, await requireAdminPage(ctx, request), {}));
+
+  app.post('/admin/members/password', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    const caller = await requireAdminPage(ctx, request);
+    const body = request.body as { username?: unknown; password?: unknown };
+    try {
+      await setPasswordByAdmin(ctx, body.username, body.password);
+      return reply.redirect('/admin/members/password?done=set', 303);
+    } catch (error) {
+      return passwordPage(request, reply, caller, { username: typeof body.username === 'string' ? body.username.slice(0, 30) : undefined }, formError(error));
     }
   });
 

@@ -69,10 +69,12 @@ ${action}
 
   app.post<Params>('/things/:id/button', { config: { embed: 'frame' }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await currentMember(ctx, request);
-    if (!caller) return reply.redirect(`/things/${request.params.id}/button`, 303);
+    // The id goes back into a Location header: percent-encoded, whatever the path held.
+    const back = `/things/${encodeURIComponent(request.params.id)}/button`;
+    if (!caller) return reply.redirect(back, 303);
     try {
       await createFlattr(ctx, caller, { thing_id: request.params.id });
-      return reply.redirect(`/things/${request.params.id}/button`, 303);
+      return reply.redirect(back, 303);
     } catch (error) {
       return showButton(request, reply, formError(error));
     }

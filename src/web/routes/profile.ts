@@ -71,6 +71,8 @@ ${checkbox({ name: 'listed', label: 'List me and my things on the popular pages'
 ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse followers', checked: profile.publish_flattrs, error,
       hint: 'Each flattr becomes a public post “flattred <title>” with its link, sent to the fediverse accounts that follow you. Off unless you tick it.' })}
 <button type="submit">Save</button></form>
+<h2>Signing in</h2>
+<p><a href="/settings/sessions">Sessions and tokens</a> that can use your account, and <a href="/settings/password">your password</a>.</p>
 <h2>Apps</h2>
 <p><a href="/settings/apps">Apps you authorized</a> to use your account.</p>
 <p><a href="/settings/links">Fediverse accounts you linked</a>, so that flattrs of their posts come to you.</p>`;
@@ -92,7 +94,7 @@ ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse fo
     }
   });
 
-  app.post('/settings/profile/about', { preHandler: csrfCheck(app) }, async (request, reply) => {
+  app.post('/settings/profile/about', { config: { multiline: ['bio'] }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
     const body = request.body as { display_name?: unknown; bio?: unknown };
     try {

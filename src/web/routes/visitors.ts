@@ -1,7 +1,9 @@
 /** What a visitor sees: the front page, signing up, signing in and out. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Context } from '../../context.ts';
+import { isAppError } from '../../core/errors.ts';
 import { formatAmount } from '../../core/money.ts';
+import { retryAfterHeader } from '../../http/errors.ts';
 import { registerMember, signIn } from '../../members/service.ts';
 import { html } from '../html.ts';
 import { csrfField, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
@@ -89,14 +91,16 @@ ${field({ name: 'password', label: 'Password', type: 'password', error, required
     return signInPage(reply, { next, notice: noticeFor(request.query, { signedout: 'You are signed out.' }) });
   });
 
-  app.post('/signin', { config: authLimit, preHandler: csrfCheck(app) }, async (request, reply) => {
+  // Counted by the sign-in limits with every other password entry point (src/members/sign-in-limits.ts).
+  app.post('/signin', { config: { passwordEntry: true }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const body = request.body as Form;
     try {
-      const member = await signIn(ctx, body.username, body.password);
+      const member = await signIn(ctx, body.username, body.password, request.ip);
       await startSession(ctx, reply, member.id);
       return reply.redirect(safeNext(body.next), 303);
     } catch (error) {
-      return signInPage(reply, { username: body.username, next: body.next }, formError(error));
+      if (isAppError(error)) retryAfterHeader(reply, error);
+      return signInPage(reply, { username: stringOf(body.username), next: body.next }, formError(error));
     }
   });
 
