@@ -346,5 +346,5 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
 
 /** A configuration for tests and tools: the defaults, with overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_API_RATE_LIMIT: '1000000', FARTHING_TEST_FAST_HASHING: '1', ...overrides });
+  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_API_RATE_LIMIT: '1000000', FARTHING_TEST_FAST_HASHING: '1', FARTHING_TOKEN_IDLE_HOURS: '87600', ...overrides });
 }
