@@ -243,11 +243,11 @@ await eachDatabase(t, async (t, kind) => {
       [1, bobActor, undefined, 1, '4500000'],
       [2, bobActor, alice, 1, '4500000'],
     ], 'December\'s flattr, then November\'s held share of alice');
-    const credited = await b.ctx.db.selectFrom('transfers').innerJoin('accounts', 'accounts.id', 'transfers.credit_account_id')
-      .select((eb) => eb.fn.sum<bigint>('transfers.amount').as('total')).where('transfers.kind', '=', 'statement_credit')
-      .where('accounts.member_id', '=', (await b.ctx.db.selectFrom('members').select('id').where('username', '=', 'bob').executeTakeFirstOrThrow()).id)
+    // Credits from a peer are pending until the settlement (issue 12): one pending credit per line.
+    const credited = await b.ctx.db.selectFrom('pending_credits').select((eb) => eb.fn.sum<bigint>('amount').as('total'))
+      .where('member_id', '=', (await b.ctx.db.selectFrom('members').select('id').where('username', '=', 'bob').executeTakeFirstOrThrow()).id)
       .executeTakeFirstOrThrow();
-    t.equal(BigInt(credited.total), 9_000_000n, 'bob credited both shares');
+    t.equal(BigInt(credited.total), 9_000_000n, 'bob credited both shares (pending until the settlement)');
 
     // B closes December too: its (empty) statement to A lets both sides net the month.
     const closedB = await b.api('POST', '/api/v1/admin/periods/2026-12/close', { token: b.adminToken });
