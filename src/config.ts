@@ -109,6 +109,7 @@ const EnvSchema = z
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
+    FARTHING_NOTIFY_UNCLAIMED: z.enum(['on', 'off']).default('on'),
     FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
@@ -215,6 +216,8 @@ export interface Config {
   readonly tokenIdleMs: number;
   /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
+  /** Whether the instance actor tells fediverse accounts of money waiting for them (issue 13). */
+  readonly notifyUnclaimed: boolean;
   /** Origins of instances trusted for settlement from the start (FARTHING_PEERS). */
   readonly peers: readonly string[];
   /** JSON API requests per minute and bearer token (or IP address, without a token). */
@@ -325,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
+    notifyUnclaimed: e.FARTHING_NOTIFY_UNCLAIMED === 'on',
     peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),
     cards: e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
       ? Object.freeze({

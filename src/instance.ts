@@ -26,6 +26,7 @@ import { ensureAdmin } from './members/service.ts';
 import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
 import { startWebhookWorker } from './webhooks/delivery.ts';
 import { startClaimsRefresh } from './federation/claims.ts';
+import { noticeUnclaimed } from './federation/unclaimed.ts';
 
 export interface Instance {
   readonly ctx: Context;
@@ -88,6 +89,8 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   const settlementRelay = options.queueWorker === false ? undefined : startSettlementRelay(ctx);
   if (settlementRelay) {
     issueMissingStatements(ctx).catch((error: unknown) => log.error({ err: error }, 'issuing missing statements at start'));
+    // Messages about unclaimed money a crash between a close and its notices left undecided.
+    noticeUnclaimed(ctx).catch((error: unknown) => log.error({ err: error }, 'telling accounts of unclaimed money at start'));
   }
   // Subscribed flattrs at each period's start, and webhook deliveries (issue 6).
   const subscriptions = options.queueWorker === false ? undefined : startSubscriptionScheduler(ctx);

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { issueStatements } from '../settlement/issue.ts';
+import { noticeUnclaimed } from '../federation/unclaimed.ts';
 import { enqueuePeriodClosed } from '../webhooks/events.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { amountTooLarge, formatAmount } from '../core/money.ts';
@@ -32,6 +33,8 @@ export interface CloseSummary {
   owed_to_peers: string;
   /** Shares for fediverse accounts no Farthing instance claims (yet), kept for six closes. */
   unclaimed: string;
+  /** Held unclaimed shares paid to members here who claimed their accounts. */
+  unclaimed_released: string;
 }
 
 export interface CloseResult {
@@ -83,6 +86,12 @@ export async function closePeriod(ctx: Context, period: Period, options: CloseOp
       for (const p of periodsBetween(first, period)) await issueStatements(ctx, p);
     } catch (error) {
       ctx.log.error({ err: error, period }, 'issuing the statements of the close failed');
+    }
+    // Accounts with money newly waiting (or about to expire) are told (federation/unclaimed.ts).
+    try {
+      await noticeUnclaimed(ctx);
+    } catch (error) {
+      ctx.log.error({ err: error, period }, 'telling accounts of unclaimed money failed');
     }
   }
   return closed;
@@ -216,7 +225,9 @@ async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
       (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
         WHERE period = ${period} AND kind = 'hold_release' AND idempotency_key LIKE 'close:%') AS released,
       (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
-        WHERE period = ${period} AND kind = 'hold_expire' AND idempotency_key LIKE 'close:%') AS expired
+        WHERE period = ${period} AND kind = 'hold_expire' AND idempotency_key LIKE 'close:%') AS expired,
+      (SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
+        WHERE period = ${period} AND kind = 'unclaimed_release' AND idempotency_key LIKE 'close:%') AS unclaimed_released
   `.execute(db);
   const r = rows[0] as Record<string, bigint>;
   return {
@@ -231,12 +242,13 @@ async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
     expired: formatAmount(r.expired as bigint),
     owed_to_peers: formatAmount(r.owed_to_peers as bigint),
     unclaimed: formatAmount(r.unclaimed as bigint),
+    unclaimed_released: formatAmount(r.unclaimed_released as bigint),
   };
 }
 
 function emptySummary(): CloseSummary {
   const zero = formatAmount(0n);
-  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero, unclaimed: zero };
+  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero, unclaimed: zero, unclaimed_released: zero };
 }
 
 export async function getClose(ctx: Context, period: Period) {

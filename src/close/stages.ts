@@ -273,7 +273,22 @@ async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseA
     GROUP BY ${peerOrigin}, a.id`);
 
   const unclaimedAccount = await ensureSystemAccount(trx, 'unclaimed', p.currency, p.now);
-  // Earlier unclaimed shares whose account turned out to live on a Farthing instance...
+  // Earlier unclaimed shares of an account a member here now claims (claims.ts): paid to the
+  // member's wallet, one transfer per member...
+  await insertTransfers('unclaimed_release', sql`
+    SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
+           ${key('claim_here:')} || ra.claimed_member_id AS idem
+    FROM unclaimed u
+    JOIN remote_actors ra ON ra.id = u.actor_id AND ra.claimed_member_id IS NOT NULL
+    JOIN accounts a ON a.member_id = ra.claimed_member_id
+    WHERE u.state = 'held' AND u.period < ${p.period}
+    GROUP BY ra.claimed_member_id, a.id`);
+  await sql`
+    UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period}, claimed_member_id = ra.claimed_member_id
+    FROM remote_actors ra
+    WHERE ra.id = u.actor_id AND ra.claimed_member_id IS NOT NULL AND u.state = 'held' AND u.period < ${p.period}
+  `.execute(trx);
+  // ...those whose account turned out to live on a Farthing instance...
   await insertTransfers('unclaimed_claim', sql`
     SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
            ${key('claim:')} || ${peerOrigin} AS idem

@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   invalid_amount: 400,
   unauthorized: 401,
   forbidden: 403,
+  // the content of a URL names another owner (issue 13)
+  not_owner: 403,
   invite_required: 403,
   registration_closed: 403,
   not_found: 404,

@@ -230,8 +230,9 @@ export interface RemoteActorsTable {
 export interface OutboxTable {
   id: GeneratedAlways<bigint>;
   activity_id: string;
-  kind: 'like' | 'undo';
-  flattr_id: string;
+  /** 'notice': a direct message about unclaimed money (0013), from the instance actor. */
+  kind: 'like' | 'undo' | 'notice';
+  flattr_id: string | null;
   created_at: Timestamp;
   claimed_until: Date | null;
   relayed_at: Date | null;
@@ -500,6 +501,44 @@ export interface RemoteActorsTable {
 /** Merged into DB above. */
 export interface DB {
   member_links: MemberLinksTable;
+}
+
+/** Ownership proven by content, local claims and unclaimed notices (migrations/0013_ownership.ts). */
+export interface ThingsTable {
+  /** The thing's content names its owner. */
+  verified: Generated<boolean>;
+  /** For a thing of a fediverse account a member here claims: that account (its Likes go there). */
+  author_actor_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+}
+
+export interface RemoteActorsTable {
+  /** The member here who claims this account (both directions proven), if any. */
+  claimed_member_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+}
+
+export interface UnclaimedTable {
+  /** Once claimed by a member here: that member (paid from `unclaimed` to their wallet). */
+  claimed_member_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+}
+
+export interface UnclaimedNoticesTable {
+  id: GeneratedAlways<bigint>;
+  actor_id: bigint;
+  kind: 'first' | 'expiring';
+  since: string;
+  month: string;
+  amount: bigint;
+  expires: string;
+  content: string;
+  created_at: Timestamp;
+}
+
+export interface OutboxTable {
+  notice_id: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+}
+
+export interface DB {
+  unclaimed_notices: UnclaimedNoticesTable;
 }
 
 /** Members as fediverse citizens (migrations/0014_citizens.ts), merged into MembersTable above. */

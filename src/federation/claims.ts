@@ -1,24 +1,27 @@
 /**
- * Claims: a fediverse account linked to a Farthing member (product.md, Federation). An account is
- * claimed by a Farthing actor only when BOTH directions hold, each read from its own server:
- * the account's actor lists the Farthing actor in `alsoKnownAs`, and the Farthing actor lists
- * the account in its `alsoKnownAs` (a member's actor does so for every account they added on
- * /settings/links, see links.ts). Either direction alone proves nothing: anybody can write any
- * IRI into their own profile.
+ * Claims: a fediverse account linked to a Farthing member (product.md, Federation). One proof,
+ * the same for linking (links.ts) and for routing money, each direction read from its own server:
+ * the account points to the member (its `alsoKnownAs`, its `url`, or a profile field linking to
+ * the member's profile, which is the member's actor URL and lists the account with rel="me"),
+ * and the member's actor lists the account in `alsoKnownAs` (a member here does so for every
+ * account they added on /settings/links). Either direction alone proves nothing: anybody can
+ * write any IRI into their own profile.
  *
- * Discovery (remote-things.ts) asks findClaim for a thing's owner: a claim by a member here makes
- * the thing theirs (things.owner_member_id); a claim by a member of another Farthing instance is
- * remembered as remote_actors.claimed_by, so the Like goes to that member's actor (outbox.ts) and
- * the close owes the shares to that instance (close/stages.ts), held unclaimed shares included.
+ * A claim by a member here (remote_actors.claimed_member_id) makes the account's things the
+ * member's (things.owner_member_id, the account kept as author_actor_id so its server still gets
+ * the Likes), and the next close pays the member what waits for the account as unclaimed
+ * (close/stages.ts). A claim by a member of another Farthing instance is remembered as
+ * remote_actors.claimed_by: the Like goes to that member's actor as well (outbox.ts) and the close
+ * owes the shares to that instance, held unclaimed shares included.
  *
  * A Like that reaches us for a post of one of our members' linked accounts names the post, not a
- * thing of ours: inbox.ts asks localClaimedThing for the thing it is here.
+ * thing of ours: inbox.ts asks linkedThingId for the thing it is here.
  */
 import { type DocumentLoader } from '@fedify/fedify';
 import { type Actor, isActor, Link, PropertyValue } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { addMonths, periodOf } from '../core/period.ts';
-import { findMember } from '../members/service.ts';
+import { actorIri, findMember } from '../members/service.ts';
 import { instanceSoftware, rememberActor } from './discover.ts';
 import { thingForUrl } from './remote-things.ts';
 import { INSTANCE_ACTOR } from './federation.ts';
@@ -26,6 +29,8 @@ import { startWorker, type Worker } from '../worker.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
 const MAX_ALIASES = 5;
+/** At most this many aliases, urls and profile fields of one account are read. */
+const MAX_POINTERS = 16;
 
 export type Claim =
   | { kind: 'local'; memberId: bigint; actorIri: string }
@@ -56,18 +61,20 @@ async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; userna
 }
 
 /**
- * Who claims the account `owner`, if anyone: the first Farthing actor named in its
- * `alsoKnownAs` that names it back. A member here names it back by a row in member_links; an
+ * Who claims the account `owner`, if anyone: the first Farthing actor the account points to
+ * (accountPointers) that lists it back. A member here lists it by a row in member_links; an
  * actor elsewhere by its own document (fetched), on an instance whose NodeInfo says farthing.
  */
-export async function findClaim(ctx: Context, owner: Actor): Promise<Claim | null> {
+export async function findClaim(ctx: Context, owner: Actor, loader?: DocumentLoader): Promise<Claim | null> {
   const ownerIri = owner.id;
   if (!ownerIri) return null;
-  const aliases = owner.aliasIds.filter((a) => a.protocol === 'https:' || a.protocol === 'http:').slice(0, MAX_ALIASES);
-  if (aliases.length === 0) return null;
+  const candidates = (await accountPointers(owner, loader))
+    .map((p) => { try { return new URL(p); } catch { return null; } })
+    .filter((u): u is URL => u !== null && (u.protocol === 'https:' || u.protocol === 'http:') && u.origin !== ownerIri.origin)
+    .slice(0, MAX_ALIASES);
+  if (candidates.length === 0) return null;
   let remote: Awaited<ReturnType<typeof signedLoader>> | undefined;
-  for (const alias of aliases) {
-    if (alias.origin === ownerIri.origin) continue;
+  for (const alias of candidates) {
     const member = await localMember(ctx, alias);
     if (member) {
       const listed = await ctx.db
@@ -76,7 +83,7 @@ export async function findClaim(ctx: Context, owner: Actor): Promise<Claim | nul
         .where('member_id', '=', member.id)
         .where('actor_iri', '=', ownerIri.href)
         .executeTakeFirst();
-      if (listed) return { kind: 'local', memberId: member.id, actorIri: alias.href };
+      if (listed) return { kind: 'local', memberId: member.id, actorIri: actorIri(ctx, member.username) };
       continue;
     }
     if (alias.origin === new URL(ctx.config.origin).origin) continue;
@@ -85,22 +92,59 @@ export async function findClaim(ctx: Context, owner: Actor): Promise<Claim | nul
     const actor = await remote.lookup(alias.href);
     if (!actor || !isActor(actor as never)) continue;
     const farthing = actor as Actor;
-    if (farthing.id?.href !== alias.href) continue;
+    const farthingIri = farthing.id;
+    // A profile URL names the actor at that same URL (Farthing serves both there).
+    if (!farthingIri || canonical(farthingIri.href) !== canonical(alias.href)) continue;
     if (!farthing.aliasIds.some((back) => back.href === ownerIri.href)) continue;
-    if ((await instanceSoftware(ctx, alias)) !== 'farthing') continue;
-    return { kind: 'remote', actor: farthing, actorIri: alias.href };
+    if ((await instanceSoftware(ctx, farthingIri)) !== 'farthing') continue;
+    return { kind: 'remote', actor: farthing, actorIri: farthingIri.href };
   }
   return null;
 }
 
 /**
- * Records what findClaim found for a remembered remote actor: claimed_by names the claiming
- * Farthing actor (remembered too, for its inbox), or is cleared when nobody claims it now.
+ * Records what findClaim found for a remembered remote actor. A claim by a member here makes
+ * the account's things the member's (and its link verified); a claim elsewhere names the
+ * claiming Farthing actor in claimed_by (remembered too, for its inbox); no claim gives things a
+ * member here held by an earlier claim back to the account.
  */
 export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | null): Promise<void> {
   const claimedBy = claim?.kind === 'remote' ? claim.actorIri : null;
+  const member = claim?.kind === 'local' ? claim.memberId : null;
   if (claim?.kind === 'remote') await rememberActor(ctx, ctx.db, claim.actor);
-  await ctx.db.updateTable('remote_actors').set({ claimed_by: claimedBy }).where('id', '=', actorId).execute();
+  await ctx.db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('remote_actors').select(['iri', 'claimed_member_id']).where('id', '=', actorId).forUpdate().executeTakeFirst();
+    if (!before) return;
+    await trx.updateTable('remote_actors').set({ claimed_by: claimedBy, claimed_member_id: member }).where('id', '=', actorId).execute();
+    if (member !== null) {
+      // The account's things (and those an earlier claimer held) are the member's now.
+      await trx.updateTable('things')
+        .set({ owner_member_id: member, owner_actor_id: null, author_actor_id: actorId, verified: true })
+        .where((eb) => eb.or([eb('owner_actor_id', '=', actorId), eb('author_actor_id', '=', actorId)]))
+        .execute();
+      await trx.updateTable('member_links').set({ state: 'verified', verified_at: ctx.clock.now() })
+        .where('member_id', '=', member).where('actor_iri', '=', before.iri).where('state', '=', 'pending')
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('member_links as other').select('other.id')
+          .where('other.actor_iri', '=', before.iri).where('other.state', '=', 'verified'))))
+        .execute();
+    } else if (before.claimed_member_id !== null) {
+      await trx.updateTable('things')
+        .set({ owner_member_id: null, owner_actor_id: actorId, author_actor_id: null })
+        .where('author_actor_id', '=', actorId)
+        .execute();
+    }
+  });
+}
+
+/** Finds and records the claim on an account now (after a link is verified or removed). */
+export async function refreshClaimOf(ctx: Context, account: Actor, loader?: DocumentLoader): Promise<Claim | null> {
+  const claim = await findClaim(ctx, account, loader);
+  const known = await ctx.db.selectFrom('remote_actors').select('id').where('iri', '=', account.id?.href ?? '').executeTakeFirst();
+  // An account nobody flattred here and nobody claims needs no row.
+  if (!known && !claim) return null;
+  const id = known?.id ?? (await rememberActor(ctx, ctx.db, account));
+  await recordClaim(ctx, id, claim);
+  return claim;
 }
 
 /**
@@ -113,10 +157,11 @@ export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Prom
   const since = addMonths(periodOf(ctx.clock.now()), -1);
   const rows = await ctx.db
     .selectFrom('remote_actors')
-    .select(['id', 'iri', 'claimed_by'])
+    .select(['id', 'iri', 'claimed_by', 'claimed_member_id'])
     .where('id', '>', after)
     .where((eb) => eb.or([
       eb('claimed_by', 'is not', null),
+      eb('claimed_member_id', 'is not', null),
       eb('id', 'in', eb.selectFrom('unclaimed').select('actor_id').where('state', '=', 'held')),
       // owners of things flattred in this or last month: their shares are split at the next close
       eb('id', 'in', eb.selectFrom('things').innerJoin('flattrs', 'flattrs.thing_id', 'things.id')
@@ -133,9 +178,10 @@ export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Prom
   for (const row of rows) {
     const actor = await remote.lookup(row.iri);
     if (!actor || !isActor(actor as never)) continue;
-    const claim = await findClaim(ctx, actor as Actor);
+    const claim = await findClaim(ctx, actor as Actor, remote.loader);
     const claimedBy = claim?.kind === 'remote' ? claim.actorIri : null;
-    if (claimedBy === row.claimed_by) continue;
+    const member = claim?.kind === 'local' ? claim.memberId : null;
+    if (claimedBy === row.claimed_by && member === row.claimed_member_id) continue;
     await recordClaim(ctx, row.id, claim);
     changed++;
   }
@@ -161,18 +207,19 @@ export function startClaimsRefresh(ctx: Context): Worker {
 }
 
 /**
- * Whether a fediverse actor document points to one of `targets` (a member's actor IRI, which
- * is also their profile URL): in `alsoKnownAs`, in `url`, or as a link in a profile field
- * (Mastodon's PropertyValue attachments, whose value is HTML with the link in it).
+ * Every URL a fediverse actor document points to as its owner's elsewhere: `alsoKnownAs`, `url`,
+ * and the links in profile fields (Mastodon's PropertyValue attachments, whose value is HTML
+ * with the link in it). Bounded: a hostile document cannot make this read without end.
  */
-export async function pointsTo(actor: Actor, targets: string[], loader?: DocumentLoader): Promise<boolean> {
-  const wanted = new Set(targets.map(canonical));
-  const seen: string[] = [...actor.aliasIds.map((u) => u.href)];
-  for (const url of actor.urls) seen.push(url instanceof URL ? url.href : (url as Link).href?.href ?? '');
+export async function accountPointers(actor: Actor, loader?: DocumentLoader): Promise<string[]> {
+  const seen: string[] = [...actor.aliasIds.map((u) => u.href)].slice(0, MAX_POINTERS);
+  for (const url of actor.urls.slice(0, MAX_POINTERS)) seen.push(url instanceof URL ? url.href : (url as Link).href?.href ?? '');
+  let attachments = 0;
   try {
     for await (const attachment of actor.getAttachments({ ...(loader ? { documentLoader: loader } : {}), suppressError: true })) {
+      if (++attachments > MAX_POINTERS) break;
       if (attachment instanceof PropertyValue) {
-        const value = attachment.value?.toString() ?? '';
+        const value = (attachment.value?.toString() ?? '').slice(0, 2000);
         for (const m of value.matchAll(/href\s*=\s*"([^"]+)"|href\s*=\s*'([^']+)'|(https?:\/\/[^\s<>"']+)/gi)) seen.push(decode(m[1] ?? m[2] ?? m[3] ?? ''));
       } else if (attachment instanceof Link && attachment.href) {
         seen.push(attachment.href.href);
@@ -181,7 +228,15 @@ export async function pointsTo(actor: Actor, targets: string[], loader?: Documen
   } catch {
     // attachments that cannot be read prove nothing
   }
-  return seen.some((s) => wanted.has(canonical(s)));
+  const unique: string[] = [];
+  for (const s of seen) if (s && !unique.some((u) => canonical(u) === canonical(s))) unique.push(s);
+  return unique;
+}
+
+/** Whether a fediverse actor document points to one of `targets` (accountPointers). */
+export async function pointsTo(actor: Actor, targets: string[], loader?: DocumentLoader): Promise<boolean> {
+  const wanted = new Set(targets.map(canonical));
+  return (await accountPointers(actor, loader)).some((s) => wanted.has(canonical(s)));
 }
 
 function canonical(url: string): string {

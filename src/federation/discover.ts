@@ -54,11 +54,16 @@ export async function discoverRemoteThing(ctx: Context, url: string): Promise<Re
       const actor = await lookupHandle(ctx, (iri) => lookup(fctx, iri, loader), user, host);
       if (actor && isActor(actor as never)) return { url, uri: null, title: page.title, owner: actor as Actor };
     }
+    // Author links (rel="author", rel="me") to a fediverse profile.
+    for (const href of page.authors) {
+      const target = await lookup(fctx, href, loader);
+      if (target && isActor(target)) return { url, uri: null, title: page.title, owner: target };
+    }
   }
   throw new AppError('not_found', 'nobody has claimed this URL yet, and no owner could be found for it', { field: 'url' });
 }
 
-async function lookup(fctx: FedifyContext<void>, url: string, loader: DocumentLoader): Promise<ApObject | null> {
+export async function lookup(fctx: FedifyContext<void>, url: string, loader: DocumentLoader): Promise<ApObject | null> {
   try {
     return await fctx.lookupObject(url, { documentLoader: loader });
   } catch {
@@ -87,7 +92,7 @@ export async function lookupHandle(ctx: Context, lookupIri: (iri: string) => Pro
 }
 
 /** The object's author, only if the author lives on the object's own server (as Mastodon requires). */
-async function attributedActor(object: ApObject, loader: DocumentLoader): Promise<Actor | null> {
+export async function attributedActor(object: ApObject, loader: DocumentLoader): Promise<Actor | null> {
   const ids = object.attributionIds;
   const first = ids[0];
   if (!first || !object.id || first.origin !== object.id.origin) return null;
@@ -101,21 +106,26 @@ async function attributedActor(object: ApObject, loader: DocumentLoader): Promis
   return null;
 }
 
-function titleOf(object: ApObject): string | null {
+export function titleOf(object: ApObject): string | null {
   const name = object.name?.toString() ?? object.summary?.toString() ?? object.content?.toString();
   if (!name) return null;
   const text = name.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return text ? text.slice(0, 200) : null;
 }
 
-interface Page {
+export interface Page {
   title: string | null;
   payment: string[];
   creators: string[];
+  /** Author links (`rel="author"`, `rel="me"` on a link or an anchor) to a profile. */
+  authors: string[];
 }
 
-/** The head of an HTML page: its title, rel=payment links and fediverse:creator handles. */
-async function readPage(ctx: Context, url: string): Promise<Page | null> {
+/** At most this many links of one kind are read from a page (each may cost a lookup). */
+const PAGE_LINKS_MAX = 5;
+
+/** The head of an HTML page: its title, rel=payment links, fediverse:creator handles and author links. */
+export async function readPage(ctx: Context, url: string): Promise<Page | null> {
   let response: OutboundResponse;
   try {
     response = await outboundOf(ctx).fetch(url, { headers: { accept: 'text/html' }, maxBytes: PAGE_LIMIT_BYTES });
@@ -125,22 +135,29 @@ async function readPage(ctx: Context, url: string): Promise<Page | null> {
   if (!response.ok || !/text\/html|application\/xhtml\+xml/.test(response.headers['content-type'] ?? '')) return null;
   const html = response.text();
   const base = response.url || url;
-  const tags = html.match(/<(?:link|meta)\b[^>]*>/gi) ?? [];
+  const tags = html.match(/<(?:link|meta|a)\b[^>]*>/gi) ?? [];
   const payment: string[] = [];
   const creators: string[] = [];
+  const authors: string[] = [];
+  const push = (list: string[], href: string) => {
+    if (list.length >= PAGE_LINKS_MAX) return;
+    try {
+      const url = new URL(href, base);
+      if ((url.protocol === 'https:' || url.protocol === 'http:') && !list.includes(url.href)) list.push(url.href);
+    } catch {
+      // not a URL: ignored
+    }
+  };
   for (const tag of tags) {
     const attrs = attributes(tag);
-    if (/^link$/i.test(tag.slice(1, 5)) && attrs.rel?.toLowerCase().split(/\s+/).includes('payment') && attrs.href) {
-      try {
-        payment.push(new URL(attrs.href, base).href);
-      } catch {
-        // not a URL: ignored
-      }
-    }
-    if (attrs.name?.toLowerCase() === 'fediverse:creator' && attrs.content && /^@?[^@\s]+@[^@\s]+$/.test(attrs.content)) creators.push(attrs.content);
+    const rels = attrs.rel?.toLowerCase().split(/\s+/) ?? [];
+    const isLink = /^<link\b/i.test(tag);
+    if (isLink && rels.includes('payment') && attrs.href) push(payment, attrs.href);
+    if (attrs.href && (rels.includes('me') || (isLink && rels.includes('author')))) push(authors, attrs.href);
+    if (attrs.name?.toLowerCase() === 'fediverse:creator' && attrs.content && /^@?[^@\s]+@[^@\s]+$/.test(attrs.content) && creators.length < PAGE_LINKS_MAX) creators.push(attrs.content);
   }
   const title = /<title[^>]*>([^<]{1,400})<\/title>/i.exec(html)?.[1]?.trim() ?? null;
-  return { title: title ? decodeEntities(title).slice(0, 200) : null, payment, creators };
+  return { title: title ? decodeEntities(title).slice(0, 200) : null, payment, creators, authors };
 }
 
 function attributes(tag: string): Record<string, string> {

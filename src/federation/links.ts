@@ -3,16 +3,17 @@
  * its handle (`@alice@mastodon.example`) or actor IRI. It is stored as 'pending' and the member's
  * actor lists it in `alsoKnownAs` at once (federation.ts); "verify" reads the account's actor
  * document and marks the link 'verified' when the account points back to the member's actor
- * (its `alsoKnownAs`, its `url`, or a link in a profile field). One account is verified for one
- * member at most. Routing flattrs does not trust this table alone: claims.ts checks both
- * directions again whenever a thing of the account is discovered, on every instance.
+ * (its `alsoKnownAs`, its `url`, or a link in a profile field) and the member's actor lists it:
+ * the one proof claims.ts routes money by, so a verified link is a claim here at once. One
+ * account is verified for one member at most. Routing does not trust this table alone: claims.ts
+ * checks both directions again whenever a thing of the account is discovered, on every instance.
  */
 import { type Actor, isActor } from '@fedify/vocab';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { actorIri } from '../members/service.ts';
-import { pointsTo, signedLoader } from './claims.ts';
+import { pointsTo, recordClaim, refreshClaimOf, signedLoader } from './claims.ts';
 import { lookupHandle } from './discover.ts';
 
 /** Links a member may have, pending or verified. */
@@ -85,11 +86,21 @@ async function ownLink(ctx: Context, caller: Caller, id: string): Promise<LinkRo
   return row;
 }
 
+/** The two halves of the proof (claims.ts), as the member is shown them. */
+export interface LinkProof {
+  /** The account points to the member (alsoKnownAs, url, or a profile field linking to the profile). */
+  account_points_to_member: boolean;
+  /** The member's actor lists the account in alsoKnownAs. */
+  member_lists_account: boolean;
+}
+
 /**
- * Reads the account's actor again and checks that it points back to the caller's actor. Answers
- * the link, verified, or still pending with `problem` saying what is missing.
+ * Reads the account's actor again and checks both halves of the proof, the same proof that
+ * routes money (claims.ts). Answers the link, verified, or still pending with `problem` saying
+ * exactly which half is missing. A verified link is a claim at once: the account's things and
+ * the money waiting for it here become the member's (claims.ts recordClaim).
  */
-export async function verifyLink(ctx: Context, caller: Caller, id: string): Promise<LinkView & { problem?: string }> {
+export async function verifyLink(ctx: Context, caller: Caller, id: string): Promise<LinkView & { problem?: string; proof?: LinkProof }> {
   const row = await ownLink(ctx, caller, id);
   const remote = await signedLoader(ctx);
   if (!remote) throw new AppError('unavailable', 'this instance does not federate');
@@ -98,27 +109,44 @@ export async function verifyLink(ctx: Context, caller: Caller, id: string): Prom
   if (!found || !isActor(found as never) || (found as Actor).id?.href !== row.actor_iri) {
     return { ...view(row), problem: 'the account could not be read just now; try again later' };
   }
-  if (!(await pointsTo(found as Actor, [mine], remote.loader))) {
+  const account = found as Actor;
+  const proof: LinkProof = {
+    account_points_to_member: await pointsTo(account, [mine], remote.loader),
+    member_lists_account: (await linkedAccounts(ctx, caller.id)).some((u) => u.href === row.actor_iri),
+  };
+  if (!proof.account_points_to_member || !proof.member_lists_account) {
     if (row.state === 'verified') {
       // The account no longer points here: the proof is gone, so is the verification.
       await ctx.db.updateTable('member_links').set({ state: 'pending', verified_at: null }).where('id', '=', row.id).execute();
+      await refreshClaimOf(ctx, account, remote.loader);
     }
-    return { ...view({ ...row, state: 'pending', verified_at: null }), problem: `the account does not point back yet: add ${mine} to its profile links or its aliases (alsoKnownAs)` };
+    const missing = !proof.account_points_to_member
+      ? `the account does not point back yet: add ${mine} to its profile links (a profile field) or its aliases (alsoKnownAs)`
+      : `your Farthing actor ${mine} does not list the account (remove the link and add it again)`;
+    return { ...view({ ...row, state: 'pending', verified_at: null }), problem: missing, proof };
   }
-  if (row.state === 'verified') return view(row);
-  const now = ctx.clock.now();
-  try {
-    await ctx.db.updateTable('member_links').set({ state: 'verified', verified_at: now }).where('id', '=', row.id).execute();
-  } catch (error) {
-    if (isUniqueViolation(error, 'member_links_verified')) throw new AppError('forbidden', 'this account is already linked to another member', { field: 'account' });
-    throw error;
+  let verified = row;
+  if (row.state !== 'verified') {
+    const now = ctx.clock.now();
+    try {
+      await ctx.db.updateTable('member_links').set({ state: 'verified', verified_at: now }).where('id', '=', row.id).execute();
+    } catch (error) {
+      if (isUniqueViolation(error, 'member_links_verified')) throw new AppError('forbidden', 'this account is already linked to another member', { field: 'account' });
+      throw error;
+    }
+    verified = { ...row, state: 'verified', verified_at: now };
   }
-  return view({ ...row, state: 'verified', verified_at: now });
+  // Both halves hold: the account's things and waiting money are the member's from now on.
+  await refreshClaimOf(ctx, account, remote.loader);
+  return { ...view(verified), proof };
 }
 
 export async function removeLink(ctx: Context, caller: Caller, id: string): Promise<void> {
   const row = await ownLink(ctx, caller, id);
   await ctx.db.deleteFrom('member_links').where('id', '=', row.id).execute();
+  // A claim that rested on this link ends: the account's things go back to it.
+  const claimed = await ctx.db.selectFrom('remote_actors').select('id').where('iri', '=', row.actor_iri).where('claimed_member_id', '=', caller.id).executeTakeFirst();
+  if (claimed) await recordClaim(ctx, claimed.id, null);
 }
 
 /** The actor of a handle (WebFinger) or of an actor IRI; not_found when there is none. */

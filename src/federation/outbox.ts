@@ -11,9 +11,15 @@
  *
  * The Like (product.md): its id is the flattr's URL, its object the thing's IRI, its `context`
  * the period's IRI on this instance; no content, name or tag. Like and Undo of one flattr share
- * an ordering key, so the Undo never overtakes its Like.
+ * an ordering key, so the Undo never overtakes its Like. It goes to the post's author (for a
+ * post of an account a member here claims too, so the author sees it) and, when a member of
+ * another Farthing instance claims the account, to that member's actor as well.
+ *
+ * The same table carries the instance actor's direct messages about unclaimed money (kind
+ * 'notice', unclaimed.ts), relayed here the same way.
  */
-import { Like, Undo } from '@fedify/vocab';
+import { Create, Like, Mention, Note, Undo } from '@fedify/vocab';
+import { INSTANCE_ACTOR } from './federation.ts';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
@@ -48,6 +54,23 @@ interface PendingRow {
   actor_iri: string;
   inbox: string;
   shared_inbox: string | null;
+  /** The Farthing member's actor claiming the account (claims.ts), told as well. */
+  claimer_iri: string | null;
+  claimer_inbox: string | null;
+  claimer_shared_inbox: string | null;
+}
+
+/** Claims a batch of pending rows (real time: claims are whatever the instance's clock says). */
+function claimSql(kinds: 'flattrs' | 'notices') {
+  return sql`
+    UPDATE outbox SET claimed_until = now() + make_interval(secs => ${CLAIM_SECONDS})
+    WHERE id IN (
+      SELECT id FROM outbox
+      WHERE relayed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+        AND ${kinds === 'notices' ? sql`kind = 'notice'` : sql`kind <> 'notice'`}
+      ORDER BY id LIMIT ${BATCH}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING id, activity_id, kind, flattr_id, notice_id`;
 }
 
 /** Relays what is pending now; answers how many rows it relayed. */
@@ -56,44 +79,82 @@ export async function relayOutbox(ctx: Context): Promise<number> {
   if (!federation) return 0;
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
   // Claim a batch (no transaction is held while Fedify enqueues: on PGlite that would wait for
-  // the one connection forever). Claims are in real time, whatever the instance's clock says.
+  // the one connection forever).
   const { rows } = await sql<PendingRow>`
-    WITH claimed AS (
-      UPDATE outbox SET claimed_until = now() + make_interval(secs => ${CLAIM_SECONDS})
-      WHERE id IN (
-        SELECT id FROM outbox
-        WHERE relayed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY id LIMIT ${BATCH}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING id, activity_id, kind, flattr_id
-    )
+    WITH claimed AS (${claimSql('flattrs')})
     SELECT c.id, c.activity_id, c.kind, c.flattr_id, f.period, m.username, t.uri AS thing_uri, t.url AS thing_url,
-           -- an account claimed by a Farthing member (claims.ts): the Like goes to that member's actor
-           COALESCE(cb.iri, r.iri) AS actor_iri, COALESCE(cb.inbox, r.inbox) AS inbox,
-           CASE WHEN cb.id IS NULL THEN r.shared_inbox ELSE cb.shared_inbox END AS shared_inbox
+           -- the post's author (the owner, or for a thing a member here claims, its account)
+           r.iri AS actor_iri, r.inbox, r.shared_inbox,
+           -- an account claimed by a Farthing member elsewhere (claims.ts): that member's actor too
+           cb.iri AS claimer_iri, cb.inbox AS claimer_inbox, cb.shared_inbox AS claimer_shared_inbox
     FROM claimed c
     JOIN flattrs f ON f.id = c.flattr_id
     JOIN members m ON m.id = f.member_id
     JOIN things t ON t.id = f.thing_id
-    JOIN remote_actors r ON r.id = t.owner_actor_id
-    LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by
+    JOIN remote_actors r ON r.id = COALESCE(t.owner_actor_id, t.author_actor_id)
+    LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by AND t.owner_actor_id IS NOT NULL
     ORDER BY c.id`.execute(ctx.db);
   for (const row of rows) {
     const actor = new URL(actorIri(ctx, row.username));
+    const recipients = [{ id: new URL(row.actor_iri), inboxId: new URL(row.inbox), endpoints: row.shared_inbox ? { sharedInbox: new URL(row.shared_inbox) } : null }];
+    if (row.claimer_iri && row.claimer_inbox) {
+      // The claiming member's instance reconciles its statement against this Like; the post's
+      // server gets it too, so the author sees the favourite.
+      recipients.unshift({ id: new URL(row.claimer_iri), inboxId: new URL(row.claimer_inbox), endpoints: row.claimer_shared_inbox ? { sharedInbox: new URL(row.claimer_shared_inbox) } : null });
+    }
+    const to = recipients.map((r) => r.id);
     const like = new Like({
       id: new URL(row.kind === 'like' ? row.activity_id : row.activity_id.replace(/#undo$/, '')),
       actor,
       object: new URL(row.thing_uri ?? row.thing_url),
       contexts: [new URL(periodIri(ctx, row.period))],
-      to: new URL(row.actor_iri),
+      tos: to,
     });
-    const activity = row.kind === 'like' ? like : new Undo({ id: new URL(row.activity_id), actor, object: like, to: new URL(row.actor_iri) });
-    const recipient = {
-      id: new URL(row.actor_iri),
-      inboxId: new URL(row.inbox),
-      endpoints: row.shared_inbox ? { sharedInbox: new URL(row.shared_inbox) } : null,
-    };
-    await fctx.sendActivity({ identifier: row.username }, recipient, activity, { orderingKey: row.flattr_id });
+    const activity = row.kind === 'like' ? like : new Undo({ id: new URL(row.activity_id), actor, object: like, tos: to });
+    await fctx.sendActivity({ identifier: row.username }, recipients, activity, { orderingKey: row.flattr_id });
+    await ctx.db.updateTable('outbox').set({ relayed_at: ctx.clock.now() }).where('id', '=', row.id).execute();
+  }
+  return rows.length + (await relayNotices(ctx));
+}
+
+interface NoticeRow {
+  id: bigint;
+  notice_id: bigint;
+  activity_id: string;
+  content: string;
+  actor_iri: string;
+  handle: string | null;
+  inbox: string;
+}
+
+/**
+ * Direct messages from the instance actor about money waiting for an account (notices.ts): a
+ * Create of a Note addressed to that account only, with a Mention of it, as Mastodon expects
+ * of a direct message; delivered to the account's own inbox.
+ */
+async function relayNotices(ctx: Context): Promise<number> {
+  const federation = ctx.federation;
+  if (!federation) return 0;
+  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
+  const { rows } = await sql<NoticeRow>`
+    WITH claimed AS (${claimSql('notices')})
+    SELECT c.id, c.notice_id, c.activity_id, n.content, r.iri AS actor_iri, r.handle, r.inbox
+    FROM claimed c
+    JOIN unclaimed_notices n ON n.id = c.notice_id
+    JOIN remote_actors r ON r.id = n.actor_id
+    ORDER BY c.id`.execute(ctx.db);
+  const instance = fctx.getActorUri(INSTANCE_ACTOR);
+  for (const row of rows) {
+    const account = new URL(row.actor_iri);
+    const note = new Note({
+      id: new URL(row.activity_id),
+      attribution: instance,
+      to: account,
+      content: row.content,
+      tags: [new Mention({ href: account, name: row.handle ?? account.href })],
+    });
+    const create = new Create({ id: new URL(`${row.activity_id}#create`), actor: instance, object: note, to: account });
+    await fctx.sendActivity({ identifier: INSTANCE_ACTOR }, { id: account, inboxId: new URL(row.inbox) }, create, { orderingKey: row.activity_id });
     await ctx.db.updateTable('outbox').set({ relayed_at: ctx.clock.now() }).where('id', '=', row.id).execute();
   }
   return rows.length;
@@ -102,5 +163,5 @@ export async function relayOutbox(ctx: Context): Promise<number> {
 /** Runs the relay in this process until stopped: at once when woken, else every POLL_MS. */
 export function startRelay(ctx: Context): Worker {
   // A full batch means there may be more.
-  return startWorker(ctx, WORKER, POLL_MS, async () => (await relayOutbox(ctx)) === BATCH);
+  return startWorker(ctx, WORKER, POLL_MS, async () => (await relayOutbox(ctx)) >= BATCH);
 }

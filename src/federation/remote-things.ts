@@ -1,6 +1,8 @@
 /**
  * A URL's thing, found here or made at its first flattr from what discover.ts finds: owned by a
- * member here when the owner's actor is ours, else by the remote actor.
+ * member here when the owner's actor is ours or an account a member here claims (the account is
+ * kept as the thing's author, whose server still gets the Likes), else by the remote actor.
+ * Found by what its content names, such a thing is verified.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
@@ -27,8 +29,10 @@ export async function thingForUrl(ctx: Context, url: string, options: { onlyLoca
   const claim = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await findClaim(ctx, found.owner);
   const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : claim?.kind === 'local' ? claim.memberId : undefined;
   if (!localOwner && options.onlyLocalOwner) throw new AppError('not_found', 'the owner named for this URL is not a member here');
-  const actorId = localOwner ? null : await rememberActor(ctx, ctx.db, found.owner);
-  if (actorId !== null) await recordClaim(ctx, actorId, claim);
+  // A claimed account's post is the member's, and its Likes still go to the post's server.
+  const remembered = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await rememberActor(ctx, ctx.db, found.owner);
+  if (remembered !== null) await recordClaim(ctx, remembered, claim);
+  const actorId = localOwner ? null : remembered;
   // The thing's URL may already be taken by another thing: then it is known by its uri alone.
   const taken = await findThingByUrl(ctx, found.url);
   await ctx.db
@@ -39,6 +43,9 @@ export async function thingForUrl(ctx: Context, url: string, options: { onlyLoca
       title: found.title,
       owner_member_id: localOwner ?? null,
       owner_actor_id: actorId,
+      author_actor_id: localOwner ? remembered : null,
+      // Found by what its content names.
+      verified: true,
       uri: found.uri,
       created_at: ctx.clock.now(),
     })

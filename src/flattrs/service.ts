@@ -100,10 +100,11 @@ async function click(ctx: Context, caller: Caller, key: ThingKey, wallet: bigint
   };
   const [local] = await ('id' in key ? localClickById : localClickByUrl)(ctx.db, { ...values, flattr: randomUUID(), post: randomUUID() });
   if (local?.posted) wakePostsRelay(ctx);
-  if (!local || local.owner_actor_id == null) return local;
+  // A thing whose Like goes out: a remote owner's, or a claimed account's post (its author's server).
+  if (!local || (local.owner_actor_id == null && local.author_actor_id == null)) return local;
   const flattr = randomUUID();
   const [row] = await ('id' in key ? clickById : clickByUrl)(ctx.db, { ...values, flattr, post: randomUUID(), iri: flattrIri(ctx, flattr) });
-  if (row?.owner_actor_id != null && row.flattr_id !== null) wakeRelay(ctx);
+  if ((row?.owner_actor_id != null || row?.author_actor_id != null) && row?.flattr_id != null) wakeRelay(ctx);
   if (row?.posted) wakePostsRelay(ctx);
   return row;
 }
@@ -129,14 +130,15 @@ function thingWhere(by: 'id' | 'url', thing: string) {
 function localClick(by: 'id' | 'url') {
   return renderedOnce((v: ClickValues) => sql<ClickRow>`
     WITH thing AS (
-      SELECT t.id, t.url, t.title, t.uri, t.owner_member_id, m.username AS owner_username, t.owner_actor_id
+      SELECT t.id, t.url, t.title, t.uri, t.owner_member_id, m.username AS owner_username, t.owner_actor_id,
+             t.verified, t.author_actor_id
       FROM things t LEFT JOIN members m ON m.id = t.owner_member_id
       WHERE ${thingWhere(by, v.thing)}
       LIMIT 1
     ), inserted AS (
       INSERT INTO flattrs (id, member_id, thing_id, period, created_at)
       SELECT ${v.flattr}::uuid, ${v.member}::bigint, thing.id, ${v.period}, ${v.now} FROM thing
-      WHERE thing.owner_actor_id IS NULL
+      WHERE thing.owner_actor_id IS NULL AND thing.author_actor_id IS NULL
         AND thing.owner_member_id IS DISTINCT FROM ${v.member}::bigint
         AND ${periodIsOpenSql(v.period)}
         AND ${balanceSql(v.wallet)} >= ${budgetSql(v.member, v.period, v.minBudget)}
@@ -171,7 +173,7 @@ function anyClick(by: 'id' | 'url') {
     ), queued AS (
       INSERT INTO outbox (activity_id, kind, flattr_id, created_at)
       SELECT ${v.iri}, 'like', inserted.id, ${v.now} FROM inserted, thing
-      WHERE thing.owner_actor_id IS NOT NULL
+      WHERE thing.owner_actor_id IS NOT NULL OR thing.author_actor_id IS NOT NULL
     ), ${postedSql(v)}
     SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
            EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks,
@@ -253,7 +255,7 @@ export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): 
     ), queued AS (
       INSERT INTO outbox (activity_id, kind, flattr_id, created_at)
       SELECT ${undoIri(ctx, flattrId)}, 'undo', w.id, ${ctx.clock.now()}
-      FROM withdrawn w JOIN things t ON t.id = w.thing_id WHERE t.owner_actor_id IS NOT NULL
+      FROM withdrawn w JOIN things t ON t.id = w.thing_id WHERE t.owner_actor_id IS NOT NULL OR t.author_actor_id IS NOT NULL
       RETURNING id
     ), unposted AS (
       -- its public post, if it had one, is deleted where it went (federation/posts.ts)

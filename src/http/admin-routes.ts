@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
+import { listUnclaimed } from '../federation/unclaimed.ts';
 import { parsePeriod } from '../core/period.ts';
 import { closePeriod, periodStatus } from '../close/run.ts';
 import { checkLedger } from '../ledger/check.ts';
@@ -28,6 +29,7 @@ const CloseSummary = z
     expired: Amount,
     owed_to_peers: Amount,
     unclaimed: Amount.optional().describe('Shares for remote owners not yet reachable, held for them (closes before this field existed lack it).'),
+    unclaimed_released: Amount.optional().describe('Held unclaimed shares paid to members here who claimed their accounts (closes before this field existed lack it).'),
   })
   .meta({ id: 'CloseSummary', description: 'What a close did; amounts as decimal strings.' });
 
@@ -64,6 +66,30 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
     const { username, amount, reference } = request.body;
     return reply.status(201).send(await recordDeposit(ctx, { username, amount, reference }));
   });
+
+  api.get('/api/v1/admin/unclaimed', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Money waiting for fediverse accounts no instance claims, and when it goes to the charity',
+      security: route.admin,
+      response: {
+        200: z.object({
+          items: z.array(z.object({
+            account: z.string().describe("The account's actor IRI."),
+            handle: z.string().nullable().describe('@name@host, when known.'),
+            amount: Amount,
+            flattrs: z.number().int().describe('Flattrs whose shares wait.'),
+            periods: z.array(z.string()).describe('The months whose shares wait, oldest first.'),
+            expires: z.string().describe('The close (of this period) at which the oldest of it goes to the charity.'),
+            expires_at: z.string().describe('When that period ends; its close follows.'),
+            page: z.string().describe('The public page about it, for the account.'),
+          })),
+        }),
+        ...errors(401, 403),
+      },
+    },
+    preValidation: admin,
+  }, async () => listUnclaimed(ctx));
 
   api.put('/api/v1/admin/charity', {
     schema: {

@@ -24,7 +24,13 @@ export const Link = z
   })
   .meta({ id: 'Link', description: 'A fediverse account the member links (two-way proof).' });
 
-const Verified = Link.extend({ problem: z.string().optional().describe('Why the link is still pending.') });
+const Verified = Link.extend({
+  problem: z.string().optional().describe('Why the link is still pending: which half of the proof is missing.'),
+  proof: z.object({
+    account_points_to_member: z.boolean().describe('The account points to the member: alsoKnownAs, url, or a profile field linking to the profile.'),
+    member_lists_account: z.boolean().describe("The member's actor lists the account in alsoKnownAs."),
+  }).optional().describe('The two halves of the proof, when the account could be read.'),
+});
 
 export function linkRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();

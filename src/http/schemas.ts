@@ -74,6 +74,7 @@ export const Thing = z
       handle: z.string().optional().describe('@name@host, when known, for a remote owner.'),
     }),
     uri: z.string().describe("The thing's own IRI on its home instance."),
+    verified: z.boolean().describe('Its content names its owner; false: it names nobody (or could not be read).'),
   })
   .meta({ id: 'Thing', description: 'A flattrable thing.' });
 

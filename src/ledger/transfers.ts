@@ -34,6 +34,8 @@ export type TransferKind =
   | 'owed_to_peer'
   | 'unclaimed'
   | 'unclaimed_claim'
+  /** held unclaimed shares paid to the member here who claimed the account (issue 13) */
+  | 'unclaimed_release'
   | 'unclaimed_expire'
   | 'statement_credit'
   | 'settlement_paid'

@@ -124,6 +124,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
   'POST /api/v1/admin/settlements/:id/confirm': 'admin',
   'POST /api/v1/admin/statements/:id/correct': 'admin',
   'GET /api/v1/admin/peers': 'admin',
+  'GET /api/v1/admin/unclaimed': 'admin',
   'PUT /api/v1/admin/peers': 'admin',
 
   // bank rails (src/banking/)

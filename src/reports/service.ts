@@ -35,7 +35,7 @@ export async function me(ctx: Context, caller: Caller) {
   };
 }
 
-const thingColumns = ['things.id as thing_id', 'things.url', 'things.title', 'things.owner_member_id', 'owners.username as owner_username'] as const;
+const thingColumns = ['things.id as thing_id', 'things.url', 'things.title', 'things.owner_member_id', 'owners.username as owner_username', 'things.verified'] as const;
 
 export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
   const rows = await ctx.db

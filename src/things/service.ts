@@ -9,6 +9,8 @@ import { AppError } from '../core/errors.ts';
 import { isUniqueViolation, UUID_PATTERN } from '../db/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri } from '../members/service.ts';
+import { rememberActor } from '../federation/discover.ts';
+import { proveOwnership } from './ownership.ts';
 import { normalizeTitle, normalizeUrl } from './urls.ts';
 
 export interface ThingView {
@@ -18,6 +20,8 @@ export interface ThingView {
   /** username for a member here; handle (`@name@host`), when known, for a remote owner. */
   owner: { actor: string; username?: string; handle?: string };
   uri: string;
+  /** Its content names its owner (issue 13); false: it names nobody, or could not be read. */
+  verified: boolean;
 }
 
 /** A thing as queried: exactly one of the owner columns is set (things_one_owner). */
@@ -31,6 +35,9 @@ export interface ThingRow {
   owner_actor_iri?: string | null;
   owner_handle?: string | null;
   uri?: string | null;
+  verified: boolean;
+  /** For a thing of a fediverse account claimed by a member here: that account (migration 0013). */
+  author_actor_id?: bigint | null;
 }
 
 export function thingUri(ctx: Context, id: string): string {
@@ -41,7 +48,7 @@ export function thingView(ctx: Context, row: ThingRow): ThingView {
   const owner = row.owner_username
     ? { actor: actorIri(ctx, row.owner_username), username: row.owner_username }
     : { actor: row.owner_actor_iri as string, ...(row.owner_handle ? { handle: row.owner_handle } : {}) };
-  return { id: row.id, url: row.url, title: row.title, owner, uri: row.uri ?? thingUri(ctx, row.id) };
+  return { id: row.id, url: row.url, title: row.title, owner, uri: row.uri ?? thingUri(ctx, row.id), verified: row.verified };
 }
 
 /** Whether a thing is owned by a member of this instance. */
@@ -51,7 +58,7 @@ export function isLocal(row: ThingRow): boolean {
 
 /** The columns every ThingRow query selects, for joins on `things t`, `members m`, `remote_actors r`. */
 export const THING_COLUMNS_SQL = `t.id, t.url, t.title, t.uri, t.owner_member_id, m.username AS owner_username,
-  t.owner_actor_id, r.iri AS owner_actor_iri, r.handle AS owner_handle`;
+  t.owner_actor_id, r.iri AS owner_actor_iri, r.handle AS owner_handle, t.verified, t.author_actor_id`;
 
 function selectThings(db: Executor) {
   return db
@@ -61,17 +68,27 @@ function selectThings(db: Executor) {
     .select([
       'things.id', 'things.url', 'things.title', 'things.uri', 'things.owner_member_id', 'members.username as owner_username',
       'things.owner_actor_id', 'remote_actors.iri as owner_actor_iri', 'remote_actors.handle as owner_handle',
+      'things.verified', 'things.author_actor_id',
     ]);
 }
 
+/**
+ * Registers a URL as the caller's thing, after reading whose it is (ownership.ts): refused when
+ * its content names someone else, verified when it names the caller, else unverified.
+ */
 export async function registerThing(ctx: Context, caller: Caller, input: { url: unknown; title?: unknown }): Promise<ThingView> {
   const url = normalizeUrl(input.url);
-  const title = normalizeTitle(input.title);
+  const given = normalizeTitle(input.title);
+  const known = await findThingByUrl(ctx, url);
+  if (known) throw new AppError('thing_exists', 'this URL is already registered as a thing', { existing_id: known.id });
+  const proof = await proveOwnership(ctx, caller, url);
+  const title = given ?? (proof.title ? normalizeTitle(proof.title) : null);
+  const author = proof.author ? await rememberActor(ctx, ctx.db, proof.author) : null;
   const id = randomUUID();
   try {
     await ctx.db
       .insertInto('things')
-      .values({ id, url, title, owner_member_id: caller.id, created_at: ctx.clock.now() })
+      .values({ id, url, title, owner_member_id: caller.id, created_at: ctx.clock.now(), verified: proof.verified, author_actor_id: author })
       .execute();
   } catch (error) {
     if (isUniqueViolation(error, 'things_url_key')) {
@@ -80,7 +97,7 @@ export async function registerThing(ctx: Context, caller: Caller, input: { url: 
     }
     throw error;
   }
-  return thingView(ctx, { id, url, title, owner_member_id: caller.id, owner_username: caller.username });
+  return thingView(ctx, { id, url, title, owner_member_id: caller.id, owner_username: caller.username, verified: proof.verified });
 }
 
 export function findThingById(ctx: Context, id: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {

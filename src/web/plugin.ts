@@ -29,6 +29,7 @@ import { consentRoutes } from './routes/oauth.ts';
 import { popularRoutes } from './routes/popular.ts';
 import { profileRoutes } from './routes/profile.ts';
 import { linkPageRoutes } from './routes/links.ts';
+import { unclaimedRoutes } from './routes/unclaimed.ts';
 import { remoteFlattrRoutes } from './routes/remote-flattr.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { thingRoutes } from './routes/things.ts';
@@ -65,6 +66,7 @@ export async function webPages(app: FastifyInstance, { ctx }: WebPagesOptions): 
   accountRoutes(app, ctx);
   linkPageRoutes(app, ctx);
   remoteFlattrRoutes(app, ctx);
+  unclaimedRoutes(app, ctx);
   citizenRoutes(app, ctx);
   cardPages(app, ctx);
   bankPages(app, ctx);

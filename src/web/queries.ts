@@ -37,7 +37,7 @@ export async function flattrCountsOf(ctx: Context, thingId: string): Promise<Fla
 export async function thingsOwnedBy(ctx: Context, caller: Caller): Promise<(ThingView & FlattrCounts)[]> {
   const rows = await ctx.db
     .selectFrom('things')
-    .select(['id', 'url', 'title', 'owner_member_id'])
+    .select(['id', 'url', 'title', 'owner_member_id', 'verified'])
     .where('owner_member_id', '=', caller.id)
     .orderBy('created_at', 'desc')
     .limit(500)

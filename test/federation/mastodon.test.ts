@@ -1,123 +1,16 @@
 /**
- * Flattring a plain Mastodon user's post. The "Mastodon" here is a small HTTP server serving the
- * documents Mastodon serves (an actor with its RSA key, a Note, NodeInfo saying "mastodon") and
- * checking each delivery to its inbox as Mastodon does: a draft-cavage Signature covering
- * (request-target), host, date and digest; the Digest equal to the body's SHA-256; a recent Date;
- * the key fetched from its keyId and owned by the activity's actor, who lists it. RFC 9421
- * signatures it does not know are answered 401, so Fedify falls back as it would with Mastodon.
+ * Flattring a plain Mastodon user's post. The "Mastodon" here is test/helpers/mastodon.ts: a
+ * small HTTP server serving the documents Mastodon serves and checking each delivery to its
+ * inbox as Mastodon does (signature, digest, date, key owner).
  *
  * Then the close: nobody claims the account, so its shares wait as unclaimed for six closes and
  * then go to the charity.
  */
-import { createHash, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { addMonths } from '../../src/core/period.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { close, eventually, listen, readAll, startNetworked } from '../helpers/network.ts';
-
-const AP = 'application/activity+json';
-
-interface Delivery {
-  verified: boolean;
-  reason?: string;
-  activity: any;
-}
-
-async function mastodon(t: Test) {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const deliveries: Delivery[] = [];
-  let origin = '';
-  const server = createServer(async (req, res) => {
-    const body = await readAll(req);
-    const path = req.url ?? '/';
-    const json = (status: number, doc: unknown, type = AP) => res.writeHead(status, { 'content-type': type }).end(JSON.stringify(doc));
-    if (req.method === 'GET' && path === '/users/alice') {
-      return json(200, {
-        '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
-        id: `${origin}/users/alice`,
-        type: 'Person',
-        preferredUsername: 'alice',
-        inbox: `${origin}/users/alice/inbox`,
-        outbox: `${origin}/users/alice/outbox`,
-        followers: `${origin}/users/alice/followers`,
-        endpoints: { sharedInbox: `${origin}/inbox` },
-        publicKey: { id: `${origin}/users/alice#main-key`, owner: `${origin}/users/alice`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
-      });
-    }
-    if (req.method === 'GET' && path === '/users/alice/statuses/1') {
-      return json(200, {
-        '@context': 'https://www.w3.org/ns/activitystreams',
-        id: `${origin}/users/alice/statuses/1`,
-        type: 'Note',
-        attributedTo: `${origin}/users/alice`,
-        url: `${origin}/@alice/1`,
-        content: '<p>A toot worth a flattr</p>',
-        to: ['https://www.w3.org/ns/activitystreams#Public'],
-      });
-    }
-    if (req.method === 'GET' && path === '/.well-known/nodeinfo') {
-      return json(200, { links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
-    }
-    if (req.method === 'GET' && path === '/nodeinfo/2.0') {
-      return json(200, {
-        version: '2.0',
-        software: { name: 'mastodon', version: '4.3.0' },
-        protocols: ['activitypub'],
-        services: { outbound: [], inbound: [] },
-        usage: { users: {}, localPosts: 1 },
-        openRegistrations: false,
-        metadata: {},
-      }, 'application/json');
-    }
-    if (req.method === 'POST' && (path === '/users/alice/inbox' || path === '/inbox')) {
-      // RFC 9421 (Signature-Input) is not what this Mastodon knows: 401, and the sender falls back.
-      if (req.headers['signature-input']) return res.writeHead(401).end('Unknown signature scheme');
-      const result = await verifyAsMastodon(req, path, body);
-      let activity: unknown = null;
-      try {
-        activity = JSON.parse(body.toString('utf8'));
-      } catch {
-        // recorded as unparsable
-      }
-      if (!req.headers.signature) return res.writeHead(401).end('Request not signed');
-      deliveries.push({ ...result, activity });
-      return res.writeHead(result.verified ? 202 : 401).end();
-    }
-    res.writeHead(404).end();
-  });
-  const port = await listen(server);
-  origin = `http://127.0.0.1:${port}`;
-  t.teardown(() => close(server));
-  return { origin, deliveries };
-}
-
-/** What Mastodon's SignatureVerification concern checks, written from its documented behaviour. */
-async function verifyAsMastodon(req: IncomingMessage, path: string, body: Buffer): Promise<{ verified: boolean; reason?: string }> {
-  const header = req.headers.signature;
-  if (typeof header !== 'string') return { verified: false, reason: 'no Signature header' };
-  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-  const headers: string[] = (params.headers ?? 'date').split(' ');
-  for (const required of ['(request-target)', 'host', 'date', 'digest']) {
-    if (!headers.includes(required)) return { verified: false, reason: `signature does not cover ${required}` };
-  }
-  if (params.algorithm && !['rsa-sha256', 'hs2019'].includes(params.algorithm)) return { verified: false, reason: `algorithm ${params.algorithm}` };
-  const digest = `SHA-256=${createHash('sha256').update(body).digest('base64')}`;
-  if (req.headers.digest !== digest) return { verified: false, reason: 'digest does not match the body' };
-  const date = Date.parse(String(req.headers.date));
-  if (!Number.isFinite(date) || Math.abs(Date.now() - date) > 60 * 60 * 1000) return { verified: false, reason: 'date out of range' };
-  const signingString = headers
-    .map((name) => (name === '(request-target)' ? `(request-target): ${req.method!.toLowerCase()} ${path}` : `${name}: ${req.headers[name]}`))
-    .join('\n');
-  const keyResponse = await fetch(params.keyId!, { headers: { accept: AP } });
-  const keyDoc = (await keyResponse.json()) as any;
-  const key = keyDoc.publicKey?.id === params.keyId ? keyDoc.publicKey : keyDoc.id === params.keyId ? keyDoc : null;
-  if (!key) return { verified: false, reason: 'the actor does not list the key' };
-  const actor = JSON.parse(body.toString('utf8')).actor;
-  if (key.owner !== actor || keyDoc.id !== actor) return { verified: false, reason: 'the key is not the actor\'s' };
-  const ok = verify('sha256', Buffer.from(signingString), createPublicKey(key.publicKeyPem), Buffer.from(params.signature!, 'base64'));
-  return ok ? { verified: true } : { verified: false, reason: 'bad signature' };
-}
+import { mastodon } from '../helpers/mastodon.ts';
+import { eventually, startNetworked } from '../helpers/network.ts';
 
 await eachDatabase(t, async (t, kind) => {
   const masto = await mastodon(t);

@@ -176,7 +176,7 @@ await eachDatabase(t, async (t, kind) => {
     inst.clock.set('2026-12-01T00:00:01Z');
     const close = await api('POST', '/api/v1/admin/periods/2026-11/close', { token: adminToken });
     t.equal(close.status, 200);
-    t.same(Object.keys(close.body.summary).sort(), ['charged', 'expired', 'fees', 'flattrs', 'held', 'members_charged', 'owed_to_peers', 'paid', 'released', 'to_charity', 'unclaimed'].sort());
+    t.same(Object.keys(close.body.summary).sort(), ['charged', 'expired', 'fees', 'flattrs', 'held', 'members_charged', 'owed_to_peers', 'paid', 'released', 'to_charity', 'unclaimed', 'unclaimed_released'].sort());
     t.equal(close.body.summary.flattrs, 2);
     const closedWithdraw = await api('DELETE', `/api/v1/flattrs/${reflattr.body.id}`, { token: ann });
     t.equal(closedWithdraw.status, 409);

@@ -95,7 +95,7 @@ await eachDatabase(t, async (t, kind) => {
     const reader = await inst.member('reader', { deposit: '12.00', budget: '5.00' });
     const a = await inst.member('a', { deposit: '2.00' });
     const b = await inst.member('b', { deposit: '2.00' });
-    const ta = await thing(inst, a, 'https://a.example/x');
+    const ta = await thing(inst, a, 'https://site-a.example/x');
     const tb = await thing(inst, b, 'https://b.example/x');
     await inst.api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: ta } });
     await inst.api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: tb } });

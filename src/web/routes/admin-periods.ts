@@ -20,6 +20,8 @@ const SUMMARY_LABELS: [keyof CloseSummary, string][] = [
   ['released', 'Released'],
   ['expired', 'Expired'],
   ['owed_to_peers', 'Owed to peers'],
+  ['unclaimed', 'Unclaimed (waiting for fediverse accounts)'],
+  ['unclaimed_released', 'Unclaimed, paid to members here who claimed it'],
 ];
 
 export function adminPeriodRoutes(app: FastifyInstance, ctx: Context): void {

@@ -25,6 +25,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
 <li><a href="/admin/bank">Bank statements</a>: import the bank's camt.053 statement, assign or ignore what it could not match</li>
 <li><a href="/admin/cards">Card top-ups</a>: fees, top-ups held for review, refunds and their shortfalls</li>
 <li><a href="/admin/periods">Periods, the monthly close and its summaries</a></li>
+<li><a href="/admin/unclaimed">Unclaimed money</a>: what waits for fediverse accounts, until when</li>
 <li><a href="/admin/ledger">The ledger self-check</a></li>
 <li><a href="/admin/peers">Settlement with other instances</a>: <a href="/admin/peers">peers</a>, <a href="/admin/statements">statements</a>, <a href="/admin/settlements">settlements</a></li>
 </ul>

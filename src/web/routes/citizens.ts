@@ -125,7 +125,7 @@ function meLinks(link: { actor_iri: string; handle: string | null }): string[] {
 async function thingsOf(ctx: Context, memberId: bigint, username: string): Promise<(ThingView & FlattrCounts)[]> {
   const rows = await ctx.db
     .selectFrom('things')
-    .select(['id', 'url', 'title', 'owner_member_id'])
+    .select(['id', 'url', 'title', 'owner_member_id', 'verified'])
     .where('owner_member_id', '=', memberId)
     .orderBy('created_at', 'desc')
     .limit(PROFILE_THINGS)

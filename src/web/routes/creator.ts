@@ -12,7 +12,8 @@ import { thingsOwnedBy } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 import { earningsChart } from '../svg.ts';
-import { thingTitle } from '../views/thing.ts';
+import { proofSnippets, thingTitle } from '../views/thing.ts';
+import { actorIri } from '../../members/service.ts';
 
 type Form = { url?: string; title?: string };
 
@@ -21,6 +22,8 @@ export function creatorRoutes(app: FastifyInstance, ctx: Context): void {
     const things = await thingsOwnedBy(ctx, caller);
     const csrf = csrfToken(reply);
     const main = html`<p>A thing is a URL you own: a post, an episode, a page. Add it, then put its button or badge on it.
+This instance reads the page first: one that names someone else as its owner is refused; one that names nobody is
+added as <em>unverified</em>, and says so.
 See <a href="/creator/earnings">your earnings</a> and <a href="/creator/incoming">who flattred you</a>.</p>
 <h2>Add a thing</h2>
 <form method="post" action="/creator/things">${csrfField(csrf)}
@@ -28,11 +31,14 @@ ${formAlert(error, ['url', 'title'])}
 ${field({ name: 'url', label: 'URL', type: 'url', value: values.url, error, required: true, hint: 'the address of your page, http or https' })}
 ${field({ name: 'title', label: 'Title (optional)', value: values.title, error })}
 <button type="submit">Add the thing</button></form>
+<details id="prove"><summary>How the page proves it is yours</summary>
+${proofSnippets(actorIri(ctx, caller.username))}
+</details>
 <h2>Your things</h2>
 ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Change</th></tr></thead>
 <tbody>${things.map((t) => html`<tr><td><a href="/things/${t.id}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
-<td><a href="/things/${t.id}#edit">title</a>, <a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
+<td>${t.verified ? 'verified' : html`<a href="/things/${t.id}#prove">unverified</a>`}, <a href="/things/${t.id}#edit">title</a>, <a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
     return sendPage(reply, page({ title: 'My things', main, caller, csrf, path: '/creator' }), error?.status ?? 200);
   };
 

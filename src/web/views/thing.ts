@@ -29,12 +29,14 @@ export function thingMain(p: ThingPage): Html {
   const titleError = own && p.error?.field === 'title' ? p.error : undefined;
   const flattrError = titleError ? undefined : p.error;
   return html`<p>${externalLink(thing.url)}</p>
-<p>By <strong>${ownerName(thing)}</strong></p>
+<p>By <strong>${ownerName(thing)}</strong>${thing.verified ? html` <span class="verified">(verified: the page names its owner)</span>` : ''}</p>
+${thing.verified ? '' : unverifiedNote(thing)}
 <ul class="figures">
 <li>This month (${p.period})<strong>${p.counts.month} ${plural(p.counts.month)}</strong></li>
 <li>All time<strong>${p.counts.total} ${plural(p.counts.total)}</strong></li>
 </ul>
 ${flattrArea({ ...p, error: flattrError }, own)}
+${own && !thing.verified ? html`<h2 id="prove">Prove it is yours</h2>${proofSnippets(thing.owner.actor)}` : ''}
 ${own ? titleForm(p, titleError) : ''}
 ${own ? embedSnippets(thing) : ''}`;
 }
@@ -110,6 +112,7 @@ If it is yours, <a href="/creator">add it to your things</a>.</p>`;
   }
   return html`<p>You are about to flattr <strong>${thingTitle(p.thing)}</strong> by <strong>${ownerName(p.thing)}</strong>
 (${externalLink(p.thing.url)}).</p>
+${p.thing.verified ? '' : unverifiedNote(p.thing)}
 ${p.title && p.title !== p.thing.title ? html`<p class="muted">The page calls itself “${p.title}”.</p>` : ''}
 <p>It costs nothing extra: your monthly budget is split among everything you flattr this month.</p>
 <form method="post" action="/flattr">
@@ -118,6 +121,24 @@ ${csrfField(p.csrf)}
 <button type="submit">Flattr it</button>
 ${p.error ? errorText(p.error, 'flattr-error') : ''}
 </form>`;
+}
+
+/** Said wherever an unverified thing is shown: nobody's word but the registrant's. */
+export function unverifiedNote(thing: ThingView): Html {
+  return html`<p class="unverified" id="unverified"><strong>Unverified:</strong> the page at this URL does not name ${ownerName(thing)} as its owner;
+${ownerName(thing)} registered it as theirs.</p>`;
+}
+
+/** What an owner adds to a page's <head> so that it names them (any one of these). */
+export function proofSnippets(actor: string): Html {
+  const host = new URL(actor).host;
+  const username = actor.split('/').pop() ?? '';
+  return html`<p>Add one of these to your page's &lt;head&gt; before you register it: its content then names you, and the
+thing is verified. A page that names someone else cannot be registered by you.</p>
+<pre><code>${`<link rel="payment" href="${actor}">`}</code></pre>
+<pre><code>${`<meta name="fediverse:creator" content="@${username}@${host}">`}</code></pre>
+<pre><code>${`<link rel="author" href="${actor}">`}</code></pre>
+<p>A post on a fediverse account you linked and verified (<a href="/settings/links">linked accounts</a>) is yours already.</p>`;
 }
 
 /** A member here by username; a remote owner by handle, else by actor IRI. */

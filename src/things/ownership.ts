@@ -1,0 +1,197 @@
+/**
+ * Whose a URL is, by what its content says (issue 13, product.md Federation): registering a URL
+ * as one's thing reads it first. An ActivityPub object names its owner by `attributedTo`; a web
+ * page by `<link rel="payment">` (an actor, or a Farthing thing whose owner it names),
+ * `<meta name="fediverse:creator">` or author links (`rel="author"`, `rel="me"`) to a profile.
+ *
+ * Named owner is the caller (their actor, or a fediverse account they linked and verified):
+ * the thing is verified. Named owner is anyone else: refused, `not_owner`, saying whose it is.
+ * Named nobody, or could not be read: registered unverified, and said so wherever it is shown.
+ * Fediverse accounts, other Farthing instances' things and this instance's own URLs are never
+ * things one registers. The reading itself is discover.ts's, so registration and first flattrs
+ * read pages alike.
+ */
+import type { Context as FedifyContext, DocumentLoader } from '@fedify/fedify';
+import { type Actor, isActor, type Object as ApObject } from '@fedify/vocab';
+import type { Caller, Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { attributedActor, instanceSoftware, lookup, lookupHandle, readPage, titleOf } from '../federation/discover.ts';
+import { INSTANCE_ACTOR } from '../federation/federation.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { actorIri, findMember } from '../members/service.ts';
+
+export interface NamedOwner {
+  /** The owner's actor IRI. */
+  iri: string;
+  /** How to name them to a person: @name@host, or the IRI. */
+  name: string;
+  /** The actor document, when it was fetched (a remote owner). */
+  actor?: Actor;
+}
+
+export interface OwnershipProof {
+  verified: boolean;
+  /** What the content calls itself, for a thing registered without a title. */
+  title: string | null;
+  /** A fediverse account of the caller's that the content names (its server gets the Likes). */
+  author?: Actor;
+  /** How the owner was named, for messages. */
+  named: NamedOwner[];
+}
+
+const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}\/?$/;
+const USER_PATH = /^\/users\/([A-Za-z0-9_]{1,30})\/?$/;
+
+/** Reads `url` and decides whether `caller` may register it; throws not_owner/invalid_request when not. */
+export async function proveOwnership(ctx: Context, caller: Caller, url: string): Promise<OwnershipProof> {
+  const own = new URL(ctx.config.origin);
+  const target = new URL(url);
+  if (target.origin === own.origin) {
+    throw new AppError('invalid_request', `${url} is an address on this instance: register a page of yours elsewhere`, { field: 'url' });
+  }
+  const named = await namedOwners(ctx, url);
+  const mine = await callerIdentities(ctx.db, ctx, caller);
+  const match = named.owners.find((o) => mine.has(canonical(o.iri)));
+  if (match) {
+    const author = match.iri === actorIri(ctx, caller.username) ? undefined : match.actor;
+    return { verified: true, title: named.title, named: named.owners, ...(author ? { author } : {}) };
+  }
+  const other = named.owners[0];
+  if (other) {
+    throw new AppError('not_owner', `this belongs to ${other.name}: its content names them as its owner, not you`, { field: 'url', owner: other.iri });
+  }
+  return { verified: false, title: named.title, named: [] };
+}
+
+/** The caller's actor and the accounts they linked and verified (canonical IRIs). */
+async function callerIdentities(db: Executor, ctx: Context, caller: Caller): Promise<Set<string>> {
+  const links = await db.selectFrom('member_links').select('actor_iri').where('member_id', '=', caller.id).where('state', '=', 'verified').execute();
+  return new Set([actorIri(ctx, caller.username), ...links.map((l) => l.actor_iri)].map(canonical));
+}
+
+/**
+ * Every owner the content at `url` names (none when it names nobody or cannot be read), and its
+ * title. Refuses a URL that is an actor, or a thing on another Farthing instance.
+ */
+export async function namedOwners(ctx: Context, url: string): Promise<{ owners: NamedOwner[]; title: string | null }> {
+  const federation = ctx.federation;
+  if (!federation) return { owners: [], title: null };
+  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
+  const loader = signedWhenAsked(fctx);
+  const find = (iri: string) => lookup(fctx, iri, loader);
+  const owners: NamedOwner[] = [];
+  const add = (o: NamedOwner | undefined) => {
+    if (o && !owners.some((x) => canonical(x.iri) === canonical(o.iri))) owners.push(o);
+  };
+  let title: string | null = null;
+  const found = await find(url);
+  if (found && isActor(found)) {
+    throw new AppError('invalid_request', `${url} is a fediverse account, not a thing: register one of its posts or pages`, { field: 'url' });
+  }
+  if (found) {
+    title = titleOf(found);
+    const owner = await attributedActor(found, loader);
+    if (await isFarthingThing(ctx, found)) {
+      const whose = owner ? `, owned by ${nameOf(owner)}` : '';
+      throw new AppError('not_owner', `this is a thing on ${found.id?.host}${whose}: flattr it, it cannot be registered again here`, { field: 'url', ...(owner?.id ? { owner: owner.id.href } : {}) });
+    }
+    if (owner?.id) add(remoteOwner(owner));
+  }
+  if (owners.length > 0) return { owners, title };
+  const page = await readPage(ctx, url);
+  if (!page) return { owners, title };
+  title ??= page.title;
+  for (const href of page.payment) add(await ownerAt(ctx, href, find, loader, true));
+  for (const handle of page.creators) {
+    const [user, host] = handle.replace(/^@/, '').split('@') as [string, string];
+    if (host.toLowerCase() === new URL(ctx.config.origin).host) {
+      add(await localOwner(ctx, user));
+      continue;
+    }
+    const actor = await lookupHandle(ctx, find, user, host);
+    if (actor && isActor(actor as never)) add(remoteOwner(actor as Actor));
+  }
+  for (const href of page.authors) add(await ownerAt(ctx, href, find, loader, false));
+  return { owners, title };
+}
+
+/**
+ * A document loader that signs (as the instance actor, for servers in authorized-fetch mode)
+ * only when a server refuses an unsigned request: registering a page on an unreachable host
+ * then costs no instance keys.
+ */
+function signedWhenAsked(fctx: FedifyContext<void>): DocumentLoader {
+  let signed: Promise<DocumentLoader> | undefined;
+  return async (url, options) => {
+    try {
+      return await fctx.documentLoader(url, options);
+    } catch (error) {
+      const status = (error as { response?: Response }).response?.status;
+      if (status !== 401 && status !== 403) throw error;
+      signed ??= fctx.getDocumentLoader({ identifier: INSTANCE_ACTOR });
+      return (await signed)(url, options);
+    }
+  };
+}
+
+/** The owner a link on a page names: an actor (here or elsewhere), or for rel=payment a thing's owner. */
+async function ownerAt(
+  ctx: Context,
+  href: string,
+  find: (iri: string) => Promise<ApObject | null>,
+  loader: DocumentLoader,
+  things: boolean,
+): Promise<NamedOwner | undefined> {
+  const url = new URL(href);
+  if (url.origin === new URL(ctx.config.origin).origin) {
+    const user = USER_PATH.exec(url.pathname)?.[1];
+    if (user) return localOwner(ctx, user);
+    if (!things || !THING_PATH.test(url.pathname)) return undefined;
+    const id = url.pathname.split('/')[2] as string;
+    const thing = await ctx.db
+      .selectFrom('things')
+      .leftJoin('members', 'members.id', 'things.owner_member_id')
+      .leftJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
+      .select(['members.username', 'remote_actors.iri', 'remote_actors.handle'])
+      .where('things.id', '=', id.toLowerCase())
+      .executeTakeFirst();
+    if (thing?.username) return localOwner(ctx, thing.username);
+    return thing?.iri ? { iri: thing.iri, name: thing.handle ?? thing.iri } : undefined;
+  }
+  const target = await find(href);
+  if (!target) return undefined;
+  if (isActor(target)) return remoteOwner(target);
+  if (!things) return undefined;
+  const owner = await attributedActor(target, loader);
+  return owner ? remoteOwner(owner) : undefined;
+}
+
+async function localOwner(ctx: Context, username: string): Promise<NamedOwner | undefined> {
+  const member = await findMember(ctx, username);
+  if (!member) return undefined;
+  return { iri: actorIri(ctx, member.username), name: `@${member.username}@${new URL(ctx.config.origin).host}` };
+}
+
+function remoteOwner(actor: Actor): NamedOwner | undefined {
+  if (!actor.id) return undefined;
+  return { iri: actor.id.href, name: nameOf(actor), actor };
+}
+
+function nameOf(actor: Actor): string {
+  return actor.preferredUsername && actor.id ? `@${actor.preferredUsername}@${actor.id.host}` : (actor.id?.href ?? 'someone else');
+}
+
+/** A thing on another Farthing instance: an object at /things/{id} there, on a server that says it runs Farthing. */
+async function isFarthingThing(ctx: Context, object: ApObject): Promise<boolean> {
+  const id = object.id;
+  if (!id || !THING_PATH.test(id.pathname)) return false;
+  return (await instanceSoftware(ctx, id)) === 'farthing';
+}
+
+export function canonical(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
