@@ -32,6 +32,11 @@ export interface OpenOptions {
   dataDir?: string | undefined;
   /** Size of the PostgreSQL pool. */
   poolSize?: number;
+  /**
+   * The embedded database's files to start from (a tarball from PGlite's dumpDataDir), instead of
+   * creating an empty cluster. Tests start each instance from one migrated copy this way.
+   */
+  pgliteDataDir?: Blob | undefined;
 }
 
 /**
@@ -99,6 +104,7 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
   try {
     pglite = await PGlite.create({
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.pgliteDataDir ? { loadDataDir: options.pgliteDataDir } : {}),
       parsers: { [INT8_OID]: parseInt8 },
     });
   } catch (error) {

@@ -3,11 +3,22 @@
  * on the machine's server (dropped in teardown) and an in-memory embedded PGlite.
  * When PostgreSQL cannot be reached the PostgreSQL half is skipped with the reason, except
  * under CI=true, where it fails: CI machines always have PostgreSQL.
+ *
+ * Migrating an empty cluster is most of a test instance's start (an embedded cluster's initdb
+ * alone takes seconds), so both kinds start from a migrated template made once per set of
+ * migrations: a PostgreSQL template database, and a PGlite data directory tarball in the temp
+ * directory. Both are named by a hash of the migrations, so a changed migration makes new ones.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
-import { migrateToLatest } from '../../src/db/migrate.ts';
+import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrate.ts';
+import type { DB } from '../../src/db/schema.ts';
 
 import type { Test } from 'tap';
 
@@ -15,20 +26,67 @@ type Tap = Pick<Test, 'test' | 'teardown' | 'fail'>;
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** Creates a fresh, empty PostgreSQL database and answers its URL and a function that drops it. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+let migrationsKey: string | undefined;
+/** A short hash of the migration files' names and contents. */
+function migrationsHash(): string {
+  if (migrationsKey) return migrationsKey;
+  const hash = createHash('sha256');
+  for (const file of readdirSync(MIGRATIONS_DIR).sort()) hash.update(file).update('\0').update(readFileSync(path.join(MIGRATIONS_DIR, file))).update('\0');
+  migrationsKey = hash.digest('hex').slice(0, 16);
+  return migrationsKey;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * The migrated PostgreSQL template database, made once per set of migrations by whichever test
+ * process gets there first (an advisory lock keeps the others waiting); older ones are dropped.
+ */
+async function postgresTemplate(admin: pg.Client): Promise<string> {
+  const name = `farthing_template_${migrationsHash()}`;
+  await admin.query("SELECT pg_advisory_lock(hashtext('farthing test template'))");
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return name;
+    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'farthing\\_template\\_%'");
+    for (const row of rows) await admin.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`);
+    const building = `${name}_building`;
+    await admin.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${building}`);
+    const handle = await openDatabase({ url: databaseUrl(building), poolSize: 1 });
+    try {
+      await migrateToLatest(handle.db);
+    } finally {
+      await handle.close();
+    }
+    // Renamed only once complete: a process that died mid-way leaves no half-made template.
+    await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
+    return name;
+  } finally {
+    await admin.query("SELECT pg_advisory_unlock(hashtext('farthing test template'))");
+  }
+}
+
+/**
+ * Creates a fresh PostgreSQL database and answers its URL and a function that drops it: empty,
+ * or, with `migrated`, a copy of the migrated template.
+ */
+export async function createPostgresDatabase(options: { migrated?: boolean } = {}): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `farthing_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    const template = options.migrated ? await postgresTemplate(admin) : undefined;
+    await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(POSTGRES_ADMIN_URL);
-  url.pathname = `/${name}`;
   return {
-    url: url.toString(),
+    url: databaseUrl(name),
     drop: async () => {
       const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
       await client.connect();
@@ -66,6 +124,33 @@ export function postgresUnavailable(): Promise<string | null> {
   return reachable;
 }
 
+let pgliteTemplateData: Promise<Blob> | undefined;
+/**
+ * The migrated PGlite data directory as a tarball, kept in the temp directory for every test
+ * process (written under a temporary name and renamed, so no process reads half a file).
+ */
+function pgliteTemplate(): Promise<Blob> {
+  pgliteTemplateData ??= (async () => {
+    const file = path.join(tmpdir(), `farthing-pglite-template-${migrationsHash()}.tar`);
+    try {
+      return new Blob([readFileSync(file)]);
+    } catch {
+      const pglite = await PGlite.create();
+      try {
+        await migrateToLatest(new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) }));
+        const tarball = await pglite.dumpDataDir('none');
+        const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+        writeFileSync(temporary, new Uint8Array(await tarball.arrayBuffer()));
+        renameSync(temporary, file);
+        return tarball;
+      } finally {
+        await pglite.close();
+      }
+    }
+  })();
+  return pgliteTemplateData;
+}
+
 /**
  * Opens a freshly migrated database of the given kind. It is closed (and dropped) by
  * `t.teardown`, or, with `manage: false`, by calling the answer's `dispose` yourself.
@@ -78,10 +163,10 @@ export async function freshDatabase(
   let handle: DatabaseHandle;
   let dispose: () => Promise<void>;
   if (kind === 'pglite') {
-    handle = await openDatabase({});
+    handle = await openDatabase({ pgliteDataDir: await pgliteTemplate() });
     dispose = () => handle.close();
   } else {
-    const created = await createPostgresDatabase();
+    const created = await createPostgresDatabase({ migrated: true });
     handle = await openDatabase({ url: created.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
     dispose = async () => {
       await handle.close();
