@@ -2,12 +2,13 @@
  * What every service needs: the database, the validated configuration, the one clock and a logger.
  * Services take it explicitly; nothing reads globals.
  */
-import type { Federation } from '@fedify/fedify';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Clock } from './core/clock.ts';
+import type { Period } from './core/period.ts';
 import type { Database, DatabaseKind } from './db/database.ts';
 import type { OutboundClient } from './net/outbound.ts';
+import type { Directory, SettlementTransport } from './ports.ts';
 
 export interface Context {
   readonly db: Database;
@@ -15,10 +16,27 @@ export interface Context {
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;
-  /** The instance's ActivityPub side, set once createInstance has built it (absent in pure tests). */
-  federation?: Federation<void>;
+  /**
+   * The network, through two ports (src/ports.ts): always present. A context starts with the
+   * offline ones (they refuse); createInstance sets the ActivityPub adapter's once it is built.
+   */
+  directory: Directory;
+  transport: SettlementTransport;
+  /**
+   * What follows every close (close/run.ts), in order, each after the close is done: the
+   * composition root adds issuing the statements and telling accounts of unclaimed money, so the
+   * close knows nothing of settlement. A hook's failure is logged and the next one runs.
+   */
+  readonly afterClose: AfterCloseHook[];
   /** What fetches URLs others chose (src/net/outbound.ts); made at first use unless a test sets it. */
   outbound?: OutboundClient;
+}
+
+export interface AfterCloseHook {
+  /** What the log says when it fails, e.g. 'issuing the statements of the close failed'. */
+  readonly failure: string;
+  /** Runs after the close of `periods` (every period the close went through, oldest first). */
+  run(ctx: Context, periods: readonly Period[]): Promise<unknown>;
 }
 
 /** A member as the services see them once authenticated. */

@@ -18,7 +18,7 @@ import { KyselyMessageQueue } from './federation/message-queue.ts';
 import { startRelay } from './federation/outbox.ts';
 import { startPostsRelay } from './federation/posts.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
-import { issueMissingStatements } from './settlement/issue.ts';
+import { issueMissingStatements, issueStatements } from './settlement/issue.ts';
 import { trustConfiguredPeers } from './settlement/peers.ts';
 import { firstPeriod } from './close/run.ts';
 import { startAutoClose } from './close/schedule.ts';
@@ -27,6 +27,9 @@ import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
 import { startWebhookWorker } from './webhooks/delivery.ts';
 import { startClaimsRefresh } from './federation/claims.ts';
 import { noticeUnclaimed } from './federation/unclaimed.ts';
+import { createDirectory } from './activitypub/directory.ts';
+import { createSettlementTransport } from './activitypub/transport.ts';
+import { offlineDirectory, offlineTransport } from './ports.ts';
 
 export interface Instance {
   readonly ctx: Context;
@@ -62,7 +65,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   const clock = options.clock ?? (config.now ? clockStartingAt(config.now) : systemClock);
   const database = options.database ?? (await openInstanceDatabase(config));
   await migrateToLatest(database.db);
-  const ctx: Context = { db: database.db, dbKind: database.kind, config, clock, log };
+  const ctx: Context = { db: database.db, dbKind: database.kind, config, clock, log, directory: offlineDirectory, transport: offlineTransport, afterClose: [] };
   await firstPeriod(ctx);
   await trustConfiguredPeers(ctx);
   if (config.admin) {
@@ -76,6 +79,14 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   });
   const federation = createFarthingFederation(ctx, { kv: new WithoutActivityCache(new KyselyKvStore(database.db)), queue });
   ctx.federation = federation;
+  ctx.directory = createDirectory(ctx, federation);
+  ctx.transport = createSettlementTransport(ctx, federation);
+  // The statements to peers follow every close (issuing again is idempotent), then accounts with
+  // money newly waiting (or about to expire) are told (federation/unclaimed.ts).
+  ctx.afterClose.push(
+    { failure: 'issuing the statements of the close failed', run: async (c, periods) => { for (const p of periods) await issueStatements(c, p); } },
+    { failure: 'telling accounts of unclaimed money failed', run: (c) => noticeUnclaimed(c) },
+  );
   const app = await buildApp(ctx, federation);
   const autoClose = config.autoClose ? startAutoClose(ctx) : undefined;
   // Deliveries and inbox work; listen() never rejects and returns once aborted and idle.

@@ -5,8 +5,6 @@
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { issueStatements } from '../settlement/issue.ts';
-import { noticeUnclaimed } from '../federation/unclaimed.ts';
 import { enqueuePeriodClosed } from '../webhooks/events.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { amountTooLarge, formatAmount } from '../core/money.ts';
@@ -79,19 +77,15 @@ export async function closePeriod(ctx: Context, period: Period, options: CloseOp
       await releaseCloseRunnerLock(conn);
     }
   });
-  // The statements to peers follow every close. The close is done whatever happens here: a
-  // failure is logged, and issuing again (at the next close or start) is idempotent.
-  if (ctx.federation) {
+  // What follows every close (the statements to peers, notices of unclaimed money) is wired by
+  // the composition root (ctx.afterClose). The close is done whatever happens there: a failure is
+  // logged, and each hook is idempotent (it runs again at the next close or start).
+  const periods = periodsBetween(first, period);
+  for (const hook of ctx.afterClose) {
     try {
-      for (const p of periodsBetween(first, period)) await issueStatements(ctx, p);
+      await hook.run(ctx, periods);
     } catch (error) {
-      ctx.log.error({ err: error, period }, 'issuing the statements of the close failed');
-    }
-    // Accounts with money newly waiting (or about to expire) are told (federation/unclaimed.ts).
-    try {
-      await noticeUnclaimed(ctx);
-    } catch (error) {
-      ctx.log.error({ err: error, period }, 'telling accounts of unclaimed money failed');
+      ctx.log.error({ err: error, period }, hook.failure);
     }
   }
   return closed;

@@ -5,7 +5,7 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.ts';
-import { balanceSql, clearingCode, EXTERNAL, ensureAccount, ensureSystemAccount, walletCode } from '../ledger/accounts.ts';
+import { balanceSql, clearingCode, closeTransferKey, EXTERNAL, ensureAccount, ensureSystemAccount, PEER_ORIGIN_SQL, peerCode, walletCode } from '../ledger/accounts.ts';
 import { addMonths, type Period } from '../core/period.ts';
 import { MAX_BALANCE_MICROS } from '../core/money.ts';
 
@@ -148,7 +148,7 @@ export async function splitStage(trx: Transaction<DB>, p: CloseParams): Promise<
  * expire to the charity, and charity money kept in reserve goes to a newly named charity.
  */
 export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: CloseAccounts): Promise<void> {
-  const key = (what: string) => `close:${p.period}:${what}`;
+  const key = (what: string) => closeTransferKey(p.period, what);
   const insertTransfers = (kind: string, select: ReturnType<typeof sql>) =>
     sql`
       INSERT INTO transfers (debit_account_id, credit_account_id, amount, currency, kind, period, idempotency_key, created_at)
@@ -234,16 +234,6 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
 
 type InsertTransfers = (kind: string, select: ReturnType<typeof sql>) => Promise<unknown>;
 
-/** The peer account of a Farthing instance: what this instance owes it (settlement pays it). */
-export function peerCode(instanceOrigin: string): string {
-  return `peer:${instanceOrigin}`;
-}
-
-/**
- * SQL: the peer owed for a remote actor `ra` — the claiming Farthing actor's instance when the
- * account is claimed (remote_actors.claimed_by, src/federation/claims.ts), else its own instance.
- */
-export const PEER_ORIGIN_SQL = "COALESCE(substring(ra.claimed_by FROM '^https?://[^/?#]+'), ra.instance_origin)";
 const peerOrigin = sql.raw(PEER_ORIGIN_SQL);
 
 /**
@@ -254,7 +244,7 @@ const peerOrigin = sql.raw(PEER_ORIGIN_SQL);
  * charity.
  */
 async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseAccounts, insertTransfers: InsertTransfers): Promise<void> {
-  const key = (what: string) => `close:${p.period}:${what}`;
+  const key = (what: string) => closeTransferKey(p.period, what);
   await sql`
     INSERT INTO accounts (code, type, currency, created_at)
     SELECT DISTINCT 'peer:' || ${peerOrigin}, 'peer', ${p.currency}, ${p.now}::timestamptz

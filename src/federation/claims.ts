@@ -17,40 +17,23 @@
  * A Like that reaches us for a post of one of our members' linked accounts names the post, not a
  * thing of ours: inbox.ts asks linkedThingId for the thing it is here.
  */
-import { type DocumentLoader } from '@fedify/fedify';
-import { type Actor, isActor, Link, PropertyValue } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { addMonths, periodOf } from '../core/period.ts';
 import { actorIri, findMember } from '../members/service.ts';
-import { instanceSoftware, rememberActor } from './discover.ts';
+import type { ActorRecord, LookupOptions } from '../ports.ts';
+import { rememberActor } from './discover.ts';
 import { thingForUrl } from './remote-things.ts';
-import { INSTANCE_ACTOR } from './federation.ts';
 import { startWorker, type Worker } from '../worker.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
 const MAX_ALIASES = 5;
-/** At most this many aliases, urls and profile fields of one account are read. */
-const MAX_POINTERS = 16;
+
+/** Lookups signed as the instance actor (servers in authorized-fetch mode answer only so). */
+export const SIGNED: LookupOptions = { signing: 'always' };
 
 export type Claim =
   | { kind: 'local'; memberId: bigint; actorIri: string }
-  | { kind: 'remote'; actor: Actor; actorIri: string };
-
-/** The instance actor's signed document loader (servers in authorized-fetch mode answer only so). */
-export async function signedLoader(ctx: Context): Promise<{ lookup: (iri: string) => Promise<unknown>; loader: DocumentLoader } | null> {
-  const federation = ctx.federation;
-  if (!federation) return null;
-  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const loader = await fctx.getDocumentLoader({ identifier: INSTANCE_ACTOR });
-  const lookup = async (iri: string) => {
-    try {
-      return await fctx.lookupObject(iri, { documentLoader: loader });
-    } catch {
-      return null;
-    }
-  };
-  return { lookup, loader };
-}
+  | { kind: 'remote'; actor: ActorRecord; actorIri: string };
 
 /** The member of this instance whose actor an IRI is, or undefined. */
 async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
@@ -62,18 +45,16 @@ async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; userna
 
 /**
  * Who claims the account `owner`, if anyone: the first Farthing actor the account points to
- * (accountPointers) that lists it back. A member here lists it by a row in member_links; an
+ * (the directory's pointers) that lists it back. A member here lists it by a row in member_links; an
  * actor elsewhere by its own document (fetched), on an instance whose NodeInfo says farthing.
  */
-export async function findClaim(ctx: Context, owner: Actor, loader?: DocumentLoader): Promise<Claim | null> {
-  const ownerIri = owner.id;
-  if (!ownerIri) return null;
-  const candidates = (await accountPointers(owner, loader))
+export async function findClaim(ctx: Context, owner: ActorRecord, options?: LookupOptions): Promise<Claim | null> {
+  const ownerIri = new URL(owner.iri);
+  const candidates = (await ctx.directory.pointers(owner, options))
     .map((p) => { try { return new URL(p); } catch { return null; } })
     .filter((u): u is URL => u !== null && (u.protocol === 'https:' || u.protocol === 'http:') && u.origin !== ownerIri.origin)
     .slice(0, MAX_ALIASES);
   if (candidates.length === 0) return null;
-  let remote: Awaited<ReturnType<typeof signedLoader>> | undefined;
   for (const alias of candidates) {
     const member = await localMember(ctx, alias);
     if (member) {
@@ -87,17 +68,13 @@ export async function findClaim(ctx: Context, owner: Actor, loader?: DocumentLoa
       continue;
     }
     if (alias.origin === new URL(ctx.config.origin).origin) continue;
-    remote ??= await signedLoader(ctx);
-    if (!remote) return null;
-    const actor = await remote.lookup(alias.href);
-    if (!actor || !isActor(actor as never)) continue;
-    const farthing = actor as Actor;
-    const farthingIri = farthing.id;
+    const farthing = await ctx.directory.lookup(alias.href, SIGNED);
+    if (farthing?.kind !== 'actor') continue;
     // A profile URL names the actor at that same URL (Farthing serves both there).
-    if (!farthingIri || canonical(farthingIri.href) !== canonical(alias.href)) continue;
-    if (!farthing.aliasIds.some((back) => back.href === ownerIri.href)) continue;
-    if ((await instanceSoftware(ctx, farthingIri)) !== 'farthing') continue;
-    return { kind: 'remote', actor: farthing, actorIri: farthingIri.href };
+    if (canonical(farthing.iri) !== canonical(alias.href)) continue;
+    if (!farthing.aliases.includes(ownerIri.href)) continue;
+    if ((await ctx.directory.software(farthing.iri)) !== 'farthing') continue;
+    return { kind: 'remote', actor: farthing, actorIri: farthing.iri };
   }
   return null;
 }
@@ -137,9 +114,9 @@ export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | 
 }
 
 /** Finds and records the claim on an account now (after a link is verified or removed). */
-export async function refreshClaimOf(ctx: Context, account: Actor, loader?: DocumentLoader): Promise<Claim | null> {
-  const claim = await findClaim(ctx, account, loader);
-  const known = await ctx.db.selectFrom('remote_actors').select('id').where('iri', '=', account.id?.href ?? '').executeTakeFirst();
+export async function refreshClaimOf(ctx: Context, account: ActorRecord, options?: LookupOptions): Promise<Claim | null> {
+  const claim = await findClaim(ctx, account, options);
+  const known = await ctx.db.selectFrom('remote_actors').select('id').where('iri', '=', account.iri).executeTakeFirst();
   // An account nobody flattred here and nobody claims needs no row.
   if (!known && !claim) return null;
   const id = known?.id ?? (await rememberActor(ctx, ctx.db, account));
@@ -171,14 +148,13 @@ export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Prom
     .orderBy('id')
     .limit(limit)
     .execute();
-  // No signed loader (nor the instance actor's keys it needs) when there is nothing to check.
-  const remote = rows.length > 0 ? await signedLoader(ctx) : null;
-  if (!remote) return { changed: 0, next: 0n };
+  // No lookup (nor the instance actor's keys it signs with) when there is nothing to check.
+  if (rows.length === 0) return { changed: 0, next: 0n };
   let changed = 0;
   for (const row of rows) {
-    const actor = await remote.lookup(row.iri);
-    if (!actor || !isActor(actor as never)) continue;
-    const claim = await findClaim(ctx, actor as Actor, remote.loader);
+    const actor = await ctx.directory.lookup(row.iri, SIGNED);
+    if (actor?.kind !== 'actor') continue;
+    const claim = await findClaim(ctx, actor, SIGNED);
     const claimedBy = claim?.kind === 'remote' ? claim.actorIri : null;
     const member = claim?.kind === 'local' ? claim.memberId : null;
     if (claimedBy === row.claimed_by && member === row.claimed_member_id) continue;
@@ -206,37 +182,10 @@ export function startClaimsRefresh(ctx: Context): Worker {
   });
 }
 
-/**
- * Every URL a fediverse actor document points to as its owner's elsewhere: `alsoKnownAs`, `url`,
- * and the links in profile fields (Mastodon's PropertyValue attachments, whose value is HTML
- * with the link in it). Bounded: a hostile document cannot make this read without end.
- */
-export async function accountPointers(actor: Actor, loader?: DocumentLoader): Promise<string[]> {
-  const seen: string[] = [...actor.aliasIds.map((u) => u.href)].slice(0, MAX_POINTERS);
-  for (const url of actor.urls.slice(0, MAX_POINTERS)) seen.push(url instanceof URL ? url.href : (url as Link).href?.href ?? '');
-  let attachments = 0;
-  try {
-    for await (const attachment of actor.getAttachments({ ...(loader ? { documentLoader: loader } : {}), suppressError: true })) {
-      if (++attachments > MAX_POINTERS) break;
-      if (attachment instanceof PropertyValue) {
-        const value = (attachment.value?.toString() ?? '').slice(0, 2000);
-        for (const m of value.matchAll(/href\s*=\s*"([^"]+)"|href\s*=\s*'([^']+)'|(https?:\/\/[^\s<>"']+)/gi)) seen.push(decode(m[1] ?? m[2] ?? m[3] ?? ''));
-      } else if (attachment instanceof Link && attachment.href) {
-        seen.push(attachment.href.href);
-      }
-    }
-  } catch {
-    // attachments that cannot be read prove nothing
-  }
-  const unique: string[] = [];
-  for (const s of seen) if (s && !unique.some((u) => canonical(u) === canonical(s))) unique.push(s);
-  return unique;
-}
-
-/** Whether a fediverse actor document points to one of `targets` (accountPointers). */
-export async function pointsTo(actor: Actor, targets: string[], loader?: DocumentLoader): Promise<boolean> {
+/** Whether a fediverse actor document points to one of `targets` (the directory's pointers). */
+export async function pointsTo(ctx: Context, actor: ActorRecord, targets: string[], options?: LookupOptions): Promise<boolean> {
   const wanted = new Set(targets.map(canonical));
-  return (await accountPointers(actor, loader)).some((s) => wanted.has(canonical(s)));
+  return (await ctx.directory.pointers(actor, options)).some((s) => wanted.has(canonical(s)));
 }
 
 function canonical(url: string): string {
@@ -245,10 +194,6 @@ function canonical(url: string): string {
   } catch {
     return url;
   }
-}
-
-function decode(text: string): string {
-  return text.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 }
 
 /**

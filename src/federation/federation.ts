@@ -27,6 +27,16 @@ import { actorKeyPairs } from './keys.ts';
 import { linkedAccounts } from './links.ts';
 import { routeFedifyLogs } from './logging.ts';
 
+declare module '../context.ts' {
+  interface Context {
+    /**
+     * The instance's ActivityPub side, for the adapter's own files only (the domain reaches the
+     * network through ctx.directory and ctx.transport, src/ports.ts); set by createInstance.
+     */
+    federation?: Federation<void>;
+  }
+}
+
 /** The instance actor's identifier. "~" is not allowed in usernames, so no member can have it. */
 export const INSTANCE_ACTOR = '~instance';
 

@@ -14,7 +14,7 @@
 import { detachSignature, type Federation, verifyRequestDetailed } from '@fedify/fedify';
 import { Activity } from '@fedify/vocab';
 import { actorOwnsKey } from './inbox-auth.ts';
-import { repeatedSignatureParameter } from './signature-params.ts';
+import { repeatedSignatureParameter } from '../net/signature-params.ts';
 
 export type GuardResult = { ok: true; keyId: URL } | { ok: false; status: number; message: string };
 

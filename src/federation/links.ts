@@ -8,13 +8,12 @@
  * account is verified for one member at most. Routing does not trust this table alone: claims.ts
  * checks both directions again whenever a thing of the account is discovered, on every instance.
  */
-import { type Actor, isActor } from '@fedify/vocab';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { actorIri } from '../members/service.ts';
-import { pointsTo, recordClaim, refreshClaimOf, signedLoader } from './claims.ts';
-import { lookupHandle } from './discover.ts';
+import type { ActorRecord } from '../ports.ts';
+import { pointsTo, recordClaim, refreshClaimOf, SIGNED } from './claims.ts';
 
 /** Links a member may have, pending or verified. */
 export const MAX_LINKS = 10;
@@ -62,7 +61,7 @@ export async function addLink(ctx: Context, caller: Caller, accountInput: unknow
     throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
   }
   const actor = await findAccount(ctx, accountInput.trim());
-  const iri = actor.id as URL;
+  const iri = new URL(actor.iri);
   if (iri.origin === new URL(ctx.config.origin).origin) {
     throw new AppError('invalid_request', 'that is an account on this instance; link an account elsewhere in the fediverse', { field: 'account' });
   }
@@ -102,23 +101,21 @@ export interface LinkProof {
  */
 export async function verifyLink(ctx: Context, caller: Caller, id: string): Promise<LinkView & { problem?: string; proof?: LinkProof }> {
   const row = await ownLink(ctx, caller, id);
-  const remote = await signedLoader(ctx);
-  if (!remote) throw new AppError('unavailable', 'this instance does not federate');
-  const found = await remote.lookup(row.actor_iri);
+  const found = await ctx.directory.lookup(row.actor_iri, SIGNED);
   const mine = actorIri(ctx, caller.username);
-  if (!found || !isActor(found as never) || (found as Actor).id?.href !== row.actor_iri) {
+  if (found?.kind !== 'actor' || found.iri !== row.actor_iri) {
     return { ...view(row), problem: 'the account could not be read just now; try again later' };
   }
-  const account = found as Actor;
+  const account = found;
   const proof: LinkProof = {
-    account_points_to_member: await pointsTo(account, [mine], remote.loader),
+    account_points_to_member: await pointsTo(ctx, account, [mine], SIGNED),
     member_lists_account: (await linkedAccounts(ctx, caller.id)).some((u) => u.href === row.actor_iri),
   };
   if (!proof.account_points_to_member || !proof.member_lists_account) {
     if (row.state === 'verified') {
       // The account no longer points here: the proof is gone, so is the verification.
       await ctx.db.updateTable('member_links').set({ state: 'pending', verified_at: null }).where('id', '=', row.id).execute();
-      await refreshClaimOf(ctx, account, remote.loader);
+      await refreshClaimOf(ctx, account, SIGNED);
     }
     const missing = !proof.account_points_to_member
       ? `the account does not point back yet: add ${mine} to its profile links (a profile field) or its aliases (alsoKnownAs)`
@@ -137,7 +134,7 @@ export async function verifyLink(ctx: Context, caller: Caller, id: string): Prom
     verified = { ...row, state: 'verified', verified_at: now };
   }
   // Both halves hold: the account's things and waiting money are the member's from now on.
-  await refreshClaimOf(ctx, account, remote.loader);
+  await refreshClaimOf(ctx, account, SIGNED);
   return { ...view(verified), proof };
 }
 
@@ -150,21 +147,19 @@ export async function removeLink(ctx: Context, caller: Caller, id: string): Prom
 }
 
 /** The actor of a handle (WebFinger) or of an actor IRI; not_found when there is none. */
-async function findAccount(ctx: Context, account: string): Promise<Actor> {
-  const remote = await signedLoader(ctx);
-  if (!remote) throw new AppError('unavailable', 'this instance does not federate, so it cannot link accounts');
+async function findAccount(ctx: Context, account: string): Promise<ActorRecord> {
   const handle = HANDLE.exec(account);
-  let found: unknown = null;
+  let found = null;
   if (/^https?:\/\//i.test(account)) {
-    found = await remote.lookup(account);
+    found = await ctx.directory.lookup(account, SIGNED);
   } else if (handle) {
-    found = await lookupHandle(ctx, remote.lookup, handle[1] as string, handle[2] as string);
+    found = await ctx.directory.handle(handle[1] as string, handle[2] as string, SIGNED);
   } else {
     throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
   }
-  if (!found || !isActor(found as never) || !(found as Actor).id) {
+  if (found?.kind !== 'actor') {
     throw new AppError('not_found', `no fediverse account was found for ${account}`, { field: 'account' });
   }
-  return found as Actor;
+  return found;
 }
 

@@ -24,7 +24,7 @@ export async function thingForUrl(ctx: Context, url: string, options: { onlyLoca
     const own = await findThingByUrl(ctx, found.uri as string);
     if (own) return own;
   }
-  const ownerIri = found.owner.id as URL;
+  const ownerIri = new URL(found.owner.iri);
   // A fediverse account linked both ways to a Farthing member is that member's (claims.ts).
   const claim = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await findClaim(ctx, found.owner);
   const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : claim?.kind === 'local' ? claim.memberId : undefined;

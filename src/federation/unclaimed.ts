@@ -121,7 +121,7 @@ export function noticeContent(ctx: Context, kind: 'first' | 'expiring', it: Uncl
  * held period), and again when the next close gives that money to the charity.
  */
 export async function noticeUnclaimed(ctx: Context): Promise<number> {
-  if (!ctx.config.notifyUnclaimed || !ctx.federation) return 0;
+  if (!ctx.config.notifyUnclaimed) return 0;
   const month = periodOf(ctx.clock.now());
   const closed = await lastClosed(ctx.db);
   let queued = 0;

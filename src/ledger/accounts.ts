@@ -18,6 +18,25 @@ export function walletCode(memberId: bigint): string {
 }
 
 /** The account a period's budgets pass through during its close; empty again when the close is done. */
+/** The peer account of a Farthing instance: what this instance owes it (settlement pays it). */
+export function peerCode(instanceOrigin: string): string {
+  return `peer:${instanceOrigin}`;
+}
+
+/**
+ * SQL: the peer owed for a remote actor `ra` — the claiming Farthing actor's instance when the
+ * account is claimed (remote_actors.claimed_by, src/links/claims.ts), else its own instance.
+ */
+export const PEER_ORIGIN_SQL = "COALESCE(substring(ra.claimed_by FROM '^https?://[^/?#]+'), ra.instance_origin)";
+
+/**
+ * The idempotency key of a transfer the close of `period` books (close/stages.ts), e.g.
+ * `close:2026-01:peer:https://b.example`; settlement reads what the close owed a peer by it.
+ */
+export function closeTransferKey(period: string, what: string): string {
+  return `close:${period}:${what}`;
+}
+
 export function clearingCode(period: string): string {
   return `clearing:${period}`;
 }

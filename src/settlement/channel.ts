@@ -11,24 +11,21 @@
  * none is lost when the process dies; a worker delivers them in order per peer (a statement
  * chain must arrive in sequence), backing off from 2 s up to an hour between attempts.
  *
- * Receiving: the HTTP signature must verify (Fedify's verifyRequest), the key must be on the
- * sender's origin and be its instance actor's, and the message must name that actor as issuer.
+ * Receiving: the HTTP signature must verify, the key must be on the sender's origin and be its
+ * instance actor's, and the message must name that actor as issuer. Signing, posting and checking
+ * the sender are the settlement transport's (src/ports.ts, ctx.transport).
  */
-import { signRequest, verifyRequest } from '@fedify/fedify';
-import { isActor } from '@fedify/vocab';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 import type { Executor } from '../ledger/accounts.ts';
-import { INSTANCE_ACTOR } from '../federation/federation.ts';
-import { signingKeyId } from '../federation/key-guard.ts';
+import type { ProofSigner, VerifiedSender } from '../ports.ts';
 import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
 
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
 const POLL_MS = 2_000;
-const TIMEOUT_MS = 30_000;
 
 export function instanceActorIri(origin: string): string {
   return `${origin}/actor`;
@@ -56,8 +53,6 @@ export function wakeSettlementRelay(ctx: Context): void {
 
 /** Delivers what is due now; answers how many messages were delivered. */
 export async function deliverDue(ctx: Context): Promise<number> {
-  const federation = ctx.federation;
-  if (!federation) return 0;
   const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number; created_at: Date }>`
     UPDATE settlement_deliveries SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     WHERE id IN (SELECT id FROM settlement_deliveries
@@ -66,7 +61,7 @@ export async function deliverDue(ctx: Context): Promise<number> {
     RETURNING id, url, body, attempts, created_at`.execute(ctx.db);
   if (rows.length === 0) return 0;
   rows.sort((a, b) => (a.id < b.id ? -1 : 1));
-  const { rsa, signer } = await instanceKeys(ctx);
+  const sender = await ctx.transport.sender();
   const failed = new Set<string>();
   let delivered = 0;
   for (const row of rows) {
@@ -74,13 +69,8 @@ export async function deliverDue(ctx: Context): Promise<number> {
     let ok = false;
     if (!failed.has(row.url)) {
       try {
-        const request = await signRequest(
-          new Request(row.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await withProof(row.body, signer, new Date(row.created_at)) }),
-          rsa.privateKey,
-          rsa.keyId,
-        );
-        const response = await fetch(request, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        status = `${response.status} ${(await response.text()).slice(0, 500)}`;
+        const response = await sender.post(row.url, await withProof(row.body, sender.signer, new Date(row.created_at)));
+        status = `${response.status} ${response.text.slice(0, 500)}`;
         ok = response.ok;
       } catch (error) {
         status = `unreachable: ${(error as Error).message}`;
@@ -99,25 +89,16 @@ export async function deliverDue(ctx: Context): Promise<number> {
   return delivered;
 }
 
-/**
- * The instance actor's keys: RSA for HTTP signatures, and the Ed25519 key (the multikey its actor
- * document lists in assertionMethod) that signs statements and messages.
- */
-export async function instanceKeys(ctx: Context) {
-  const fctx = ctx.federation?.createContext(new URL(ctx.config.origin), undefined);
-  if (!fctx) throw new Error('settlement needs the federation');
-  const pairs = await fctx.getActorKeyPairs(INSTANCE_ACTOR);
-  const rsa = pairs.find((p) => p.privateKey.algorithm.name === 'RSASSA-PKCS1-v1_5');
-  const ed25519 = pairs.find((p) => p.privateKey.algorithm.name === 'Ed25519');
-  if (!rsa || !ed25519?.multikey.id) throw new Error('the instance actor has no RSA or no Ed25519 key');
-  return { rsa, signer: { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id.href } };
+/** The instance actor's Ed25519 key (the multikey its actor document lists in assertionMethod) that signs statements and messages. */
+export async function instanceSigner(ctx: Context): Promise<ProofSigner> {
+  return (await ctx.transport.sender()).signer;
 }
 
 /**
  * A settlement message with its eddsa-jcs-2022 proof (assertionMethod). A statement is signed
  * when it is issued, and goes as it is.
  */
-export async function withProof(body: string, signer: { privateKey: CryptoKey; verificationMethod: string }, created: Date): Promise<string> {
+export async function withProof(body: string, signer: ProofSigner, created: Date): Promise<string> {
   const message = JSON.parse(body) as Record<string, unknown>;
   if (message.type === 'FlattrStatement' || 'proof' in message) return body;
   const options = { type: PROOF_TYPE, cryptosuite: CRYPTOSUITE, verificationMethod: signer.verificationMethod, proofPurpose: 'assertionMethod', created: created.toISOString() };
@@ -157,25 +138,6 @@ export function startSettlementRelay(ctx: Context): Worker {
  * 401 unauthorized otherwise. Answers the sender's origin and its actor document's Ed25519
  * multikeys (by id), which statements' proofs must use.
  */
-export async function verifySender(ctx: Context, request: Request): Promise<{ origin: string; multikeys: Map<string, CryptoKey> }> {
-  const federation = ctx.federation;
-  if (!federation) throw new AppError('unauthorized', 'this instance does not federate');
-  const keyId = signingKeyId(request.headers);
-  if (!keyId) throw new AppError('unauthorized', 'the request is not signed by an instance actor');
-  const origin = new URL(keyId).origin;
-  const actorIri = instanceActorIri(origin);
-  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const key = await verifyRequest(request.clone(), { documentLoader: fctx.documentLoader, contextLoader: fctx.contextLoader });
-  if (!key || key.id?.href !== keyId || key.ownerId?.href !== actorIri) {
-    throw new AppError('unauthorized', 'the HTTP signature does not verify as the sending instance\'s actor');
-  }
-  const actor = await fctx.lookupObject(actorIri).catch(() => null);
-  if (!actor || !isActor(actor) || actor.id?.href !== actorIri || !actor.publicKeyIds.some((id) => id.href === keyId)) {
-    throw new AppError('unauthorized', 'the sending instance\'s actor does not list the signing key');
-  }
-  const multikeys = new Map<string, CryptoKey>();
-  for await (const method of actor.getAssertionMethods({ documentLoader: fctx.documentLoader })) {
-    if (method.id && method.publicKey) multikeys.set(method.id.href, method.publicKey);
-  }
-  return { origin, multikeys };
+export async function verifySender(ctx: Context, request: Request): Promise<VerifiedSender> {
+  return ctx.transport.verifySender(request);
 }

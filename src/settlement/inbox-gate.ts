@@ -16,11 +16,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { fetchKey } from '@fedify/fedify';
-import { CryptographicKey, isActor } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { repeatedSignatureParameter } from '../federation/signature-params.ts';
+import { repeatedSignatureParameter } from '../net/signature-params.ts';
 import { instanceActorIri } from './channel.ts';
 
 /** What an unknown (or not yet verified) sender may send: a message or a small statement. */
@@ -41,8 +39,6 @@ export interface AdmittedSender {
 
 /** Checks the signature over the headers; throws 401/403/413 without touching the body. */
 export async function admitSender(ctx: Context, method: string, path: string, headers: Headers): Promise<AdmittedSender> {
-  const federation = ctx.federation;
-  if (!federation) throw new AppError('unauthorized', 'this instance does not federate');
   const declared = Number(headers.get('content-length'));
   if (Number.isFinite(declared) && declared > SETTLEMENT_BODY_LIMIT_BYTES) {
     throw new AppError('payload_too_large', `a settlement message is at most ${SETTLEMENT_BODY_LIMIT_BYTES} bytes`);
@@ -69,22 +65,18 @@ export async function admitSender(ctx: Context, method: string, path: string, he
   const peer = await ctx.db.selectFrom('peers').select(['blocked']).where('origin', '=', origin).executeTakeFirst();
   if (peer?.blocked) throw new AppError('peer_blocked', 'this instance does not settle with yours');
 
-  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
   const actorIri = instanceActorIri(origin);
-  const key = await fetchKey(keyId, CryptographicKey, { documentLoader: fctx.documentLoader, contextLoader: fctx.contextLoader }).catch(() => ({ key: null }));
-  if (!key.key?.publicKey || key.key.id?.href !== keyId.href || key.key.ownerId?.href !== actorIri) {
-    throw new AppError('unauthorized', 'the signing key is not the sending instance\'s actor\'s');
-  }
+  const publicKey = await ctx.transport.senderKey(keyId, actorIri);
   const message = covered.map((name) => `${name}: ${name === '(request-target)' ? `${method.toLowerCase()} ${path.split('?', 1)[0]}` : headers.get(name)}`).join('\n');
   let verified = false;
   try {
-    verified = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key.key.publicKey, Buffer.from(params.signature, 'base64'), new TextEncoder().encode(message));
+    verified = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', publicKey, Buffer.from(params.signature, 'base64'), new TextEncoder().encode(message));
   } catch {
     verified = false;
   }
   if (!verified) throw new AppError('unauthorized', 'the HTTP signature does not verify as the sending instance\'s actor');
-  const actor = await fctx.lookupObject(actorIri).catch(() => null);
-  if (!actor || !isActor(actor) || actor.id?.href !== actorIri || !actor.publicKeyIds.some((id) => id.href === keyId.href)) {
+  const actor = await ctx.directory.lookup(actorIri).catch(() => null);
+  if (!actor || actor.kind !== 'actor' || actor.iri !== actorIri || !actor.publicKeyIds.includes(keyId.href)) {
     throw new AppError('unauthorized', 'the sending instance\'s actor does not list the signing key');
   }
   const limit = (await isKnownPeer(ctx, origin)) ? SETTLEMENT_BODY_LIMIT_BYTES : SMALL_BODY_BYTES;

@@ -15,9 +15,9 @@ import type { Period } from '../core/period.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { statementDigest, referenceTo } from './digest.ts';
 import { buildStatement, type CreatorShares, type SignedStatement, signStatement } from './statement.ts';
-import { instanceActorIri, instanceKeys, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { instanceActorIri, instanceSigner, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { ensureSettlement } from './netting.ts';
-import { PEER_ORIGIN_SQL } from '../close/stages.ts';
+import { closeTransferKey, PEER_ORIGIN_SQL } from '../ledger/accounts.ts';
 
 /** Adds the Farthing instances seen so far to `peers` (new ones only). */
 export async function discoverPeers(ctx: Context): Promise<void> {
@@ -88,13 +88,13 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
   const creators = await owedLines(ctx, peer, period);
   const booked = await sql<{ amount: bigint }>`
     SELECT COALESCE(sum(amount), 0)::bigint AS amount FROM transfers
-    WHERE kind = 'owed_to_peer' AND idempotency_key = ${`close:${period}:peer:${peer}`}
-       OR kind = 'unclaimed_claim' AND idempotency_key = ${`close:${period}:claim:${peer}`}`.execute(ctx.db);
+    WHERE kind = 'owed_to_peer' AND idempotency_key = ${closeTransferKey(period, `peer:${peer}`)}
+       OR kind = 'unclaimed_claim' AND idempotency_key = ${closeTransferKey(period, `claim:${peer}`)}`.execute(ctx.db);
   const total = creators.reduce((sum, c) => sum + c.amountMicros, 0n);
   if (total !== BigInt(booked.rows[0]?.amount ?? 0n)) {
     throw new Error(`statement to ${peer} for ${period}: lines add up to ${total}, the close booked ${booked.rows[0]?.amount}`);
   }
-  const { signer } = await instanceKeys(ctx);
+  const signer = await instanceSigner(ctx);
 
   return ctx.db.transaction().execute(async (trx) => {
     // One issuer at a time per peer: the chain has one next sequence.

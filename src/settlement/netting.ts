@@ -25,9 +25,8 @@ import type { Context } from '../context.ts';
 import type { SettlementsTable } from '../db/schema.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
-import { ensureAccount, ensureSystemAccount, type Executor } from '../ledger/accounts.ts';
+import { ensureAccount, ensureSystemAccount, type Executor, peerCode } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
-import { peerCode } from '../close/stages.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { clearCredits } from './pending.ts';
 

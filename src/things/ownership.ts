@@ -11,14 +11,11 @@
  * things one registers. The reading itself is discover.ts's, so registration and first flattrs
  * read pages alike.
  */
-import type { Context as FedifyContext, DocumentLoader } from '@fedify/fedify';
-import { type Actor, isActor, type Object as ApObject } from '@fedify/vocab';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { attributedActor, instanceSoftware, lookup, lookupHandle, readPage, titleOf } from '../federation/discover.ts';
-import { INSTANCE_ACTOR } from '../federation/federation.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri, findMember } from '../members/service.ts';
+import type { ActorRecord, DirectoryRecord, LookupOptions, ObjectRecord } from '../ports.ts';
 
 export interface NamedOwner {
   /** The owner's actor IRI. */
@@ -26,7 +23,7 @@ export interface NamedOwner {
   /** How to name them to a person: @name@host, or the IRI. */
   name: string;
   /** The actor document, when it was fetched (a remote owner). */
-  actor?: Actor;
+  actor?: ActorRecord;
 }
 
 export interface OwnershipProof {
@@ -34,7 +31,7 @@ export interface OwnershipProof {
   /** What the content calls itself, for a thing registered without a title. */
   title: string | null;
   /** A fediverse account of the caller's that the content names (its server gets the Likes). */
-  author?: Actor;
+  author?: ActorRecord;
   /** How the owner was named, for messages. */
   named: NamedOwner[];
 }
@@ -74,31 +71,31 @@ async function callerIdentities(db: Executor, ctx: Context, caller: Caller): Pro
  * title. Refuses a URL that is an actor, or a thing on another Farthing instance.
  */
 export async function namedOwners(ctx: Context, url: string): Promise<{ owners: NamedOwner[]; title: string | null }> {
-  const federation = ctx.federation;
-  if (!federation) return { owners: [], title: null };
-  const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const loader = signedWhenAsked(fctx);
-  const find = (iri: string) => lookup(fctx, iri, loader);
+  const dir = ctx.directory;
+  // Signed (as the instance actor, for servers in authorized-fetch mode) only when a server
+  // refuses an unsigned request: registering a page on an unreachable host costs no instance keys.
+  const loader: LookupOptions = { signing: 'when-refused' };
+  const find = (iri: string) => dir.lookup(iri, loader);
   const owners: NamedOwner[] = [];
   const add = (o: NamedOwner | undefined) => {
     if (o && !owners.some((x) => canonical(x.iri) === canonical(o.iri))) owners.push(o);
   };
   let title: string | null = null;
   const found = await find(url);
-  if (found && isActor(found)) {
+  if (found?.kind === 'actor') {
     throw new AppError('invalid_request', `${url} is a fediverse account, not a thing: register one of its posts or pages`, { field: 'url' });
   }
   if (found) {
-    title = titleOf(found);
-    const owner = await attributedActor(found, loader);
+    title = found.title;
+    const owner = await dir.author(found, loader);
     if (await isFarthingThing(ctx, found)) {
       const whose = owner ? `, owned by ${nameOf(owner)}` : '';
-      throw new AppError('not_owner', `this is a thing on ${found.id?.host}${whose}: flattr it, it cannot be registered again here`, { field: 'url', ...(owner?.id ? { owner: owner.id.href } : {}) });
+      throw new AppError('not_owner', `this is a thing on ${new URL(found.iri as string).host}${whose}: flattr it, it cannot be registered again here`, { field: 'url', ...(owner ? { owner: owner.iri } : {}) });
     }
-    if (owner?.id) add(remoteOwner(owner));
+    if (owner) add(remoteOwner(owner));
   }
   if (owners.length > 0) return { owners, title };
-  const page = await readPage(ctx, url);
+  const page = await dir.page(url);
   if (!page) return { owners, title };
   title ??= page.title;
   for (const href of page.payment) add(await ownerAt(ctx, href, find, loader, true));
@@ -108,38 +105,19 @@ export async function namedOwners(ctx: Context, url: string): Promise<{ owners: 
       add(await localOwner(ctx, user));
       continue;
     }
-    const actor = await lookupHandle(ctx, find, user, host);
-    if (actor && isActor(actor as never)) add(remoteOwner(actor as Actor));
+    const actor = await dir.handle(user, host, loader);
+    if (actor?.kind === 'actor') add(remoteOwner(actor));
   }
   for (const href of page.authors) add(await ownerAt(ctx, href, find, loader, false));
   return { owners, title };
-}
-
-/**
- * A document loader that signs (as the instance actor, for servers in authorized-fetch mode)
- * only when a server refuses an unsigned request: registering a page on an unreachable host
- * then costs no instance keys.
- */
-function signedWhenAsked(fctx: FedifyContext<void>): DocumentLoader {
-  let signed: Promise<DocumentLoader> | undefined;
-  return async (url, options) => {
-    try {
-      return await fctx.documentLoader(url, options);
-    } catch (error) {
-      const status = (error as { response?: Response }).response?.status;
-      if (status !== 401 && status !== 403) throw error;
-      signed ??= fctx.getDocumentLoader({ identifier: INSTANCE_ACTOR });
-      return (await signed)(url, options);
-    }
-  };
 }
 
 /** The owner a link on a page names: an actor (here or elsewhere), or for rel=payment a thing's owner. */
 async function ownerAt(
   ctx: Context,
   href: string,
-  find: (iri: string) => Promise<ApObject | null>,
-  loader: DocumentLoader,
+  find: (iri: string) => Promise<DirectoryRecord | null>,
+  loader: LookupOptions,
   things: boolean,
 ): Promise<NamedOwner | undefined> {
   const url = new URL(href);
@@ -160,9 +138,9 @@ async function ownerAt(
   }
   const target = await find(href);
   if (!target) return undefined;
-  if (isActor(target)) return remoteOwner(target);
+  if (target.kind === 'actor') return remoteOwner(target);
   if (!things) return undefined;
-  const owner = await attributedActor(target, loader);
+  const owner = await ctx.directory.author(target, loader);
   return owner ? remoteOwner(owner) : undefined;
 }
 
@@ -172,20 +150,19 @@ async function localOwner(ctx: Context, username: string): Promise<NamedOwner | 
   return { iri: actorIri(ctx, member.username), name: `@${member.username}@${new URL(ctx.config.origin).host}` };
 }
 
-function remoteOwner(actor: Actor): NamedOwner | undefined {
-  if (!actor.id) return undefined;
-  return { iri: actor.id.href, name: nameOf(actor), actor };
+function remoteOwner(actor: ActorRecord): NamedOwner | undefined {
+  return { iri: actor.iri, name: nameOf(actor), actor };
 }
 
-function nameOf(actor: Actor): string {
-  return actor.preferredUsername && actor.id ? `@${actor.preferredUsername}@${actor.id.host}` : (actor.id?.href ?? 'someone else');
+function nameOf(actor: ActorRecord): string {
+  return actor.preferredUsername ? `@${actor.preferredUsername}@${new URL(actor.iri).host}` : actor.iri;
 }
 
 /** A thing on another Farthing instance: an object at /things/{id} there, on a server that says it runs Farthing. */
-async function isFarthingThing(ctx: Context, object: ApObject): Promise<boolean> {
-  const id = object.id;
+async function isFarthingThing(ctx: Context, object: ObjectRecord): Promise<boolean> {
+  const id = object.iri ? new URL(object.iri) : null;
   if (!id || !THING_PATH.test(id.pathname)) return false;
-  return (await instanceSoftware(ctx, id)) === 'farthing';
+  return (await ctx.directory.software(id.href)) === 'farthing';
 }
 
 export function canonical(url: string): string {

@@ -11,7 +11,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
-import { instanceSoftware } from '../../federation/discover.ts';
 import { lookupThing } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
@@ -124,7 +123,7 @@ async function farthingOrigin(ctx: Context, input: unknown): Promise<string> {
   let software: string | null = null;
   let origin = candidates[0] as string;
   for (const candidate of candidates) {
-    software = await instanceSoftware(ctx, new URL(candidate));
+    software = await ctx.directory.software(new URL(candidate).href);
     origin = candidate;
     if (software) break;
   }

@@ -94,7 +94,7 @@ ${remoteFlattrForm(reply, { url, title })}`;
         thing = await lookupThing(ctx, url);
       } catch (lookupError) {
         // Unknown here: the POST may still find its owner, unless it names one of ours or there is no federation.
-        discoverable = !!ctx.federation && isNotFound(lookupError) && !ownThingId(ctx, normalizeUrl(url));
+        discoverable = isNotFound(lookupError) && !ownThingId(ctx, normalizeUrl(url));
         if (!discoverable) problem = formError(lookupError, 'url');
       }
     } else if (problem.code !== 'not_found' && problem.code !== 'invalid_request') {
