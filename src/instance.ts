@@ -12,11 +12,11 @@ import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { createFarthingFederation } from './federation/federation.ts';
-import { KyselyKvStore, WithoutActivityCache } from './federation/kv-store.ts';
-import { KyselyMessageQueue } from './federation/message-queue.ts';
-import { startRelay } from './federation/outbox.ts';
-import { startPostsRelay } from './federation/posts.ts';
+import { createFarthingFederation } from './activitypub/federation.ts';
+import { KyselyKvStore, WithoutActivityCache } from './activitypub/kv-store.ts';
+import { KyselyMessageQueue } from './activitypub/message-queue.ts';
+import { startRelay } from './activitypub/outbox.ts';
+import { startPostsRelay } from './activitypub/posts.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
 import { issueMissingStatements, issueStatements } from './settlement/issue.ts';
 import { trustConfiguredPeers } from './settlement/peers.ts';
@@ -25,8 +25,8 @@ import { startAutoClose } from './close/schedule.ts';
 import { ensureAdmin } from './members/service.ts';
 import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
 import { startWebhookWorker } from './webhooks/delivery.ts';
-import { startClaimsRefresh } from './federation/claims.ts';
-import { noticeUnclaimed } from './federation/unclaimed.ts';
+import { startClaimsRefresh } from './links/claims.ts';
+import { noticeUnclaimed } from './links/unclaimed.ts';
 import { createDirectory } from './activitypub/directory.ts';
 import { createSettlementTransport } from './activitypub/transport.ts';
 import { offlineDirectory, offlineTransport } from './ports.ts';
@@ -82,7 +82,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   ctx.directory = createDirectory(ctx, federation);
   ctx.transport = createSettlementTransport(ctx, federation);
   // The statements to peers follow every close (issuing again is idempotent), then accounts with
-  // money newly waiting (or about to expire) are told (federation/unclaimed.ts).
+  // money newly waiting (or about to expire) are told (links/unclaimed.ts).
   ctx.afterClose.push(
     { failure: 'issuing the statements of the close failed', run: async (c, periods) => { for (const p of periods) await issueStatements(c, p); } },
     { failure: 'telling accounts of unclaimed money failed', run: (c) => noticeUnclaimed(c) },

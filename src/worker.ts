@@ -12,6 +12,13 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/**
+ * The ActivityPub adapter's relays (src/activitypub/outbox.ts, posts.ts), by name: a service that
+ * wrote an outbox or posts row wakes them with wakeWorker, without importing the adapter.
+ */
+export const OUTBOX_RELAY = 'outbox relay';
+export const POSTS_RELAY = 'posts relay';
+
 const wakers = new WeakMap<Context, Map<string, () => void>>();
 
 export function wakeWorker(ctx: Context, name: string): void {

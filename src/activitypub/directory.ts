@@ -10,7 +10,7 @@ import { type Actor, isActor, Link, type Object as ApObject, PropertyValue } fro
 import type { Context } from '../context.ts';
 import { type OutboundResponse, outboundOf } from '../net/outbound.ts';
 import type { ActorRecord, Directory, DirectoryRecord, LookupOptions, ObjectRecord, Page } from '../ports.ts';
-import { INSTANCE_ACTOR } from '../federation/federation.ts';
+import { INSTANCE_ACTOR } from './instance-actor.ts';
 
 /** A page is read up to this size; owners are named in its head. */
 const PAGE_LIMIT_BYTES = 512 * 1024;

@@ -9,8 +9,8 @@ import { CryptographicKey, isActor } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import type { SettlementTransport } from '../ports.ts';
-import { INSTANCE_ACTOR } from '../federation/federation.ts';
-import { signingKeyId } from '../federation/key-guard.ts';
+import { INSTANCE_ACTOR } from './instance-actor.ts';
+import { signingKeyId } from './key-guard.ts';
 
 const TIMEOUT_MS = 30_000;
 

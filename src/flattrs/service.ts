@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type RawBuilder, sql } from 'kysely';
 import type { Caller, Context } from '../context.ts';
+import { OUTBOX_RELAY, POSTS_RELAY, wakeWorker } from '../worker.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
 import { type Period, periodOf } from '../core/period.ts';
@@ -13,9 +14,7 @@ import { UUID_PATTERN } from '../db/errors.ts';
 import { renderedOnce } from '../db/rendered-once.ts';
 import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
 import { balanceSql, type Executor, walletAccountId } from '../ledger/accounts.ts';
-import { thingForUrl } from '../federation/remote-things.ts';
-import { wakeRelay } from '../federation/outbox.ts';
-import { wakePostsRelay } from '../federation/posts.ts';
+import { thingForUrl } from '../things/remote.ts';
 import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
@@ -99,13 +98,13 @@ async function click(ctx: Context, caller: Caller, key: ThingKey, wallet: bigint
     minBudget: ctx.config.minBudget,
   };
   const [local] = await ('id' in key ? localClickById : localClickByUrl)(ctx.db, { ...values, flattr: randomUUID(), post: randomUUID() });
-  if (local?.posted) wakePostsRelay(ctx);
+  if (local?.posted) wakeWorker(ctx, POSTS_RELAY);
   // A thing whose Like goes out: a remote owner's, or a claimed account's post (its author's server).
   if (!local || (local.owner_actor_id == null && local.author_actor_id == null)) return local;
   const flattr = randomUUID();
   const [row] = await ('id' in key ? clickById : clickByUrl)(ctx.db, { ...values, flattr, post: randomUUID(), iri: flattrIri(ctx, flattr) });
-  if ((row?.owner_actor_id != null || row?.author_actor_id != null) && row?.flattr_id != null) wakeRelay(ctx);
-  if (row?.posted) wakePostsRelay(ctx);
+  if ((row?.owner_actor_id != null || row?.author_actor_id != null) && row?.flattr_id != null) wakeWorker(ctx, OUTBOX_RELAY);
+  if (row?.posted) wakeWorker(ctx, POSTS_RELAY);
   return row;
 }
 
@@ -118,7 +117,7 @@ interface ClickValues {
   now: Date;
   minBudget: bigint;
   flattr: string;
-  /** The id of the public post, if the member publishes their flattrs (federation/posts.ts). */
+  /** The id of the public post, if the member publishes their flattrs (activitypub/posts.ts). */
   post: string;
 }
 
@@ -258,14 +257,14 @@ export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): 
       FROM withdrawn w JOIN things t ON t.id = w.thing_id WHERE t.owner_actor_id IS NOT NULL OR t.author_actor_id IS NOT NULL
       RETURNING id
     ), unposted AS (
-      -- its public post, if it had one, is deleted where it went (federation/posts.ts)
+      -- its public post, if it had one, is deleted where it went (activitypub/posts.ts)
       UPDATE posts SET deleted_at = ${ctx.clock.now()} FROM withdrawn w WHERE posts.flattr_id = w.id
       RETURNING posts.id
     )
     SELECT EXISTS (SELECT 1 FROM queued) AS remote, EXISTS (SELECT 1 FROM unposted) AS unposted FROM withdrawn`.execute(ctx.db);
   if (rows.length === 1) {
-    if (rows[0]?.remote) wakeRelay(ctx);
-    if (rows[0]?.unposted) wakePostsRelay(ctx);
+    if (rows[0]?.remote) wakeWorker(ctx, OUTBOX_RELAY);
+    if (rows[0]?.unposted) wakeWorker(ctx, POSTS_RELAY);
     return;
   }
   const flattr = await ctx.db

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { listUnclaimed } from '../federation/unclaimed.ts';
+import { listUnclaimed } from '../links/unclaimed.ts';
 import { parsePeriod } from '../core/period.ts';
 import { closePeriod, periodStatus } from '../close/run.ts';
 import { checkLedger } from '../ledger/check.ts';

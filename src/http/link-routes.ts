@@ -1,13 +1,13 @@
 /**
  * Linked fediverse accounts in the JSON API (/api/v1/me/links): add by handle or actor IRI
  * (pending, listed in the member's alsoKnownAs at once), verify (the account must point back),
- * list and remove. The service is src/federation/links.ts.
+ * list and remove. The service is src/links/links.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { addLink, listLinks, removeLink, verifyLink } from '../federation/links.ts';
+import { addLink, listLinks, removeLink, verifyLink } from '../links/links.ts';
 import { requireCaller } from './auth.ts';
 import { errors, Id, route, routeAuth } from './schemas.ts';
 

@@ -6,10 +6,10 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
+import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount, parseAmount } from '../core/money.ts';
 import type { Period } from '../core/period.ts';
-import { wakeRelay } from '../federation/outbox.ts';
 import { wakeSettlementRelay } from './channel.ts';
 import { issueTo } from './issue.ts';
 import type { Executor } from '../ledger/accounts.ts';
@@ -106,7 +106,7 @@ export async function correctStatement(ctx: Context, id: string) {
     FROM flattrs f JOIN things t ON t.id = f.thing_id JOIN remote_actors ra ON ra.id = t.owner_actor_id
     WHERE o.flattr_id = f.id AND o.kind = 'like' AND f.period = ${row.period} AND ra.instance_origin = ${row.peer_origin}
       AND f.withdrawn_at IS NULL`.execute(ctx.db);
-  wakeRelay(ctx);
+  wakeWorker(ctx, OUTBOX_RELAY);
   // Whichever arrives first at the peer, the Likes or the correction, the peer ends up accepting
   // the correction: a late Like makes a disputed statement reconcile (receive.ts).
   const next = await issueTo(ctx, row.peer_origin, row.period as Period, { correcting: row.id });

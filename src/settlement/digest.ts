@@ -87,3 +87,14 @@ function codePointRank(unit: number): number {
   if (unit >= 0xd800) return unit + 0x2000;
   return unit;
 }
+
+/**
+ * The order of lines: by creator IRI (code point order), a creator's own line before the lines
+ * of accounts it claimed, those by account IRI. 0 means the same line key (a duplicate).
+ */
+export function compareLines(a: { creator: string; account?: string }, b: { creator: string; account?: string }): number {
+  const byCreator = compareByCodePoint(a.creator, b.creator);
+  if (byCreator !== 0) return byCreator;
+  if (a.account === undefined || b.account === undefined) return a.account === b.account ? 0 : a.account === undefined ? -1 : 1;
+  return compareByCodePoint(a.account, b.account);
+}

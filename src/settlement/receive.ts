@@ -186,7 +186,7 @@ export async function reconcileDisputed(ctx: Context, peer: string, period: stri
  * Every line against the incoming flattrs from that instance; answers the disagreements. A line
  * of claimed held shares (`account`) is checked against the claim instead: its flattrs' Likes
  * went to that account, so none arrived here, but the creator must be the one who links the
- * account (the half of the two-way proof this instance holds, see federation/claims.ts).
+ * account (the half of the two-way proof this instance holds, see links/claims.ts).
  */
 export async function reconcile(db: Executor, ctx: Context, peer: string, statement: SignedStatement): Promise<LineReason[]> {
   const { rows } = await sql<{ username: string; activity_ids: string[] }>`

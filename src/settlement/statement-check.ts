@@ -6,10 +6,10 @@
  */
 import { MAX_AMOUNT_MICROS } from '../core/money.ts';
 import { addMonths, isPeriod } from '../core/period.ts';
-import { isDigest, statementDigest } from './digest.ts';
+import { compareLines, isDigest, statementDigest } from './digest.ts';
 import { isXsdDateTime, verifyProof, type ProofFailure } from './eddsa-jcs-2022.ts';
 import type { ParsedSignedStatement } from './statement-schema.ts';
-import { compareLines, type SignedStatement, type Statement } from './statement.ts';
+import type { SignedStatement, Statement } from './statement.ts';
 
 export type StatementReasonCode =
   // the document

@@ -8,7 +8,7 @@
  * doubles, which cannot carry every amount exactly.
  */
 import type { Period } from '../core/period.ts';
-import { compareByCodePoint, flattrSetDigest } from './digest.ts';
+import { compareLines, flattrSetDigest } from './digest.ts';
 import { CRYPTOSUITE, PROOF_TYPE, createProof } from './eddsa-jcs-2022.ts';
 import { contentReasons, proofOptionReasons, type StatementReason } from './statement-check.ts';
 
@@ -106,16 +106,6 @@ export class StatementError extends Error {
   }
 }
 
-/**
- * The order of lines: by creator IRI (code point order), a creator's own line before the lines
- * of accounts it claimed, those by account IRI. 0 means the same line key (a duplicate).
- */
-export function compareLines(a: { creator: string; account?: string }, b: { creator: string; account?: string }): number {
-  const byCreator = compareByCodePoint(a.creator, b.creator);
-  if (byCreator !== 0) return byCreator;
-  if (a.account === undefined || b.account === undefined) return a.account === b.account ? 0 : a.account === undefined ? -1 : 1;
-  return compareByCodePoint(a.account, b.account);
-}
 
 /**
  * Builds the unsigned statement: one line per creator (and per account it claimed), sorted by

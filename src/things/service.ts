@@ -9,7 +9,7 @@ import { AppError } from '../core/errors.ts';
 import { isUniqueViolation, UUID_PATTERN } from '../db/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri } from '../members/service.ts';
-import { rememberActor } from '../federation/discover.ts';
+import { rememberActor } from './discover.ts';
 import { proveOwnership } from './ownership.ts';
 import { normalizeTitle, normalizeUrl } from './urls.ts';
 

@@ -3,6 +3,8 @@
  * Pages are built only from `html` templates, so a thing's title or a username can never become
  * markup; `raw` exists for the few trusted constants (an SVG path built from numbers, say).
  */
+import { escapeHtml } from '../core/escape-html.ts';
+
 export class Html {
   readonly text: string;
   constructor(text: string) {
@@ -15,11 +17,7 @@ export class Html {
 
 export type Renderable = Html | string | number | bigint | boolean | null | undefined | Renderable[];
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
-}
+export { escapeHtml };
 
 function render(value: Renderable): string {
   if (value instanceof Html) return value.text;

@@ -2,7 +2,7 @@
  * The one setting only pages change: whether a member is listed on the popular pages. The JSON
  * API has no field for it, so there is no service to share; it is a single-row update here.
  * `members.listed` also tells the fediverse whether the member's actor is discoverable
- * (src/federation/federation.ts), so one choice covers both.
+ * (src/activitypub/federation.ts), so one choice covers both.
  */
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';

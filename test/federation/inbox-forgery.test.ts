@@ -11,7 +11,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { exportJwk, importJwk, signRequest } from '@fedify/fedify';
 import t, { type Test } from 'tap';
-import { KyselyMessageQueue } from '../../src/federation/message-queue.ts';
+import { KyselyMessageQueue } from '../../src/activitypub/message-queue.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { thing } from '../helpers/instance.ts';
 import { close, eventually, listen, startNetworked } from '../helpers/network.ts';

@@ -6,7 +6,7 @@ import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t from 'tap';
 import type { KvKey } from '@fedify/fedify';
-import { KyselyKvStore } from '../../src/federation/kv-store.ts';
+import { KyselyKvStore } from '../../src/activitypub/kv-store.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
 

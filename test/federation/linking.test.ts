@@ -9,7 +9,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import t, { type Test } from 'tap';
-import { CLAIMS_WORKER, refreshClaims } from '../../src/federation/claims.ts';
+import { CLAIMS_WORKER, refreshClaims } from '../../src/links/claims.ts';
 import { wakeWorker } from '../../src/worker.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { close, eventually, listen, openFront, readAll, startNetworked } from '../helpers/network.ts';

@@ -9,7 +9,7 @@ import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { type Database, type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
-import { KyselyMessageQueue, type KyselyMessageQueueOptions } from '../../src/federation/message-queue.ts';
+import { KyselyMessageQueue, type KyselyMessageQueueOptions } from '../../src/activitypub/message-queue.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,7 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { exportJwk, importJwk, signRequest } from '@fedify/fedify';
 import t from 'tap';
-import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
+import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
 import { SETTLEMENT_BODY_LIMIT_BYTES, SMALL_BODY_BYTES } from '../../src/settlement/inbox-gate.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { close, listen, startNetworked } from '../helpers/network.ts';

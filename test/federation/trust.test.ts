@@ -5,7 +5,7 @@
  */
 import { signRequest } from '@fedify/fedify';
 import t from 'tap';
-import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
+import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { thing } from '../helpers/instance.ts';
 import { eventually, startNetworked } from '../helpers/network.ts';

@@ -9,8 +9,8 @@
 import t from 'tap';
 import { loadConfig } from '../../src/config.ts';
 import { addMonths } from '../../src/core/period.ts';
-import { relayOutbox } from '../../src/federation/outbox.ts';
-import { noticeUnclaimed } from '../../src/federation/unclaimed.ts';
+import { relayOutbox } from '../../src/activitypub/outbox.ts';
+import { noticeUnclaimed } from '../../src/links/unclaimed.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { mastodon } from '../helpers/mastodon.ts';
 import { eventually, startNetworked } from '../helpers/network.ts';

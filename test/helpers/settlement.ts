@@ -5,7 +5,7 @@
 import { signRequest } from '@fedify/fedify';
 import type { Test } from 'tap';
 import type { Period } from '../../src/core/period.ts';
-import { INSTANCE_ACTOR } from '../../src/federation/federation.ts';
+import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { statementDigest } from '../../src/settlement/digest.ts';
 import { withProof } from '../../src/settlement/channel.ts';

@@ -15,8 +15,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { periodOf } from '../../core/period.ts';
-import { followerCount } from '../../federation/follows.ts';
-import { flattrObject, periodDescription, periodFacts, postObject } from '../../federation/objects.ts';
+import { periodDescription, periodFacts } from '../../close/period-facts.ts';
+import { publishedState } from '../../flattrs/published.ts';
+import { followerCount } from '../../members/followers.ts';
 import { avatarOf } from '../../members/avatar.ts';
 import { profileOf } from '../../members/profile.ts';
 import { findMember } from '../../members/service.ts';
@@ -81,9 +82,7 @@ ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html
   });
 
   const dereference = (kind: 'flattr' | 'post') => async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-    const found = kind === 'flattr'
-      ? await flattrObject(ctx, request.params.id)
-      : await postObject(ctx, (username) => new URL(`${ctx.config.origin}/users/${username}/followers`), request.params.id);
+    const found = await publishedState(ctx, kind, request.params.id);
     if (!found) throw new AppError('not_found', `no such ${kind}`);
     if (found.state === 'gone') {
       if (AP_TYPES.test(request.headers.accept ?? '')) {

@@ -1,11 +1,11 @@
 /**
- * /settings/links: the fediverse accounts a member links (src/federation/links.ts). Add one by
+ * /settings/links: the fediverse accounts a member links (src/links/links.ts). Add one by
  * handle or actor URL (pending; the member's actor lists it at once), put the member's profile
  * address on the account, verify, remove. Forms only, each CSRF-protected; errors next to the field.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
-import { addLink, listLinks, removeLink, verifyLink } from '../../federation/links.ts';
+import { addLink, listLinks, removeLink, verifyLink } from '../../links/links.ts';
 import { actorIri } from '../../members/service.ts';
 import { externalLink, html } from '../html.ts';
 import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../../context.ts';
-import { listUnclaimed, unclaimedFor } from '../../federation/unclaimed.ts';
+import { listUnclaimed, unclaimedFor } from '../../links/unclaimed.ts';
 import { externalLink, html } from '../html.ts';
 import { page, sendPage } from '../layout.ts';
 import { csrfToken } from '../security.ts';

@@ -21,7 +21,7 @@ import { KeyGuard } from './key-guard.ts';
 export const INBOX_BODY_LIMIT_BYTES = 256 * 1024;
 
 const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}$/;
-/** Objects whose ids we mint (federation/objects.ts): ActivityPub for AP clients, fastify's otherwise. */
+/** Objects whose ids we mint (activitypub/objects.ts): ActivityPub for AP clients, fastify's otherwise. */
 const OBJECT_PATH = /^\/(?:flattrs\/[0-9a-fA-F-]{36}|posts\/[0-9a-fA-F-]{36}|periods\/[0-9]{4}-[0-9]{2})$/;
 const INBOX_PATH = /^\/(?:inbox|users\/[^/]+\/inbox)$/;
 

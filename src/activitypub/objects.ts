@@ -3,7 +3,7 @@
  * same Like the outbox sent; gone once withdrawn), a published flattr's Note at /posts/{id}, and
  * a period at /periods/{YYYY-MM} (the `context` of every Like). Fedify serves the live objects
  * to ActivityPub clients; what it does not serve (a withdrawn flattr: 410; an HTML request) falls
- * through to fastify (src/web/routes/citizens.ts) with the same states from here.
+ * through to fastify (src/web/routes/citizens.ts) with the same states (src/flattrs/published.ts).
  *
  * A flattr is public only where it was published: a flattr of a remote thing (its Like went to
  * the owner's server) or one of a member who publishes their flattrs. Any other flattr id is
@@ -13,9 +13,8 @@ import { Temporal } from '@js-temporal/polyfill';
 import { Like, Note, Object as APObject, PUBLIC_COLLECTION } from '@fedify/vocab';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { isPeriod, type Period, periodEnd, periodOf, periodStart } from '../core/period.ts';
-import { UUID_PATTERN } from '../db/errors.ts';
-import { firstPeriod } from '../close/run.ts';
+import { periodFacts, periodDescription } from '../close/period-facts.ts';
+import { publicFlattr, publishedPost } from '../flattrs/published.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { actorIri } from '../members/service.ts';
 import { periodIri } from './outbox.ts';
@@ -26,38 +25,6 @@ export function instant(date: Date): Temporal.Instant {
 
 export function postIri(ctx: Context, id: string): string {
   return `${ctx.config.origin}/posts/${id}`;
-}
-
-interface FlattrRow {
-  id: string;
-  period: string;
-  withdrawn_at: Date | null;
-  username: string;
-  thing_id: string;
-  thing_uri: string | null;
-  thing_url: string;
-  title: string | null;
-  owner_username: string | null;
-  owner_actor_iri: string | null;
-  post_id: string | null;
-  post_deleted: boolean;
-}
-
-async function publicFlattr(ctx: Context, id: string): Promise<FlattrRow | undefined> {
-  if (!UUID_PATTERN.test(id)) return undefined;
-  const { rows } = await sql<FlattrRow>`
-    SELECT f.id, f.period, f.withdrawn_at, m.username, t.id AS thing_id, t.uri AS thing_uri, t.url AS thing_url, t.title,
-           om.username AS owner_username, COALESCE(cb.iri, r.iri) AS owner_actor_iri,
-           p.id AS post_id, (p.deleted_at IS NOT NULL) AS post_deleted
-    FROM flattrs f
-    JOIN members m ON m.id = f.member_id
-    JOIN things t ON t.id = f.thing_id
-    LEFT JOIN members om ON om.id = t.owner_member_id
-    LEFT JOIN remote_actors r ON r.id = t.owner_actor_id
-    LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by
-    LEFT JOIN posts p ON p.flattr_id = f.id
-    WHERE f.id = ${id.toLowerCase()}::uuid AND (t.owner_actor_id IS NOT NULL OR p.id IS NOT NULL)`.execute(ctx.db);
-  return rows[0];
 }
 
 export type Dereferenced<T> = { state: 'live'; object: T; thingId: string } | { state: 'gone' } | undefined;
@@ -107,49 +74,10 @@ export function postNote(ctx: Context, followers: URL, row: PostRow): Note {
 }
 
 export async function postObject(ctx: Context, followers: (username: string) => URL, id: string): Promise<Dereferenced<Note>> {
-  if (!UUID_PATTERN.test(id)) return undefined;
-  const row = await ctx.db
-    .selectFrom('posts')
-    .innerJoin('members', 'members.id', 'posts.member_id')
-    .innerJoin('flattrs', 'flattrs.id', 'posts.flattr_id')
-    .innerJoin('things', 'things.id', 'flattrs.thing_id')
-    .select(['posts.id', 'members.username', 'posts.created_at', 'posts.deleted_at', 'things.id as thing_id', 'things.url as thing_url', 'things.title'])
-    .where('posts.id', '=', id.toLowerCase())
-    .executeTakeFirst();
+  const row = await publishedPost(ctx, id);
   if (!row) return undefined;
   if (row.deleted_at) return { state: 'gone' };
   return { state: 'live', object: postNote(ctx, followers(row.username), row), thingId: row.thing_id };
-}
-
-export interface PeriodFacts {
-  period: Period;
-  start: Date;
-  end: Date;
-  /** open: flattrs still count; closing: being closed; closed: split and booked. */
-  state: 'open' | 'ended' | 'closing' | 'closed';
-  closedAt: Date | null;
-}
-
-/** A period of this instance from its first to the current one; undefined otherwise. */
-export async function periodFacts(ctx: Context, value: string): Promise<PeriodFacts | undefined> {
-  if (!isPeriod(value)) return undefined;
-  const now = ctx.clock.now();
-  if (value > periodOf(now) || value < (await firstPeriod(ctx))) return undefined;
-  const close = await ctx.db.selectFrom('closes').select(['stage', 'finished_at']).where('period', '=', value).executeTakeFirst();
-  const state = close ? (close.stage === 'done' ? 'closed' : 'closing') : value < periodOf(now) ? 'ended' : 'open';
-  return { period: value, start: periodStart(value), end: periodEnd(value), state, closedAt: close?.finished_at ?? null };
-}
-
-export function periodDescription(ctx: Context, facts: PeriodFacts): string {
-  const host = new URL(ctx.config.origin).host;
-  const how = 'Each member’s monthly budget is split equally among everything they flattred in it.';
-  const when = {
-    open: 'It is the current month: flattrs made now count in it.',
-    ended: 'It has ended and waits for its close.',
-    closing: 'It is being closed.',
-    closed: `It was closed${facts.closedAt ? ` on ${facts.closedAt.toISOString().slice(0, 10)}` : ''}: its flattrs are paid and final.`,
-  }[facts.state];
-  return `The month ${facts.period} on ${host}. ${how} ${when}`;
 }
 
 /** The period as an ActivityPub object (the `context` a Like names). */

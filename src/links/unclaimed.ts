@@ -13,12 +13,12 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
+import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
 import { formatAmount } from '../core/money.ts';
 import { addMonths, type Period, periodEnd, periodOf } from '../core/period.ts';
 import { HOLD_CLOSES } from '../close/stages.ts';
 import type { Executor } from '../ledger/accounts.ts';
-import { escapeHtml } from '../web/html.ts';
-import { wakeRelay } from './outbox.ts';
+import { escapeHtml } from '../core/escape-html.ts';
 
 export interface UnclaimedItem {
   /** The account's actor IRI. */
@@ -150,7 +150,7 @@ export async function noticeUnclaimed(ctx: Context): Promise<number> {
   }
   if (queued > 0) {
     ctx.log.info({ queued }, 'unclaimed money: accounts told');
-    wakeRelay(ctx);
+    wakeWorker(ctx, OUTBOX_RELAY);
   }
   return queued;
 }

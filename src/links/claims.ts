@@ -15,14 +15,13 @@
  * owes the shares to that instance, held unclaimed shares included.
  *
  * A Like that reaches us for a post of one of our members' linked accounts names the post, not a
- * thing of ours: inbox.ts asks linkedThingId for the thing it is here.
+ * thing of ours: flattrs/incoming.ts finds the thing it is here.
  */
 import type { Context } from '../context.ts';
 import { addMonths, periodOf } from '../core/period.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import type { ActorRecord, LookupOptions } from '../ports.ts';
-import { rememberActor } from './discover.ts';
-import { thingForUrl } from './remote-things.ts';
+import { rememberActor } from '../things/discover.ts';
 import { startWorker, type Worker } from '../worker.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
@@ -36,7 +35,7 @@ export type Claim =
   | { kind: 'remote'; actor: ActorRecord; actorIri: string };
 
 /** The member of this instance whose actor an IRI is, or undefined. */
-async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
+export async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
   if (iri.origin !== new URL(ctx.config.origin).origin) return undefined;
   const match = /^\/users\/([A-Za-z0-9_]{1,30})$/.exec(iri.pathname);
   const member = match ? await findMember(ctx, match[1] as string) : undefined;
@@ -193,26 +192,5 @@ function canonical(url: string): string {
     return new URL(url).href.replace(/\/$/, '');
   } catch {
     return url;
-  }
-}
-
-/**
- * The thing here for a post that a Like from another Farthing instance names (addressed to a
- * member here who links accounts): made at the first such Like when the post's author is linked
- * both ways to a member here, else undefined.
- */
-export async function linkedThingId(ctx: Context, iri: string, addressees: URL[]): Promise<string | undefined> {
-  // Only for a Like addressed to a member here who links an account: no fetches for anyone else's.
-  let linked = false;
-  for (const to of addressees.slice(0, 5)) {
-    const member = await localMember(ctx, to);
-    if (member && (await ctx.db.selectFrom('member_links').select('id').where('member_id', '=', member.id).executeTakeFirst())) linked = true;
-  }
-  if (!linked) return undefined;
-  try {
-    const thing = await thingForUrl(ctx, iri, { onlyLocalOwner: true });
-    return thing.owner_member_id !== null ? thing.id : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -15,12 +15,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { scopeCheck } from '../http/auth.ts';
-import { errors, route } from '../http/schemas.ts';
-import { authenticateClient, registerApp } from './apps.ts';
-import { OAuthError } from './errors.ts';
-import { exchangeCode, revokeAppToken } from './flow.ts';
-import { SCOPES } from './scopes.ts';
+import { scopeCheck } from './auth.ts';
+import { errors, route } from './schemas.ts';
+import { authenticateClient, registerApp } from '../oauth/apps.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import { exchangeCode, revokeAppToken } from '../oauth/flow.ts';
+import { SCOPES } from '../oauth/scopes.ts';
 
 const App = z
   .object({

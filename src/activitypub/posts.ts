@@ -10,13 +10,13 @@ import { Create, Delete, Tombstone, PUBLIC_COLLECTION } from '@fedify/vocab';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
-import { startWorker, wakeWorker, type Worker } from '../worker.ts';
+import { POSTS_RELAY, startWorker, wakeWorker, type Worker } from '../worker.ts';
 import { instant, postIri, postNote, type PostRow } from './objects.ts';
 
 const BATCH = 100;
 const CLAIM_SECONDS = 60;
 const POLL_MS = 2_000;
-const WORKER = 'posts relay';
+const WORKER = POSTS_RELAY;
 
 export function wakePostsRelay(ctx: Context): void {
   wakeWorker(ctx, WORKER);

@@ -9,10 +9,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { requireCaller } from '../http/auth.ts';
-import { Amount, errors, route, routeAuth } from '../http/schemas.ts';
-import { createTopup, listReversals, listTopups, myTopups, requireCards } from './topups.ts';
-import { receiveStripeEvent } from './webhook.ts';
+import { requireCaller } from './auth.ts';
+import { Amount, errors, route, routeAuth } from './schemas.ts';
+import { createTopup, listReversals, listTopups, myTopups, requireCards } from '../cards/topups.ts';
+import { receiveStripeEvent } from '../cards/webhook.ts';
 
 /** Stripe's events are a few kilobytes; a checkout session event with every field stays far below. */
 export const STRIPE_WEBHOOK_BODY_LIMIT_BYTES = 512 * 1024;

@@ -5,13 +5,13 @@
  * every top-up with its fee.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Caller, Context } from '../context.ts';
-import { formatAmount } from '../core/money.ts';
-import { html, type Html } from '../web/html.ts';
-import { csrfField, field, formError, type FormError, page, sendPage } from '../web/layout.ts';
-import { csrfCheck, csrfToken, PAGE_CSP } from '../web/security.ts';
-import { requireAdminPage, requireMemberPage } from '../web/session.ts';
-import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, type TopupView } from './topups.ts';
+import type { Caller, Context } from '../../context.ts';
+import { formatAmount } from '../../core/money.ts';
+import { html, type Html } from '../html.ts';
+import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
+import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
+import { requireAdminPage, requireMemberPage } from '../session.ts';
+import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, type TopupView } from '../../cards/topups.ts';
 
 /** The page with the form may send the browser on to Stripe Checkout (form-action covers the redirect). */
 export const TOPUP_CSP = PAGE_CSP.replace("form-action 'self'", "form-action 'self' https://checkout.stripe.com");

@@ -13,6 +13,7 @@ import type { Context as FedifyContext, InboxContext, InboxListenerSetters, Requ
 import { Accept, Activity, type Actor, Follow, isActor, Undo } from '@fedify/vocab';
 import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
+import { followerCount } from '../members/followers.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
 import { authenticated } from './inbox.ts';
 
@@ -115,7 +116,4 @@ export async function followersOf(ctx: Context, fctx: RequestContext<void> | Fed
   };
 }
 
-export async function followerCount(ctx: Context, memberId: bigint): Promise<number> {
-  const row = await ctx.db.selectFrom('followers').select((eb) => eb.fn.countAll<string>().as('n')).where('member_id', '=', memberId).executeTakeFirstOrThrow();
-  return Number(row.n);
-}
+export { followerCount };

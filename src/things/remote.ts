@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { findMember } from '../members/service.ts';
-import { findThingByUrl, ownThingId, type ThingRow } from '../things/service.ts';
-import { findClaim, recordClaim } from './claims.ts';
+import { findThingByUrl, ownThingId, type ThingRow } from './service.ts';
+import { findClaim, recordClaim } from '../links/claims.ts';
 import { discoverRemoteThing, rememberActor } from './discover.ts';
 
 /** onlyLocalOwner: make no thing for a remote owner (an incoming Like of a linked account's post). */

@@ -19,11 +19,11 @@
  * 'notice', unclaimed.ts), relayed here the same way.
  */
 import { Create, Like, Mention, Note, Undo } from '@fedify/vocab';
-import { INSTANCE_ACTOR } from './federation.ts';
+import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
-import { startWorker, wakeWorker, type Worker } from '../worker.ts';
+import { OUTBOX_RELAY, startWorker, wakeWorker, type Worker } from '../worker.ts';
 
 const BATCH = 100;
 /** A claimed row is left to other relays after this long (its relay died before marking it). */
@@ -35,7 +35,7 @@ export function periodIri(ctx: Context, period: string): string {
   return `${ctx.config.origin}/periods/${period}`;
 }
 
-const WORKER = 'outbox relay';
+const WORKER = OUTBOX_RELAY;
 
 /** Tells this process's relay that a row was written (other processes find it by polling). */
 export function wakeRelay(ctx: Context): void {

@@ -9,14 +9,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { requireCaller } from '../http/auth.ts';
-import { Amount, errors, Id, route, routeAuth } from '../http/schemas.ts';
-import { MAX_STATEMENT_BYTES } from './camt053.ts';
-import { depositInstructions } from './deposit-instructions.ts';
-import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from './entries.ts';
-import { payoutAccountOf, setPayoutAccount } from './payout-account.ts';
-import { exportSepaBatch, listSepaBatches, parsePainVersion, sepaBatch } from './sepa-export.ts';
-import { importBankStatement } from './statement-import.ts';
+import { requireCaller } from './auth.ts';
+import { Amount, errors, Id, route, routeAuth } from './schemas.ts';
+import { MAX_STATEMENT_BYTES } from '../banking/camt053.ts';
+import { depositInstructions } from '../banking/deposit-instructions.ts';
+import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from '../banking/entries.ts';
+import { payoutAccountOf, setPayoutAccount } from '../banking/payout-account.ts';
+import { exportSepaBatch, listSepaBatches, parsePainVersion, sepaBatch } from '../banking/sepa-export.ts';
+import { importBankStatement } from '../banking/statement-import.ts';
 
 const DepositInstructions = z
   .object({

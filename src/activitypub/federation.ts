@@ -2,7 +2,7 @@
  * The instance's ActivityPub face, built with Fedify: every member is a Person at
  * /users/{username}, the instance itself an Application at /actor, both found by WebFinger and
  * both with an RSA key (HTTP signatures) and an Ed25519 key (object proofs); NodeInfo 2.1; the
- * inboxes. src/federation/bridge.ts hands the HTTP requests to it.
+ * inboxes. src/activitypub/bridge.ts hands the HTTP requests to it.
  *
  * Fedify has one actor dispatcher and one URL template for actors. Members use it as
  * /users/{identifier} with their username as the identifier. The instance actor gets the fixed
@@ -24,7 +24,8 @@ import { AuthenticatingQueue } from './inbox-auth.ts';
 import { authenticated, onLike, onUndo } from './inbox.ts';
 import { flattrObject, instant, periodObject, postObject } from './objects.ts';
 import { actorKeyPairs } from './keys.ts';
-import { linkedAccounts } from './links.ts';
+import { linkedAccounts } from '../links/links.ts';
+import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { routeFedifyLogs } from './logging.ts';
 
 declare module '../context.ts' {
@@ -37,8 +38,7 @@ declare module '../context.ts' {
   }
 }
 
-/** The instance actor's identifier. "~" is not allowed in usernames, so no member can have it. */
-export const INSTANCE_ACTOR = '~instance';
+export { INSTANCE_ACTOR };
 
 /** Whose actor an identifier names: the instance's, a member's, or nobody's (null). */
 type ActorOwner = { kind: 'instance' } | { kind: 'member'; id: bigint; username: string; listed: boolean };
