@@ -15,7 +15,7 @@ import path from 'node:path';
 import t from 'tap';
 import ts from 'typescript';
 
-const SRC = path.resolve(import.meta.dirname, '../../src');
+const SRC_DIR = path.resolve(import.meta.dirname, '../../src');
 
 /** The composition root and the process entry points: they may import anything. */
 const ROOT_FILES = new Set(['instance.ts', 'app.ts', 'main.ts', 'cli.ts', 'worker.ts']);
@@ -49,18 +49,18 @@ interface Import {
   typeOnly: boolean;
 }
 
-function sourceFiles(dir = SRC): string[] {
+function sourceFiles(dir = SRC_DIR): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourceFiles(full));
-    else if (/\.ts$/.test(entry.name) && !/\.d\.ts$/.test(entry.name)) out.push(path.relative(SRC, full).split(path.sep).join('/'));
+    else if (/\.ts$/.test(entry.name) && !/\.d\.ts$/.test(entry.name)) out.push(path.relative(SRC_DIR, full).split(path.sep).join('/'));
   }
   return out.sort();
 }
 
 function importsOf(file: string): Import[] {
-  const text = readFileSync(path.join(SRC, file), 'utf8');
+  const text = readFileSync(path.join(SRC_DIR, file), 'utf8');
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const found: Import[] = [];
   const add = (specifier: string, typeOnly: boolean) => {
