@@ -11,7 +11,6 @@
  */
 import { Temporal } from '@js-temporal/polyfill';
 import { Like, Note, Object as APObject, PUBLIC_COLLECTION } from '@fedify/vocab';
-import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { periodFacts, periodDescription } from '../close/period-facts.ts';
 import { publicFlattr, publishedPost } from '../flattrs/published.ts';

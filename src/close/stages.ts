@@ -5,7 +5,7 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.ts';
-import { balanceSql, clearingCode, closeTransferKey, EXTERNAL, ensureAccount, ensureSystemAccount, PEER_ORIGIN_SQL, peerCode, walletCode } from '../ledger/accounts.ts';
+import { balanceSql, clearingCode, closeTransferKey, EXTERNAL, ensureAccount, ensureSystemAccount, PEER_ORIGIN_SQL, walletCode } from '../ledger/accounts.ts';
 import { addMonths, type Period } from '../core/period.ts';
 import { MAX_BALANCE_MICROS } from '../core/money.ts';
 
