@@ -39,8 +39,11 @@ export type ThingSub = 'flattr' | 'title' | 'badge.svg' | 'button';
 
 // ---- paths (no origin) ----
 
+/** Where members' paths (their actors, collections, avatars) begin. */
+export const MEMBERS_PATH_PREFIX = '/users/';
+
 export function memberPath(username: string, sub?: MemberSub): string {
-  return `/users/${username}${sub ? `/${sub}` : ''}`;
+  return `${MEMBERS_PATH_PREFIX}${username}${sub ? `/${sub}` : ''}`;
 }
 
 /** The profile page is the member's actor IRI (content negotiation decides which answers). */
@@ -135,6 +138,12 @@ export function flattrIri(origin: string, id: string): string {
 /** The Undo of a flattr's Like (a fragment of the Like's IRI; it does not dereference). */
 export function undoIri(origin: string, flattrId: string): string {
   return `${flattrIri(origin, flattrId)}#undo`;
+}
+
+/** The Like an Undo IRI of ours undoes (the IRI itself when it is not one). */
+export function likeOfUndo(origin: string, undo: string): string {
+  const named = parseIri(origin, undo);
+  return named?.kind === 'undo' ? flattrIri(origin, named.id) : undo;
 }
 
 /** A published flattr's Note. */

@@ -34,6 +34,9 @@ t.test('every minted IRI parses back to what it names', async (t) => {
     t.same(parseIriOf(O, iri, named.kind), named, `${iri} of its kind`);
     t.equal(parseIriOf(O, iri, named.kind === 'thing' ? 'member' : 'thing'), null, `${iri} of another kind`);
   }
+  t.equal(iris.likeOfUndo(O, iris.undoIri(O, ID)), iris.flattrIri(O, ID), 'an Undo names its Like');
+  t.equal(iris.likeOfUndo(O, iris.flattrIri(O, ID)), iris.flattrIri(O, ID));
+  t.equal(iris.likeOfUndo(O, `https://b.example/flattrs/${ID}#undo`), `https://b.example/flattrs/${ID}#undo`, 'not ours');
   t.equal(iris.memberIri(O, 'alice'), 'https://a.example/users/alice');
   t.equal(iris.instanceActorIri(O), 'https://a.example/actor');
   t.equal(iris.thingPath(ID, 'badge.svg'), `/things/${ID}/badge.svg`);
