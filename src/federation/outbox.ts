@@ -24,6 +24,7 @@ import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
+import { likeOfUndo, periodIri as mintPeriodIri } from '../core/iris.ts';
 
 const BATCH = 100;
 /** A claimed row is left to other relays after this long (its relay died before marking it). */
@@ -32,7 +33,7 @@ const CLAIM_SECONDS = 60;
 const POLL_MS = 2_000;
 
 export function periodIri(ctx: Context, period: string): string {
-  return `${ctx.config.origin}/periods/${period}`;
+  return mintPeriodIri(ctx.config.origin, period);
 }
 
 const WORKER = 'outbox relay';
@@ -104,7 +105,7 @@ export async function relayOutbox(ctx: Context): Promise<number> {
     }
     const to = recipients.map((r) => r.id);
     const like = new Like({
-      id: new URL(row.kind === 'like' ? row.activity_id : row.activity_id.replace(/#undo$/, '')),
+      id: new URL(row.kind === 'like' ? row.activity_id : likeOfUndo(ctx.config.origin, row.activity_id)),
       actor,
       object: new URL(row.thing_uri ?? row.thing_url),
       contexts: [new URL(periodIri(ctx, row.period))],

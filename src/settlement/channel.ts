@@ -24,18 +24,17 @@ import type { Executor } from '../ledger/accounts.ts';
 import { INSTANCE_ACTOR } from '../federation/federation.ts';
 import { signingKeyId } from '../federation/key-guard.ts';
 import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
+import { instanceActorIri, settlementInboxIri } from '../core/iris.ts';
 
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
 const POLL_MS = 2_000;
 const TIMEOUT_MS = 30_000;
 
-export function instanceActorIri(origin: string): string {
-  return `${origin}/actor`;
-}
+export { instanceActorIri };
 
 export function settlementInbox(origin: string): string {
-  return `${origin}/settlement/inbox`;
+  return settlementInboxIri(origin);
 }
 
 /** Queues a message to a peer, in the caller's transaction; the same message_id queues once. */
