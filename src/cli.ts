@@ -1,6 +1,11 @@
 /**
  * The admin CLI: `npm run farthing -- <command>`. Uses the same configuration (environment and
  * .env) and services as the server; long jobs show progress on a terminal.
+ *
+ * `runCli` is the whole command (arguments, environment and output streams in, exit code out);
+ * run as a program, this module calls it with the process's own. Exit codes: 0 done, 1 the
+ * ledger self-check failed or an unexpected error, 2 a refused command or bad configuration,
+ * 3 the embedded database is in use by another process.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
@@ -10,7 +15,7 @@ import { MAX_STATEMENT_BYTES } from './banking/camt053.ts';
 import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from './banking/entries.ts';
 import { exportSepaBatch, parsePainVersion, sepaBatch } from './banking/sepa-export.ts';
 import { importBankStatement } from './banking/statement-import.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, readDotEnv } from './config.ts';
 import { AppError } from './core/errors.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { parsePeriod } from './core/period.ts';
@@ -68,8 +73,14 @@ Settlement with other instances (the server delivers what these queue):
 
 const STAGES = ['charging', 'splitting', 'booking', 'done'] as const;
 
-async function readPassword(): Promise<string> {
-  if (process.env.FARTHING_NEW_PASSWORD) return process.env.FARTHING_NEW_PASSWORD;
+/** Where a command writes: the process's streams, or a test's. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+async function readPassword(env: Record<string, string | undefined>): Promise<string> {
+  if (env.FARTHING_NEW_PASSWORD) return env.FARTHING_NEW_PASSWORD;
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
   if (process.stdin.isTTY) process.stderr.write('password: ');
   const line = await rl[Symbol.asyncIterator]().next();
@@ -87,7 +98,17 @@ class Raw {
 
 type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string; 'credit-line'?: string; 'owe-limit'?: string };
 
-async function run(instance: Instance, command: string, args: string[], options: Options): Promise<unknown> {
+/** A command's answer and, when it is not 0, its exit code (the self-check's failure). */
+class Answer {
+  readonly value: unknown;
+  readonly code: number;
+  constructor(value: unknown, code: number) {
+    this.value = value;
+    this.code = code;
+  }
+}
+
+async function run(instance: Instance, command: string, args: string[], options: Options, io: CliIo, env: Record<string, string | undefined>): Promise<unknown> {
   const { ctx } = instance;
   const state = options.state;
   switch (command) {
@@ -95,11 +116,11 @@ async function run(instance: Instance, command: string, args: string[], options:
       return { migrated: true };
     case 'admin': {
       if (args[0] !== 'create' || !args[1]) throw new AppError('invalid_request', 'usage: admin create <username>');
-      return ensureAdmin(ctx, args[1], await readPassword());
+      return ensureAdmin(ctx, args[1], await readPassword(env));
     }
     case 'password': {
       if (!args[0]) throw new AppError('invalid_request', 'usage: password <username>');
-      return setPasswordByAdmin(ctx, args[0], await readPassword());
+      return setPasswordByAdmin(ctx, args[0], await readPassword(env));
     }
     case 'invite':
       return { code: await createInvite(ctx, null) };
@@ -109,13 +130,13 @@ async function run(instance: Instance, command: string, args: string[], options:
       return setCharity(ctx, args[0]);
     case 'close': {
       const period = parsePeriod(args[0]);
-      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'close {period} [{bar}] {stage}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = io.stderr.isTTY ? new cliProgress.SingleBar({ format: 'close {period} [{bar}] {stage}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
       bar?.start(STAGES.length - 1, 0, { period, stage: 'starting' });
       try {
         return await closePeriod(ctx, period, {
           onStage: (p, stage) => {
             if (bar) bar.update(STAGES.indexOf(stage), { period: p, stage });
-            else process.stderr.write(`close ${p}: ${stage}\n`);
+            else io.stderr.write(`close ${p}: ${stage}\n`);
           },
         });
       } finally {
@@ -124,8 +145,7 @@ async function run(instance: Instance, command: string, args: string[], options:
     }
     case 'check': {
       const result = await checkLedger(ctx.db);
-      if (!result.balanced) process.exitCode = 1;
-      return result;
+      return result.balanced ? result : new Answer(result, 1);
     }
     case 'payouts':
       return { items: await listPayouts(ctx, state === 'requested' || state === 'exported' || state === 'paid' ? { state } : {}) };
@@ -147,8 +167,8 @@ async function run(instance: Instance, command: string, args: string[], options:
       return ignoreBankEntry(ctx, args[0] ?? '');
     case 'payouts-sepa': {
       const result = options.batch ? { ...(await sepaBatch(ctx, options.batch)), left_out: [] } : await exportSepaBatch(ctx, { version: parsePainVersion(options.version) });
-      process.stderr.write(`batch ${result.batch.id}: ${result.batch.payouts} payout(s), ${result.batch.total} ${ctx.config.currency}\n`);
-      for (const l of result.left_out) process.stderr.write(`left out: payout ${l.id} of ${l.username} (${l.amount}): ${l.reason}\n`);
+      io.stderr.write(`batch ${result.batch.id}: ${result.batch.payouts} payout(s), ${result.batch.total} ${ctx.config.currency}\n`);
+      for (const l of result.left_out) io.stderr.write(`left out: payout ${l.id} of ${l.username} (${l.amount}): ${l.reason}\n`);
       if (options.out) {
         await writeFile(options.out, result.document, { flag: 'wx' });
         return { batch: result.batch, file: options.out, left_out: result.left_out };
@@ -207,37 +227,51 @@ async function run(instance: Instance, command: string, args: string[], options:
   }
 }
 
-async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, 'credit-line': { type: 'string' }, 'owe-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  const [command, ...args] = positionals;
-  if (!command || values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const config = loadConfig();
-  // The CLI runs neither the automatic close nor the federation queue; the server does.
-  const instance = await createInstance({ ...config, autoClose: false, logLevel: 'warn' }, { queueWorker: false });
+/** Runs one CLI command; answers its exit code. Errors are written to `io.stderr`, never thrown. */
+export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
   try {
-    const result = await run(instance, command, args, values);
-    if (result instanceof Raw) process.stdout.write(result.text);
-    else process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
-  } finally {
-    await instance.close();
+    const { positionals, values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, 'credit-line': { type: 'string' }, 'owe-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    const [command, ...args] = positionals;
+    if (!command || values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const config = loadConfig(env);
+    // The CLI runs neither the automatic close nor the federation queue; the server does.
+    const instance = await createInstance({ ...config, autoClose: false, logLevel: 'warn' }, { queueWorker: false });
+    try {
+      const result = await run(instance, command, args, values, io, env);
+      const value = result instanceof Answer ? result.value : result;
+      if (value instanceof Raw) io.stdout.write(value.text);
+      else io.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+      return result instanceof Answer ? result.code : 0;
+    } finally {
+      await instance.close();
+    }
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      io.stderr.write(`${error.message}\n`);
+      return 3;
+    }
+    if (error instanceof ConfigError || error instanceof AppError) {
+      io.stderr.write(`${error instanceof AppError ? `${error.code}: ${error.message}` : error.message}\n`);
+      return 2;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`invalid_request: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
   }
 }
 
-main().catch((error) => {
-  if (error instanceof DataDirLockedError) {
-    console.error(error.message);
-    process.exit(3);
-  }
-  if (error instanceof ConfigError || error instanceof AppError) {
-    console.error(error instanceof AppError ? `${error.code}: ${error.message}` : error.message);
-    process.exit(2);
-  }
-  console.error(error);
-  process.exit(1);
-});
+if (import.meta.main) {
+  const code = await runCli(process.argv.slice(2), { ...readDotEnv(), ...process.env }, { stdout: process.stdout, stderr: process.stderr });
+  // A refused command may leave a connection it opened half-way: exit rather than wait for it.
+  if (code !== 0) process.exit(code);
+}

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Caller, Context } from '../context.ts';
 import type { CardsConfig } from '../config.ts';
 import { AppError } from '../core/errors.ts';
-import { formatAmount, parsePositiveAmount } from '../core/money.ts';
+import { amountTooLarge, formatAmount, MAX_BALANCE_MICROS, parsePositiveAmount } from '../core/money.ts';
+import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import type { Selectable } from 'kysely';
 import type { CardTopupsTable } from '../db/schema.ts';
@@ -70,6 +71,8 @@ export function checkTopupAmount(ctx: Context, cards: CardsConfig, input: unknow
 export async function createTopup(ctx: Context, caller: Caller, amountInput: unknown): Promise<{ id: string; checkout_url: string; amount: string; currency: string; state: 'open' }> {
   const cards = requireCards(ctx);
   const amount = checkTopupAmount(ctx, cards, amountInput);
+  // Refused before the member pays: a credit past the ledger's maximum would only be held for review.
+  if ((await balanceOf(ctx.db, await walletAccountId(ctx.db, caller.id))) + amount > MAX_BALANCE_MICROS) throw amountTooLarge('this top-up');
   const currency = ctx.config.currency;
   const id = randomUUID();
   const now = ctx.clock.now();

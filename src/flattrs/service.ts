@@ -141,7 +141,7 @@ function localClick(by: 'id' | 'url') {
       WHERE thing.owner_actor_id IS NULL AND thing.author_actor_id IS NULL
         AND thing.owner_member_id IS DISTINCT FROM ${v.member}::bigint
         AND ${periodIsOpenSql(v.period)}
-        AND ${balanceSql(v.wallet)} >= ${budgetSql(v.member, v.period, v.minBudget)}
+        AND ${fundsCoverBudgetSql(v)}
       ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
       RETURNING id
     ), ${postedSql(v)}
@@ -166,7 +166,7 @@ function anyClick(by: 'id' | 'url') {
       SELECT ${v.flattr}::uuid, ${v.member}::bigint, thing.id, ${v.period}, ${v.now} FROM thing
       WHERE thing.owner_member_id IS DISTINCT FROM ${v.member}::bigint
         AND ${periodIsOpenSql(v.period)}
-        AND ${balanceSql(v.wallet)} >= ${budgetSql(v.member, v.period, v.minBudget)}
+        AND ${fundsCoverBudgetSql(v)}
         AND (thing.owner_actor_id IS NULL OR NOT ${peerRefusesSql(sql.ref('thing.owner_actor_id'))})
       ON CONFLICT (member_id, thing_id, period) WHERE withdrawn_at IS NULL DO NOTHING
       RETURNING id
@@ -205,6 +205,19 @@ function peerRefusesSql(actorId: RawBuilder<unknown>) {
     SELECT 1 FROM remote_actors ra JOIN peers p ON p.origin = ra.instance_origin
     LEFT JOIN accounts a ON a.code = 'peer:' || p.origin LEFT JOIN account_balances b ON b.account_id = a.id
     WHERE ra.id = ${actorId} AND (p.blocked OR (p.owe_limit IS NOT NULL AND COALESCE(b.balance, 0) >= p.owe_limit)))`;
+}
+
+/**
+ * The wallet holds the month's budget, read from the wallet's balance row locked FOR SHARE. A
+ * flattr commits that budget (product rule 5) and a payout may not take it (wallet/service.ts
+ * requestPayout locks the same row FOR UPDATE before it reads what flattrs committed): so a
+ * month's first flattr and a payout never both pass. Whichever locks first goes first; a click
+ * that waited rechecks the balance the payout left (PostgreSQL re-evaluates a locked row's
+ * condition on its newest version). Clicks only share the lock, so they never wait on each other.
+ */
+function fundsCoverBudgetSql(v: ClickValues) {
+  return sql<boolean>`EXISTS (SELECT 1 FROM account_balances funds WHERE funds.account_id = ${v.wallet}::bigint
+                       AND funds.balance >= ${budgetSql(v.member, v.period, v.minBudget)} FOR SHARE)`;
 }
 
 function budgetSql(memberId: bigint, period: string, fallback: bigint) {

@@ -70,3 +70,11 @@ export async function balanceOf(db: Executor, accountId: bigint): Promise<bigint
 export async function lockAccount(db: Transaction<DB>, accountId: bigint): Promise<void> {
   await db.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
 }
+
+/**
+ * Locks an account's balance row (when it has one) for the rest of the transaction: a flattr's
+ * click, which reads the balance FOR SHARE, then waits for this transaction to end.
+ */
+export async function lockBalance(db: Transaction<DB>, accountId: bigint): Promise<void> {
+  await db.selectFrom('account_balances').select('account_id').where('account_id', '=', accountId).forUpdate().execute();
+}

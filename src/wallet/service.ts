@@ -14,7 +14,7 @@ import { formatAmount, parsePositiveAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import type { DB } from '../db/schema.ts';
-import { balanceOf, EXTERNAL, type Executor, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
+import { balanceOf, EXTERNAL, type Executor, ensureSystemAccount, lockAccount, lockBalance, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { requireMember } from '../members/service.ts';
 import { enqueueEvent } from '../webhooks/events.ts';
@@ -107,6 +107,10 @@ export async function requestPayout(ctx: Context, caller: Caller, amountInput: u
   return ctx.db.transaction().execute(async (trx) => {
     const wallet = await walletAccountId(trx, caller.id);
     await lockAccount(trx, wallet);
+    // The balance row too, which a flattr's click locks FOR SHARE while it commits the month's
+    // budget (flattrs/service.ts): a click in flight finishes first, and its flattr is counted
+    // in what is committed below.
+    await lockBalance(trx, wallet);
     const available = await balanceOf(trx, wallet);
     if (available < amount) {
       throw new AppError('insufficient_funds', `your wallet holds ${formatAmount(available)}`, { available: formatAmount(available) });

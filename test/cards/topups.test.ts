@@ -337,3 +337,15 @@ await eachDatabase(t, async (t, kind) => {
   });
 });
 
+await eachDatabase(t, async (t, kind) => {
+  const inst = await startWeb(t, kind, { env: fakeStripeEnv(fake) });
+  const { api } = inst;
+  await t.test('a top-up past the ledger\'s maximum balance is refused before anyone pays', async (t) => {
+    const rich = await inst.member('rich', { deposit: '999999999995.00' });
+    const tooMuch = await api('POST', '/api/v1/me/topups', { token: rich, body: { amount: '10.00' } });
+    t.equal(tooMuch.status, 422, tooMuch.text);
+    t.equal(tooMuch.body.error.code, 'amount_too_large');
+    t.equal((await inst.ctx.db.selectFrom('card_topups').select('id').execute()).length, 0, 'nothing stored, no session opened');
+    t.equal((await api('POST', '/api/v1/me/topups', { token: rich, body: { amount: '5.00' } })).status, 201, 'up to the maximum is fine');
+  });
+});

@@ -1,12 +1,16 @@
 /**
- * The settlement commands of the admin CLI (`npm run farthing -- …`), run as their own processes
- * against the databases of two live instances: list, show the signed document byte for byte,
- * accept, dispute, paid, confirm, export. PostgreSQL only: the CLI is another process sharing
- * the instance's database, which the embedded in-memory PGlite of the tests cannot be.
+ * The settlement commands of the admin CLI (`npm run farthing -- …`) against the databases of
+ * two live instances: list, show the signed document byte for byte, accept, dispute, paid,
+ * confirm, export, and the peers and period commands. PostgreSQL only: the CLI is another
+ * instance sharing the server's database, which the embedded in-memory PGlite of the tests
+ * cannot be. Each command runs through `runCli` (the program's whole body, with its own
+ * instance and connections); two of them also run as their own processes, for the exit codes
+ * and streams of the real program.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { runCli } from '../../src/cli.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { eventually, type NetworkedInstance } from '../helpers/network.ts';
 import { balanced, closeBoth, pair, settlementOf } from '../helpers/settlement.ts';
@@ -14,9 +18,21 @@ import { balanced, closeBoth, pair, settlementOf } from '../helpers/settlement.t
 const run = promisify(execFile);
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 
-/** Runs the CLI on `inst`'s database; answers its exit code and output. */
+function cliEnv(inst: NetworkedInstance) {
+  return { PATH: process.env.PATH ?? '', DATABASE_URL: inst.database.url ?? '', FARTHING_ORIGIN: inst.origin, FARTHING_LOG_LEVEL: 'warn' };
+}
+
+/** Runs a CLI command on `inst`'s database; answers its exit code and output. */
 async function cli(inst: NetworkedInstance, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '', DATABASE_URL: inst.database.url ?? '', FARTHING_ORIGIN: inst.origin, FARTHING_LOG_LEVEL: 'warn' };
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, cliEnv(inst), { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } });
+  return { code, stdout, stderr };
+}
+
+/** The same, as the program in a process of its own. */
+async function cliProcess(inst: NetworkedInstance, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = cliEnv(inst);
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, cwd: '/' });
     return { code: 0, stdout, stderr };
@@ -38,7 +54,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(items.length, 1);
     t.match(items[0], { direction: 'out', peer: b.origin, period: '2026-11', state: 'accepted', total: '4.50' });
     const uuid = items[0].id.split('/').pop();
-    const shown = await cli(a, 'statement', uuid);
+    const shown = await cliProcess(a, 'statement', uuid);
     t.equal(shown.code, 0, shown.stderr);
     t.equal(shown.stdout, (await a.api('GET', `/api/v1/admin/statements/${uuid}`, { token: a.adminToken })).text, 'as the API serves it');
     const settlements = await cli(a, 'settlements', '--period', '2026-11');
@@ -54,7 +70,7 @@ await eachDatabase(t, async (t, kind) => {
     const disputed = await cli(b, 'dispute', uuid, '1', 'too much');
     t.equal(disputed.code, 2);
     t.match(disputed.stderr, /^period_closed: the statement is accepted/);
-    const unknown = await cli(b, 'accept', '00000000-0000-0000-0000-000000000000');
+    const unknown = await cliProcess(b, 'accept', '00000000-0000-0000-0000-000000000000');
     t.equal(unknown.code, 2);
     t.match(unknown.stderr, /^not_found/);
   });
@@ -94,5 +110,30 @@ await eachDatabase(t, async (t, kind) => {
     t.match(rows[0], `,"${b.origin}","2026-11","4.50","2.70","1.80","us","settled","CLI-SEPA-1","1.80","us","2026-11","2026-11"`);
     const csvStatements = await cli(a, 'export', 'statements', '--format', 'csv', '--period', '2026-11');
     t.match(csvStatements.stdout, /^"statement","direction","peer","sequence","period","state","line","creator","claimed_account","flattrs","amount"\r\n/);
+  });
+
+  t.test('peers, peer and period: what the admin sees and decides from a terminal', async (t) => {
+    const peers = await cli(a, 'peers');
+    t.equal(peers.code, 0, peers.stderr);
+    t.match(JSON.parse(peers.stdout).items, [{ origin: b.origin, state: 'trusted', credit_line: '0.00' }], 'B, trusted by FARTHING_PEERS');
+    const changed = await cli(a, 'peer', b.origin, '--credit-line', '25.00', '--owe-limit', '100.00');
+    t.equal(changed.code, 0, changed.stderr);
+    t.match(JSON.parse(changed.stdout), { origin: b.origin, state: 'trusted', credit_line: '25.00', owe_limit: '100.00' });
+    t.match(JSON.parse((await cli(a, 'peers')).stdout).items, [{ origin: b.origin, credit_line: '25.00', owe_limit: '100.00' }], 'kept');
+    const unlimited = await cli(a, 'peer', b.origin, '--owe-limit', 'none');
+    t.equal(JSON.parse(unlimited.stdout).owe_limit, null);
+    const bad = await cli(a, 'peer', b.origin, '--state', 'friendly');
+    t.equal(bad.code, 2, 'an unknown state is refused');
+    t.match(bad.stderr, /^invalid_request: /);
+    const badLine = await cli(a, 'peer', b.origin, '--credit-line', '-5');
+    t.equal(badLine.code, 2, 'a negative credit line is refused');
+    t.match(JSON.parse((await cli(a, 'peers')).stdout).items, [{ origin: b.origin, state: 'trusted', credit_line: '25.00' }], 'refusals changed nothing');
+    const closed = await cli(a, 'period', '2026-11');
+    t.equal(closed.code, 0, closed.stderr);
+    t.match(JSON.parse(closed.stdout), { period: '2026-11', state: 'closed', stage: 'done', error: null, summary: { flattrs: 2 } });
+    const open = await cli(a, 'period', '2026-12');
+    t.match(JSON.parse(open.stdout), { period: '2026-12', state: 'open', stage: null, summary: null });
+    const badPeriod = await cli(a, 'period', '2026-13');
+    t.equal(badPeriod.code, 2);
   });
 }, ['postgres']);

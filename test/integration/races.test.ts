@@ -8,6 +8,7 @@ import type { Period } from '../../src/core/period.ts';
 import { createFlattr } from '../../src/flattrs/service.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { registerThing } from '../../src/things/service.ts';
+import { setBudget } from '../../src/budgets/service.ts';
 import { recordDeposit, requestPayout } from '../../src/wallet/service.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { startInstance } from '../helpers/instance.ts';
@@ -37,6 +38,28 @@ await eachDatabase(t, async (t, kind) => {
     t.ok(results.every((r) => r.status === 'fulfilled' || (r.reason as { code?: string }).code === 'insufficient_funds'));
     const check = await checkLedger(inst.ctx.db);
     t.equal(check.balanced, true);
+  });
+
+  t.test("a month's first flattr and a payout of the whole wallet at once: never both", async (t) => {
+    // The flattr commits the month's budget (product rule 5) exactly when the payout would take
+    // it: one of the two must lose, whichever statement the database runs first.
+    const inst = await startInstance(t, kind, { poolSize: 20 });
+    const owner = await addMember(inst.ctx, 'owner');
+    const thingId = (await registerThing(inst.ctx, owner, { url: 'https://owner.example/' })).id;
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const giver = await addMember(inst.ctx, `g${i}`);
+      await recordDeposit(inst.ctx, { username: giver.username, amount: '10.00', reference: `d${i}` });
+      await setBudget(inst.ctx, giver, '5.00');
+      const [flattr, payout] = await Promise.allSettled([createFlattr(inst.ctx, giver, { thing_id: thingId }), requestPayout(inst.ctx, giver, '10.00')]);
+      const outcome = `${flattr.status === 'fulfilled' ? 'flattr' : (flattr.reason as { code?: string }).code}+${payout.status === 'fulfilled' ? 'payout' : (payout.reason as { code?: string }).code}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    t.notOk(outcomes.has('flattr+payout'), `never both: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    t.same([...outcomes.keys()].filter((o) => o !== 'flattr+budget_committed' && o !== 'no_means+payout'), [], 'each round one wins and the other says why');
+    inst.clock.set('2026-12-01T00:00:00Z');
+    const closed = await closePeriod(inst.ctx, '2026-11' as Period);
+    t.equal(closed.summary.charged, `${(outcomes.get('flattr+budget_committed') ?? 0) * 5}.00`, 'every flattr made is paid in full');
   });
 
   t.test('five closes at once close once', async (t) => {
