@@ -8,17 +8,19 @@
  * proof's `created` is the time the message was queued).
  *
  * Messages are written to settlement_deliveries in the transaction of whatever caused them, so
- * none is lost when the process dies; a worker delivers them in order per peer (a statement
- * chain must arrive in sequence), backing off from 2 s up to an hour between attempts.
+ * none is lost when the process dies; the common relay (src/jobs/relay.ts, whose header states
+ * which clock counts) delivers them strictly in order per peer (a statement chain must arrive in
+ * sequence: a message waits until the one before it is delivered), backing off from 2 s up to an
+ * hour between attempts, on the instance clock.
  *
  * Receiving: the HTTP signature must verify (Fedify's verifyRequest), the key must be on the
  * sender's origin and be its instance actor's, and the message must name that actor as issuer.
  */
 import { signRequest, verifyRequest } from '@fedify/fedify';
 import { isActor } from '@fedify/vocab';
-import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { relayDue, type RelaySpec } from '../jobs/relay.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { INSTANCE_ACTOR } from '../federation/federation.ts';
@@ -26,6 +28,8 @@ import { signingKeyId } from '../federation/key-guard.ts';
 import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
 import { instanceActorIri, settlementInboxIri } from '../core/iris.ts';
 
+const BATCH = 50;
+/** A claimed message's lease: longer than an attempt's timeout. */
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
 const POLL_MS = 2_000;
@@ -41,8 +45,8 @@ export function settlementInbox(origin: string): string {
 export async function queueMessage(db: Executor, ctx: Context, peerOrigin: string, messageId: string, body: string): Promise<void> {
   await db
     .insertInto('settlement_deliveries')
-    // Delivery runs on real time (now()), whatever the instance's clock says.
-    .values({ message_id: messageId, url: settlementInbox(peerOrigin), body, next_attempt_at: sql<Date>`now()`, created_at: ctx.clock.now() })
+    // Due at once (never attempted), whichever process's clock queued it.
+    .values({ message_id: messageId, url: settlementInbox(peerOrigin), body, next_attempt_at: ctx.clock.now(), created_at: ctx.clock.now() })
     .onConflict((oc) => oc.column('message_id').doNothing())
     .execute();
 }
@@ -53,25 +57,36 @@ export function wakeSettlementRelay(ctx: Context): void {
   wakeWorker(ctx, WORKER);
 }
 
+interface DeliveryRow {
+  id: bigint;
+  url: string;
+  body: string;
+  attempts: number;
+  created_at: Date;
+}
+
 /** Delivers what is due now; answers how many messages were delivered. */
 export async function deliverDue(ctx: Context): Promise<number> {
-  const federation = ctx.federation;
-  if (!federation) return 0;
-  const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number; created_at: Date }>`
-    UPDATE settlement_deliveries SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
-    WHERE id IN (SELECT id FROM settlement_deliveries
-                 WHERE delivered_at IS NULL AND next_attempt_at <= now()
-                 ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-    RETURNING id, url, body, attempts, created_at`.execute(ctx.db);
-  if (rows.length === 0) return 0;
-  rows.sort((a, b) => (a.id < b.id ? -1 : 1));
-  const { rsa, signer } = await instanceKeys(ctx);
-  const failed = new Set<string>();
-  let delivered = 0;
-  for (const row of rows) {
-    let status = 'not attempted: an earlier message to this peer is not delivered yet';
-    let ok = false;
-    if (!failed.has(row.url)) {
+  if (!ctx.federation) return 0;
+  let keys: ReturnType<typeof instanceKeys> | undefined;
+  const spec: RelaySpec<DeliveryRow> = {
+    name: WORKER,
+    table: 'settlement_deliveries',
+    pending: (r) => `${r}.delivered_at IS NULL`,
+    orderBy: 'r.id',
+    group: 'url',
+    schedule: {
+      dueColumn: 'next_attempt_at',
+      attemptsColumn: 'attempts',
+      retrySeconds: (attempts) => Math.min(2 ** attempts, MAX_BACKOFF_SECONDS),
+    },
+    batch: BATCH,
+    leaseSeconds: CLAIM_SECONDS,
+    load: (ids) => ctx.db.selectFrom('settlement_deliveries').select(['id', 'url', 'body', 'attempts', 'created_at']).where('id', 'in', ids).orderBy('id').execute(),
+    deliver: async (row) => {
+      // Without the instance's keys the delivery throws: its lease runs out and it is tried again.
+      keys ??= instanceKeys(ctx);
+      const { rsa, signer } = await keys;
       try {
         const request = await signRequest(
           new Request(row.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await withProof(row.body, signer, new Date(row.created_at)) }),
@@ -79,23 +94,17 @@ export async function deliverDue(ctx: Context): Promise<number> {
           rsa.keyId,
         );
         const response = await fetch(request, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        status = `${response.status} ${(await response.text()).slice(0, 500)}`;
-        ok = response.ok;
+        return { ok: response.ok, status: `${response.status} ${(await response.text()).slice(0, 500)}` };
       } catch (error) {
-        status = `unreachable: ${(error as Error).message}`;
+        return { ok: false, status: `unreachable: ${(error as Error).message}` };
       }
-    }
-    if (ok) {
-      delivered++;
-      await ctx.db.updateTable('settlement_deliveries').set({ delivered_at: ctx.clock.now(), last_status: status, attempts: row.attempts + 1 }).where('id', '=', row.id).execute();
-    } else {
-      failed.add(row.url);
-      const wait = Math.min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS);
-      await sql`UPDATE settlement_deliveries SET attempts = attempts + 1, last_status = ${status},
-                  next_attempt_at = now() + make_interval(secs => ${wait}) WHERE id = ${row.id}`.execute(ctx.db);
-    }
-  }
-  return delivered;
+    },
+    record: (_row, outcome, attempt) => ({
+      last_status: attempt.status ?? null,
+      ...(outcome.kind === 'done' ? { delivered_at: ctx.clock.now() } : {}),
+    }),
+  };
+  return (await relayDue(ctx, spec)).done;
 }
 
 /**
