@@ -76,8 +76,8 @@ const EnvSchema = z
     FARTHING_ORIGIN: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) origin such as https://flattr.example' })
       .refine((value) => {
-        const url = new URL(value);
-        return url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+        const url = URL.parse(value);
+        return !url || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
       }, 'must be an origin only (scheme, host and port), such as https://flattr.example: Farthing is served at the root of its host')
       .optional(),
     DATABASE_URL: z
