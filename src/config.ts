@@ -75,6 +75,10 @@ const EnvSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     FARTHING_ORIGIN: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) origin such as https://flattr.example' })
+      .refine((value) => {
+        const url = URL.parse(value);
+        return !url || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
+      }, 'must be an origin only (scheme, host and port), such as https://flattr.example: Farthing is served at the root of its host')
       .optional(),
     DATABASE_URL: z
       .string()
@@ -306,7 +310,9 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     production: e.NODE_ENV === 'production',
     port: e.PORT,
     host: e.HOST,
-    origin: (e.FARTHING_ORIGIN ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    // The canonical origin (lower-case host, no default port, no trailing slash): every IRI this
+    // instance mints starts with it, and src/core/iris.ts reads IRIs back by exact prefix.
+    origin: new URL(e.FARTHING_ORIGIN ?? `http://localhost:${e.PORT}`).origin,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.FARTHING_DATA_DIR,
     dbPoolSize: e.FARTHING_DB_POOL_SIZE,

@@ -14,6 +14,7 @@
  */
 import type { Federation } from '@fedify/fedify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { INSTANCE_ACTOR_PATH, MEMBERS_PATH_PREFIX, SHARED_INBOX_PATH } from '../core/iris.ts';
 import { withVerifiedKey } from './inbox-auth.ts';
 import { KeyGuard } from './key-guard.ts';
 
@@ -31,9 +32,9 @@ export function isFederationPath(url: string): boolean {
     path === '/.well-known/webfinger' ||
     path === '/.well-known/nodeinfo' ||
     path.startsWith('/nodeinfo/') ||
-    path.startsWith('/users/') ||
-    path === '/actor' ||
-    path === '/inbox' ||
+    path.startsWith(MEMBERS_PATH_PREFIX) ||
+    path === INSTANCE_ACTOR_PATH ||
+    path === SHARED_INBOX_PATH ||
     THING_PATH.test(path) ||
     OBJECT_PATH.test(path)
   );

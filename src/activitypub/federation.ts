@@ -27,6 +27,7 @@ import { actorKeyPairs } from './keys.ts';
 import { linkedAccounts } from '../links/links.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { routeFedifyLogs } from './logging.ts';
+import { memberPath, thingIri } from '../core/iris.ts';
 
 declare module '../context.ts' {
   interface Context {
@@ -72,7 +73,7 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
   federation
     .setActorDispatcher('/users/{identifier}', async (fctx, identifier) => {
       // The template also routes /users/~instance here; the instance actor's one URL is /actor.
-      if (identifier === INSTANCE_ACTOR && fctx.url.pathname === `/users/${INSTANCE_ACTOR}`) return null;
+      if (identifier === INSTANCE_ACTOR && fctx.url.pathname === memberPath(INSTANCE_ACTOR)) return null;
       const found = await owner(identifier);
       if (!found) return null;
       // A member's actor lists the fediverse accounts they link (links.ts) in alsoKnownAs.
@@ -136,7 +137,7 @@ export function createFarthingFederation(ctx: Context, stores: { kv: KvStore; qu
     if (!thing?.owner_username || id !== thing.id) return null;
     const created = await ctx.db.selectFrom('things').select('created_at').where('id', '=', thing.id).executeTakeFirst();
     return new Page({
-      id: new URL(`${ctx.config.origin}/things/${thing.id}`),
+      id: new URL(thingIri(ctx.config.origin, thing.id)),
       url: new URL(thing.url),
       name: thing.title,
       attribution: new URL(actorIri(ctx, thing.owner_username)),

@@ -16,8 +16,7 @@ import type { Activity, Like, Undo } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { receiveFlattr, withdrawIncomingFlattr } from '../flattrs/incoming.ts';
 import { inboxActor } from './inbox-auth.ts';
-
-const PERIOD_PATH = /^\/periods\/(\d{4}-(?:0[1-9]|1[0-2]))$/;
+import { parsePath } from '../core/iris.ts';
 
 /** A listener that runs only for an activity its actor's own key authenticated; others are logged and dropped. */
 export function authenticated<A extends Activity>(ctx: Context, listener: (ctx: Context, fctx: InboxContext<void>, activity: A) => Promise<void>) {
@@ -51,8 +50,8 @@ export async function onUndo(ctx: Context, _fctx: InboxContext<void>, undo: Undo
 function farthingPeriod(like: Like, actor: URL): string | null {
   for (const context of like.contextIds) {
     if (context.origin !== actor.origin) continue;
-    const match = PERIOD_PATH.exec(context.pathname);
-    if (match) return match[1] as string;
+    const named = parsePath(context.pathname);
+    if (named?.kind === 'period') return named.period;
   }
   return null;
 }

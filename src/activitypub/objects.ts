@@ -17,13 +17,14 @@ import { publicFlattr, publishedPost } from '../flattrs/published.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { actorIri } from '../members/service.ts';
 import { periodIri } from './outbox.ts';
+import { instanceActorIri, postIri as mintPostIri, thingIri } from '../core/iris.ts';
 
 export function instant(date: Date): Temporal.Instant {
   return Temporal.Instant.fromEpochMilliseconds(date.getTime());
 }
 
 export function postIri(ctx: Context, id: string): string {
-  return `${ctx.config.origin}/posts/${id}`;
+  return mintPostIri(ctx.config.origin, id);
 }
 
 export type Dereferenced<T> = { state: 'live'; object: T; thingId: string } | { state: 'gone' } | undefined;
@@ -37,7 +38,7 @@ export async function flattrObject(ctx: Context, id: string): Promise<Dereferenc
   const like = new Like({
     id: new URL(flattrIri(ctx, row.id)),
     actor: new URL(actorIri(ctx, row.username)),
-    object: new URL(row.thing_uri ?? (row.owner_username ? `${ctx.config.origin}/things/${row.thing_id}` : row.thing_url)),
+    object: new URL(row.thing_uri ?? (row.owner_username ? thingIri(ctx.config.origin, row.thing_id) : row.thing_url)),
     contexts: [new URL(periodIri(ctx, row.period))],
     ...(owner ? { to: new URL(owner) } : {}),
   });
@@ -65,7 +66,7 @@ export function postNote(ctx: Context, followers: URL, row: PostRow): Note {
     id: new URL(postIri(ctx, row.id)),
     attribution: new URL(actorIri(ctx, row.username)),
     content: postContent({ url: row.thing_url, title: row.title }),
-    url: new URL(`${ctx.config.origin}/things/${row.thing_id}`),
+    url: new URL(thingIri(ctx.config.origin, row.thing_id)),
     to: PUBLIC_COLLECTION,
     cc: followers,
     published: instant(row.created_at),
@@ -90,6 +91,6 @@ export async function periodObject(ctx: Context, value: string): Promise<APObjec
     startTime: instant(facts.start),
     endTime: instant(facts.end),
     url: new URL(periodIri(ctx, facts.period)),
-    attribution: new URL(`${ctx.config.origin}/actor`),
+    attribution: new URL(instanceActorIri(ctx.config.origin)),
   });
 }

@@ -4,8 +4,9 @@
  * Undo) and marks it relayed. Fedify's queue signs, delivers and retries; a dead peer costs the
  * click nothing.
  *
- * Several processes share the work: each claims a batch for a minute (FOR UPDATE SKIP LOCKED),
- * enqueues each row and marks it relayed. A relay that dies mid-batch leaves its claim to
+ * Several processes share the work through the relay of every outbox (src/jobs/relay.ts, whose
+ * header states which clock counts): each claims a batch under a lease, enqueues each row and
+ * marks it relayed. A relay that dies mid-batch (or an enqueue that fails) leaves its lease to
  * expire and the rows are enqueued again: the receiver counts each activity id once, so a
  * repeat changes nothing there.
  *
@@ -23,16 +24,18 @@ import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { actorIri } from '../members/service.ts';
+import { relayDue, type RelaySpec } from '../jobs/relay.ts';
 import { OUTBOX_RELAY, startWorker, wakeWorker, type Worker } from '../worker.ts';
+import { likeOfUndo, periodIri as mintPeriodIri } from '../core/iris.ts';
 
 const BATCH = 100;
-/** A claimed row is left to other relays after this long (its relay died before marking it). */
+/** A claimed row's lease: left to other relays after this long (its relay died before marking it). */
 const CLAIM_SECONDS = 60;
 /** How often the relay looks for rows written by other processes. */
 const POLL_MS = 2_000;
 
 export function periodIri(ctx: Context, period: string): string {
-  return `${ctx.config.origin}/periods/${period}`;
+  return mintPeriodIri(ctx.config.origin, period);
 }
 
 const WORKER = OUTBOX_RELAY;
@@ -60,17 +63,28 @@ interface PendingRow {
   claimer_shared_inbox: string | null;
 }
 
-/** Claims a batch of pending rows (real time: claims are whatever the instance's clock says). */
-function claimSql(kinds: 'flattrs' | 'notices') {
-  return sql`
-    UPDATE outbox SET claimed_until = now() + make_interval(secs => ${CLAIM_SECONDS})
-    WHERE id IN (
-      SELECT id FROM outbox
-      WHERE relayed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-        AND ${kinds === 'notices' ? sql`kind = 'notice'` : sql`kind <> 'notice'`}
-      ORDER BY id LIMIT ${BATCH}
-      FOR UPDATE SKIP LOCKED)
-    RETURNING id, activity_id, kind, flattr_id, notice_id`;
+/** The outbox's rows of one sort (flattrs' Likes and Undos, or notices) under the common relay. */
+function outboxSpec<Row extends { id: bigint }>(
+  name: string,
+  kinds: 'flattrs' | 'notices',
+  load: (ids: bigint[]) => Promise<Row[]>,
+  deliver: (row: Row) => Promise<void>,
+  ctx: Context,
+): RelaySpec<Row> {
+  return {
+    name,
+    table: 'outbox',
+    pending: (r) => `${r}.relayed_at IS NULL AND ${r}.kind ${kinds === 'notices' ? '=' : '<>'} 'notice'`,
+    orderBy: 'r.id',
+    batch: BATCH,
+    leaseSeconds: CLAIM_SECONDS,
+    load,
+    deliver: async (row) => {
+      await deliver(row);
+      return { ok: true };
+    },
+    record: () => ({ relayed_at: ctx.clock.now() }),
+  };
 }
 
 /** Relays what is pending now; answers how many rows it relayed. */
@@ -78,23 +92,24 @@ export async function relayOutbox(ctx: Context): Promise<number> {
   const federation = ctx.federation;
   if (!federation) return 0;
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  // Claim a batch (no transaction is held while Fedify enqueues: on PGlite that would wait for
-  // the one connection forever).
-  const { rows } = await sql<PendingRow>`
-    WITH claimed AS (${claimSql('flattrs')})
-    SELECT c.id, c.activity_id, c.kind, c.flattr_id, f.period, m.username, t.uri AS thing_uri, t.url AS thing_url,
-           -- the post's author (the owner, or for a thing a member here claims, its account)
-           r.iri AS actor_iri, r.inbox, r.shared_inbox,
-           -- an account claimed by a Farthing member elsewhere (claims.ts): that member's actor too
-           cb.iri AS claimer_iri, cb.inbox AS claimer_inbox, cb.shared_inbox AS claimer_shared_inbox
-    FROM claimed c
-    JOIN flattrs f ON f.id = c.flattr_id
-    JOIN members m ON m.id = f.member_id
-    JOIN things t ON t.id = f.thing_id
-    JOIN remote_actors r ON r.id = COALESCE(t.owner_actor_id, t.author_actor_id)
-    LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by AND t.owner_actor_id IS NOT NULL
-    ORDER BY c.id`.execute(ctx.db);
-  for (const row of rows) {
+  const load = async (ids: bigint[]) => {
+    const { rows } = await sql<PendingRow>`
+      SELECT c.id, c.activity_id, c.kind, c.flattr_id, f.period, m.username, t.uri AS thing_uri, t.url AS thing_url,
+             -- the post's author (the owner, or for a thing a member here claims, its account)
+             r.iri AS actor_iri, r.inbox, r.shared_inbox,
+             -- an account claimed by a Farthing member elsewhere (claims.ts): that member's actor too
+             cb.iri AS claimer_iri, cb.inbox AS claimer_inbox, cb.shared_inbox AS claimer_shared_inbox
+      FROM outbox c
+      JOIN flattrs f ON f.id = c.flattr_id
+      JOIN members m ON m.id = f.member_id
+      JOIN things t ON t.id = f.thing_id
+      JOIN remote_actors r ON r.id = COALESCE(t.owner_actor_id, t.author_actor_id)
+      LEFT JOIN remote_actors cb ON cb.iri = r.claimed_by AND t.owner_actor_id IS NOT NULL
+      WHERE c.id IN (${sql.join(ids)})
+      ORDER BY c.id`.execute(ctx.db);
+    return rows;
+  };
+  const deliver = async (row: PendingRow) => {
     const actor = new URL(actorIri(ctx, row.username));
     const recipients = [{ id: new URL(row.actor_iri), inboxId: new URL(row.inbox), endpoints: row.shared_inbox ? { sharedInbox: new URL(row.shared_inbox) } : null }];
     if (row.claimer_iri && row.claimer_inbox) {
@@ -104,7 +119,7 @@ export async function relayOutbox(ctx: Context): Promise<number> {
     }
     const to = recipients.map((r) => r.id);
     const like = new Like({
-      id: new URL(row.kind === 'like' ? row.activity_id : row.activity_id.replace(/#undo$/, '')),
+      id: new URL(row.kind === 'like' ? row.activity_id : likeOfUndo(ctx.config.origin, row.activity_id)),
       actor,
       object: new URL(row.thing_uri ?? row.thing_url),
       contexts: [new URL(periodIri(ctx, row.period))],
@@ -112,9 +127,9 @@ export async function relayOutbox(ctx: Context): Promise<number> {
     });
     const activity = row.kind === 'like' ? like : new Undo({ id: new URL(row.activity_id), actor, object: like, tos: to });
     await fctx.sendActivity({ identifier: row.username }, recipients, activity, { orderingKey: row.flattr_id });
-    await ctx.db.updateTable('outbox').set({ relayed_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-  }
-  return rows.length + (await relayNotices(ctx));
+  };
+  const pass = await relayDue(ctx, outboxSpec(WORKER, 'flattrs', load, deliver, ctx));
+  return pass.claimed + (await relayNotices(ctx));
 }
 
 interface NoticeRow {
@@ -136,15 +151,18 @@ async function relayNotices(ctx: Context): Promise<number> {
   const federation = ctx.federation;
   if (!federation) return 0;
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-  const { rows } = await sql<NoticeRow>`
-    WITH claimed AS (${claimSql('notices')})
-    SELECT c.id, c.notice_id, c.activity_id, n.content, r.iri AS actor_iri, r.handle, r.inbox
-    FROM claimed c
-    JOIN unclaimed_notices n ON n.id = c.notice_id
-    JOIN remote_actors r ON r.id = n.actor_id
-    ORDER BY c.id`.execute(ctx.db);
+  const load = async (ids: bigint[]) => {
+    const { rows } = await sql<NoticeRow>`
+      SELECT c.id, c.notice_id, c.activity_id, n.content, r.iri AS actor_iri, r.handle, r.inbox
+      FROM outbox c
+      JOIN unclaimed_notices n ON n.id = c.notice_id
+      JOIN remote_actors r ON r.id = n.actor_id
+      WHERE c.id IN (${sql.join(ids)})
+      ORDER BY c.id`.execute(ctx.db);
+    return rows;
+  };
   const instance = fctx.getActorUri(INSTANCE_ACTOR);
-  for (const row of rows) {
+  const deliver = async (row: NoticeRow) => {
     const account = new URL(row.actor_iri);
     const note = new Note({
       id: new URL(row.activity_id),
@@ -155,13 +173,14 @@ async function relayNotices(ctx: Context): Promise<number> {
     });
     const create = new Create({ id: new URL(`${row.activity_id}#create`), actor: instance, object: note, to: account });
     await fctx.sendActivity({ identifier: INSTANCE_ACTOR }, { id: account, inboxId: new URL(row.inbox) }, create, { orderingKey: row.activity_id });
-    await ctx.db.updateTable('outbox').set({ relayed_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-  }
-  return rows.length;
+  };
+  return (await relayDue(ctx, outboxSpec(`${WORKER} (notices)`, 'notices', load, deliver, ctx))).claimed;
 }
 
 /** Runs the relay in this process until stopped: at once when woken, else every POLL_MS. */
 export function startRelay(ctx: Context): Worker {
-  // A full batch means there may be more.
-  return startWorker(ctx, WORKER, POLL_MS, async () => (await relayOutbox(ctx)) >= BATCH);
+  // relayDue claims batches until none is left.
+  return startWorker(ctx, WORKER, POLL_MS, async () => {
+    await relayOutbox(ctx);
+  });
 }

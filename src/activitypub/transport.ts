@@ -7,16 +7,13 @@
 import { fetchKey, type Federation, signRequest, verifyRequest } from '@fedify/fedify';
 import { CryptographicKey, isActor } from '@fedify/vocab';
 import type { Context } from '../context.ts';
+import { instanceActorIri } from '../core/iris.ts';
 import { AppError } from '../core/errors.ts';
 import type { SettlementTransport } from '../ports.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { signingKeyId } from './key-guard.ts';
 
 const TIMEOUT_MS = 30_000;
-
-function instanceActorIri(origin: string): string {
-  return `${origin}/actor`;
-}
 
 export function createSettlementTransport(ctx: Context, federation: Federation<void>): SettlementTransport {
   const fctx = () => federation.createContext(new URL(ctx.config.origin), undefined);

@@ -396,6 +396,8 @@ export interface SettlementDeliveriesTable {
   body: string;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
+  /** The lease of the relay delivering it (0017), on the database's clock. */
+  claimed_until: Generated<Date | null>;
   last_status: string | null;
   delivered_at: Date | null;
   created_at: Timestamp;

@@ -19,6 +19,7 @@ import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView
 import { normalizeUrl } from '../things/urls.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { enqueueEvent, flattrReceivedPayload } from '../webhooks/events.ts';
+import { flattrIri as mintFlattrIri, undoIri as mintUndoIri } from '../core/iris.ts';
 
 export interface FlattrView {
   id: string;
@@ -28,7 +29,7 @@ export interface FlattrView {
 }
 
 export function flattrIri(ctx: Context, id: string): string {
-  return `${ctx.config.origin}/flattrs/${id}`;
+  return mintFlattrIri(ctx.config.origin, id);
 }
 
 /** Which thing a click names: by id, or by URL (a thing's own IRI here names it by id). */
@@ -292,5 +293,5 @@ export async function withdrawFlattr(ctx: Context, caller: Caller, id: string): 
 
 /** The Undo of a flattr's Like: a flattr is withdrawn at most once, so one id per flattr. */
 export function undoIri(ctx: Context, flattrId: string): string {
-  return `${flattrIri(ctx, flattrId)}#undo`;
+  return mintUndoIri(ctx.config.origin, flattrId);
 }

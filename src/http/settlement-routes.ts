@@ -15,6 +15,7 @@ import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../s
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
 import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
+import { statementIri } from '../core/iris.ts';
 
 
 const Statement = z
@@ -96,7 +97,7 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
     });
     channel.get<{ Params: { id: string } }>('/settlement/statements/:id', async (request, reply) => {
       const sender = await verifySender(ctx, toFetchRequest(ctx, request));
-      const id = `${ctx.config.origin}/settlement/statements/${request.params.id}`;
+      const id = statementIri(ctx.config.origin, request.params.id);
       const row = await ctx.db.selectFrom('statements').select(['document', 'peer_origin']).where('id', '=', id).where('direction', '=', 'out').executeTakeFirst();
       if (!row || row.peer_origin !== sender.origin) throw new AppError('not_found', 'no such statement for your instance');
       return reply.type('application/json').send(row.document);

@@ -23,6 +23,7 @@ import { actorIri, findMember } from '../members/service.ts';
 import type { ActorRecord, LookupOptions } from '../ports.ts';
 import { rememberActor } from '../things/discover.ts';
 import { startWorker, type Worker } from '../worker.ts';
+import { parseIriOf } from '../core/iris.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
 const MAX_ALIASES = 5;
@@ -37,9 +38,10 @@ export type Claim =
 /** The member of this instance whose actor an IRI is, or undefined. */
 export async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
   if (iri.origin !== new URL(ctx.config.origin).origin) return undefined;
-  const match = /^\/users\/([A-Za-z0-9_]{1,30})$/.exec(iri.pathname);
-  const member = match ? await findMember(ctx, match[1] as string) : undefined;
-  return member?.username === match?.[1] && member ? { id: member.id, username: member.username } : undefined;
+  // The path alone decides (a query or fragment on an actor IRI is ignored, as before).
+  const username = parseIriOf(ctx.config.origin, ctx.config.origin + iri.pathname, 'member')?.username;
+  const member = username ? await findMember(ctx, username) : undefined;
+  return member?.username === username && member ? { id: member.id, username: member.username } : undefined;
 }
 
 /**

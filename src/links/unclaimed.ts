@@ -19,6 +19,7 @@ import { addMonths, type Period, periodEnd, periodOf } from '../core/period.ts';
 import { HOLD_CLOSES } from '../close/stages.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { escapeHtml } from '../core/escape-html.ts';
+import { noticeIri, unclaimedIri } from '../core/iris.ts';
 
 export interface UnclaimedItem {
   /** The account's actor IRI. */
@@ -67,7 +68,7 @@ function periodsOf(value: string[] | string): string[] {
 }
 
 export function unclaimedPage(ctx: Context, account: string): string {
-  return `${ctx.config.origin}/unclaimed/${encodeURIComponent(account)}`;
+  return unclaimedIri(ctx.config.origin, account);
 }
 
 function item(ctx: Context, row: Row): UnclaimedItem {
@@ -142,7 +143,7 @@ export async function noticeUnclaimed(ctx: Context): Promise<number> {
         .executeTakeFirst();
       if (!notice) return false;
       await trx.insertInto('outbox')
-        .values({ activity_id: `${ctx.config.origin}/notices/${notice.id}`, kind: 'notice', notice_id: notice.id, flattr_id: null, created_at: ctx.clock.now() })
+        .values({ activity_id: noticeIri(ctx.config.origin, notice.id), kind: 'notice', notice_id: notice.id, flattr_id: null, created_at: ctx.clock.now() })
         .execute();
       return true;
     });

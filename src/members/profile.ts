@@ -7,6 +7,7 @@
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { actorIri } from './service.ts';
+import { avatarIri } from '../core/iris.ts';
 
 export const DISPLAY_NAME_MAX = 100;
 export const BIO_MAX = 1000;
@@ -47,7 +48,7 @@ export function checkBio(value: unknown): string | null {
 }
 
 export function avatarUrl(ctx: Context, username: string, digest: string | null): string {
-  return `${ctx.config.origin}/users/${username}/avatar${digest ? `?v=${digest}` : ''}`;
+  return avatarIri(ctx.config.origin, username, digest);
 }
 
 /** The public profile of a member by exact username, or undefined. */

@@ -14,6 +14,7 @@ import { checkPassword, checkUsername, USERNAME_PATTERN } from './rules.ts';
 import { beginPasswordAttempt } from './sign-in-limits.ts';
 import { issueToken } from './tokens.ts';
 import { scopesForRole } from '../oauth/scopes.ts';
+import { memberIri } from '../core/iris.ts';
 
 export interface RegisterInput {
   username: unknown;
@@ -34,7 +35,7 @@ export interface RegisteredMember {
 }
 
 export function actorIri(ctx: Context, username: string): string {
-  return `${ctx.config.origin}/users/${username}`;
+  return memberIri(ctx.config.origin, username);
 }
 
 export async function registerMember(ctx: Context, input: RegisterInput, options: RegisterOptions = {}): Promise<RegisteredMember> {

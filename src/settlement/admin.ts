@@ -19,6 +19,7 @@ import { acceptIn, type LineReason, reconcile } from './receive.ts';
 import type { SignedStatement } from './statement.ts';
 import { queueMessage, instanceActorIri } from './channel.ts';
 import { randomUUID } from 'node:crypto';
+import { settlementMessageIri, statementPath } from '../core/iris.ts';
 
 type StatementRow = { id: string; direction: 'out' | 'in'; peer_origin: string; sequence: number; period: string; total: bigint; state: 'open' | 'accepted' | 'disputed' | 'superseded'; dispute: unknown; created_at: Date };
 
@@ -47,7 +48,7 @@ export async function listStatements(ctx: Context, filter: { direction?: 'in' | 
 /** A statement by its IRI or by the uuid at its end. */
 async function findStatement(ctx: Context, idOrUuid: string): Promise<StatementRow & { document: string }> {
   const row = await ctx.db.selectFrom('statements').select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'total', 'state', 'dispute', 'created_at', 'document'])
-    .where((eb) => eb.or([eb('id', '=', idOrUuid), eb('id', 'like', `%/settlement/statements/${idOrUuid.replace(/[%_\\]/g, '')}`)]))
+    .where((eb) => eb.or([eb('id', '=', idOrUuid), eb('id', 'like', `%${statementPath(idOrUuid.replace(/[%_\\]/g, ''))}`)]))
     .executeTakeFirst();
   if (!row || !/^[0-9a-f-]{36}$|^https?:/i.test(idOrUuid)) throw new AppError('not_found', 'no such statement');
   return row;
@@ -84,7 +85,7 @@ export async function disputeStatement(ctx: Context, id: string, lines: LineReas
   if (lines.length === 0) throw new AppError('invalid_request', 'name at least one line and why', { field: 'lines' });
   await ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('statements').set({ state: 'disputed', dispute: JSON.stringify(lines), decided_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-    const message = { type: 'FlattrStatementResponse', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), statement: row.id, outcome: 'disputed', lines };
+    const message = { type: 'FlattrStatementResponse', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), statement: row.id, outcome: 'disputed', lines };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     await refreshAndClear(trx, ctx, row.peer_origin, row.period);
   });
@@ -150,7 +151,7 @@ export async function listPeers(ctx: Context, only?: string) {
     const owed = BigInt(r.owed ?? 0n);
     return {
       origin: r.origin,
-      actor: r.actor ?? `${r.origin}/actor`,
+      actor: r.actor ?? instanceActorIri(r.origin),
       state: stateOf({ trusted: r.trusted ?? false, blocked: r.blocked ?? false }),
       blocked: r.blocked ?? false,
       credit_line: formatAmount(BigInt(r.credit_line ?? 0n)),
@@ -207,7 +208,7 @@ export async function updatePeer(ctx: Context, origin: unknown, change: PeerChan
     ...(creditLine !== undefined ? { credit_line: creditLine } : {}),
   };
   await ctx.db.transaction().execute(async (trx) => {
-    await trx.insertInto('peers').values({ origin: url.origin, actor: `${url.origin}/actor`, created_at: ctx.clock.now(), ...set })
+    await trx.insertInto('peers').values({ origin: url.origin, actor: instanceActorIri(url.origin), created_at: ctx.clock.now(), ...set })
       .onConflict((oc) => (Object.keys(set).length ? oc.column('origin').doUpdateSet(set) : oc.column('origin').doNothing())).execute();
     if (state === 'trusted') await applyKeptStatements(trx, ctx, url.origin);
     await clearCredits(trx, ctx, url.origin);

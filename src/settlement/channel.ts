@@ -8,39 +8,42 @@
  * proof's `created` is the time the message was queued).
  *
  * Messages are written to settlement_deliveries in the transaction of whatever caused them, so
- * none is lost when the process dies; a worker delivers them in order per peer (a statement
- * chain must arrive in sequence), backing off from 2 s up to an hour between attempts.
+ * none is lost when the process dies; the common relay (src/jobs/relay.ts, whose header states
+ * which clock counts) delivers them strictly in order per peer (a statement chain must arrive in
+ * sequence: a message waits until the one before it is delivered), backing off from 2 s up to an
+ * hour between attempts, on the instance clock.
  *
  * Receiving: the HTTP signature must verify, the key must be on the sender's origin and be its
  * instance actor's, and the message must name that actor as issuer. Signing, posting and checking
  * the sender are the settlement transport's (src/ports.ts, ctx.transport).
  */
-import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { relayDue, type RelaySpec } from '../jobs/relay.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import type { ProofSigner, VerifiedSender } from '../ports.ts';
 import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
+import { instanceActorIri, settlementInboxIri } from '../core/iris.ts';
 
+const BATCH = 50;
+/** A claimed message's lease: longer than an attempt's timeout. */
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
 const POLL_MS = 2_000;
 
-export function instanceActorIri(origin: string): string {
-  return `${origin}/actor`;
-}
+export { instanceActorIri };
 
 export function settlementInbox(origin: string): string {
-  return `${origin}/settlement/inbox`;
+  return settlementInboxIri(origin);
 }
 
 /** Queues a message to a peer, in the caller's transaction; the same message_id queues once. */
 export async function queueMessage(db: Executor, ctx: Context, peerOrigin: string, messageId: string, body: string): Promise<void> {
   await db
     .insertInto('settlement_deliveries')
-    // Delivery runs on real time (now()), whatever the instance's clock says.
-    .values({ message_id: messageId, url: settlementInbox(peerOrigin), body, next_attempt_at: sql<Date>`now()`, created_at: ctx.clock.now() })
+    // Due at once (never attempted), whichever process's clock queued it.
+    .values({ message_id: messageId, url: settlementInbox(peerOrigin), body, next_attempt_at: ctx.clock.now(), created_at: ctx.clock.now() })
     .onConflict((oc) => oc.column('message_id').doNothing())
     .execute();
 }
@@ -51,42 +54,48 @@ export function wakeSettlementRelay(ctx: Context): void {
   wakeWorker(ctx, WORKER);
 }
 
+interface DeliveryRow {
+  id: bigint;
+  url: string;
+  body: string;
+  attempts: number;
+  created_at: Date;
+}
+
 /** Delivers what is due now; answers how many messages were delivered. */
 export async function deliverDue(ctx: Context): Promise<number> {
-  const { rows } = await sql<{ id: bigint; url: string; body: string; attempts: number; created_at: Date }>`
-    UPDATE settlement_deliveries SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
-    WHERE id IN (SELECT id FROM settlement_deliveries
-                 WHERE delivered_at IS NULL AND next_attempt_at <= now()
-                 ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-    RETURNING id, url, body, attempts, created_at`.execute(ctx.db);
-  if (rows.length === 0) return 0;
-  rows.sort((a, b) => (a.id < b.id ? -1 : 1));
-  const sender = await ctx.transport.sender();
-  const failed = new Set<string>();
-  let delivered = 0;
-  for (const row of rows) {
-    let status = 'not attempted: an earlier message to this peer is not delivered yet';
-    let ok = false;
-    if (!failed.has(row.url)) {
+  let sending: ReturnType<Context['transport']['sender']> | undefined;
+  const spec: RelaySpec<DeliveryRow> = {
+    name: WORKER,
+    table: 'settlement_deliveries',
+    pending: (r) => `${r}.delivered_at IS NULL`,
+    orderBy: 'r.id',
+    group: 'url',
+    schedule: {
+      dueColumn: 'next_attempt_at',
+      attemptsColumn: 'attempts',
+      retrySeconds: (attempts) => Math.min(2 ** attempts, MAX_BACKOFF_SECONDS),
+    },
+    batch: BATCH,
+    leaseSeconds: CLAIM_SECONDS,
+    load: (ids) => ctx.db.selectFrom('settlement_deliveries').select(['id', 'url', 'body', 'attempts', 'created_at']).where('id', 'in', ids).orderBy('id').execute(),
+    deliver: async (row) => {
+      // Without the instance's keys the delivery throws: its lease runs out and it is tried again.
+      sending ??= ctx.transport.sender();
+      const sender = await sending;
       try {
         const response = await sender.post(row.url, await withProof(row.body, sender.signer, new Date(row.created_at)));
-        status = `${response.status} ${response.text.slice(0, 500)}`;
-        ok = response.ok;
+        return { ok: response.ok, status: `${response.status} ${response.text.slice(0, 500)}` };
       } catch (error) {
-        status = `unreachable: ${(error as Error).message}`;
+        return { ok: false, status: `unreachable: ${(error as Error).message}` };
       }
-    }
-    if (ok) {
-      delivered++;
-      await ctx.db.updateTable('settlement_deliveries').set({ delivered_at: ctx.clock.now(), last_status: status, attempts: row.attempts + 1 }).where('id', '=', row.id).execute();
-    } else {
-      failed.add(row.url);
-      const wait = Math.min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS);
-      await sql`UPDATE settlement_deliveries SET attempts = attempts + 1, last_status = ${status},
-                  next_attempt_at = now() + make_interval(secs => ${wait}) WHERE id = ${row.id}`.execute(ctx.db);
-    }
-  }
-  return delivered;
+    },
+    record: (_row, outcome, attempt) => ({
+      last_status: attempt.status ?? null,
+      ...(outcome.kind === 'done' ? { delivered_at: ctx.clock.now() } : {}),
+    }),
+  };
+  return (await relayDue(ctx, spec)).done;
 }
 
 /** The instance actor's Ed25519 key (the multikey its actor document lists in assertionMethod) that signs statements and messages. */

@@ -18,12 +18,13 @@ import { buildStatement, type CreatorShares, type SignedStatement, signStatement
 import { instanceActorIri, instanceSigner, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { ensureSettlement } from './netting.ts';
 import { closeTransferKey, PEER_ORIGIN_SQL } from '../ledger/accounts.ts';
+import { INSTANCE_ACTOR_PATH, statementIri } from '../core/iris.ts';
 
 /** Adds the Farthing instances seen so far to `peers` (new ones only). */
 export async function discoverPeers(ctx: Context): Promise<void> {
   await sql`
     INSERT INTO peers (origin, actor, created_at)
-    SELECT o, o || '/actor', ${ctx.clock.now()}::timestamptz FROM (
+    SELECT o, o || ${INSTANCE_ACTOR_PATH}::text, ${ctx.clock.now()}::timestamptz FROM (
       SELECT instance_origin AS o FROM remote_actors WHERE software = 'farthing'
       UNION SELECT ${sql.raw(PEER_ORIGIN_SQL)} FROM remote_actors ra WHERE claimed_by IS NOT NULL
       UNION SELECT instance_origin FROM incoming_flattrs
@@ -109,7 +110,7 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
     if (last && last.period > period) return undefined;
     const previous = last ? (JSON.parse(last.document) as SignedStatement) : null;
     const statement = buildStatement({
-      id: `${ctx.config.origin}/settlement/statements/${randomUUID()}`,
+      id: statementIri(ctx.config.origin, randomUUID()),
       issuer: instanceActorIri(ctx.config.origin),
       counterparty: instanceActorIri(peer),
       sequence: (last?.sequence ?? 0) + 1,

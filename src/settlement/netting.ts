@@ -29,6 +29,7 @@ import { ensureAccount, ensureSystemAccount, type Executor, peerCode } from '../
 import { recordTransfer } from '../ledger/transfers.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { clearCredits } from './pending.ts';
+import { settlementMessageIri } from '../core/iris.ts';
 
 type SettlementRow = Pick<Selectable<SettlementsTable>, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference' | 'paid_with'>;
 const COLUMNS = ['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference', 'paid_with'] as const;
@@ -193,7 +194,7 @@ export async function markPaid(ctx: Context, id: string, reference: unknown) {
     await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: due, currency: ctx.config.currency, kind: 'settlement_paid', period: leader.period, reference, idempotencyKey: `settlement:${leader.id}:paid`, now: ctx.clock.now() });
     await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: leader.period }).where('id', 'in', covered.map((r) => r.id)).execute();
     const periods = covered.map((r) => r.period);
-    const message = { type: 'FlattrSettlementPaid', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods, amount: due.toString(), reference };
+    const message = { type: 'FlattrSettlementPaid', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods, amount: due.toString(), reference };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
   });
@@ -217,7 +218,7 @@ export async function confirmReceived(ctx: Context, id: string) {
     await trx.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() }).where('id', 'in', group.map((r) => r.id)).execute();
     // The money arrived: our creators' credits from these periods become spendable.
     await clearCredits(trx, ctx, row.peer_origin);
-    const message = { type: 'FlattrSettlementConfirmed', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods: group.map((r) => r.period), amount: received.toString() };
+    const message = { type: 'FlattrSettlementConfirmed', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods: group.map((r) => r.period), amount: received.toString() };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
   });

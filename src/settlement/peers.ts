@@ -8,6 +8,7 @@
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import type { Executor } from '../ledger/accounts.ts';
+import { instanceActorIri } from '../core/iris.ts';
 
 export type PeerState = 'trusted' | 'pending' | 'blocked';
 
@@ -22,7 +23,7 @@ export async function isTrusted(db: Executor, origin: string): Promise<boolean> 
 
 /** An instance seen for the first time becomes a pending peer (nothing changes for a known one). */
 export async function recordPendingPeer(ctx: Context, origin: string): Promise<void> {
-  await ctx.db.insertInto('peers').values({ origin, actor: `${origin}/actor`, created_at: ctx.clock.now() })
+  await ctx.db.insertInto('peers').values({ origin, actor: instanceActorIri(origin), created_at: ctx.clock.now() })
     .onConflict((oc) => oc.column('origin').doNothing()).execute();
 }
 
@@ -31,7 +32,7 @@ export async function trustConfiguredPeers(ctx: Context): Promise<void> {
   for (const origin of ctx.config.peers) {
     if (origin === ctx.config.origin) continue;
     await sql`
-      INSERT INTO peers (origin, actor, created_at, trusted) VALUES (${origin}, ${`${origin}/actor`}, ${ctx.clock.now()}, true)
+      INSERT INTO peers (origin, actor, created_at, trusted) VALUES (${origin}, ${instanceActorIri(origin)}, ${ctx.clock.now()}, true)
       ON CONFLICT (origin) DO UPDATE SET trusted = true WHERE NOT peers.blocked`.execute(ctx.db);
   }
 }

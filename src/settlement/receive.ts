@@ -32,6 +32,7 @@ import { instanceActorIri, queueMessage, verifyMessageProof, wakeSettlementRelay
 import { onConfirmedMessage, onPaidMessage } from './netting.ts';
 import { bookPendingCredit, refreshAndClear } from './pending.ts';
 import { isTrusted, recordPendingPeer } from './peers.ts';
+import { parseIriOf, settlementMessageIri } from '../core/iris.ts';
 
 export interface LineReason {
   n: number;
@@ -241,8 +242,7 @@ export async function reconcile(db: Executor, ctx: Context, peer: string, statem
 
 /** The username in a member actor IRI of this instance, or undefined for any other IRI. */
 function usernameOf(ctx: Context, creator: string): string | undefined {
-  const username = /\/users\/([A-Za-z0-9_]+)$/.exec(creator)?.[1];
-  return username !== undefined && actorIri(ctx, username) === creator ? username : undefined;
+  return parseIriOf(ctx.config.origin, creator, 'member')?.username;
 }
 
 /** Accepting a received statement: its creators are credited from the peer's account. */
@@ -269,7 +269,7 @@ export async function acceptIn(db: Executor, ctx: Context, statementId: string):
 }
 
 async function respond(db: Executor, ctx: Context, peer: string, statementId: string, outcome: 'accepted' | 'disputed', lines: LineReason[]): Promise<void> {
-  const message = { type: 'FlattrStatementResponse', id: `${ctx.config.origin}/settlement/messages/${randomUUID()}`, issuer: instanceActorIri(ctx.config.origin), statement: statementId, outcome, lines };
+  const message = { type: 'FlattrStatementResponse', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), statement: statementId, outcome, lines };
   await queueMessage(db, ctx, peer, message.id, JSON.stringify(message));
 }
 

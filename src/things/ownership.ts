@@ -16,6 +16,7 @@ import { AppError } from '../core/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import type { ActorRecord, DirectoryRecord, LookupOptions, ObjectRecord } from '../ports.ts';
+import { type Named, parseIri } from '../core/iris.ts';
 
 export interface NamedOwner {
   /** The owner's actor IRI. */
@@ -36,8 +37,10 @@ export interface OwnershipProof {
   named: NamedOwner[];
 }
 
-const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}\/?$/;
-const USER_PATH = /^\/users\/([A-Za-z0-9_]{1,30})\/?$/;
+/** What a link's path names on the instance at its origin; its query and fragment, and one trailing slash, are ignored. */
+function namedBy(url: URL): Named | null {
+  return parseIri(url.origin, url.origin + url.pathname.replace(/(.)\/$/, '$1'));
+}
 
 /** Reads `url` and decides whether `caller` may register it; throws not_owner/invalid_request when not. */
 export async function proveOwnership(ctx: Context, caller: Caller, url: string): Promise<OwnershipProof> {
@@ -122,10 +125,10 @@ async function ownerAt(
 ): Promise<NamedOwner | undefined> {
   const url = new URL(href);
   if (url.origin === new URL(ctx.config.origin).origin) {
-    const user = USER_PATH.exec(url.pathname)?.[1];
-    if (user) return localOwner(ctx, user);
-    if (!things || !THING_PATH.test(url.pathname)) return undefined;
-    const id = url.pathname.split('/')[2] as string;
+    const named = namedBy(url);
+    if (named?.kind === 'member') return localOwner(ctx, named.username);
+    if (!things || named?.kind !== 'thing') return undefined;
+    const id = named.id;
     const thing = await ctx.db
       .selectFrom('things')
       .leftJoin('members', 'members.id', 'things.owner_member_id')
@@ -161,7 +164,7 @@ function nameOf(actor: ActorRecord): string {
 /** A thing on another Farthing instance: an object at /things/{id} there, on a server that says it runs Farthing. */
 async function isFarthingThing(ctx: Context, object: ObjectRecord): Promise<boolean> {
   const id = object.iri ? new URL(object.iri) : null;
-  if (!id || !THING_PATH.test(id.pathname)) return false;
+  if (!id || namedBy(id)?.kind !== 'thing') return false;
   return (await ctx.directory.software(id.href)) === 'farthing';
 }
 

@@ -11,6 +11,7 @@ import { findMember } from '../members/service.ts';
 import { findThingByUrl, ownThingId, type ThingRow } from './service.ts';
 import { findClaim, recordClaim } from '../links/claims.ts';
 import { discoverRemoteThing, rememberActor } from './discover.ts';
+import { parseIriOf } from '../core/iris.ts';
 
 /** onlyLocalOwner: make no thing for a remote owner (an incoming Like of a linked account's post). */
 export async function thingForUrl(ctx: Context, url: string, options: { onlyLocalOwner?: boolean } = {}): Promise<ThingRow> {
@@ -58,8 +59,9 @@ export async function thingForUrl(ctx: Context, url: string, options: { onlyLoca
 }
 
 async function localMemberOf(ctx: Context, actor: URL): Promise<bigint | undefined> {
-  const match = /^\/users\/([A-Za-z0-9_]{1,30})$/.exec(actor.pathname);
-  const member = match ? await findMember(ctx, match[1] as string) : undefined;
+  // Called for an actor of this origin; the path alone decides.
+  const username = parseIriOf(actor.origin, actor.origin + actor.pathname, 'member')?.username;
+  const member = username ? await findMember(ctx, username) : undefined;
   if (!member) throw new AppError('not_found', 'the owner named for this URL is not a member here');
   return member.id;
 }

@@ -12,6 +12,7 @@ import { actorIri } from '../members/service.ts';
 import { rememberActor } from './discover.ts';
 import { proveOwnership } from './ownership.ts';
 import { normalizeTitle, normalizeUrl } from './urls.ts';
+import { parseIriOf, thingIri } from '../core/iris.ts';
 
 export interface ThingView {
   id: string;
@@ -41,7 +42,7 @@ export interface ThingRow {
 }
 
 export function thingUri(ctx: Context, id: string): string {
-  return `${ctx.config.origin}/things/${id}`;
+  return thingIri(ctx.config.origin, id);
 }
 
 export function thingView(ctx: Context, row: ThingRow): ThingView {
@@ -117,10 +118,8 @@ export async function findThingByUrl(ctx: Context, url: string, db: Executor = c
 
 /** The id in a URL that is a thing's own IRI on this instance, else undefined. */
 export function ownThingId(ctx: Context, url: string): string | undefined {
-  const ownPrefix = `${ctx.config.origin}/things/`;
-  if (!url.startsWith(ownPrefix)) return undefined;
-  const id = url.slice(ownPrefix.length).replace(/\/$/, '');
-  return UUID_PATTERN.test(id) ? id.toLowerCase() : undefined;
+  // A trailing slash is tolerated (a link may add one).
+  return parseIriOf(ctx.config.origin, url.replace(/\/$/, ''), 'thing')?.id;
 }
 
 export async function lookupThing(ctx: Context, urlInput: unknown): Promise<ThingView> {

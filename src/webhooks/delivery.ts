@@ -12,6 +12,7 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
+import { relayDue, type RelaySpec } from '../jobs/relay.ts';
 import { isRefusedAddress, outboundOf } from '../net/outbound.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody } from './signature.ts';
 import { startWorker, wakeWorker, type Worker } from '../worker.ts';
@@ -34,53 +35,33 @@ interface DueRow {
 
 /** Makes every due attempt now; answers how many deliveries succeeded. */
 export async function deliverDueWebhooks(ctx: Context): Promise<number> {
-  let delivered = 0;
-  for (;;) {
-    const now = ctx.clock.now();
-    const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
-    const { rows } = await sql<DueRow>`
-      WITH due AS (
-        SELECT id FROM webhook_deliveries
-        WHERE state = 'pending' AND (next_attempt_at <= ${now} OR attempts = 0) AND (claimed_until IS NULL OR claimed_until <= ${now})
-        ORDER BY next_attempt_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED
-      ), claimed AS (
-        UPDATE webhook_deliveries d SET claimed_until = ${claimUntil} FROM due WHERE d.id = due.id
-        RETURNING d.id, d.event, d.body, d.attempts, d.webhook_id
-      )
-      SELECT c.id, c.event, c.body, c.attempts, w.url, w.secret FROM claimed c JOIN webhooks w ON w.id = c.webhook_id`.execute(ctx.db);
-    if (rows.length === 0) return delivered;
-    const results = await Promise.all(rows.map((row) => attempt(ctx, row, now)));
-    delivered += results.filter(Boolean).length;
-    if (rows.length < BATCH) return delivered;
-  }
-}
-
-async function attempt(ctx: Context, row: DueRow, startedAt: Date): Promise<boolean> {
-  const { ok, status } = await post(ctx, row);
-  const attempts = row.attempts + 1;
-  if (ok) {
-    await ctx.db
-      .updateTable('webhook_deliveries')
-      .set({ state: 'delivered', attempts, last_status: status, last_attempt_at: startedAt, delivered_at: ctx.clock.now(), claimed_until: null })
-      .where('id', '=', row.id)
-      .execute();
-    return true;
-  }
-  const wait = RETRY_SCHEDULE_SECONDS[attempts - 1];
-  await ctx.db
-    .updateTable('webhook_deliveries')
-    .set({
-      state: wait === undefined ? 'failed' : 'pending',
-      attempts,
-      last_status: status,
-      last_attempt_at: startedAt,
-      next_attempt_at: new Date(startedAt.getTime() + (wait ?? 0) * 1000),
-      claimed_until: null,
-    })
-    .where('id', '=', row.id)
-    .execute();
-  ctx.log.info({ delivery: row.id, attempts, status, retry_in_s: wait ?? null }, 'webhook delivery failed');
-  return false;
+  const spec: RelaySpec<DueRow> = {
+    name: WORKER,
+    table: 'webhook_deliveries',
+    pending: (r) => `${r}.state = 'pending'`,
+    orderBy: 'r.next_attempt_at, r.id',
+    schedule: { dueColumn: 'next_attempt_at', attemptsColumn: 'attempts', retrySeconds: (attempts) => RETRY_SCHEDULE_SECONDS[attempts - 1] },
+    batch: BATCH,
+    leaseSeconds: CLAIM_SECONDS,
+    // Deliveries are independent of each other: a batch's attempts are made together.
+    concurrent: true,
+    load: async (ids) => {
+      const { rows } = await sql<DueRow>`
+        SELECT d.id, d.event, d.body, d.attempts, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.id IN (${sql.join(ids)}) ORDER BY d.next_attempt_at, d.id`.execute(ctx.db);
+      return rows;
+    },
+    deliver: (row) => post(ctx, row),
+    record: (row, outcome, attempt, startedAt) => {
+      const status = attempt.status ?? null;
+      if (outcome.kind === 'done') return { state: 'delivered', last_status: status, last_attempt_at: startedAt, delivered_at: ctx.clock.now() };
+      const retryIn = outcome.kind === 'retry' ? (outcome.at.getTime() - startedAt.getTime()) / 1000 : null;
+      ctx.log.info({ delivery: row.id, attempts: outcome.attempts, status, retry_in_s: retryIn }, 'webhook delivery failed');
+      // A failed delivery's next_attempt_at stays the time of its last attempt (it is never listed).
+      return { state: outcome.kind === 'retry' ? 'pending' : 'failed', last_status: status, last_attempt_at: startedAt, ...(outcome.kind === 'failed' ? { next_attempt_at: startedAt } : {}) };
+    },
+  };
+  return (await relayDue(ctx, spec)).done;
 }
 
 async function post(ctx: Context, row: DueRow): Promise<{ ok: boolean; status: string }> {

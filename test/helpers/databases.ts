@@ -80,8 +80,19 @@ export async function createPostgresDatabase(options: { migrated?: boolean } = {
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
   try {
-    const template = options.migrated ? await postgresTemplate(admin) : undefined;
-    await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
+    if (!options.migrated) await admin.query(`CREATE DATABASE ${name}`);
+    else {
+      // Another checkout with other migrations (a second worktree) may have just replaced the
+      // template: then this process makes its own again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.query(`CREATE DATABASE ${name} TEMPLATE ${await postgresTemplate(admin)}`);
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '3D000' || attempt === 3) throw error;
+        }
+      }
+    }
   } finally {
     await admin.end();
   }

@@ -2,6 +2,7 @@
  * The instance as an operator runs it: the admin from FARTHING_ADMIN, the automatic close after
  * a period ends, and logs that never hold a password or a token.
  */
+import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
@@ -37,6 +38,34 @@ t.test('FARTHING_ADMIN creates the admin once; the automatic close runs after th
 
   const closed = await inst.ctx.db.selectFrom('closes').select('stage').where('period', '=', '2026-11').executeTakeFirst();
   t.equal(closed?.stage, 'done', 'November closed automatically');
+});
+
+t.test('close() does not wait on a client still sending a body the server already refused', async (t) => {
+  const database = await freshDatabase(t, 'pglite');
+  const inst = await createInstance(testConfig({}), { clock: new ManualClock('2026-11-20T00:00:00Z'), database });
+  await inst.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = inst.app.server.address() as { port: number };
+  // An unsigned settlement message that declares 1 MiB and sends 10 bytes, then nothing more:
+  // refused on its headers, and the connection held open by the client.
+  const answered = await new Promise<{ status: number; socket: Socket }>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write('POST /settlement/inbox HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{"type":"F');
+    });
+    socket.once('data', (chunk) => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]), socket }));
+    socket.once('error', reject);
+  });
+  t.equal(answered.status, 401, 'refused on its headers');
+  const cut = new Promise<void>((resolve) => answered.socket.once('close', () => resolve()));
+  answered.socket.on('error', () => {});
+  let deadline: NodeJS.Timeout | undefined;
+  const within = await Promise.race([
+    inst.close().then(() => 'closed' as const),
+    new Promise<'still open'>((resolve) => (deadline = setTimeout(() => resolve('still open'), 60_000))),
+  ]);
+  clearTimeout(deadline);
+  t.equal(within, 'closed', 'close() finishes: the held connection is cut after DRAIN_LIMIT_MS');
+  await cut;
+  t.pass('the client sees its connection closed');
 });
 
 t.test('logs hold no password and no token', async (t) => {

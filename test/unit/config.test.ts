@@ -28,6 +28,8 @@ t.test('every invalid value stops the start with a message naming it', async (t)
     [{ FARTHING_REGISTRATION: 'maybe' }, 'FARTHING_REGISTRATION'],
     [{ FARTHING_ADMIN: 'nopassword' }, 'FARTHING_ADMIN'],
     [{ FARTHING_ORIGIN: 'flattr.example' }, 'FARTHING_ORIGIN'],
+    [{ FARTHING_ORIGIN: 'https://flattr.example/farthing' }, 'FARTHING_ORIGIN'],
+    [{ FARTHING_ORIGIN: 'https://flattr.example/?x=1' }, 'FARTHING_ORIGIN'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ FARTHING_NOW: 'yesterday' }, 'FARTHING_NOW'],
     [{ FARTHING_NOW: '2026-11-01T00:00:00Z', NODE_ENV: 'production' }, 'FARTHING_NOW'],

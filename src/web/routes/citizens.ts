@@ -28,6 +28,7 @@ import { type FlattrCounts, flattrCounts } from '../queries.ts';
 import { csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { thingTitle } from '../views/thing.ts';
+import { avatarPath, memberPath, periodIri, thingPath } from '../../core/iris.ts';
 
 const AP_TYPES = /application\/activity\+json|application\/ld\+json/;
 /** Things shown on a profile, newest first. */
@@ -40,7 +41,7 @@ export function citizenRoutes(app: FastifyInstance, ctx: Context): void {
     if (!profile) {
       // Usernames are unique ignoring case; the page (like the actor) lives at the exact one.
       const other = username.length <= 30 && !AP_TYPES.test(request.headers.accept ?? '') ? await findMember(ctx, username) : undefined;
-      if (other) return reply.redirect(`/users/${other.username}`, 301);
+      if (other) return reply.redirect(memberPath(other.username), 301);
       throw new AppError('not_found', 'no member is called that here');
     }
     const caller = await currentMember(ctx, request);
@@ -56,7 +57,7 @@ export function citizenRoutes(app: FastifyInstance, ctx: Context): void {
     const head = html`<link rel="alternate" type="application/activity+json" href="${profile.url}">
 ${links.map((l) => meLinks(l).map((href) => html`<link rel="me" href="${href}">`))}`;
     const main = html`<div class="profile">
-<img class="avatar" src="/users/${profile.username}/avatar${profile.avatar_uploaded ? query({ v: new URL(profile.avatar).searchParams.get('v') ?? undefined }) : ''}" alt="${name}’s avatar" width="96" height="96">
+<img class="avatar" src="${avatarPath(profile.username, profile.avatar_uploaded ? new URL(profile.avatar).searchParams.get('v') : null)}" alt="${name}’s avatar" width="96" height="96">
 <div><p class="handle">@${profile.username}@${host}</p>
 <p><strong>${followers}</strong> ${followers === 1 ? 'follower' : 'followers'} in the fediverse · member since ${profile.created_at.toISOString().slice(0, 7)}</p></div>
 </div>
@@ -92,7 +93,7 @@ ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html
       const caller = await currentMember(ctx, request);
       return sendPage(reply, page({ title: 'Gone', caller, main: html`<p>This ${kind} was withdrawn: it is gone for good.</p><p><a href="/">Back to the front page</a></p>` }), 410);
     }
-    return reply.redirect(`/things/${found.thingId}`, 303);
+    return reply.redirect(thingPath(found.thingId), 303);
   };
   app.get('/flattrs/:id', dereference('flattr'));
   app.get('/posts/:id', dereference('post'));
@@ -108,7 +109,7 @@ ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html
 <li>State<strong>${facts.state}</strong></li>
 </ul>
 <p><a href="/popular${query({ period: facts.period })}">What was flattred most in ${facts.period}</a></p>`;
-    const head = html`<link rel="alternate" type="application/activity+json" href="${ctx.config.origin}/periods/${facts.period}">`;
+    const head = html`<link rel="alternate" type="application/activity+json" href="${periodIri(ctx.config.origin, facts.period)}">`;
     return sendPage(reply, page({ title: `The month ${facts.period}`, main, caller, head }));
   });
 }
@@ -139,6 +140,6 @@ function thingItem(thing: ThingView & FlattrCounts, viewer: string | undefined, 
     ? html`<a class="button" href="/signin${query({ next: here })}">Sign in to flattr</a>`
     : viewer === thing.owner.username
       ? ''
-      : html`<form method="post" action="/things/${thing.id}/flattr">${csrfField(csrf ?? '')}<button type="submit">Flattr “${thingTitle(thing)}”</button></form>`;
-  return html`<li><div><a href="/things/${thing.id}">${thingTitle(thing)}</a><br>${externalLink(thing.url)}<br>${counts}</div>${action}</li>`;
+      : html`<form method="post" action="${thingPath(thing.id, 'flattr')}">${csrfField(csrf ?? '')}<button type="submit">Flattr “${thingTitle(thing)}”</button></form>`;
+  return html`<li><div><a href="${thingPath(thing.id)}">${thingTitle(thing)}</a><br>${externalLink(thing.url)}<br>${counts}</div>${action}</li>`;
 }

@@ -14,6 +14,7 @@ import { requireMemberPage } from '../session.ts';
 import { earningsChart } from '../svg.ts';
 import { proofSnippets, thingTitle } from '../views/thing.ts';
 import { actorIri } from '../../members/service.ts';
+import { thingPath } from '../../core/iris.ts';
 
 type Form = { url?: string; title?: string };
 
@@ -37,8 +38,8 @@ ${proofSnippets(actorIri(ctx, caller.username))}
 <h2>Your things</h2>
 ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Change</th></tr></thead>
-<tbody>${things.map((t) => html`<tr><td><a href="/things/${t.id}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
-<td>${t.verified ? 'verified' : html`<a href="/things/${t.id}#prove">unverified</a>`}, <a href="/things/${t.id}#edit">title</a>, <a href="/things/${t.id}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
+<tbody>${things.map((t) => html`<tr><td><a href="${thingPath(t.id)}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
+<td>${t.verified ? 'verified' : html`<a href="${thingPath(t.id)}#prove">unverified</a>`}, <a href="${thingPath(t.id)}#edit">title</a>, <a href="${thingPath(t.id)}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
     return sendPage(reply, page({ title: 'My things', main, caller, csrf, path: '/creator' }), error?.status ?? 200);
   };
 
@@ -49,7 +50,7 @@ ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table
     const body = request.body as Form;
     try {
       const thing = await registerThing(ctx, caller, { url: body.url, title: body.title });
-      return reply.redirect(`/things/${thing.id}?done=added`, 303);
+      return reply.redirect(`${thingPath(thing.id)}?done=added`, 303);
     } catch (error) {
       return showThings(reply, caller, body, formError(error, 'url'));
     }
@@ -74,7 +75,7 @@ ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table
 <h2>Per thing in ${report.period}</h2>
 ${report.items.length === 0 ? html`<p>No flattrs in ${report.period}.</p>` : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
-<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${i.amount}</td><td class="num">${i.held}</td></tr>`)}</tbody>
+<tbody>${report.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${i.amount}</td><td class="num">${i.held}</td></tr>`)}</tbody>
 </table></div>`}
 ${report.from_peers.length > 0 ? html`<h2>From other instances in ${report.period}</h2>
 <div class="scroll"><table>
@@ -93,7 +94,7 @@ ${report.items.some((i) => i.held !== '0.00') ? html`<p class="muted">Held share
     const main = html`<p>Flattrs of your things in ${report.period}. They are <em>pending</em> until the month closes.</p>
 ${report.items.length === 0 ? html`<p>None in ${report.period}.</p>` : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col">From</th><th scope="col">When</th><th scope="col">State</th><th scope="col" class="num">Amount</th></tr></thead>
-<tbody>${report.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${i.from.split('/').pop()}</td>
+<tbody>${report.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td>${i.from.split('/').pop()}</td>
 <td>${i.created_at.slice(0, 10)}</td><td>${i.state}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody></table></div>`}
 <p><a href="/creator/incoming${query({ period: previous })}">Earlier: ${previous}</a></p>`;
     return sendPage(reply, page({ title: `Incoming flattrs, ${report.period}`, main, caller, csrf: csrfToken(reply), path: '/creator/incoming' }));

@@ -20,6 +20,7 @@ import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { badge } from '../svg.ts';
 import { thingTitle } from '../views/thing.ts';
+import { thingPath } from '../../core/iris.ts';
 
 type Params = { Params: { id: string } };
 
@@ -52,7 +53,7 @@ export function embedRoutes(app: FastifyInstance, ctx: Context): void {
     } else if (own || (flattred && !error)) {
       action = html`<p>${own ? 'Your thing' : 'Flattred. Thank you!'}</p>`;
     } else {
-      action = html`<form method="post" action="/things/${thing.id}/button">${csrfField(csrfToken(reply))}
+      action = html`<form method="post" action="${thingPath(thing.id, 'button')}">${csrfField(csrfToken(reply))}
 <button type="submit" title="Flattr “${thingTitle(thing)}”">Flattr</button>${error ? errorText(error) : ''}</form>`;
     }
     const body = html`<!doctype html>
@@ -60,7 +61,7 @@ export function embedRoutes(app: FastifyInstance, ctx: Context): void {
 <title>Flattr “${thingTitle(thing)}”</title><link rel="stylesheet" href="${STYLESHEET_HREF}"></head>
 <body class="embed"><main>
 ${action}
-<p><a href="/things/${thing.id}" target="_blank" rel="noopener">${counts.total} ${counts.total === 1 ? 'flattr' : 'flattrs'}</a></p>
+<p><a href="${thingPath(thing.id)}" target="_blank" rel="noopener">${counts.total} ${counts.total === 1 ? 'flattr' : 'flattrs'}</a></p>
 </main></body></html>`;
     return sendPage(reply, body, error?.status ?? 200);
   };
@@ -70,7 +71,7 @@ ${action}
   app.post<Params>('/things/:id/button', { config: { embed: 'frame' }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await currentMember(ctx, request);
     // The id goes back into a Location header: percent-encoded, whatever the path held.
-    const back = `/things/${encodeURIComponent(request.params.id)}/button`;
+    const back = thingPath(encodeURIComponent(request.params.id), 'button');
     if (!caller) return reply.redirect(back, 303);
     try {
       await createFlattr(ctx, caller, { thing_id: request.params.id });

@@ -13,6 +13,7 @@ import { popularCreators, type PopularCreator, popularThings, type PopularThing 
 import { csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { ownerName, thingTitle } from '../views/thing.ts';
+import { thingPath } from '../../core/iris.ts';
 
 /** How many rows each list shows. */
 export const POPULAR_LIMIT = 20;
@@ -64,7 +65,7 @@ function thingsTable(things: PopularThing[], when: string): Html {
   return html`<h2>Things</h2><div class="scroll"><table>
 <caption>The most flattred things ${when}</caption>
 <thead><tr><th scope="col" class="num">#</th><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Flattrs</th></tr></thead>
-<tbody>${things.map((p, i) => html`<tr><td class="num">${i + 1}</td><td><a href="/things/${p.thing.id}">${thingTitle(p.thing)}</a></td>
+<tbody>${things.map((p, i) => html`<tr><td class="num">${i + 1}</td><td><a href="${thingPath(p.thing.id)}">${thingTitle(p.thing)}</a></td>
 <td>${ownerName(p.thing)}</td><td class="num">${p.flattrs}</td></tr>`)}</tbody>
 </table></div>`;
 }

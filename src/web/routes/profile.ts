@@ -21,6 +21,7 @@ import { checkboxValue, setListed } from '../preferences.ts';
 import { isListed } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
+import { avatarPath, profilePath } from '../../core/iris.ts';
 
 /** Room for the form's other fields and the multipart framing around a picture of the maximum size. */
 const UPLOAD_LIMIT = AVATAR_MAX_BYTES + 64 * 1024;
@@ -40,7 +41,7 @@ export function profileRoutes(app: FastifyInstance, ctx: Context): void {
     const avatarError = error?.field === 'avatar' ? error : undefined;
     const bioError = aboutError?.field === 'bio' ? aboutError : undefined;
     const bio = typed.bio ?? profile.bio ?? '';
-    const main = html`<p>Signed in as <strong>${caller.username}</strong>. Your profile page: <a href="/users/${caller.username}">/users/${caller.username}</a>.</p>
+    const main = html`<p>Signed in as <strong>${caller.username}</strong>. Your profile page: <a href="${profilePath(caller.username)}">${profilePath(caller.username)}</a>.</p>
 <h2>Your profile</h2>
 <p class="muted">What your profile page and your fediverse account show.</p>
 <form method="post" action="/settings/profile/about">${csrfField(csrf)}
@@ -53,7 +54,7 @@ ${bioError ? errorText(bioError, 'bio-error') : ''}
 </div>
 <button type="submit">Save the profile</button></form>
 <h2>Avatar</h2>
-<p><img class="avatar" src="/users/${caller.username}/avatar${profile.avatar_uploaded ? `?v=${new URL(profile.avatar).searchParams.get('v') ?? ''}` : ''}" alt="Your avatar" width="96" height="96"></p>
+<p><img class="avatar" src="${avatarPath(caller.username, profile.avatar_uploaded ? new URL(profile.avatar).searchParams.get('v') : null)}" alt="Your avatar" width="96" height="96"></p>
 <form method="post" action="/settings/profile/avatar" enctype="multipart/form-data">${csrfField(csrf)}
 <div class="field${avatarError ? ' invalid' : ''}">
 <label for="avatar">Picture</label>

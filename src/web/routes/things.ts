@@ -19,6 +19,7 @@ import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember, requireMemberPage } from '../session.ts';
 import { confirmMain, thingMain, thingTitle } from '../views/thing.ts';
 import { remoteFlattrForm, remoteFlattrLink } from './remote-flattr.ts';
+import { thingPath } from '../../core/iris.ts';
 
 type Params = { Params: { id: string } };
 
@@ -54,21 +55,21 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
   });
 
   app.post<Params>('/things/:id/flattr', { preHandler: csrfCheck(app) }, async (request, reply) => {
-    const caller = await requireMemberPage(ctx, request, `/things/${request.params.id}`);
+    const caller = await requireMemberPage(ctx, request, thingPath(request.params.id));
     try {
       const flattr = await createFlattr(ctx, caller, { thing_id: request.params.id });
-      return reply.redirect(`/things/${flattr.thing.id}?done=flattred`, 303);
+      return reply.redirect(`${thingPath(flattr.thing.id)}?done=flattred`, 303);
     } catch (error) {
       return showThing(request, reply, formError(error));
     }
   });
 
   app.post<Params>('/things/:id/title', { preHandler: csrfCheck(app) }, async (request, reply) => {
-    const caller = await requireMemberPage(ctx, request, `/things/${request.params.id}`);
+    const caller = await requireMemberPage(ctx, request, thingPath(request.params.id));
     const title = (request.body as { title?: unknown }).title;
     try {
       const thing = await updateThingTitle(ctx, caller, request.params.id, title);
-      return reply.redirect(`/things/${thing.id}?done=titled`, 303);
+      return reply.redirect(`${thingPath(thing.id)}?done=titled`, 303);
     } catch (error) {
       return showThing(request, reply, formError(error, 'title'), typeof title === 'string' ? title.slice(0, 300) : undefined);
     }
@@ -115,7 +116,7 @@ ${remoteFlattrForm(reply, { url, title })}`;
     const caller = await requireMemberPage(ctx, request, `/flattr${query({ url: typeof body.url === 'string' ? body.url : undefined })}`);
     try {
       const flattr = await createFlattr(ctx, caller, { url: body.url });
-      return reply.redirect(`/things/${flattr.thing.id}?done=flattred`, 303);
+      return reply.redirect(`${thingPath(flattr.thing.id)}?done=flattred`, 303);
     } catch (error) {
       return confirmPage(request, reply, { url: body.url }, formError(error, 'url'));
     }

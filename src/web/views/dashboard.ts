@@ -8,6 +8,7 @@ import { type Html, html, query } from '../html.ts';
 import { csrfField, errorText, field, type FormError } from '../layout.ts';
 import type { MonthSoFar } from '../month.ts';
 import { ownerName, thingTitle } from './thing.ts';
+import { thingPath } from '../../core/iris.ts';
 
 export function monthSoFarMain(ctx: Context, m: MonthSoFar, csrf: string, error?: FormError): Html {
   const c = ctx.config.currency;
@@ -31,7 +32,7 @@ ${m.idle
 <caption>Your ${m.items.length === 1 ? 'flattr' : `${m.items.length} flattrs`} of ${m.period}: ${formatAmount(m.charged)} ${c}${m.items.length === 1 ? '' : ' split equally'}</caption>
 <thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share</th><th scope="col" class="num">Creator receives</th><th scope="col"><span class="muted">Withdraw</span></th></tr></thead>
 <tbody>${m.items.map((i) => html`<tr>
-<td><a href="/things/${i.flattr.thing.id}">${thingTitle(i.flattr.thing)}</a></td>
+<td><a href="${thingPath(i.flattr.thing.id)}">${thingTitle(i.flattr.thing)}</a></td>
 <td>${ownerName(i.flattr.thing)}</td>
 <td class="num">${formatAmount(i.gross)}</td>
 <td class="num">${formatAmount(i.net)}</td>
@@ -78,13 +79,13 @@ ${closed
 ${m.flattrs.items.length === 0 ? html`<p>You flattred nothing in ${period}.</p>` : html`<div class="scroll"><table>
 <caption>Your flattrs of ${period}${closed ? '' : ' (the month is not closed yet)'}</caption>
 <thead><tr><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Share (${c})</th></tr></thead>
-<tbody>${m.flattrs.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td>${ownerName(i.thing)}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody>
+<tbody>${m.flattrs.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td>${ownerName(i.thing)}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody>
 </table></div>`}
 <h2>Your things</h2>
 ${m.earnings.items.length === 0 ? html`<p>Nobody here flattred your things in ${period}.</p>` : html`<div class="scroll"><table>
 <caption>What your things received for ${period} (${c}, after the fee)</caption>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
-<tbody>${m.earnings.items.map((i) => html`<tr><td><a href="/things/${i.thing.id}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${closed ? i.amount : '—'}</td><td class="num">${closed ? i.held : '—'}</td></tr>`)}</tbody>
+<tbody>${m.earnings.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${closed ? i.amount : '—'}</td><td class="num">${closed ? i.held : '—'}</td></tr>`)}</tbody>
 </table></div>`}`;
 }
 

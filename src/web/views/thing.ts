@@ -4,6 +4,7 @@ import type { ThingView } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, errorText, field, type FormError } from '../layout.ts';
 import type { FlattrCounts } from '../queries.ts';
+import { thingPath } from '../../core/iris.ts';
 
 export interface ThingPage {
   thing: ThingView;
@@ -43,11 +44,11 @@ ${own ? embedSnippets(thing) : ''}`;
 
 function flattrArea(p: ThingPage, own: boolean): Html {
   if (!p.caller) {
-    return html`<p><a class="button" href="/signin${query({ next: `/things/${p.thing.id}` })}">Sign in to flattr</a></p>`;
+    return html`<p><a class="button" href="/signin${query({ next: thingPath(p.thing.id) })}">Sign in to flattr</a></p>`;
   }
   if (own) return html`<p class="muted">This is your thing: others flattr it, you cannot.</p>${p.error ? errorText(p.error, 'flattr-error') : ''}`;
   if (p.flattred && !p.error) return html`<p><strong>You flattred this in ${p.period}. Thank you!</strong></p>`;
-  return html`<form method="post" action="/things/${p.thing.id}/flattr">
+  return html`<form method="post" action="${thingPath(p.thing.id, 'flattr')}">
 ${csrfField(p.csrf ?? '')}
 <button type="submit">Flattr “${thingTitle(p.thing)}”</button>
 ${p.error ? errorText(p.error, 'flattr-error') : ''}
@@ -57,7 +58,7 @@ ${p.error ? errorText(p.error, 'flattr-error') : ''}
 /** The owner's form to change the title (the URL stays: buttons and badges know the thing by it). */
 function titleForm(p: ThingPage, error: FormError | undefined): Html {
   return html`<h2 id="edit">Title</h2>
-<form method="post" action="/things/${p.thing.id}/title" class="row">
+<form method="post" action="${thingPath(p.thing.id, 'title')}" class="row">
 ${csrfField(p.csrf ?? '')}
 ${field({ name: 'title', label: 'Title', value: error ? p.titleValue : (p.thing.title ?? ''), error, hint: 'at most 200 characters; empty shows the URL instead' })}
 <button type="submit">Save the title</button>
@@ -76,7 +77,7 @@ export function embedSnippets(thing: ThingView): Html {
 <p>The badge shows how often this was flattred; the button lets a reader flattr it from your page; the link lets
 browser add-ons and other instances find it.</p>
 <h3>Badge</h3><pre><code>${badge}</code></pre>
-<p><img src="/things/${thing.id}/badge.svg" alt="The badge as it looks now"></p>
+<p><img src="${thingPath(thing.id, 'badge.svg')}" alt="The badge as it looks now"></p>
 <h3>Button</h3><pre><code>${button}</code></pre>
 <h3>In your page's &lt;head&gt;</h3><pre><code>${payment}</code></pre>`;
 }
