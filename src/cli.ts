@@ -98,6 +98,11 @@ class Raw {
 
 type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string; 'credit-line'?: string; 'owe-limit'?: string };
 
+function unreadable(file: string, error: Error): AppError {
+  const why = (error as { code?: string }).code === 'ENOENT' ? 'there is no such file' : error.message;
+  return new AppError('invalid_request', `cannot read ${file}: ${why}`);
+}
+
 /** A command's answer and, when it is not 0, its exit code (the self-check's failure). */
 class Answer {
   readonly value: unknown;
@@ -152,10 +157,11 @@ async function run(instance: Instance, command: string, args: string[], options:
     case 'payout-paid':
       return markPayoutPaid(ctx, args[0] ?? '', args[1]);
     case 'import-bank': {
-      if (!args[0]) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');
-      const size = (await stat(args[0])).size;
+      const file = args[0];
+      if (!file) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');
+      const size = (await stat(file).catch((error: Error) => { throw unreadable(file, error); })).size;
       if (size > MAX_STATEMENT_BYTES) throw new AppError('payload_too_large', `a statement file is at most ${MAX_STATEMENT_BYTES / 1024 / 1024} MiB`);
-      return importBankStatement(ctx, await readFile(args[0]));
+      return importBankStatement(ctx, await readFile(file).catch((error: Error) => { throw unreadable(file, error); }));
     }
     case 'bank-entries':
       return { items: await listBankEntries(ctx, { state: parseEntryState(state) }) };
@@ -170,7 +176,11 @@ async function run(instance: Instance, command: string, args: string[], options:
       io.stderr.write(`batch ${result.batch.id}: ${result.batch.payouts} payout(s), ${result.batch.total} ${ctx.config.currency}\n`);
       for (const l of result.left_out) io.stderr.write(`left out: payout ${l.id} of ${l.username} (${l.amount}): ${l.reason}\n`);
       if (options.out) {
-        await writeFile(options.out, result.document, { flag: 'wx' });
+        const out = options.out;
+        await writeFile(out, result.document, { flag: 'wx' }).catch((error: Error & { code?: string }) => {
+          const why = error.code === 'EEXIST' ? 'the file exists (a payout file is never overwritten)' : error.message;
+          throw new AppError('invalid_request', `cannot write ${out}: ${why}; batch ${result.batch.id} is made, write it with payouts-sepa --batch ${result.batch.id} --out <another file>`);
+        });
         return { batch: result.batch, file: options.out, left_out: result.left_out };
       }
       return new Raw(result.document);

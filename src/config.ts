@@ -111,6 +111,7 @@ const EnvSchema = z
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    FARTHING_DRAIN_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(0).max(300, 'must be at most 300').default(5),
     FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_NOTIFY_UNCLAIMED: z.enum(['on', 'off']).default('on'),
@@ -218,6 +219,8 @@ export interface Config {
   readonly authRateLimit: number;
   /** A session or a token made with a password ends when unused this long (ms). */
   readonly tokenIdleMs: number;
+  /** At shutdown, requests in flight get this long before their connections are cut. */
+  readonly drainMs: number;
   /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
   /** Whether the instance actor tells fediverse accounts of money waiting for them (issue 13). */
@@ -332,6 +335,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     invitesPerMember: e.FARTHING_INVITES_PER_MEMBER,
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
     tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
+    drainMs: e.FARTHING_DRAIN_SECONDS * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     notifyUnclaimed: e.FARTHING_NOTIFY_UNCLAIMED === 'on',

@@ -116,7 +116,7 @@ export async function createInstance(config: Config, options: InstanceOptions = 
     close: async (onStep) => {
       const steps: [string, () => Promise<unknown> | undefined][] = [
         ['the automatic close', () => autoClose?.stop()],
-        ['the HTTP server (requests in flight)', () => closeServer(app)],
+        ['the HTTP server (requests in flight)', () => closeServer(app, config.drainMs)],
         ['the federation outbox relay', () => relay?.stop()],
         ['the published flattrs relay', () => postsRelay?.stop()],
         ['the settlement relay', () => settlementRelay?.stop()],
@@ -139,14 +139,13 @@ export async function createInstance(config: Config, options: InstanceOptions = 
 }
 
 /**
- * Requests in flight get this long to finish once the server stops listening; then their
- * connections are cut. A client still sending a body the server already refused (a settlement
- * message past its limit is discarded as it arrives) would otherwise hold the close open.
+ * Requests in flight get `drainMs` (FARTHING_DRAIN_SECONDS) to finish once the server stops
+ * listening; then their connections are cut. A client still sending a body the server already
+ * refused (a settlement message past its limit is discarded as it arrives), or one that never
+ * finishes its body, would otherwise hold the close open until main.ts's shutdown limit.
  */
-export const DRAIN_LIMIT_MS = 5_000;
-
-async function closeServer(app: FastifyInstance): Promise<void> {
-  const cut = setTimeout(() => app.server.closeAllConnections(), DRAIN_LIMIT_MS);
+async function closeServer(app: FastifyInstance, drainMs: number): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), drainMs);
   try {
     await app.close();
   } finally {

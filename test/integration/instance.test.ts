@@ -63,7 +63,7 @@ t.test('close() does not wait on a client still sending a body the server alread
     new Promise<'still open'>((resolve) => (deadline = setTimeout(() => resolve('still open'), 60_000))),
   ]);
   clearTimeout(deadline);
-  t.equal(within, 'closed', 'close() finishes: the held connection is cut after DRAIN_LIMIT_MS');
+  t.equal(within, 'closed', 'close() finishes: the held connection is cut after FARTHING_DRAIN_SECONDS (5 s)');
   await cut;
   t.pass('the client sees its connection closed');
 });

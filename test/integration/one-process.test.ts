@@ -24,10 +24,10 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(script: string, args: string[] = []): Run {
+function run(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Run {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('FARTHING_') && k !== 'DATABASE_URL' && k !== 'PORT') env[k] = v;
-  Object.assign(env, { NODE_ENV: 'test', FARTHING_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', FARTHING_AUTO_CLOSE: 'off', FARTHING_TEST_FAST_HASHING: '1' });
+  Object.assign(env, { NODE_ENV: 'test', FARTHING_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', FARTHING_AUTO_CLOSE: 'off', FARTHING_TEST_FAST_HASHING: '1', ...extraEnv });
   const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
@@ -51,8 +51,8 @@ async function exitWithin(r: Run, ms: number) {
   return Promise.race([r.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within ${ms} ms:\n${r.output()}`)), ms))]);
 }
 
-async function serve(): Promise<{ server: Run; port: number }> {
-  const server = run('src/main.ts');
+async function serve(env: Record<string, string> = {}): Promise<{ server: Run; port: number }> {
+  const server = run('src/main.ts', [], env);
   const line = await until('the server serving', () => /"msg":"Farthing is serving"/.test(server.output()) && server.output());
   void line;
   await until('listening', () => /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output()));
@@ -95,7 +95,8 @@ t.test('a lock left by a process that is gone is taken over', async (t) => {
 });
 
 t.test('SIGTERM ends the server within its limit when a shutdown step hangs, and says what it waited for', async (t) => {
-  const { server, port } = await serve();
+  // Requests in flight may take 60 s (FARTHING_DRAIN_SECONDS), past the 10 s shutdown limit.
+  const { server, port } = await serve({ FARTHING_DRAIN_SECONDS: '60' });
   // A request whose body never finishes: the HTTP server cannot close while it is in flight.
   const socket = connect(port, '127.0.0.1');
   t.teardown(() => socket.destroy());

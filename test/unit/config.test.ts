@@ -29,6 +29,8 @@ t.test('every invalid value stops the start with a message naming it', async (t)
     [{ FARTHING_ADMIN: 'nopassword' }, 'FARTHING_ADMIN'],
     [{ FARTHING_ORIGIN: 'flattr.example' }, 'FARTHING_ORIGIN'],
     [{ FARTHING_ORIGIN: 'https://flattr.example/farthing' }, 'FARTHING_ORIGIN'],
+    [{ FARTHING_DRAIN_SECONDS: '-1' }, 'FARTHING_DRAIN_SECONDS'],
+    [{ FARTHING_DRAIN_SECONDS: '301' }, 'FARTHING_DRAIN_SECONDS'],
     [{ FARTHING_ORIGIN: 'https://flattr.example/?x=1' }, 'FARTHING_ORIGIN'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ FARTHING_NOW: 'yesterday' }, 'FARTHING_NOW'],
