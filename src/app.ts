@@ -12,6 +12,7 @@ import type { Context } from './context.ts';
 import { bankingApiRoutes } from './http/banking-routes.ts';
 import { cardRoutes } from './http/card-routes.ts';
 import { installFederationBridge } from './activitypub/bridge.ts';
+import { installNoticeRoute } from './activitypub/notice-note.ts';
 import { frameworkOptions, installErrorHandling } from './http/errors.ts';
 import { installInputGuard } from './http/input-guard.ts';
 import { adminRoutes } from './http/admin-routes.ts';
@@ -48,7 +49,10 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   // Routes validate with zod schemas (src/http/schemas.ts), which also make the OpenAPI document.
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production }));
-  if (federation) installFederationBridge(app, federation, ctx.config.origin);
+  if (federation) {
+    installFederationBridge(app, federation, ctx.config.origin);
+    installNoticeRoute(app, ctx, federation);
+  }
   // The API speaks JSON only; anything else is 415 before a handler runs.
   app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {

@@ -118,7 +118,7 @@ function headersOf(request: FastifyRequest): Headers {
  * The request as Fedify sees it: at the configured origin (what remote servers signed and what
  * our actor URLs say, whatever proxy is in front), with the body as it was received.
  */
-function toFetchRequest(request: FastifyRequest, origin: string, body: Buffer | undefined): Request {
+export function toFetchRequest(request: FastifyRequest, origin: string, body: Buffer | undefined): Request {
   return new Request(`${origin}${request.url}`, { method: request.method, headers: headersOf(request), ...(body ? { body: new Uint8Array(body) } : {}) });
 }
 

@@ -19,7 +19,8 @@
  * The same table carries the instance actor's direct messages about unclaimed money (kind
  * 'notice', unclaimed.ts), relayed here the same way.
  */
-import { Create, Like, Mention, Note, Undo } from '@fedify/vocab';
+import { Create, Like, Undo } from '@fedify/vocab';
+import { noticeNote } from './notice-note.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
@@ -140,6 +141,7 @@ interface NoticeRow {
   actor_iri: string;
   handle: string | null;
   inbox: string;
+  created_at: Date;
 }
 
 /**
@@ -153,7 +155,7 @@ async function relayNotices(ctx: Context): Promise<number> {
   const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
   const load = async (ids: bigint[]) => {
     const { rows } = await sql<NoticeRow>`
-      SELECT c.id, c.notice_id, c.activity_id, n.content, r.iri AS actor_iri, r.handle, r.inbox
+      SELECT c.id, c.notice_id, c.activity_id, n.content, n.created_at, r.iri AS actor_iri, r.handle, r.inbox
       FROM outbox c
       JOIN unclaimed_notices n ON n.id = c.notice_id
       JOIN remote_actors r ON r.id = n.actor_id
@@ -164,13 +166,7 @@ async function relayNotices(ctx: Context): Promise<number> {
   const instance = fctx.getActorUri(INSTANCE_ACTOR);
   const deliver = async (row: NoticeRow) => {
     const account = new URL(row.actor_iri);
-    const note = new Note({
-      id: new URL(row.activity_id),
-      attribution: instance,
-      to: account,
-      content: row.content,
-      tags: [new Mention({ href: account, name: row.handle ?? account.href })],
-    });
+    const note = noticeNote(instance, { id: row.activity_id, account: row.actor_iri, handle: row.handle, content: row.content, created_at: row.created_at });
     const create = new Create({ id: new URL(`${row.activity_id}#create`), actor: instance, object: note, to: account });
     await fctx.sendActivity({ identifier: INSTANCE_ACTOR }, { id: account, inboxId: new URL(row.inbox) }, create, { orderingKey: row.activity_id });
   };

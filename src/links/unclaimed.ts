@@ -101,6 +101,27 @@ async function lastClosed(db: Executor): Promise<string | null> {
   return (row?.period as string | null | undefined) ?? null;
 }
 
+/** A message as sent: its id, the one account it is addressed to, its text and when it was decided. */
+export interface NoticeRecord {
+  id: string;
+  account: string;
+  handle: string | null;
+  content: string;
+  created_at: Date;
+}
+
+/** The message `id` (the number in its IRI, src/core/iris.ts), if there is one. */
+export async function noticeRecord(ctx: Context, id: string): Promise<NoticeRecord | undefined> {
+  if (!/^[1-9][0-9]{0,18}$/.test(id) || BigInt(id) > 9_223_372_036_854_775_807n) return undefined;
+  const row = await ctx.db
+    .selectFrom('unclaimed_notices as n')
+    .innerJoin('remote_actors as r', 'r.id', 'n.actor_id')
+    .select(['n.id', 'n.content', 'n.created_at', 'r.iri', 'r.handle'])
+    .where('n.id', '=', BigInt(id))
+    .executeTakeFirst();
+  return row ? { id: noticeIri(ctx.config.origin, row.id), account: row.iri, handle: row.handle, content: row.content, created_at: row.created_at } : undefined;
+}
+
 /** The text of a message; Mastodon shows the mention as a link to the account. */
 export function noticeContent(ctx: Context, kind: 'first' | 'expiring', it: UnclaimedItem): string {
   const host = new URL(ctx.config.origin).host;

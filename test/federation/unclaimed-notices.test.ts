@@ -82,6 +82,17 @@ await eachDatabase(t, async (t, kind) => {
     t.match(note.content, `${a.origin}/unclaimed/${encodeURIComponent(alice)}`);
     t.match(note.content, 'link this account to your profile on any Farthing instance');
 
+    // Its id dereferences, as a direct message does: for alice's server, signed; for nobody else.
+    const signed = await masto.signedGet(note.id, 'alice');
+    t.equal(signed.status, 200, 'alice\'s server, signed: the Note');
+    const served = (await signed.json()) as Record<string, unknown>;
+    t.match(served, { id: note.id, type: 'Note', attributedTo: `${a.origin}/actor`, content: note.content, to: alice });
+    t.ok(served.published, 'with the time it was written');
+    t.equal((await fetch(note.id, { headers: { accept: 'application/activity+json' } })).status, 401, 'unsigned: 401');
+    const stranger = await mastodon(t, ['eve']);
+    t.equal((await stranger.signedGet(note.id, 'eve')).status, 401, 'another server, signed: 401');
+    t.equal((await masto.signedGet(`${a.origin}/notices/999999`, 'alice')).status, 404, 'no such message: 404');
+
     t.equal(await noticeUnclaimed(a.ctx), 0, 'deciding again this month: nothing');
     a.clock.set('2027-01-01T00:30:00Z');
     t.equal((await a.api('POST', '/api/v1/admin/periods/2026-12/close', { token: a.adminToken })).status, 200);

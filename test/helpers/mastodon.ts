@@ -13,6 +13,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
+import { signRequest } from '@fedify/fedify';
 import type { Test } from 'tap';
 import { close, listen, readAll } from './network.ts';
 
@@ -58,11 +59,13 @@ export interface MastodonServer {
   deliveries: Delivery[];
   actor(name: string): string;
   status(name: string, n: number): string;
+  /** GET `url` as this server fetches for an account (Mastodon's signed fetch): signed with `name`'s key. */
+  signedGet(url: string, name: string): Promise<Response>;
 }
 
 /** Starts the server with these accounts (each has statuses /users/{name}/statuses/{n}). */
 export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise<MastodonServer> {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const profiles: Record<string, Profile> = Object.fromEntries(accounts.map((a) => [a, { alsoKnownAs: [], fields: {} }]));
   const pages: Record<string, string> = {};
   const deliveries: Delivery[] = [];
@@ -157,6 +160,11 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
     deliveries,
     actor: (name) => `${origin}/users/${name}`,
     status: (name, n) => `${origin}/users/${name}/statuses/${n}`,
+    signedGet: async (url, name) => {
+      const key = await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
+      const request = new Request(url, { headers: { accept: AP } });
+      return fetch(await signRequest(request, key, new URL(`${origin}/users/${name}#main-key`)));
+    },
   };
 }
 
