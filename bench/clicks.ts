@@ -3,15 +3,16 @@
  * against PostgreSQL. Baseline: a bare fastify route doing one idempotent INSERT through the same
  * pool, measured in the same run. Target: at least half the bare rate, p99 under 25 ms.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import autocannon from 'autocannon';
+
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import autocannon from 'autocannon';
 import { sql } from 'kysely';
+import { periodOf } from '../src/core/period.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
-import { periodOf } from '../src/core/period.ts';
 import { verdict } from './util.ts';
 
 const MEMBERS = Number(process.env.BENCH_CLICK_MEMBERS ?? 2_000);
@@ -52,7 +53,13 @@ async function startServer(args: string[], env: Record<string, string>): Promise
   const port = nextPort++;
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
@@ -80,7 +87,9 @@ export async function benchClicks(keep = false): Promise<void> {
     const period = periodOf(now);
     // members with wallets that cover their budget, API tokens, and things to flattr
     await sql`INSERT INTO accounts (code, type, currency, created_at) VALUES ('external', 'external', 'EUR', ${now})`.execute(db);
-    await sql`INSERT INTO members (username, password_hash, role, created_at) SELECT 'm' || g, 'x', 'member', ${now} FROM generate_series(1, ${MEMBERS}) g`.execute(db);
+    await sql`INSERT INTO members (username, password_hash, role, created_at) SELECT 'm' || g, 'x', 'member', ${now} FROM generate_series(1, ${MEMBERS}) g`.execute(
+      db,
+    );
     await sql`INSERT INTO accounts (code, type, member_id, currency, created_at) SELECT 'wallet:' || id, 'wallet', id, 'EUR', ${now} FROM members`.execute(db);
     await sql`INSERT INTO budgets (member_id, period, amount, set_at) SELECT id, ${period}, 5000000, ${now} FROM members`.execute(db);
     await sql`
@@ -91,16 +100,31 @@ export async function benchClicks(keep = false): Promise<void> {
     for (let i = 1; i <= MEMBERS; i++) {
       const token = `fth_${randomBytes(24).toString('base64url')}`;
       tokens.push(token);
-      await db.insertInto('tokens').values({ member_id: BigInt(i), secret_hash: createHash('sha256').update(token).digest(), kind: 'api', created_at: now, expires_at: null, revoked_at: null }).execute();
+      await db
+        .insertInto('tokens')
+        .values({
+          member_id: BigInt(i),
+          secret_hash: createHash('sha256').update(token).digest(),
+          kind: 'api',
+          created_at: now,
+          expires_at: null,
+          revoked_at: null,
+        })
+        .execute();
     }
     const thingIds: string[] = [];
     for (let i = 0; i < THINGS; i++) {
       const id = randomUUID();
       thingIds.push(id);
       // owned by the last members, who do not click
-      await db.insertInto('things').values({ id, url: `https://t${i}.example/`, title: null, owner_member_id: BigInt(MEMBERS - (i % 10)), created_at: now }).execute();
+      await db
+        .insertInto('things')
+        .values({ id, url: `https://t${i}.example/`, title: null, owner_member_id: BigInt(MEMBERS - (i % 10)), created_at: now })
+        .execute();
     }
-    await sql`CREATE TABLE bare_clicks (id uuid PRIMARY KEY, member_id bigint NOT NULL, thing_id uuid NOT NULL, created_at timestamptz NOT NULL, UNIQUE (member_id, thing_id))`.execute(db);
+    await sql`CREATE TABLE bare_clicks (id uuid PRIMARY KEY, member_id bigint NOT NULL, thing_id uuid NOT NULL, created_at timestamptz NOT NULL, UNIQUE (member_id, thing_id))`.execute(
+      db,
+    );
     await sql`ANALYZE`.execute(db);
 
     // Each request is a new (member, thing) pair, so every click is a real first flattr.
@@ -134,13 +158,20 @@ export async function benchClicks(keep = false): Promise<void> {
       await bare.stop();
       await app.stop();
     }
-    const made = await db.selectFrom('flattrs').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
+    const made = await db
+      .selectFrom('flattrs')
+      .select((eb) => eb.fn.countAll<bigint>().as('n'))
+      .executeTakeFirstOrThrow();
     const baseline = median(baselines);
     const click = median(clicks);
     const ratio = click.rate / baseline.rate;
-    console.log(`rounds of ${SECONDS} s: bare ${baselines.map((r) => r.rate.toFixed(0)).join(', ')} req/s; flattrs ${clicks.map((r) => r.rate.toFixed(0)).join(', ')} /s`);
+    console.log(
+      `rounds of ${SECONDS} s: bare ${baselines.map((r) => r.rate.toFixed(0)).join(', ')} req/s; flattrs ${clicks.map((r) => r.rate.toFixed(0)).join(', ')} /s`,
+    );
     console.log(`baseline (bare insert route), median: ${baseline.rate.toFixed(0)} req/s, p50 ${baseline.p50} ms, p99 ${baseline.p99} ms`);
-    console.log(`flattrs, median: ${click.rate.toFixed(0)} flattrs/s, p50 ${click.p50} ms, p99 ${click.p99} ms, ${clicks.reduce((a, r) => a + r.non2xx, 0)} non-2xx, ${made.n} flattrs recorded; ${ratio.toFixed(2)}x the baseline rate`);
+    console.log(
+      `flattrs, median: ${click.rate.toFixed(0)} flattrs/s, p50 ${click.p50} ms, p99 ${click.p99} ms, ${clicks.reduce((a, r) => a + r.non2xx, 0)} non-2xx, ${made.n} flattrs recorded; ${ratio.toFixed(2)}x the baseline rate`,
+    );
     console.log(`targets: at least half the bare rate ${verdict(ratio >= 0.5)}; p99 < 25 ms ${verdict(click.p99 < 25)}`);
   } finally {
     await handle.close();

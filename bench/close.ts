@@ -4,13 +4,13 @@
  * stages, no checks) into an unindexed table. Target: under 60 s, under 300 MB, within 3x.
  */
 import { sql } from 'kysely';
+import { closePeriod } from '../src/close/run.ts';
+import { testConfig } from '../src/config.ts';
 import { ManualClock } from '../src/core/clock.ts';
 import type { Period } from '../src/core/period.ts';
-import { testConfig } from '../src/config.ts';
-import { closePeriod } from '../src/close/run.ts';
-import { createInstance } from '../src/instance.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
+import { createInstance } from '../src/instance.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { formatSeconds, verdict, withPeakMemory } from './util.ts';
 
@@ -26,14 +26,19 @@ export async function benchClose(): Promise<void> {
     const db = handle.db;
     const start = performance.now();
     await buildMonth(db);
-    console.log(`built ${MEMBERS.toLocaleString('en')} members and ${(MEMBERS * FLATTRS_PER_MEMBER).toLocaleString('en')} flattrs in ${formatSeconds(performance.now() - start)}`);
+    console.log(
+      `built ${MEMBERS.toLocaleString('en')} members and ${(MEMBERS * FLATTRS_PER_MEMBER).toLocaleString('en')} flattrs in ${formatSeconds(performance.now() - start)}`,
+    );
     await sql`ANALYZE`.execute(db);
 
     const baseline = await withPeakMemory(() => baselineShares(db));
     console.log(`baseline (bare INSERT ... SELECT of the shares): ${formatSeconds(baseline.ms)}`);
 
     const clock = new ManualClock('2026-12-01T00:05:00Z');
-    const inst = await createInstance(testConfig({ FARTHING_ORIGIN: 'https://bench.example', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }), { clock, database: handle });
+    const inst = await createInstance(testConfig({ FARTHING_ORIGIN: 'https://bench.example', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }), {
+      clock,
+      database: handle,
+    });
     const close = await withPeakMemory(() => closePeriod(inst.ctx, PERIOD));
     await inst.close();
     const ratio = close.ms / baseline.ms;

@@ -8,10 +8,12 @@
  * Both verify every signature (keys cached after the first fetch). Target: at least half the
  * bare rate. Our figure counts Likes answered 202; it then waits until all are recorded.
  */
-import { createServer, type Server } from 'node:http';
+
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { createFederation, exportJwk, generateCryptoKeyPair, MemoryKvStore, signRequest } from '@fedify/fedify';
 import { CryptographicKey, Like, Person } from '@fedify/vocab';
+import pino from 'pino';
 import { testConfig } from '../src/config.ts';
 import { ManualClock } from '../src/core/clock.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -19,7 +21,6 @@ import { createInstance } from '../src/instance.ts';
 import { registerMember } from '../src/members/service.ts';
 import { registerThing } from '../src/things/service.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
-import pino from 'pino';
 import { verdict } from './util.ts';
 
 const LIKES = Number(process.env.BENCH_INBOX_LIKES ?? 2_000);
@@ -71,9 +72,20 @@ async function signedLikes(inbox: string, object: string, senders: Sender[], sen
   const requests: Request[] = [];
   for (let i = 0; i < LIKES; i++) {
     const sender = senders[i % senders.length] as Sender;
-    const like = new Like({ id: new URL(`${senderOrigin}/flattrs/${randomUUID()}`), actor: sender.id, object: new URL(object), contexts: [new URL(`${senderOrigin}/periods/2026-11`)] });
+    const like = new Like({
+      id: new URL(`${senderOrigin}/flattrs/${randomUUID()}`),
+      actor: sender.id,
+      object: new URL(object),
+      contexts: [new URL(`${senderOrigin}/periods/2026-11`)],
+    });
     const body = JSON.stringify(await like.toJsonLd());
-    requests.push(await signRequest(new Request(inbox, { method: 'POST', headers: { 'content-type': 'application/activity+json' }, body }), sender.privateKey, sender.keyId));
+    requests.push(
+      await signRequest(
+        new Request(inbox, { method: 'POST', headers: { 'content-type': 'application/activity+json' }, body }),
+        sender.privateKey,
+        sender.keyId,
+      ),
+    );
   }
   return requests;
 }
@@ -100,7 +112,10 @@ async function post(requests: Request[]): Promise<{ rate: number; statuses: Map<
 async function bareFedify(): Promise<{ origin: string; close(): void }> {
   let origin = '';
   const federation = createFederation<void>({ kv: new MemoryKvStore(), allowPrivateAddress: true });
-  federation.setActorDispatcher('/users/{identifier}', (ctx, identifier) => new Person({ id: ctx.getActorUri(identifier), inbox: ctx.getInboxUri(identifier) }));
+  federation.setActorDispatcher(
+    '/users/{identifier}',
+    (ctx, identifier) => new Person({ id: ctx.getActorUri(identifier), inbox: ctx.getInboxUri(identifier) }),
+  );
   federation.setInboxListeners('/users/{identifier}/inbox', '/inbox').on(Like, () => {});
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -145,7 +160,10 @@ export async function benchInbox(): Promise<void> {
     const ours = await post(ourLikes);
     const expected = SENDERS * 2 + LIKES;
     for (;;) {
-      const { n } = await instance.ctx.db.selectFrom('incoming_flattrs').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
+      const { n } = await instance.ctx.db
+        .selectFrom('incoming_flattrs')
+        .select((eb) => eb.fn.countAll<bigint>().as('n'))
+        .executeTakeFirstOrThrow();
       if (Number(n) >= expected) break;
       if (performance.now() - started > 300_000) throw new Error(`only ${n} of ${expected} Likes recorded after 5 minutes`);
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -27,7 +27,10 @@ function rssMb(pid: number): number {
 
 async function start(which: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'settlement-inbox-server.ts'), which], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'settlement-inbox-server.ts'), which], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
     child.once('exit', (code) => reject(new Error(`${which} server exited with ${code}`)));
@@ -39,7 +42,13 @@ async function start(which: string): Promise<{ child: ChildProcess; url: string 
 function post(url: string, declared: boolean): Promise<number> {
   return new Promise((resolve) => {
     const target = new URL(`${url}/settlement/inbox`);
-    const req = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...(declared ? { 'content-length': String(MIB * CHUNK.length) } : {}) } });
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(declared ? { 'content-length': String(MIB * CHUNK.length) } : {}) },
+    });
     let status = 0;
     req.on('response', (res) => {
       status = res.statusCode ?? 0;
@@ -75,8 +84,10 @@ async function measure(which: string) {
     clearInterval(sampler);
     const after = rssMb(child.pid!);
     const ms = performance.now() - started;
-    console.log(`${which.padEnd(8)}  rss before ${before.toFixed(0)} MB, peak ${peak.toFixed(0)} MB (+${(peak - before).toFixed(0)}), after ${after.toFixed(0)} MB;` +
-      ` answers ${[...new Set(statuses)].join('/')}; /healthz ${health.status} in ${healthMs.toFixed(0)} ms; ${(ms / 1000).toFixed(1)} s`);
+    console.log(
+      `${which.padEnd(8)}  rss before ${before.toFixed(0)} MB, peak ${peak.toFixed(0)} MB (+${(peak - before).toFixed(0)}), after ${after.toFixed(0)} MB;` +
+        ` answers ${[...new Set(statuses)].join('/')}; /healthz ${health.status} in ${healthMs.toFixed(0)} ms; ${(ms / 1000).toFixed(1)} s`,
+    );
     return peak - before;
   } finally {
     child.kill('SIGTERM');
@@ -88,5 +99,7 @@ export async function benchSettlementInbox(): Promise<void> {
   console.log(`${POSTS} concurrent unsigned posts of ${MIB} MiB to /settlement/inbox`);
   const baseline = await measure('baseline');
   const farthing = await measure('farthing');
-  console.log(`growth: farthing +${farthing.toFixed(0)} MB, baseline +${baseline.toFixed(0)} MB; target under +${TARGET_GROWTH_MB} MB: ${verdict(farthing < TARGET_GROWTH_MB)}`);
+  console.log(
+    `growth: farthing +${farthing.toFixed(0)} MB, baseline +${baseline.toFixed(0)} MB; target under +${TARGET_GROWTH_MB} MB: ${verdict(farthing < TARGET_GROWTH_MB)}`,
+  );
 }

@@ -5,9 +5,9 @@
  */
 import type { Period } from '../src/core/period.ts';
 import { statementDigest } from '../src/settlement/digest.ts';
+import { buildStatement, type CreatorShares, signStatement } from '../src/settlement/statement.ts';
 import { verifyStatement } from '../src/settlement/statement-check.ts';
 import { parseSignedStatement } from '../src/settlement/statement-schema.ts';
-import { buildStatement, signStatement, type CreatorShares } from '../src/settlement/statement.ts';
 import { formatSeconds, verdict } from './util.ts';
 
 const LINES = Number(process.env.BENCH_STATEMENT_LINES ?? 100_000);
@@ -63,7 +63,10 @@ function randomCreators(count: number): CreatorShares[] {
   const random = xorshift32(20261101);
   let nextFlattr = 1;
   return Array.from({ length: count }, (_, i) => {
-    const flattrIds = Array.from({ length: 1 + Math.floor(random() * MAX_FLATTRS_PER_LINE) }, () => `https://a.example/flattrs/${(nextFlattr++).toString(36)}-${Math.floor(random() * 1e9).toString(36)}`);
+    const flattrIds = Array.from(
+      { length: 1 + Math.floor(random() * MAX_FLATTRS_PER_LINE) },
+      () => `https://a.example/flattrs/${(nextFlattr++).toString(36)}-${Math.floor(random() * 1e9).toString(36)}`,
+    );
     return {
       creator: `https://b.example/users/${Math.floor(random() * 1e6).toString(36)}-${i.toString(36)}`,
       flattrIds,

@@ -2,27 +2,28 @@
  * buildApp: the fastify instance of one Farthing instance. It never listens by itself (main.ts
  * does), so tests drive it with inject() or listen on a port of their choosing.
  */
-import type { Federation } from '@fedify/fedify';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
+import type { Federation } from '@fedify/fedify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { Context } from './context.ts';
-import { bankingApiRoutes } from './http/banking-routes.ts';
-import { cardRoutes } from './http/card-routes.ts';
 import { installFederationBridge } from './activitypub/bridge.ts';
 import { installNoticeRoute } from './activitypub/notice-note.ts';
-import { frameworkOptions, installErrorHandling } from './http/errors.ts';
-import { installInputGuard } from './http/input-guard.ts';
+import type { Context } from './context.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { appRoutes } from './http/app-routes.ts';
+import { requireCaller } from './http/auth.ts';
+import { bankingApiRoutes } from './http/banking-routes.ts';
+import { cardRoutes } from './http/card-routes.ts';
+import { frameworkOptions, installErrorHandling } from './http/errors.ts';
+import { installInputGuard } from './http/input-guard.ts';
 import { linkRoutes } from './http/link-routes.ts';
 import { memberRoutes } from './http/member-routes.ts';
-import { profileRoutes } from './http/profile-routes.ts';
 import { installOAuth } from './http/oauth-routes.ts';
-import { requireCaller } from './http/auth.ts';
 import { installOpenApi } from './http/openapi.ts';
+import { profileRoutes } from './http/profile-routes.ts';
 import { serializerCompiler, validatorCompiler } from './http/schemas.ts';
 import { settlementRoutes } from './http/settlement-routes.ts';
 import { renderErrorPage } from './web/errors.ts';
@@ -65,10 +66,14 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   await installApiAccess(app, ctx);
   await installOpenApi(app, ctx);
 
-  app.get('/healthz', { schema: { tags: ['instance'], summary: 'Health: 200 once the database answers', response: { 200: z.object({ status: z.literal('ok') }) } } }, async (_request, reply) => {
-    await sql`SELECT 1`.execute(ctx.db);
-    return reply.send({ status: 'ok' });
-  });
+  app.get(
+    '/healthz',
+    { schema: { tags: ['instance'], summary: 'Health: 200 once the database answers', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async (_request, reply) => {
+      await sql`SELECT 1`.execute(ctx.db);
+      return reply.send({ status: 'ok' });
+    },
+  );
 
   await installOAuth(app, ctx);
   memberRoutes(app, ctx);

@@ -15,19 +15,29 @@ import { MAX_STATEMENT_BYTES } from './banking/camt053.ts';
 import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from './banking/entries.ts';
 import { exportSepaBatch, parsePainVersion, sepaBatch } from './banking/sepa-export.ts';
 import { importBankStatement } from './banking/statement-import.ts';
+import { closePeriod, periodStatus } from './close/run.ts';
 import { ConfigError, loadConfig, readDotEnv } from './config.ts';
 import { AppError } from './core/errors.ts';
-import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { parsePeriod } from './core/period.ts';
-import { closePeriod, periodStatus } from './close/run.ts';
+import { DataDirLockedError } from './db/data-dir-lock.ts';
+import { toCsv } from './http/csv.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
 import { setPasswordByAdmin } from './members/sessions.ts';
-import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
-import { toCsv } from './http/csv.ts';
-import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, type PeerChange, statementDocument, statementsCsv, updatePeer } from './settlement/admin.ts';
+import {
+  acceptStatement,
+  correctStatement,
+  disputeStatement,
+  listPeers,
+  listStatements,
+  type PeerChange,
+  statementDocument,
+  statementsCsv,
+  updatePeer,
+} from './settlement/admin.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
+import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
 
 const USAGE = `Farthing admin CLI
 
@@ -96,7 +106,17 @@ class Raw {
   }
 }
 
-type Options = { state?: string; direction?: string; period?: string; format?: string; version?: string; batch?: string; out?: string; 'credit-line'?: string; 'owe-limit'?: string };
+type Options = {
+  state?: string;
+  direction?: string;
+  period?: string;
+  format?: string;
+  version?: string;
+  batch?: string;
+  out?: string;
+  'credit-line'?: string;
+  'owe-limit'?: string;
+};
 
 function unreadable(file: string, error: Error): AppError {
   const why = (error as { code?: string }).code === 'ENOENT' ? 'there is no such file' : error.message;
@@ -113,7 +133,14 @@ class Answer {
   }
 }
 
-async function run(instance: Instance, command: string, args: string[], options: Options, io: CliIo, env: Record<string, string | undefined>): Promise<unknown> {
+async function run(
+  instance: Instance,
+  command: string,
+  args: string[],
+  options: Options,
+  io: CliIo,
+  env: Record<string, string | undefined>,
+): Promise<unknown> {
   const { ctx } = instance;
   const state = options.state;
   switch (command) {
@@ -135,7 +162,9 @@ async function run(instance: Instance, command: string, args: string[], options:
       return setCharity(ctx, args[0]);
     case 'close': {
       const period = parsePeriod(args[0]);
-      const bar = io.stderr.isTTY ? new cliProgress.SingleBar({ format: 'close {period} [{bar}] {stage}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = io.stderr.isTTY
+        ? new cliProgress.SingleBar({ format: 'close {period} [{bar}] {stage}', hideCursor: true }, cliProgress.Presets.shades_classic)
+        : undefined;
       bar?.start(STAGES.length - 1, 0, { period, stage: 'starting' });
       try {
         return await closePeriod(ctx, period, {
@@ -159,9 +188,18 @@ async function run(instance: Instance, command: string, args: string[], options:
     case 'import-bank': {
       const file = args[0];
       if (!file) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');
-      const size = (await stat(file).catch((error: Error) => { throw unreadable(file, error); })).size;
+      const size = (
+        await stat(file).catch((error: Error) => {
+          throw unreadable(file, error);
+        })
+      ).size;
       if (size > MAX_STATEMENT_BYTES) throw new AppError('payload_too_large', `a statement file is at most ${MAX_STATEMENT_BYTES / 1024 / 1024} MiB`);
-      return importBankStatement(ctx, await readFile(file).catch((error: Error) => { throw unreadable(file, error); }));
+      return importBankStatement(
+        ctx,
+        await readFile(file).catch((error: Error) => {
+          throw unreadable(file, error);
+        }),
+      );
     }
     case 'bank-entries':
       return { items: await listBankEntries(ctx, { state: parseEntryState(state) }) };
@@ -172,21 +210,31 @@ async function run(instance: Instance, command: string, args: string[], options:
     case 'bank-ignore':
       return ignoreBankEntry(ctx, args[0] ?? '');
     case 'payouts-sepa': {
-      const result = options.batch ? { ...(await sepaBatch(ctx, options.batch)), left_out: [] } : await exportSepaBatch(ctx, { version: parsePainVersion(options.version) });
+      const result = options.batch
+        ? { ...(await sepaBatch(ctx, options.batch)), left_out: [] }
+        : await exportSepaBatch(ctx, { version: parsePainVersion(options.version) });
       io.stderr.write(`batch ${result.batch.id}: ${result.batch.payouts} payout(s), ${result.batch.total} ${ctx.config.currency}\n`);
       for (const l of result.left_out) io.stderr.write(`left out: payout ${l.id} of ${l.username} (${l.amount}): ${l.reason}\n`);
       if (options.out) {
         const out = options.out;
         await writeFile(out, result.document, { flag: 'wx' }).catch((error: Error & { code?: string }) => {
           const why = error.code === 'EEXIST' ? 'the file exists (a payout file is never overwritten)' : error.message;
-          throw new AppError('invalid_request', `cannot write ${out}: ${why}; batch ${result.batch.id} is made, write it with payouts-sepa --batch ${result.batch.id} --out <another file>`);
+          throw new AppError(
+            'invalid_request',
+            `cannot write ${out}: ${why}; batch ${result.batch.id} is made, write it with payouts-sepa --batch ${result.batch.id} --out <another file>`,
+          );
         });
         return { batch: result.batch, file: options.out, left_out: result.left_out };
       }
       return new Raw(result.document);
     }
     case 'statements':
-      return { items: await listStatements(ctx, { ...(options.direction === 'in' || options.direction === 'out' ? { direction: options.direction } : {}), ...(options.period ? { period: parsePeriod(options.period) } : {}) }) };
+      return {
+        items: await listStatements(ctx, {
+          ...(options.direction === 'in' || options.direction === 'out' ? { direction: options.direction } : {}),
+          ...(options.period ? { period: parsePeriod(options.period) } : {}),
+        }),
+      };
     case 'statement':
       return new Raw(await statementDocument(ctx, args[0] ?? ''));
     case 'accept':
@@ -243,7 +291,18 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     const { positionals, values } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { state: { type: 'string' }, direction: { type: 'string' }, period: { type: 'string' }, format: { type: 'string' }, version: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, 'credit-line': { type: 'string' }, 'owe-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        state: { type: 'string' },
+        direction: { type: 'string' },
+        period: { type: 'string' },
+        format: { type: 'string' },
+        version: { type: 'string' },
+        batch: { type: 'string' },
+        out: { type: 'string' },
+        'credit-line': { type: 'string' },
+        'owe-limit': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
     const [command, ...args] = positionals;
     if (!command || values.help) {

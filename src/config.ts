@@ -4,9 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { electronicFormatIBAN } from 'ibantools';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { electronicFormatIBAN } from 'ibantools';
 import { ibanProblem, normalizeBic } from './banking/iban.ts';
 import { parseAmount, percentToPpm } from './core/money.ts';
 
@@ -50,7 +50,10 @@ const trustProxy = z
     const entries = value.split(',').map((e) => e.trim());
     const bad = entries.filter((e) => !PROXY_RANGE_NAMES.includes(e) && !isAddressOrCidr(e));
     if (bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must be a hop count (1-10) or a comma list of addresses/CIDRs such as 127.0.0.1,10.0.0.0/8; not an address or CIDR: ${bad.map((b) => `"${b}"`).join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a hop count (1-10) or a comma list of addresses/CIDRs such as 127.0.0.1,10.0.0.0/8; not an address or CIDR: ${bad.map((b) => `"${b}"`).join(', ')}`,
+      });
       return z.NEVER;
     }
     return entries;
@@ -107,15 +110,28 @@ const EnvSchema = z
     FARTHING_TRUST_PROXY: trustProxy,
     FARTHING_NOW: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant such as 2026-11-15T12:00:00Z' }).optional(),
     FARTHING_AUTO_CLOSE: z.enum(['on', 'off']).default('on'),
-    FARTHING_CLOSE_DELAY_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(10),
+    FARTHING_CLOSE_DELAY_MINUTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 60)
+      .default(10),
     FARTHING_INVITES_PER_MEMBER: z.coerce.number().int().min(0).max(1000).default(3),
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_DRAIN_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(0).max(300, 'must be at most 300').default(5),
-    FARTHING_TOKEN_IDLE_HOURS: z.coerce.number().int('must be a whole number of hours').min(1, 'must be at least 1 (hour)').max(87_600, 'must be at most 87600 (ten years)').default(720),
+    FARTHING_TOKEN_IDLE_HOURS: z.coerce
+      .number()
+      .int('must be a whole number of hours')
+      .min(1, 'must be at least 1 (hour)')
+      .max(87_600, 'must be at most 87600 (ten years)')
+      .default(720),
     FARTHING_SETTLEMENT_AUTO_ACCEPT: z.enum(['on', 'off']).default('on'),
     FARTHING_NOTIFY_UNCLAIMED: z.enum(['on', 'off']).default('on'),
-    FARTHING_PEERS: z.string().default('').refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
+    FARTHING_PEERS: z
+      .string()
+      .default('')
+      .refine((v) => parsePeers(v) !== null, 'must be origins of instances such as https://b.example, separated by commas'),
     FARTHING_API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(300),
     // The instance's bank account for deposits by transfer and SEPA payout files (src/banking/).
     FARTHING_BANK_IBAN: z
@@ -130,7 +146,8 @@ const EnvSchema = z
       .string()
       .optional()
       .superRefine((value, ctx) => {
-        if (value !== undefined && !normalizeBic(value)) ctx.addIssue({ code: 'custom', message: 'must be a BIC of 8 or 11 letters and digits, such as COBADEFFXXX' });
+        if (value !== undefined && !normalizeBic(value))
+          ctx.addIssue({ code: 'custom', message: 'must be a BIC of 8 or 11 letters and digits, such as COBADEFFXXX' });
       })
       .transform((value) => (value === undefined ? undefined : normalizeBic(value))),
     FARTHING_BANK_HOLDER: z
@@ -141,8 +158,14 @@ const EnvSchema = z
       .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'must not contain control characters')
       .optional(),
     // Card top-ups through Stripe Checkout (src/cards): both secrets or neither.
-    FARTHING_STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_[A-Za-z0-9_]{8,200}$/, 'must be a Stripe secret key (sk_… or rk_…)').optional(),
-    FARTHING_STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_]{8,200}$/, "must be the webhook endpoint's signing secret (whsec_…)").optional(),
+    FARTHING_STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_[A-Za-z0-9_]{8,200}$/, 'must be a Stripe secret key (sk_… or rk_…)')
+      .optional(),
+    FARTHING_STRIPE_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=_]{8,200}$/, "must be the webhook endpoint's signing secret (whsec_…)")
+      .optional(),
     FARTHING_CARD_FEE_BEARER: z.enum(['member', 'instance']).default('instance'),
     FARTHING_CARD_MIN_TOPUP: amountString('FARTHING_CARD_MIN_TOPUP', '5.00'),
     FARTHING_CARD_MAX_TOPUP: amountString('FARTHING_CARD_MAX_TOPUP', '500.00'),
@@ -161,10 +184,18 @@ const EnvSchema = z
       ctx.addIssue({ code: 'custom', path: ['FARTHING_MAX_BUDGET'], message: 'must not be below FARTHING_MIN_BUDGET' });
     }
     if (env.FARTHING_TEST_FAST_HASHING && env.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['FARTHING_TEST_FAST_HASHING'], message: 'weakens password hashing for tests and is refused when NODE_ENV=production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FARTHING_TEST_FAST_HASHING'],
+        message: 'weakens password hashing for tests and is refused when NODE_ENV=production',
+      });
     }
     if (env.FARTHING_BANK_IBAN && !env.FARTHING_BANK_HOLDER) {
-      ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_HOLDER'], message: 'must name the holder of FARTHING_BANK_IBAN (transfers and SEPA files need it)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FARTHING_BANK_HOLDER'],
+        message: 'must name the holder of FARTHING_BANK_IBAN (transfers and SEPA files need it)',
+      });
     }
     if (!env.FARTHING_BANK_IBAN && (env.FARTHING_BANK_HOLDER || env.FARTHING_BANK_BIC)) {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_BANK_IBAN'], message: 'must be set when FARTHING_BANK_HOLDER or FARTHING_BANK_BIC is' });
@@ -180,7 +211,11 @@ const EnvSchema = z
       ctx.addIssue({ code: 'custom', path: ['FARTHING_CARD_MAX_TOPUP'], message: 'must be from FARTHING_CARD_MIN_TOPUP to 1000000.00' });
     }
     if (env.FARTHING_STRIPE_API_URL && env.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['FARTHING_STRIPE_API_URL'], message: 'points the Stripe client elsewhere for development and tests only and is refused when NODE_ENV=production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FARTHING_STRIPE_API_URL'],
+        message: 'points the Stripe client elsewhere for development and tests only and is refused when NODE_ENV=production',
+      });
     }
     if (env.FARTHING_NOW && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['FARTHING_NOW'], message: 'is for development and tests only and is refused when NODE_ENV=production' });
@@ -251,9 +286,13 @@ export interface BankAccount {
  */
 export function parsePeers(value: string): string[] | null {
   const origins: string[] = [];
-  for (const item of value.split(',').map((v) => v.trim()).filter((v) => v !== '')) {
+  for (const item of value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')) {
     const url = URL.parse(item);
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || url.pathname !== '/') return null;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || url.pathname !== '/')
+      return null;
     if (item.replace(/\/$/, '').toLowerCase() !== url.origin) return null;
     if (!origins.includes(url.origin)) origins.push(url.origin);
   }
@@ -340,25 +379,36 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     notifyUnclaimed: e.FARTHING_NOTIFY_UNCLAIMED === 'on',
     peers: Object.freeze(parsePeers(e.FARTHING_PEERS) ?? []),
-    cards: e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
-      ? Object.freeze({
-          secretKey: e.FARTHING_STRIPE_SECRET_KEY,
-          webhookSecret: e.FARTHING_STRIPE_WEBHOOK_SECRET,
-          feeBearer: e.FARTHING_CARD_FEE_BEARER,
-          minTopup: e.FARTHING_CARD_MIN_TOPUP,
-          maxTopup: e.FARTHING_CARD_MAX_TOPUP,
-          apiUrl: e.FARTHING_STRIPE_API_URL,
-        })
-      : undefined,
+    cards:
+      e.FARTHING_STRIPE_SECRET_KEY && e.FARTHING_STRIPE_WEBHOOK_SECRET
+        ? Object.freeze({
+            secretKey: e.FARTHING_STRIPE_SECRET_KEY,
+            webhookSecret: e.FARTHING_STRIPE_WEBHOOK_SECRET,
+            feeBearer: e.FARTHING_CARD_FEE_BEARER,
+            minTopup: e.FARTHING_CARD_MIN_TOPUP,
+            maxTopup: e.FARTHING_CARD_MAX_TOPUP,
+            apiUrl: e.FARTHING_STRIPE_API_URL,
+          })
+        : undefined,
     fastPasswordHashing: e.FARTHING_TEST_FAST_HASHING,
     logLevel: e.LOG_LEVEL,
-    bank: e.FARTHING_BANK_IBAN && e.FARTHING_BANK_HOLDER
-      ? Object.freeze({ iban: e.FARTHING_BANK_IBAN, bic: e.FARTHING_BANK_BIC, holder: e.FARTHING_BANK_HOLDER })
-      : undefined,
+    bank:
+      e.FARTHING_BANK_IBAN && e.FARTHING_BANK_HOLDER
+        ? Object.freeze({ iban: e.FARTHING_BANK_IBAN, bic: e.FARTHING_BANK_BIC, holder: e.FARTHING_BANK_HOLDER })
+        : undefined,
   });
 }
 
 /** A configuration for tests and tools: the defaults, with overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', FARTHING_AUTO_CLOSE: 'off', LOG_LEVEL: 'silent', FARTHING_AUTH_RATE_LIMIT: '100000', FARTHING_API_RATE_LIMIT: '1000000', FARTHING_TEST_FAST_HASHING: '1', FARTHING_TOKEN_IDLE_HOURS: '87600', ...overrides });
+  return loadConfig({
+    NODE_ENV: 'test',
+    FARTHING_AUTO_CLOSE: 'off',
+    LOG_LEVEL: 'silent',
+    FARTHING_AUTH_RATE_LIMIT: '100000',
+    FARTHING_API_RATE_LIMIT: '1000000',
+    FARTHING_TEST_FAST_HASHING: '1',
+    FARTHING_TOKEN_IDLE_HOURS: '87600',
+    ...overrides,
+  });
 }

@@ -6,30 +6,30 @@ import path from 'node:path';
 import type { Federation } from '@fedify/fedify';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { buildApp } from './app.ts';
-import { type Clock, clockStartingAt, systemClock } from './core/clock.ts';
-import type { Config } from './config.ts';
-import type { Context } from './context.ts';
-import { type DatabaseHandle, openDatabase } from './db/database.ts';
-import { migrateToLatest } from './db/migrate.ts';
+import { createDirectory } from './activitypub/directory.ts';
 import { createFarthingFederation } from './activitypub/federation.ts';
 import { KyselyKvStore, WithoutActivityCache } from './activitypub/kv-store.ts';
 import { KyselyMessageQueue } from './activitypub/message-queue.ts';
 import { startRelay } from './activitypub/outbox.ts';
 import { startPostsRelay } from './activitypub/posts.ts';
+import { createSettlementTransport } from './activitypub/transport.ts';
+import { buildApp } from './app.ts';
+import { firstPeriod } from './close/run.ts';
+import { startAutoClose } from './close/schedule.ts';
+import type { Config } from './config.ts';
+import type { Context } from './context.ts';
+import { type Clock, clockStartingAt, systemClock } from './core/clock.ts';
+import { type DatabaseHandle, openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { startClaimsRefresh } from './links/claims.ts';
+import { noticeUnclaimed } from './links/unclaimed.ts';
+import { ensureAdmin } from './members/service.ts';
+import { offlineDirectory, offlineTransport } from './ports.ts';
 import { startSettlementRelay } from './settlement/channel.ts';
 import { issueMissingStatements, issueStatements } from './settlement/issue.ts';
 import { trustConfiguredPeers } from './settlement/peers.ts';
-import { firstPeriod } from './close/run.ts';
-import { startAutoClose } from './close/schedule.ts';
-import { ensureAdmin } from './members/service.ts';
 import { startSubscriptionScheduler } from './subscriptions/schedule.ts';
 import { startWebhookWorker } from './webhooks/delivery.ts';
-import { startClaimsRefresh } from './links/claims.ts';
-import { noticeUnclaimed } from './links/unclaimed.ts';
-import { createDirectory } from './activitypub/directory.ts';
-import { createSettlementTransport } from './activitypub/transport.ts';
-import { offlineDirectory, offlineTransport } from './ports.ts';
 
 export interface Instance {
   readonly ctx: Context;
@@ -84,7 +84,12 @@ export async function createInstance(config: Config, options: InstanceOptions = 
   // The statements to peers follow every close (issuing again is idempotent), then accounts with
   // money newly waiting (or about to expire) are told (links/unclaimed.ts).
   ctx.afterClose.push(
-    { failure: 'issuing the statements of the close failed', run: async (c, periods) => { for (const p of periods) await issueStatements(c, p); } },
+    {
+      failure: 'issuing the statements of the close failed',
+      run: async (c, periods) => {
+        for (const p of periods) await issueStatements(c, p);
+      },
+    },
     { failure: 'telling accounts of unclaimed money failed', run: (c) => noticeUnclaimed(c) },
   );
   const app = await buildApp(ctx, federation);
@@ -123,10 +128,13 @@ export async function createInstance(config: Config, options: InstanceOptions = 
         ['the subscription scheduler', () => subscriptions?.stop()],
         ['the webhook worker', () => webhooks?.stop()],
         ['the claims refresh', () => claims?.stop()],
-        ['the federation queue worker', () => {
-          stopQueue.abort();
-          return queueWorker;
-        }],
+        [
+          'the federation queue worker',
+          () => {
+            stopQueue.abort();
+            return queueWorker;
+          },
+        ],
         ['the outbound HTTP client', () => ctx.outbound?.close()],
         ['the database', () => (options.database ? undefined : database.close())],
       ];

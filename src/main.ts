@@ -6,7 +6,7 @@
  * timer, a watchdog thread (src/shutdown-watchdog.ts) ends the process a little later if the
  * main thread could not.
  */
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { createInstance } from './instance.ts';
 import { startShutdownWatchdog } from './shutdown-watchdog.ts';
@@ -14,7 +14,7 @@ import { startShutdownWatchdog } from './shutdown-watchdog.ts';
 export const SHUTDOWN_LIMIT_MS = 10_000;
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -37,7 +37,10 @@ async function main(): Promise<void> {
     let step = 'starting';
     const watchdog = startShutdownWatchdog(SHUTDOWN_LIMIT_MS + 2_000);
     const force = setTimeout(() => {
-      ctx.log.error({ waiting_for: step, limit_ms: SHUTDOWN_LIMIT_MS }, `shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s; it was waiting for ${step}; exiting anyway`);
+      ctx.log.error(
+        { waiting_for: step, limit_ms: SHUTDOWN_LIMIT_MS },
+        `shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s; it was waiting for ${step}; exiting anyway`,
+      );
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     force.unref();

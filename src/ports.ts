@@ -115,17 +115,35 @@ function offline(what: string): AppError {
 
 /** The directory of an instance without a network: every lookup refuses. */
 export const offlineDirectory: Directory = {
-  lookup: async () => { throw offline('look up fediverse documents'); },
-  handle: async () => { throw offline('look up fediverse accounts'); },
-  author: async () => { throw offline('look up fediverse documents'); },
-  pointers: async () => { throw offline('look up fediverse documents'); },
-  page: async () => { throw offline('read web pages'); },
-  software: async () => { throw offline('ask a server what software it runs'); },
+  lookup: async () => {
+    throw offline('look up fediverse documents');
+  },
+  handle: async () => {
+    throw offline('look up fediverse accounts');
+  },
+  author: async () => {
+    throw offline('look up fediverse documents');
+  },
+  pointers: async () => {
+    throw offline('look up fediverse documents');
+  },
+  page: async () => {
+    throw offline('read web pages');
+  },
+  software: async () => {
+    throw offline('ask a server what software it runs');
+  },
 };
 
 /** The settlement transport of an instance without a network: everything refuses. */
 export const offlineTransport: SettlementTransport = {
-  sender: async () => { throw offline('send settlement messages'); },
-  verifySender: async () => { throw offline('receive settlement messages'); },
-  senderKey: async () => { throw offline('receive settlement messages'); },
+  sender: async () => {
+    throw offline('send settlement messages');
+  },
+  verifySender: async () => {
+    throw offline('receive settlement messages');
+  },
+  senderKey: async () => {
+    throw offline('receive settlement messages');
+  },
 };

@@ -25,6 +25,7 @@ export function wakeWorker(ctx: Context, name: string): void {
   wakers.get(ctx)?.get(name)?.();
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a worker's run may answer nothing (void) or whether more work waits
 export function startWorker(ctx: Context, name: string, pollMs: number, work: () => Promise<boolean | void>): Worker {
   let stopped = false;
   let pending = true;

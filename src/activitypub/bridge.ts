@@ -63,27 +63,31 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
     }
     // Compared by identity: this very object means "not Fedify's, let fastify answer".
     const fallThrough = new Response(null, { status: 404 });
-    const handle = () => federation.fetch(fetchRequest, {
-      contextData: undefined,
-      // A POST Fedify does not take is a 404: the body has been read, fastify cannot read it again.
-      ...(hasBody ? {} : { onNotFound: () => fallThrough }),
-      // A thing's (or a period's) page is for anyone not asking for ActivityPub; an actor's
-      // profile for browsers and for whoever takes any type (or sends no Accept).
-      onNotAcceptable: (r) =>
-        acceptsHtml(r) || acceptsAnything(r) || THING_PATH.test(path) || OBJECT_PATH.test(path)
-          ? fallThrough
-          : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
-    });
+    const handle = () =>
+      federation.fetch(fetchRequest, {
+        contextData: undefined,
+        // A POST Fedify does not take is a 404: the body has been read, fastify cannot read it again.
+        ...(hasBody ? {} : { onNotFound: () => fallThrough }),
+        // A thing's (or a period's) page is for anyone not asking for ActivityPub; an actor's
+        // profile for browsers and for whoever takes any type (or sends no Accept).
+        onNotAcceptable: (r) =>
+          acceptsHtml(r) || acceptsAnything(r) || THING_PATH.test(path) || OBJECT_PATH.test(path)
+            ? fallThrough
+            : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
+      });
     const response = verifiedKey ? await withVerifiedKey(verifiedKey, handle) : await handle();
     if (response === fallThrough) return;
     reply.code(response.status);
-    response.headers.forEach((value, name) => reply.header(name, value));
+    for (const [name, value] of response.headers) reply.header(name, value);
     return reply.send(Buffer.from(await response.arrayBuffer()));
   });
 }
 
 function refuse(reply: FastifyReply, status: number, code: string, message: string) {
-  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: { code, message } }));
+  return reply
+    .code(status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify({ error: { code, message } }));
 }
 
 /** The raw body, byte for byte (the Digest and the signature cover it), or 'too_large'. */

@@ -6,7 +6,7 @@
  * the document that was looked up, with the same loader, as before the port.
  */
 import { type DocumentLoader, type Federation, parseNodeInfo } from '@fedify/fedify';
-import { type Actor, isActor, Link, type Object as ApObject, PropertyValue } from '@fedify/vocab';
+import { type Actor, type Object as ApObject, isActor, Link, PropertyValue } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { type OutboundResponse, outboundOf } from '../net/outbound.ts';
 import type { ActorRecord, Directory, DirectoryRecord, LookupOptions, ObjectRecord, Page } from '../ports.ts';
@@ -25,7 +25,9 @@ export function createDirectory(ctx: Context, federation: Federation<void>): Dir
   let signed: Promise<DocumentLoader> | undefined;
   const signedLoader = (): Promise<DocumentLoader> => {
     signed ??= fctx().getDocumentLoader({ identifier: INSTANCE_ACTOR });
-    signed.catch(() => { signed = undefined; });
+    signed.catch(() => {
+      signed = undefined;
+    });
     return signed;
   };
   /** A document loader that signs only when a server refuses an unsigned request. */
@@ -126,7 +128,10 @@ function objectRecord(object: ApObject): ObjectRecord {
 function titleOf(object: ApObject): string | null {
   const name = object.name?.toString() ?? object.summary?.toString() ?? object.content?.toString();
   if (!name) return null;
-  const text = name.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = name
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text ? text.slice(0, 200) : null;
 }
 
@@ -137,14 +142,15 @@ function titleOf(object: ApObject): string | null {
  */
 async function accountPointers(actor: Actor, loader?: DocumentLoader): Promise<string[]> {
   const seen: string[] = [...actor.aliasIds.map((u) => u.href)].slice(0, MAX_POINTERS);
-  for (const url of actor.urls.slice(0, MAX_POINTERS)) seen.push(url instanceof URL ? url.href : (url as Link).href?.href ?? '');
+  for (const url of actor.urls.slice(0, MAX_POINTERS)) seen.push(url instanceof URL ? url.href : ((url as Link).href?.href ?? ''));
   let attachments = 0;
   try {
     for await (const attachment of actor.getAttachments({ ...(loader ? { documentLoader: loader } : {}), suppressError: true })) {
       if (++attachments > MAX_POINTERS) break;
       if (attachment instanceof PropertyValue) {
         const value = (attachment.value?.toString() ?? '').slice(0, 2000);
-        for (const m of value.matchAll(/href\s*=\s*"([^"]+)"|href\s*=\s*'([^']+)'|(https?:\/\/[^\s<>"']+)/gi)) seen.push(decodeEntities(m[1] ?? m[2] ?? m[3] ?? ''));
+        for (const m of value.matchAll(/href\s*=\s*"([^"]+)"|href\s*=\s*'([^']+)'|(https?:\/\/[^\s<>"']+)/gi))
+          seen.push(decodeEntities(m[1] ?? m[2] ?? m[3] ?? ''));
       } else if (attachment instanceof Link && attachment.href) {
         seen.push(attachment.href.href);
       }
@@ -195,7 +201,8 @@ async function readPage(ctx: Context, url: string): Promise<Page | null> {
     const isLink = /^<link\b/i.test(tag);
     if (isLink && rels.includes('payment') && attrs.href) push(payment, attrs.href);
     if (attrs.href && (rels.includes('me') || (isLink && rels.includes('author')))) push(authors, attrs.href);
-    if (attrs.name?.toLowerCase() === 'fediverse:creator' && attrs.content && /^@?[^@\s]+@[^@\s]+$/.test(attrs.content) && creators.length < PAGE_LINKS_MAX) creators.push(attrs.content);
+    if (attrs.name?.toLowerCase() === 'fediverse:creator' && attrs.content && /^@?[^@\s]+@[^@\s]+$/.test(attrs.content) && creators.length < PAGE_LINKS_MAX)
+      creators.push(attrs.content);
   }
   const title = /<title[^>]*>([^<]{1,400})<\/title>/i.exec(html)?.[1]?.trim() ?? null;
   return { title: title ? decodeEntities(title).slice(0, 200) : null, payment, creators, authors };
@@ -210,7 +217,12 @@ function attributes(tag: string): Record<string, string> {
 }
 
 function decodeEntities(text: string): string {
-  return text.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  return text
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 }
 
 /**

@@ -11,23 +11,23 @@
  * Its inbox and collections still follow the member templates (/users/~instance/inbox, ...).
  */
 import { createExponentialBackoffPolicy, createFederation, type Federation, type KvStore, type MessageQueue, type RequestContext } from '@fedify/fedify';
-import { Application, Endpoints, Image, Like, Note, Object as APObject, Page, Person, PUBLIC_COLLECTION, Undo } from '@fedify/vocab';
+import { Object as APObject, Application, Endpoints, Image, Like, Note, Page, Person, PUBLIC_COLLECTION, Undo } from '@fedify/vocab';
 import { sql } from 'kysely';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { Context } from '../context.ts';
+import { memberPath, thingIri } from '../core/iris.ts';
+import { linkedAccounts } from '../links/links.ts';
+import { bioHtml, profileOf } from '../members/profile.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import { findThingById } from '../things/service.ts';
-import { bioHtml, profileOf } from '../members/profile.ts';
 import { followerCount, followersOf, followListeners, onUndoFollow } from './follows.ts';
-import { AuthenticatingQueue } from './inbox-auth.ts';
 import { authenticated, onLike, onUndo } from './inbox.ts';
-import { flattrObject, instant, periodObject, postObject } from './objects.ts';
-import { actorKeyPairs } from './keys.ts';
-import { linkedAccounts } from '../links/links.ts';
+import { AuthenticatingQueue } from './inbox-auth.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
+import { actorKeyPairs } from './keys.ts';
 import { routeFedifyLogs } from './logging.ts';
-import { memberPath, thingIri } from '../core/iris.ts';
+import { flattrObject, instant, periodObject, postObject } from './objects.ts';
 
 declare module '../context.ts' {
   interface Context {
@@ -193,7 +193,14 @@ async function citizenFields(ctx: Context, username: string): Promise<CitizenFie
   };
 }
 
-async function actorDocument(fctx: RequestContext<void>, identifier: string, owner: ActorOwner, origin: URL, aliases: URL[], fields: CitizenFields): Promise<Person | Application> {
+async function actorDocument(
+  fctx: RequestContext<void>,
+  identifier: string,
+  owner: ActorOwner,
+  origin: URL,
+  aliases: URL[],
+  fields: CitizenFields,
+): Promise<Person | Application> {
   const keys = await fctx.getActorKeyPairs(identifier);
   const common = {
     id: fctx.getActorUri(identifier),

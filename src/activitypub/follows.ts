@@ -9,9 +9,10 @@
  * Activities nobody here handles are logged at debug level: a fediverse server sends all sorts
  * (Create, Announce, Update, Delete, Move, …) and none of it is an error of ours.
  */
-import type { Context as FedifyContext, InboxContext, InboxListenerSetters, RequestContext } from '@fedify/fedify';
-import { Accept, Activity, type Actor, Follow, isActor, Undo } from '@fedify/vocab';
+
 import { randomUUID } from 'node:crypto';
+import type { Context as FedifyContext, InboxContext, InboxListenerSetters, RequestContext } from '@fedify/fedify';
+import { Accept, Activity, type Actor, Follow, isActor, type Undo } from '@fedify/vocab';
 import type { Context } from '../context.ts';
 import { followerCount } from '../members/followers.ts';
 import { USERNAME_PATTERN } from '../members/rules.ts';
@@ -99,11 +100,9 @@ async function refuseToFetch(url: string): Promise<never> {
 
 /** Follow, and the catch-all for what nobody handles, on the inbox listeners. */
 export function followListeners(ctx: Context, listeners: InboxListenerSetters<void>): InboxListenerSetters<void> {
-  return listeners
-    .on(Follow, authenticated(ctx, onFollow))
-    .on(Activity, async (_fctx, activity) => {
-      ctx.log.debug({ activity: activity.id?.href ?? null, type: activity.constructor.name, actor: activity.actorId?.href ?? null }, 'activity not handled here');
-    });
+  return listeners.on(Follow, authenticated(ctx, onFollow)).on(Activity, async (_fctx, activity) => {
+    ctx.log.debug({ activity: activity.id?.href ?? null, type: activity.constructor.name, actor: activity.actorId?.href ?? null }, 'activity not handled here');
+  });
 }
 
 /** The followers collection: counted for everyone; the list itself only for delivering. */
@@ -112,7 +111,11 @@ export async function followersOf(ctx: Context, fctx: RequestContext<void> | Fed
   if ('request' in fctx) return { items: [] };
   const rows = await ctx.db.selectFrom('followers').select(['actor_iri', 'inbox', 'shared_inbox']).where('member_id', '=', memberId).orderBy('id').execute();
   return {
-    items: rows.map((r) => ({ id: new URL(r.actor_iri), inboxId: new URL(r.inbox), endpoints: r.shared_inbox ? { sharedInbox: new URL(r.shared_inbox) } : null })),
+    items: rows.map((r) => ({
+      id: new URL(r.actor_iri),
+      inboxId: new URL(r.inbox),
+      endpoints: r.shared_inbox ? { sharedInbox: new URL(r.shared_inbox) } : null,
+    })),
   };
 }
 

@@ -96,7 +96,7 @@ export async function inboxActor(fctx: FedifyContext<void>, activity: Activity):
   const actor = actors[0]!;
   const keys = new Set([httpKeyId]);
   if (queued?.ldSignatureVerified === true) {
-    const creator = ((queued.activity as { signature?: { creator?: unknown } } | undefined)?.signature)?.creator;
+    const creator = (queued.activity as { signature?: { creator?: unknown } } | undefined)?.signature?.creator;
     if (typeof creator !== 'string') return { ok: false, reason: 'a verified Linked Data signature without a creator' };
     keys.add(creator);
   }
@@ -107,7 +107,7 @@ export async function inboxActor(fctx: FedifyContext<void>, activity: Activity):
       keys.add(method.href);
     }
   } catch {
-    return { ok: false, reason: 'the activity\'s proofs cannot be read' };
+    return { ok: false, reason: "the activity's proofs cannot be read" };
   }
   for (const key of keys) {
     const checked = await actorOwnsKey(fctx, actor, key);
@@ -126,7 +126,7 @@ export async function actorOwnsKey(fctx: FedifyContext<void>, actor: URL, keyId:
   } catch {
     return 'the key id is not a URL';
   }
-  if (key.origin !== actor.origin) return 'the signing key is not on the actor\'s server';
+  if (key.origin !== actor.origin) return "the signing key is not on the actor's server";
   const pair = `${actor.href}\n${key.href}`;
   const until = confirmed.get(pair);
   if (until !== undefined && until > Date.now()) return true;

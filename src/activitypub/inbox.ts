@@ -14,9 +14,9 @@
 import type { InboxContext } from '@fedify/fedify';
 import type { Activity, Like, Undo } from '@fedify/vocab';
 import type { Context } from '../context.ts';
+import { parsePath } from '../core/iris.ts';
 import { receiveFlattr, withdrawIncomingFlattr } from '../flattrs/incoming.ts';
 import { inboxActor } from './inbox-auth.ts';
-import { parsePath } from '../core/iris.ts';
 
 /** A listener that runs only for an activity its actor's own key authenticated; others are logged and dropped. */
 export function authenticated<A extends Activity>(ctx: Context, listener: (ctx: Context, fctx: InboxContext<void>, activity: A) => Promise<void>) {

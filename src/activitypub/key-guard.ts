@@ -13,8 +13,8 @@
  */
 import { detachSignature, type Federation, verifyRequestDetailed } from '@fedify/fedify';
 import { Activity } from '@fedify/vocab';
-import { actorOwnsKey } from './inbox-auth.ts';
 import { repeatedSignatureParameter } from '../net/signature-params.ts';
+import { actorOwnsKey } from './inbox-auth.ts';
 
 export type GuardResult = { ok: true; keyId: URL } | { ok: false; status: number; message: string };
 
@@ -58,7 +58,7 @@ export class KeyGuard {
     if (actors.length !== 1) return { ok: false, status: 400, message: 'the activity must name exactly one actor' };
     const actor = actors[0]!;
     // Refused before any key is fetched: a key on another server is never the actor's.
-    if (named.origin !== actor.origin) return { ok: false, status: 401, message: 'the signing key is not on the actor\'s server' };
+    if (named.origin !== actor.origin) return { ok: false, status: 401, message: "the signing key is not on the actor's server" };
     let keyId: URL | null | undefined;
     try {
       const verification = await verifyRequestDetailed(request.clone(), loaders);

@@ -54,10 +54,12 @@ export async function actorKeyPairs(ctx: Pick<Context, 'db' | 'clock'>, memberId
 }
 
 function storedKeys(ctx: Pick<Context, 'db'>, memberId: bigint | null) {
-  return ctx.db
-    .selectFrom('actor_keys')
-    .select(['kind', 'public_key', 'private_key'])
-    // `IS NULL` for the instance actor: `= NULL` matches nothing.
-    .where('member_id', memberId === null ? 'is' : '=', memberId)
-    .execute();
+  return (
+    ctx.db
+      .selectFrom('actor_keys')
+      .select(['kind', 'public_key', 'private_key'])
+      // `IS NULL` for the instance actor: `= NULL` matches nothing.
+      .where('member_id', memberId === null ? 'is' : '=', memberId)
+      .execute()
+  );
 }

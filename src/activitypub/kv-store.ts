@@ -70,7 +70,10 @@ export class KyselyKvStore implements KvStore {
   }
 
   async delete(key: KvKey): Promise<void> {
-    await this.#db.deleteFrom('fedify_kv').where(sql<boolean>`key = ${[...key]}::text[]`).execute();
+    await this.#db
+      .deleteFrom('fedify_kv')
+      .where(sql<boolean>`key = ${[...key]}::text[]`)
+      .execute();
   }
 
   /**

@@ -61,7 +61,8 @@ function show(value: unknown): string {
 function fields(properties: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(properties)) {
-    if (value instanceof Error) out.err = value; // pino's serializer keeps the stack
+    if (value instanceof Error)
+      out.err = value; // pino's serializer keeps the stack
     else if (value instanceof URL) out[key] = value.href;
     else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) out[key] = value;
   }

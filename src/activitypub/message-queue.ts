@@ -114,9 +114,7 @@ export class KyselyMessageQueue implements MessageQueue {
   async listen(handler: (message: any) => Promise<void> | void, options: MessageQueueListenOptions = {}): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) return;
-    const notifications = this.#connect
-      ? new NotificationListener(this.#connect, MESSAGE_CHANNEL, this.#bell, this.#pollIntervalMs, this.#onError)
-      : undefined;
+    const notifications = this.#connect ? new NotificationListener(this.#connect, MESSAGE_CHANNEL, this.#bell, this.#pollIntervalMs, this.#onError) : undefined;
     notifications?.start();
     try {
       await Promise.all(Array.from({ length: this.#concurrency }, () => this.#work(handler, signal)));

@@ -37,8 +37,11 @@ export function installNoticeRoute(app: FastifyInstance, ctx: Context, federatio
     const notice = await noticeRecord(ctx, request.params.id);
     if (!notice) throw new AppError('not_found', 'no such message');
     const fctx = federation.createContext(new URL(ctx.config.origin), undefined);
-    const refused = new AppError('unauthorized', "a direct message is served only to a signed request from the server of the account it was sent to");
-    const key = await verifyRequest(toFetchRequest(request, ctx.config.origin, undefined), { documentLoader: fctx.documentLoader, contextLoader: fctx.contextLoader }).catch(() => null);
+    const refused = new AppError('unauthorized', 'a direct message is served only to a signed request from the server of the account it was sent to');
+    const key = await verifyRequest(toFetchRequest(request, ctx.config.origin, undefined), {
+      documentLoader: fctx.documentLoader,
+      contextLoader: fctx.contextLoader,
+    }).catch(() => null);
     if (!key?.id || !key.ownerId || key.ownerId.origin !== new URL(notice.account).origin) throw refused;
     if ((await actorOwnsKey(fctx, key.ownerId, key.id.href)) !== true) throw refused;
     const note = noticeNote(fctx.getActorUri(INSTANCE_ACTOR), notice);

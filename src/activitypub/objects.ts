@@ -9,15 +9,17 @@
  * the owner's server) or one of a member who publishes their flattrs. Any other flattr id is
  * unknown to the outside (404), as it always was.
  */
+
+import { Object as APObject, Like, Note, PUBLIC_COLLECTION } from '@fedify/vocab';
 import { Temporal } from '@js-temporal/polyfill';
-import { Like, Note, Object as APObject, PUBLIC_COLLECTION } from '@fedify/vocab';
+import { periodDescription, periodFacts } from '../close/period-facts.ts';
 import type { Context } from '../context.ts';
-import { periodFacts, periodDescription } from '../close/period-facts.ts';
+import { escapeHtml } from '../core/escape-html.ts';
+import { instanceActorIri, postIri as mintPostIri, thingIri } from '../core/iris.ts';
 import { publicFlattr, publishedPost } from '../flattrs/published.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { actorIri } from '../members/service.ts';
 import { periodIri } from './outbox.ts';
-import { instanceActorIri, postIri as mintPostIri, thingIri } from '../core/iris.ts';
 
 export function instant(date: Date): Temporal.Instant {
   return Temporal.Instant.fromEpochMilliseconds(date.getTime());
@@ -47,8 +49,7 @@ export async function flattrObject(ctx: Context, id: string): Promise<Dereferenc
 
 /** The words of a published flattr, as HTML: "flattred <a href=url>title</a>". */
 export function postContent(thing: { url: string; title: string | null }): string {
-  const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-  return `<p>flattred <a href="${escape(thing.url)}" rel="nofollow noopener noreferrer" target="_blank">${escape(thing.title ?? thing.url)}</a></p>`;
+  return `<p>flattred <a href="${escapeHtml(thing.url)}" rel="nofollow noopener noreferrer" target="_blank">${escapeHtml(thing.title ?? thing.url)}</a></p>`;
 }
 
 export interface PostRow {

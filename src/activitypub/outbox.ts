@@ -20,14 +20,14 @@
  * 'notice', unclaimed.ts), relayed here the same way.
  */
 import { Create, Like, Undo } from '@fedify/vocab';
-import { noticeNote } from './notice-note.ts';
-import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { actorIri } from '../members/service.ts';
-import { relayDue, type RelaySpec } from '../jobs/relay.ts';
-import { OUTBOX_RELAY, startWorker, wakeWorker, type Worker } from '../worker.ts';
 import { likeOfUndo, periodIri as mintPeriodIri } from '../core/iris.ts';
+import { type RelaySpec, relayDue } from '../jobs/relay.ts';
+import { actorIri } from '../members/service.ts';
+import { OUTBOX_RELAY, startWorker, type Worker, wakeWorker } from '../worker.ts';
+import { INSTANCE_ACTOR } from './instance-actor.ts';
+import { noticeNote } from './notice-note.ts';
 
 const BATCH = 100;
 /** A claimed row's lease: left to other relays after this long (its relay died before marking it). */
@@ -112,11 +112,17 @@ export async function relayOutbox(ctx: Context): Promise<number> {
   };
   const deliver = async (row: PendingRow) => {
     const actor = new URL(actorIri(ctx, row.username));
-    const recipients = [{ id: new URL(row.actor_iri), inboxId: new URL(row.inbox), endpoints: row.shared_inbox ? { sharedInbox: new URL(row.shared_inbox) } : null }];
+    const recipients = [
+      { id: new URL(row.actor_iri), inboxId: new URL(row.inbox), endpoints: row.shared_inbox ? { sharedInbox: new URL(row.shared_inbox) } : null },
+    ];
     if (row.claimer_iri && row.claimer_inbox) {
       // The claiming member's instance reconciles its statement against this Like; the post's
       // server gets it too, so the author sees the favourite.
-      recipients.unshift({ id: new URL(row.claimer_iri), inboxId: new URL(row.claimer_inbox), endpoints: row.claimer_shared_inbox ? { sharedInbox: new URL(row.claimer_shared_inbox) } : null });
+      recipients.unshift({
+        id: new URL(row.claimer_iri),
+        inboxId: new URL(row.claimer_inbox),
+        endpoints: row.claimer_shared_inbox ? { sharedInbox: new URL(row.claimer_shared_inbox) } : null,
+      });
     }
     const to = recipients.map((r) => r.id);
     const like = new Like({

@@ -7,13 +7,13 @@
  * for the network, and a dead follower costs it nothing. Claims, leases and repeats are the common
  * relay's (src/jobs/relay.ts), as in outbox.ts.
  */
-import { Create, Delete, Tombstone, PUBLIC_COLLECTION } from '@fedify/vocab';
+import { Create, Delete, PUBLIC_COLLECTION, Tombstone } from '@fedify/vocab';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { relayDue, type RelaySpec } from '../jobs/relay.ts';
+import { type RelaySpec, relayDue } from '../jobs/relay.ts';
 import { actorIri } from '../members/service.ts';
-import { POSTS_RELAY, startWorker, wakeWorker, type Worker } from '../worker.ts';
-import { instant, postIri, postNote, type PostRow } from './objects.ts';
+import { POSTS_RELAY, startWorker, type Worker, wakeWorker } from '../worker.ts';
+import { instant, type PostRow, postIri, postNote } from './objects.ts';
 
 const BATCH = 100;
 const CLAIM_SECONDS = 60;

@@ -4,11 +4,11 @@
  * document lists in assertionMethod). Receiving: the HTTP signature must verify (Fedify's
  * verifyRequest), the key must be on the sender's origin and be its instance actor's.
  */
-import { fetchKey, type Federation, signRequest, verifyRequest } from '@fedify/fedify';
+import { type Federation, fetchKey, signRequest, verifyRequest } from '@fedify/fedify';
 import { CryptographicKey, isActor } from '@fedify/vocab';
 import type { Context } from '../context.ts';
-import { instanceActorIri } from '../core/iris.ts';
 import { AppError } from '../core/errors.ts';
+import { instanceActorIri } from '../core/iris.ts';
 import type { SettlementTransport } from '../ports.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { signingKeyId } from './key-guard.ts';
@@ -26,7 +26,11 @@ export function createSettlementTransport(ctx: Context, federation: Federation<v
       return {
         signer: { privateKey: ed25519.privateKey, verificationMethod: ed25519.multikey.id.href },
         post: async (url, body) => {
-          const request = await signRequest(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }), rsa.privateKey, rsa.keyId);
+          const request = await signRequest(
+            new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+            rsa.privateKey,
+            rsa.keyId,
+          );
           const response = await fetch(request, { signal: AbortSignal.timeout(TIMEOUT_MS) });
           return { ok: response.ok, status: response.status, text: await response.text() };
         },
@@ -40,11 +44,11 @@ export function createSettlementTransport(ctx: Context, federation: Federation<v
       const context = fctx();
       const key = await verifyRequest(request.clone(), { documentLoader: context.documentLoader, contextLoader: context.contextLoader });
       if (!key || key.id?.href !== keyId || key.ownerId?.href !== actorIri) {
-        throw new AppError('unauthorized', 'the HTTP signature does not verify as the sending instance\'s actor');
+        throw new AppError('unauthorized', "the HTTP signature does not verify as the sending instance's actor");
       }
       const actor = await context.lookupObject(actorIri).catch(() => null);
       if (!actor || !isActor(actor) || actor.id?.href !== actorIri || !actor.publicKeyIds.some((id) => id.href === keyId)) {
-        throw new AppError('unauthorized', 'the sending instance\'s actor does not list the signing key');
+        throw new AppError('unauthorized', "the sending instance's actor does not list the signing key");
       }
       const multikeys = new Map<string, CryptoKey>();
       for await (const method of actor.getAssertionMethods({ documentLoader: context.documentLoader })) {
@@ -54,9 +58,11 @@ export function createSettlementTransport(ctx: Context, federation: Federation<v
     },
     senderKey: async (keyId, actorIri) => {
       const context = fctx();
-      const key = await fetchKey(keyId, CryptographicKey, { documentLoader: context.documentLoader, contextLoader: context.contextLoader }).catch(() => ({ key: null }));
+      const key = await fetchKey(keyId, CryptographicKey, { documentLoader: context.documentLoader, contextLoader: context.contextLoader }).catch(() => ({
+        key: null,
+      }));
       if (!key.key?.publicKey || key.key.id?.href !== keyId.href || key.key.ownerId?.href !== actorIri) {
-        throw new AppError('unauthorized', 'the signing key is not the sending instance\'s actor\'s');
+        throw new AppError('unauthorized', "the signing key is not the sending instance's actor's");
       }
       return key.key.publicKey;
     },

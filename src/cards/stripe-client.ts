@@ -15,7 +15,11 @@ export function stripeClient(cards: CardsConfig): Stripe {
     const options: ConstructorParameters<typeof Stripe>[1] = { maxNetworkRetries: 2, timeout: 15_000, telemetry: false };
     if (cards.apiUrl) {
       const url = new URL(cards.apiUrl);
-      Object.assign(options, { host: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80), protocol: url.protocol.slice(0, -1) as 'http' | 'https' });
+      Object.assign(options, {
+        host: url.hostname,
+        port: url.port || (url.protocol === 'https:' ? 443 : 80),
+        protocol: url.protocol.slice(0, -1) as 'http' | 'https',
+      });
     }
     client = new Stripe(cards.secretKey, options);
     clients.set(cards, client);

@@ -5,16 +5,16 @@
  * for the member and for the admin.
  */
 import { randomUUID } from 'node:crypto';
-import type { Caller, Context } from '../context.ts';
+import type { Selectable } from 'kysely';
 import type { CardsConfig } from '../config.ts';
+import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { amountTooLarge, formatAmount, MAX_BALANCE_MICROS, parsePositiveAmount } from '../core/money.ts';
-import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
-import type { Selectable } from 'kysely';
 import type { CardTopupsTable } from '../db/schema.ts';
-import { callStripe, stripeClient } from './stripe-client.ts';
+import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { toMinor } from './currency.ts';
+import { callStripe, stripeClient } from './stripe-client.ts';
 
 /** Card top-ups need both Stripe secrets; without them the routes answer `cards_disabled`. */
 export function requireCards(ctx: Context): CardsConfig {
@@ -60,7 +60,9 @@ export function checkTopupAmount(ctx: Context, cards: CardsConfig, input: unknow
   const c = ctx.config.currency;
   if (amount < cards.minTopup || amount > cards.maxTopup) {
     throw new AppError('invalid_amount', `a card top-up is from ${formatAmount(cards.minTopup)} to ${formatAmount(cards.maxTopup)} ${c}`, {
-      field: 'amount', minimum: formatAmount(cards.minTopup), maximum: formatAmount(cards.maxTopup),
+      field: 'amount',
+      minimum: formatAmount(cards.minTopup),
+      maximum: formatAmount(cards.maxTopup),
     });
   }
   toMinor(amount, c);
@@ -68,7 +70,11 @@ export function checkTopupAmount(ctx: Context, cards: CardsConfig, input: unknow
 }
 
 /** Stores the top-up, then asks Stripe for a Checkout Session of exactly that; answers where to pay. */
-export async function createTopup(ctx: Context, caller: Caller, amountInput: unknown): Promise<{ id: string; checkout_url: string; amount: string; currency: string; state: 'open' }> {
+export async function createTopup(
+  ctx: Context,
+  caller: Caller,
+  amountInput: unknown,
+): Promise<{ id: string; checkout_url: string; amount: string; currency: string; state: 'open' }> {
   const cards = requireCards(ctx);
   const amount = checkTopupAmount(ctx, cards, amountInput);
   // Refused before the member pays: a credit past the ledger's maximum would only be held for review.
@@ -76,31 +82,66 @@ export async function createTopup(ctx: Context, caller: Caller, amountInput: unk
   const currency = ctx.config.currency;
   const id = randomUUID();
   const now = ctx.clock.now();
-  await ctx.db.insertInto('card_topups').values({
-    id, member_id: caller.id, amount, currency, session_id: null, checkout_url: null, state: 'creating',
-    fee_bearer: cards.feeBearer, fee: null, credited: null, payment_intent: null, charge_id: null, problem: null, created_at: now, completed_at: null,
-  }).execute();
+  await ctx.db
+    .insertInto('card_topups')
+    .values({
+      id,
+      member_id: caller.id,
+      amount,
+      currency,
+      session_id: null,
+      checkout_url: null,
+      state: 'creating',
+      fee_bearer: cards.feeBearer,
+      fee: null,
+      credited: null,
+      payment_intent: null,
+      charge_id: null,
+      problem: null,
+      created_at: now,
+      completed_at: null,
+    })
+    .execute();
   const origin = ctx.config.origin;
   let session: { id: string; url: string | null };
   try {
-    session = await callStripe('the new Checkout Session', () => stripeClient(cards).checkout.sessions.create({
-      mode: 'payment',
-      line_items: [{
-        quantity: 1,
-        price_data: { currency: currency.toLowerCase(), unit_amount: toMinor(amount, currency), product_data: { name: `Wallet top-up for ${caller.username}` } },
-      }],
-      client_reference_id: id,
-      metadata: { farthing_topup: id },
-      payment_intent_data: { metadata: { farthing_topup: id } },
-      success_url: `${origin}/wallet/topup/done?topup=${id}`,
-      cancel_url: `${origin}/wallet/topup/cancelled?topup=${id}`,
-    }, { idempotencyKey: `farthing-topup-${id}` }));
+    session = await callStripe('the new Checkout Session', () =>
+      stripeClient(cards).checkout.sessions.create(
+        {
+          mode: 'payment',
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: currency.toLowerCase(),
+                unit_amount: toMinor(amount, currency),
+                product_data: { name: `Wallet top-up for ${caller.username}` },
+              },
+            },
+          ],
+          client_reference_id: id,
+          metadata: { farthing_topup: id },
+          payment_intent_data: { metadata: { farthing_topup: id } },
+          success_url: `${origin}/wallet/topup/done?topup=${id}`,
+          cancel_url: `${origin}/wallet/topup/cancelled?topup=${id}`,
+        },
+        { idempotencyKey: `farthing-topup-${id}` },
+      ),
+    );
   } catch (error) {
-    await ctx.db.updateTable('card_topups').set({ state: 'failed', problem: error instanceof Error ? error.message.slice(0, 500) : 'Stripe failed' }).where('id', '=', id).execute();
+    await ctx.db
+      .updateTable('card_topups')
+      .set({ state: 'failed', problem: error instanceof Error ? error.message.slice(0, 500) : 'Stripe failed' })
+      .where('id', '=', id)
+      .execute();
     throw error;
   }
   if (typeof session.id !== 'string' || !session.id || typeof session.url !== 'string' || !/^https?:\/\//.test(session.url)) {
-    await ctx.db.updateTable('card_topups').set({ state: 'failed', problem: 'Stripe answered without a session id or a checkout URL' }).where('id', '=', id).execute();
+    await ctx.db
+      .updateTable('card_topups')
+      .set({ state: 'failed', problem: 'Stripe answered without a session id or a checkout URL' })
+      .where('id', '=', id)
+      .execute();
     throw new AppError('unavailable', 'Stripe answered without a place to pay; nothing was charged');
   }
   await ctx.db.updateTable('card_topups').set({ state: 'open', session_id: session.id, checkout_url: session.url }).where('id', '=', id).execute();
@@ -108,7 +149,14 @@ export async function createTopup(ctx: Context, caller: Caller, amountInput: unk
 }
 
 export async function myTopups(ctx: Context, caller: Caller): Promise<TopupView[]> {
-  const rows = await ctx.db.selectFrom('card_topups').selectAll().where('member_id', '=', caller.id).where('state', '<>', 'creating').orderBy('created_at', 'desc').limit(200).execute();
+  const rows = await ctx.db
+    .selectFrom('card_topups')
+    .selectAll()
+    .where('member_id', '=', caller.id)
+    .where('state', '<>', 'creating')
+    .orderBy('created_at', 'desc')
+    .limit(200)
+    .execute();
   return rows.map(topupView);
 }
 
@@ -132,7 +180,14 @@ export async function listTopups(ctx: Context, filter: { state?: CardTopupsTable
   let query = ctx.db.selectFrom('card_topups').innerJoin('members', 'members.id', 'card_topups.member_id').selectAll('card_topups').select('members.username');
   if (filter.state) query = query.where('card_topups.state', '=', filter.state);
   const rows = await query.orderBy('card_topups.created_at', 'desc').limit(500).execute();
-  return rows.map((r) => ({ ...topupView(r), checkout_url: null, username: r.username, session_id: r.session_id, payment_intent: r.payment_intent, problem: r.problem }));
+  return rows.map((r) => ({
+    ...topupView(r),
+    checkout_url: null,
+    username: r.username,
+    session_id: r.session_id,
+    payment_intent: r.payment_intent,
+    problem: r.problem,
+  }));
 }
 
 export interface ReversalView {
@@ -149,14 +204,23 @@ export interface ReversalView {
 
 /** Refunds and lost disputes; with `shortfall`, only those the wallet could not cover in full. */
 export async function listReversals(ctx: Context, filter: { shortfall?: boolean } = {}): Promise<ReversalView[]> {
-  let query = ctx.db.selectFrom('card_reversals')
+  let query = ctx.db
+    .selectFrom('card_reversals')
     .innerJoin('card_topups', 'card_topups.id', 'card_reversals.topup_id')
     .innerJoin('members', 'members.id', 'card_topups.member_id')
-    .selectAll('card_reversals').select('members.username');
+    .selectAll('card_reversals')
+    .select('members.username');
   if (filter.shortfall) query = query.where('card_reversals.shortfall', '>', 0n);
   const rows = await query.orderBy('card_reversals.id', 'desc').limit(500).execute();
   return rows.map((r) => ({
-    id: r.id.toString(), topup_id: r.topup_id, username: r.username, kind: r.kind, stripe_ref: r.stripe_ref,
-    amount: formatAmount(r.amount), booked: formatAmount(r.booked), shortfall: formatAmount(r.shortfall), created_at: r.created_at.toISOString(),
+    id: r.id.toString(),
+    topup_id: r.topup_id,
+    username: r.username,
+    kind: r.kind,
+    stripe_ref: r.stripe_ref,
+    amount: formatAmount(r.amount),
+    booked: formatAmount(r.booked),
+    shortfall: formatAmount(r.shortfall),
+    created_at: r.created_at.toISOString(),
   }));
 }

@@ -16,13 +16,13 @@
  * Every other event is acknowledged and ignored.
  */
 import type { Transaction } from 'kysely';
-import type { Context } from '../context.ts';
-import type { DB } from '../db/schema.ts';
 import type { CardsConfig } from '../config.ts';
+import type { Context } from '../context.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
-import { ensureAccount, balanceOf, EXTERNAL, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
+import type { DB } from '../db/schema.ts';
+import { balanceOf, EXTERNAL, ensureAccount, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { recordDeposit } from '../wallet/service.ts';
 import { fromMinor, toMinor } from './currency.ts';
@@ -74,8 +74,11 @@ export async function receiveStripeEvent(ctx: Context, body: Buffer, signature: 
   } else if (objectId && event.type === 'charge.dispute.closed') {
     outcome = await bookLostDispute(ctx, cards, objectId);
   }
-  await ctx.db.insertInto('stripe_events').values({ id: event.id, type: event.type, outcome, received_at: ctx.clock.now() })
-    .onConflict((oc) => oc.column('id').doNothing()).execute();
+  await ctx.db
+    .insertInto('stripe_events')
+    .values({ id: event.id, type: event.type, outcome, received_at: ctx.clock.now() })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
   ctx.log.info({ event: event.id, type: event.type, outcome }, 'stripe event');
   return { received: true, event: event.id, type: event.type, outcome };
 }
@@ -95,22 +98,38 @@ function minorField(object: unknown, name: string): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-async function holdForReview(ctx: Context, id: string, problem: string, extra: { payment_intent?: string | null; charge_id?: string | null } = {}): Promise<string> {
-  await ctx.db.updateTable('card_topups').set({ state: 'review', problem: problem.slice(0, 500), completed_at: ctx.clock.now(), ...extra })
-    .where('id', '=', id).where('state', '=', 'open').execute();
+async function holdForReview(
+  ctx: Context,
+  id: string,
+  problem: string,
+  extra: { payment_intent?: string | null; charge_id?: string | null } = {},
+): Promise<string> {
+  await ctx.db
+    .updateTable('card_topups')
+    .set({ state: 'review', problem: problem.slice(0, 500), completed_at: ctx.clock.now(), ...extra })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .execute();
   ctx.log.warn({ topup: id, problem }, 'card top-up held for the admin');
   return 'review';
 }
 
 /** Credits a paid session the instance created, once; anything that disagrees goes to review. */
 async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string): Promise<string> {
-  const topup = await ctx.db.selectFrom('card_topups').innerJoin('members', 'members.id', 'card_topups.member_id')
-    .selectAll('card_topups').select('members.username').where('session_id', '=', sessionId).executeTakeFirst();
+  const topup = await ctx.db
+    .selectFrom('card_topups')
+    .innerJoin('members', 'members.id', 'card_topups.member_id')
+    .selectAll('card_topups')
+    .select('members.username')
+    .where('session_id', '=', sessionId)
+    .executeTakeFirst();
   if (!topup) return 'unknown_session';
   if (topup.state !== 'open') return topup.state === 'credited' ? 'already_credited' : `already_${topup.state}`;
-  const session = await callStripe('the Checkout Session', () => stripeClient(cards).checkout.sessions.retrieve(sessionId, {
-    expand: ['payment_intent.latest_charge.balance_transaction'],
-  })) as unknown as Record<string, unknown>;
+  const session = (await callStripe('the Checkout Session', () =>
+    stripeClient(cards).checkout.sessions.retrieve(sessionId, {
+      expand: ['payment_intent.latest_charge.balance_transaction'],
+    }),
+  )) as unknown as Record<string, unknown>;
   if (stringField(session, 'id') !== sessionId) return holdForReview(ctx, topup.id, `Stripe answered another session than ${sessionId}`);
   if (session.status !== 'complete' || session.payment_status !== 'paid') return 'not_paid';
   const paymentIntent = objectField(session, 'payment_intent');
@@ -120,18 +139,29 @@ async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string
   const paid = minorField(session, 'amount_total');
   const currency = stringField(session, 'currency')?.toUpperCase();
   if (stringField(session, 'client_reference_id') !== topup.id || paid !== expected || currency !== topup.currency) {
-    return holdForReview(ctx, topup.id, `amount_mismatch: the session says ${paid ?? '?'} ${currency ?? '?'} (smallest unit), the instance asked for ${expected} ${topup.currency}`, ids);
+    return holdForReview(
+      ctx,
+      topup.id,
+      `amount_mismatch: the session says ${paid ?? '?'} ${currency ?? '?'} (smallest unit), the instance asked for ${expected} ${topup.currency}`,
+      ids,
+    );
   }
   if (!ids.payment_intent || !ids.charge_id) return holdForReview(ctx, topup.id, 'Stripe did not name the payment and charge of this session', ids);
   const balanceTransaction = objectField(charge, 'balance_transaction');
   const feeMinor = minorField(balanceTransaction, 'fee');
   const feeCurrency = stringField(balanceTransaction, 'currency')?.toUpperCase();
   if (feeMinor === undefined || feeCurrency !== topup.currency) {
-    return holdForReview(ctx, topup.id, `fee_unknown: the charge's balance transaction ${balanceTransaction ? `is in ${feeCurrency ?? '?'}` : 'is not available yet'}`, ids);
+    return holdForReview(
+      ctx,
+      topup.id,
+      `fee_unknown: the charge's balance transaction ${balanceTransaction ? `is in ${feeCurrency ?? '?'}` : 'is not available yet'}`,
+      ids,
+    );
   }
   const fee = fromMinor(feeMinor, topup.currency);
   const credited = topup.fee_bearer === 'member' ? topup.amount - fee : topup.amount;
-  if (credited <= 0n) return holdForReview(ctx, topup.id, `fee_exceeds_amount: Stripe's fee ${formatAmount(fee)} is not below ${formatAmount(topup.amount)}`, ids);
+  if (credited <= 0n)
+    return holdForReview(ctx, topup.id, `fee_exceeds_amount: Stripe's fee ${formatAmount(fee)} is not below ${formatAmount(topup.amount)}`, ids);
 
   // The deposit goes through the same function as an admin's (external → wallet, once per reference);
   // a crash after it is healed by Stripe's redelivery: the reference makes the second call a replay.
@@ -149,11 +179,22 @@ async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string
       const cardFees = await ensureAccount(trx, { code: CARD_FEES, type: 'fees', currency: topup.currency, now });
       const external = await ensureSystemAccount(trx, EXTERNAL, topup.currency, now);
       await recordTransfer(trx, {
-        debitAccountId: cardFees, creditAccountId: external, amount: fee, currency: topup.currency,
-        kind: 'card_fee', period: periodOf(now), reference: depositReference(sessionId), idempotencyKey: `card_fee:${sessionId}`, now,
+        debitAccountId: cardFees,
+        creditAccountId: external,
+        amount: fee,
+        currency: topup.currency,
+        kind: 'card_fee',
+        period: periodOf(now),
+        reference: depositReference(sessionId),
+        idempotencyKey: `card_fee:${sessionId}`,
+        now,
       });
     }
-    await trx.updateTable('card_topups').set({ state: 'credited', fee, credited, completed_at: now, problem: null, ...ids }).where('id', '=', topup.id).execute();
+    await trx
+      .updateTable('card_topups')
+      .set({ state: 'credited', fee, credited, completed_at: now, problem: null, ...ids })
+      .where('id', '=', topup.id)
+      .execute();
     return 'credited';
   });
   // Stripe does not promise the order of events: a refund reported before this credit (its event
@@ -167,10 +208,17 @@ async function expireTopup(ctx: Context, cards: CardsConfig, sessionId: string):
   const topup = await ctx.db.selectFrom('card_topups').select(['id', 'state']).where('session_id', '=', sessionId).executeTakeFirst();
   if (!topup) return 'unknown_session';
   if (topup.state !== 'open') return `already_${topup.state}`;
-  const session = await callStripe('the Checkout Session', () => stripeClient(cards).checkout.sessions.retrieve(sessionId)) as unknown as Record<string, unknown>;
+  const session = (await callStripe('the Checkout Session', () => stripeClient(cards).checkout.sessions.retrieve(sessionId))) as unknown as Record<
+    string,
+    unknown
+  >;
   if (stringField(session, 'id') !== sessionId || session.status !== 'expired') return 'not_expired';
-  await ctx.db.updateTable('card_topups').set({ state: 'failed', problem: 'expired: the session was never paid', completed_at: ctx.clock.now() })
-    .where('id', '=', topup.id).where('state', '=', 'open').execute();
+  await ctx.db
+    .updateTable('card_topups')
+    .set({ state: 'failed', problem: 'expired: the session was never paid', completed_at: ctx.clock.now() })
+    .where('id', '=', topup.id)
+    .where('state', '=', 'open')
+    .execute();
   return 'expired';
 }
 
@@ -190,15 +238,29 @@ async function bookReversal(
   const holds = await balanceOf(trx, wallet);
   const booked = reversal.amount < holds ? reversal.amount : holds > 0n ? holds : 0n;
   const shortfall = reversal.amount - booked;
-  await trx.insertInto('card_reversals').values({ topup_id: topup.id, kind: reversal.kind, stripe_ref: reversal.stripeRef, amount: reversal.amount, booked, shortfall, created_at: now }).execute();
+  await trx
+    .insertInto('card_reversals')
+    .values({ topup_id: topup.id, kind: reversal.kind, stripe_ref: reversal.stripeRef, amount: reversal.amount, booked, shortfall, created_at: now })
+    .execute();
   if (booked > 0n) {
     const external = await ensureSystemAccount(trx, EXTERNAL, topup.currency, now);
     await recordTransfer(trx, {
-      debitAccountId: wallet, creditAccountId: external, amount: booked, currency: topup.currency,
-      kind: reversal.kind === 'refund' ? 'card_refund' : 'card_dispute', period: periodOf(now), reference: reversal.stripeRef, idempotencyKey: `card:${reversal.stripeRef}`, now,
+      debitAccountId: wallet,
+      creditAccountId: external,
+      amount: booked,
+      currency: topup.currency,
+      kind: reversal.kind === 'refund' ? 'card_refund' : 'card_dispute',
+      period: periodOf(now),
+      reference: reversal.stripeRef,
+      idempotencyKey: `card:${reversal.stripeRef}`,
+      now,
     });
   }
-  if (shortfall > 0n) ctx.log.warn({ topup: topup.id, ...reversal, amount: formatAmount(reversal.amount), shortfall: formatAmount(shortfall) }, 'card reversal: the wallet no longer holds the money');
+  if (shortfall > 0n)
+    ctx.log.warn(
+      { topup: topup.id, ...reversal, amount: formatAmount(reversal.amount), shortfall: formatAmount(shortfall) },
+      'card reversal: the wallet no longer holds the money',
+    );
   return { booked, shortfall };
 }
 
@@ -206,7 +268,7 @@ async function bookReversal(
 async function bookRefund(ctx: Context, cards: CardsConfig, chargeId: string): Promise<string> {
   const known = await ctx.db.selectFrom('card_topups').select(['id', 'state']).where('charge_id', '=', chargeId).executeTakeFirst();
   if (!known) return 'unknown_charge';
-  const charge = await callStripe('the charge', () => stripeClient(cards).charges.retrieve(chargeId)) as unknown as Record<string, unknown>;
+  const charge = (await callStripe('the charge', () => stripeClient(cards).charges.retrieve(chargeId))) as unknown as Record<string, unknown>;
   const refundedMinor = minorField(charge, 'amount_refunded');
   const currency = stringField(charge, 'currency')?.toUpperCase();
   if (stringField(charge, 'id') !== chargeId || refundedMinor === undefined) return 'unreadable_charge';
@@ -228,7 +290,7 @@ async function bookRefund(ctx: Context, cards: CardsConfig, chargeId: string): P
 
 /** A dispute the instance lost: the disputed amount leaves the wallet, once per dispute. */
 async function bookLostDispute(ctx: Context, cards: CardsConfig, disputeId: string): Promise<string> {
-  const dispute = await callStripe('the dispute', () => stripeClient(cards).disputes.retrieve(disputeId)) as unknown as Record<string, unknown>;
+  const dispute = (await callStripe('the dispute', () => stripeClient(cards).disputes.retrieve(disputeId))) as unknown as Record<string, unknown>;
   if (stringField(dispute, 'id') !== disputeId) return 'unreadable_dispute';
   if (dispute.status !== 'lost') return 'dispute_not_lost';
   const chargeId = stringField(dispute, 'charge') ?? stringField(objectField(dispute, 'charge'), 'id');

@@ -37,7 +37,11 @@ export async function ensurePeriodRow(ctx: Pick<Context, 'db'>, period: string):
   let known = knownOpen.get(ctx.db);
   if (!known) knownOpen.set(ctx.db, (known = new Set()));
   if (known.has(period)) return;
-  await ctx.db.insertInto('periods').values({ period, state: 'open' }).onConflict((oc) => oc.column('period').doNothing()).execute();
+  await ctx.db
+    .insertInto('periods')
+    .values({ period, state: 'open' })
+    .onConflict((oc) => oc.column('period').doNothing())
+    .execute();
   known.add(period);
 }
 

@@ -5,18 +5,18 @@
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { enqueuePeriodClosed } from '../webhooks/events.ts';
-import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { amountTooLarge, formatAmount } from '../core/money.ts';
-import { isBalanceOverflow } from '../db/errors.ts';
 import { addMonths, type Period, periodEnd, periodOf, periodsBetween } from '../core/period.ts';
-import { getSetting, initSetting } from '../db/settings.ts';
+import { isBalanceOverflow } from '../db/errors.ts';
 import type { CloseStage } from '../db/schema.ts';
-import { assertLedgerBalanced } from '../ledger/check.ts';
+import { getSetting, initSetting } from '../db/settings.ts';
 import type { Executor } from '../ledger/accounts.ts';
+import { assertLedgerBalanced } from '../ledger/check.ts';
 import { charityMemberId } from '../members/service.ts';
+import { wakeWebhooks } from '../webhooks/delivery.ts';
+import { enqueuePeriodClosed } from '../webhooks/events.ts';
 import { acquireCloseRunnerLock, markPeriodClosing, releaseCloseRunnerLock } from './locks.ts';
-import { bookStage, chargeStage, type CloseParams, closeAccounts, splitStage } from './stages.ts';
+import { bookStage, type CloseParams, chargeStage, closeAccounts, splitStage } from './stages.ts';
 
 export interface CloseSummary {
   members_charged: number;
@@ -140,14 +140,25 @@ async function closeOne(ctx: Context, conn: Executor, period: Period, options: C
     const failure = isBalanceOverflow(error) ? amountTooLarge(`the ${stage} of ${period}'s close`) : error;
     const current = await conn.selectFrom('closes').select('stage').where('period', '=', period).executeTakeFirst();
     stage = current?.stage ?? stage;
-    await conn.updateTable('closes').set({ error: String((failure as Error).message).slice(0, 2000), failed_at: ctx.clock.now() })
-      .where('period', '=', period).where('stage', '<>', 'done').execute();
+    await conn
+      .updateTable('closes')
+      .set({ error: String((failure as Error).message).slice(0, 2000), failed_at: ctx.clock.now() })
+      .where('period', '=', period)
+      .where('stage', '<>', 'done')
+      .execute();
     ctx.log.error({ err: error, period, stage }, 'close failed');
     throw failure;
   }
 }
 
-async function runStages(ctx: Context, conn: Executor, params: CloseParams, from: CloseStage, options: CloseOptions, timer: (step: string) => void): Promise<CloseResult> {
+async function runStages(
+  ctx: Context,
+  conn: Executor,
+  params: CloseParams,
+  from: CloseStage,
+  options: CloseOptions,
+  timer: (step: string) => void,
+): Promise<CloseResult> {
   const period = params.period;
   let stage = from;
   if (stage === 'charging') {
@@ -242,7 +253,20 @@ async function summarise(db: Executor, period: Period): Promise<CloseSummary> {
 
 function emptySummary(): CloseSummary {
   const zero = formatAmount(0n);
-  return { members_charged: 0, flattrs: 0, charged: zero, fees: zero, paid: zero, to_charity: zero, held: zero, released: zero, expired: zero, owed_to_peers: zero, unclaimed: zero, unclaimed_released: zero };
+  return {
+    members_charged: 0,
+    flattrs: 0,
+    charged: zero,
+    fees: zero,
+    paid: zero,
+    to_charity: zero,
+    held: zero,
+    released: zero,
+    expired: zero,
+    owed_to_peers: zero,
+    unclaimed: zero,
+    unclaimed_released: zero,
+  };
 }
 
 export async function getClose(ctx: Context, period: Period) {
@@ -263,7 +287,11 @@ export interface PeriodStatus {
 
 /** Where a period's close stands (GET /api/v1/admin/periods/{period}, the periods page). */
 export async function periodStatus(ctx: Context, period: Period): Promise<PeriodStatus> {
-  const row = await ctx.db.selectFrom('closes').select(['stage', 'started_at', 'finished_at', 'summary', 'error', 'failed_at']).where('period', '=', period).executeTakeFirst();
+  const row = await ctx.db
+    .selectFrom('closes')
+    .select(['stage', 'started_at', 'finished_at', 'summary', 'error', 'failed_at'])
+    .where('period', '=', period)
+    .executeTakeFirst();
   const ended = ctx.clock.now() >= periodEnd(period);
   return {
     period,

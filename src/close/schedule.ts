@@ -4,8 +4,8 @@
  */
 import type { Context } from '../context.ts';
 import { periodEnd } from '../core/period.ts';
-import { closePeriod, getClose, lastEndedPeriod } from './run.ts';
 import { startWorker, type Worker } from '../worker.ts';
+import { closePeriod, getClose, lastEndedPeriod } from './run.ts';
 
 const CHECK_EVERY_MS = 60_000;
 

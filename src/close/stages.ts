@@ -4,10 +4,10 @@
  * Every transfer also carries an idempotency key, so no stage can book twice.
  */
 import { sql, type Transaction } from 'kysely';
+import { MAX_BALANCE_MICROS } from '../core/money.ts';
+import { addMonths, type Period } from '../core/period.ts';
 import type { DB } from '../db/schema.ts';
 import { balanceSql, clearingCode, closeTransferKey, EXTERNAL, ensureAccount, ensureSystemAccount, PEER_ORIGIN_SQL, walletCode } from '../ledger/accounts.ts';
-import { addMonths, type Period } from '../core/period.ts';
-import { MAX_BALANCE_MICROS } from '../core/money.ts';
 
 /** product rule 7: held shares wait this many closes for their creator to take part. */
 export const HOLD_CLOSES = 6;
@@ -32,9 +32,10 @@ export interface CloseAccounts {
 export async function closeAccounts(trx: Transaction<DB>, p: CloseParams): Promise<CloseAccounts> {
   const { currency, now } = p;
   await ensureSystemAccount(trx, EXTERNAL, currency, now);
-  const charity = p.charityMemberId === null
-    ? await ensureSystemAccount(trx, 'charity_reserve', currency, now)
-    : await ensureAccount(trx, { code: walletCode(p.charityMemberId), type: 'wallet', memberId: p.charityMemberId, currency, now });
+  const charity =
+    p.charityMemberId === null
+      ? await ensureSystemAccount(trx, 'charity_reserve', currency, now)
+      : await ensureAccount(trx, { code: walletCode(p.charityMemberId), type: 'wallet', memberId: p.charityMemberId, currency, now });
   return {
     clearing: await ensureAccount(trx, { code: clearingCode(p.period), type: 'clearing', currency, now }),
     fees: await ensureSystemAccount(trx, 'fees', currency, now),
@@ -165,15 +166,21 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
   `.execute(trx);
 
   // Shares to creators who took part: one transfer per creator.
-  await insertTransfers('share', sql`
+  await insertTransfers(
+    'share',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, s.net AS amount,
            ${key('share:')} || s.recipient_member_id AS idem
     FROM close_totals s JOIN accounts a ON a.member_id = s.recipient_member_id
-    WHERE s.disposition = 'paid'`);
-  await insertTransfers('fee', sql`
+    WHERE s.disposition = 'paid'`,
+  );
+  await insertTransfers(
+    'fee',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.fees}::bigint AS credit,
            COALESCE(sum(fee), 0)::bigint AS amount, ${key('fees')} AS idem
-    FROM close_totals`);
+    FROM close_totals`,
+  );
 
   // Shares of creators who did not take part wait in holds.
   await sql`
@@ -181,21 +188,29 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
     SELECT ${p.period}, recipient_member_id, net, 'held'
     FROM close_totals WHERE disposition = 'held' AND net > 0
   `.execute(trx);
-  await insertTransfers('hold', sql`
+  await insertTransfers(
+    'hold',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.holds}::bigint AS credit,
            COALESCE(sum(amount), 0)::bigint AS amount, ${key('holds')} AS idem
-    FROM holds WHERE period = ${p.period}`);
+    FROM holds WHERE period = ${p.period}`,
+  );
 
   // Charity: shares to the charity and budgets of members who flattred nothing.
-  await insertTransfers('charity', sql`
+  await insertTransfers(
+    'charity',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${accounts.charity}::bigint AS credit,
            ((SELECT COALESCE(sum(net), 0) FROM close_totals WHERE disposition = 'charity')
           + (SELECT COALESCE(sum(charged), 0) FROM close_charges WHERE period = ${p.period} AND flattr_count = 0))::bigint AS amount,
-           ${key('charity')} AS idem`);
+           ${key('charity')} AS idem`,
+  );
 
   // Earlier holds: released to creators who take part in this period (and whose wallet has
   // room for them under the ledger's maximum)...
-  await insertTransfers('hold_release', sql`
+  await insertTransfers(
+    'hold_release',
+    sql`
     SELECT ${accounts.holds}::bigint AS debit, a.id AS credit, sum(h.amount)::bigint AS amount,
            ${key('release:')} || h.member_id AS idem
     FROM holds h
@@ -204,7 +219,8 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
     LEFT JOIN account_balances b ON b.account_id = a.id
     WHERE h.state = 'held' AND h.period < ${p.period}
     GROUP BY h.member_id, a.id, b.balance
-    HAVING COALESCE(b.balance, 0) + sum(h.amount) <= ${MAX_BALANCE_MICROS}::bigint`);
+    HAVING COALESCE(b.balance, 0) + sum(h.amount) <= ${MAX_BALANCE_MICROS}::bigint`,
+  );
   await sql`
     UPDATE holds h SET state = 'released', settled_period = ${p.period}
     WHERE h.state = 'held' AND h.period < ${p.period}
@@ -212,10 +228,13 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
   `.execute(trx);
   // ...and after six closes without taking part, given to the charity.
   const expiredBefore = addMonths(p.period, -HOLD_CLOSES);
-  await insertTransfers('hold_expire', sql`
+  await insertTransfers(
+    'hold_expire',
+    sql`
     SELECT ${accounts.holds}::bigint AS debit, ${accounts.charity}::bigint AS credit,
            COALESCE(sum(amount), 0)::bigint AS amount, ${key('expire')} AS idem
-    FROM holds WHERE state = 'held' AND period <= ${expiredBefore}`);
+    FROM holds WHERE state = 'held' AND period <= ${expiredBefore}`,
+  );
   await sql`
     UPDATE holds SET state = 'expired', settled_period = ${p.period}
     WHERE state = 'held' AND period <= ${expiredBefore}
@@ -225,10 +244,13 @@ export async function bookStage(trx: Transaction<DB>, p: CloseParams, accounts: 
 
   if (p.charityMemberId !== null) {
     const reserve = await ensureSystemAccount(trx, 'charity_reserve', p.currency, p.now);
-    await insertTransfers('charity_reserve_release', sql`
+    await insertTransfers(
+      'charity_reserve_release',
+      sql`
       SELECT ${reserve}::bigint AS debit, ${accounts.charity}::bigint AS credit,
              ${balanceSql(reserve)} AS amount,
-             ${key('reserve')} AS idem`);
+             ${key('reserve')} AS idem`,
+    );
   }
 }
 
@@ -253,40 +275,49 @@ async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseA
        OR ra.id IN (SELECT actor_id FROM unclaimed WHERE state = 'held') AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL)
     ON CONFLICT (code) DO NOTHING
   `.execute(trx);
-  await insertTransfers('owed_to_peer', sql`
+  await insertTransfers(
+    'owed_to_peer',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, a.id AS credit, sum(s.net)::bigint AS amount,
            ${key('peer:')} || ${peerOrigin} AS idem
     FROM close_totals s
     JOIN remote_actors ra ON ra.id = s.recipient_actor_id
     JOIN accounts a ON a.code = 'peer:' || ${peerOrigin}
     WHERE s.disposition = 'peer'
-    GROUP BY ${peerOrigin}, a.id`);
+    GROUP BY ${peerOrigin}, a.id`,
+  );
 
   const unclaimedAccount = await ensureSystemAccount(trx, 'unclaimed', p.currency, p.now);
   // Earlier unclaimed shares of an account a member here now claims (claims.ts): paid to the
   // member's wallet, one transfer per member...
-  await insertTransfers('unclaimed_release', sql`
+  await insertTransfers(
+    'unclaimed_release',
+    sql`
     SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
            ${key('claim_here:')} || ra.claimed_member_id AS idem
     FROM unclaimed u
     JOIN remote_actors ra ON ra.id = u.actor_id AND ra.claimed_member_id IS NOT NULL
     JOIN accounts a ON a.member_id = ra.claimed_member_id
     WHERE u.state = 'held' AND u.period < ${p.period}
-    GROUP BY ra.claimed_member_id, a.id`);
+    GROUP BY ra.claimed_member_id, a.id`,
+  );
   await sql`
     UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period}, claimed_member_id = ra.claimed_member_id
     FROM remote_actors ra
     WHERE ra.id = u.actor_id AND ra.claimed_member_id IS NOT NULL AND u.state = 'held' AND u.period < ${p.period}
   `.execute(trx);
   // ...those whose account turned out to live on a Farthing instance...
-  await insertTransfers('unclaimed_claim', sql`
+  await insertTransfers(
+    'unclaimed_claim',
+    sql`
     SELECT ${unclaimedAccount}::bigint AS debit, a.id AS credit, sum(u.amount)::bigint AS amount,
            ${key('claim:')} || ${peerOrigin} AS idem
     FROM unclaimed u
     JOIN remote_actors ra ON ra.id = u.actor_id AND (ra.software = 'farthing' OR ra.claimed_by IS NOT NULL)
     JOIN accounts a ON a.code = 'peer:' || ${peerOrigin}
     WHERE u.state = 'held' AND u.period < ${p.period}
-    GROUP BY ${peerOrigin}, a.id`);
+    GROUP BY ${peerOrigin}, a.id`,
+  );
   await sql`
     UPDATE unclaimed u SET state = 'claimed', settled_period = ${p.period},
       claimed_peer = ${peerOrigin}, claimed_creator = COALESCE(ra.claimed_by, ra.iri)
@@ -299,16 +330,22 @@ async function bookRemote(trx: Transaction<DB>, p: CloseParams, accounts: CloseA
     SELECT ${p.period}, recipient_actor_id, net, 'held'
     FROM close_totals WHERE disposition = 'unclaimed' AND net > 0
   `.execute(trx);
-  await insertTransfers('unclaimed', sql`
+  await insertTransfers(
+    'unclaimed',
+    sql`
     SELECT ${accounts.clearing}::bigint AS debit, ${unclaimedAccount}::bigint AS credit,
            COALESCE(sum(amount), 0)::bigint AS amount, ${key('unclaimed')} AS idem
-    FROM unclaimed WHERE period = ${p.period}`);
+    FROM unclaimed WHERE period = ${p.period}`,
+  );
   // ...and those nobody claimed within six closes go to the charity.
   const expiredBefore = addMonths(p.period, -HOLD_CLOSES);
-  await insertTransfers('unclaimed_expire', sql`
+  await insertTransfers(
+    'unclaimed_expire',
+    sql`
     SELECT ${unclaimedAccount}::bigint AS debit, ${accounts.charity}::bigint AS credit,
            COALESCE(sum(amount), 0)::bigint AS amount, ${key('unclaimed_expire')} AS idem
-    FROM unclaimed WHERE state = 'held' AND period <= ${expiredBefore}`);
+    FROM unclaimed WHERE state = 'held' AND period <= ${expiredBefore}`,
+  );
   await sql`
     UPDATE unclaimed SET state = 'expired', settled_period = ${p.period}
     WHERE state = 'held' AND period <= ${expiredBefore}

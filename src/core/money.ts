@@ -19,7 +19,11 @@ export const MAX_AMOUNT_MICROS = MAX_BALANCE_MICROS;
 
 /** The refusal of a movement that would take a balance past the maximum. */
 export function amountTooLarge(what = 'this movement'): AppError {
-  return new AppError('amount_too_large', `${what} would take a balance past the ledger's maximum of ${formatAmount(MAX_BALANCE_MICROS)}; nothing was recorded`, { maximum: formatAmount(MAX_BALANCE_MICROS) });
+  return new AppError(
+    'amount_too_large',
+    `${what} would take a balance past the ledger's maximum of ${formatAmount(MAX_BALANCE_MICROS)}; nothing was recorded`,
+    { maximum: formatAmount(MAX_BALANCE_MICROS) },
+  );
 }
 
 /** Refuses (422 amount_too_large) when a balance after a movement would pass the maximum either way. */

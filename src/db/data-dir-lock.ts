@@ -56,7 +56,9 @@ function alive(pid: number): boolean {
 function readLock(file: string): LockRecord | null {
   try {
     const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockRecord>;
-    return Number.isSafeInteger(record.pid) && (record.pid as number) > 0 ? { pid: record.pid as number, command: String(record.command ?? '?'), since: String(record.since ?? '?') } : null;
+    return Number.isSafeInteger(record.pid) && (record.pid as number) > 0
+      ? { pid: record.pid as number, command: String(record.command ?? '?'), since: String(record.since ?? '?') }
+      : null;
   } catch {
     return null;
   }

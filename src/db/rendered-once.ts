@@ -24,9 +24,7 @@ interface Rendered {
   names: readonly string[];
 }
 
-export function renderedOnce<V extends Record<string, unknown>, R>(
-  build: (values: V) => RawBuilder<R>,
-): (db: Database, values: V) => Promise<R[]> {
+export function renderedOnce<V extends Record<string, unknown>, R>(build: (values: V) => RawBuilder<R>): (db: Database, values: V) => Promise<R[]> {
   const renderings = new WeakMap<Database, Rendered>();
   return async (db, values) => {
     let rendered = renderings.get(db);

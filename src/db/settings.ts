@@ -21,6 +21,10 @@ export async function setSetting(db: Executor, key: SettingKey, value: unknown):
 
 /** Sets the value only if none is set yet; answers the value in force. */
 export async function initSetting<T>(db: Executor, key: SettingKey, value: T): Promise<T> {
-  await db.insertInto('settings').values({ key, value: JSON.stringify(value) }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('settings')
+    .values({ key, value: JSON.stringify(value) })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   return (await getSetting<T>(db, key)) as T;
 }

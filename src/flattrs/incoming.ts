@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
 import { localMember } from '../links/claims.ts';
 import { reconcileDisputed } from '../settlement/receive.ts';
-import { ownThingId } from '../things/service.ts';
 import { thingForUrl } from '../things/remote.ts';
+import { ownThingId } from '../things/service.ts';
 
 export interface IncomingLike {
   /** The Like's id, on the actor's server. */

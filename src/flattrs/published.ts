@@ -56,7 +56,11 @@ export async function publishedPost(ctx: Context, id: string) {
 }
 
 /** What a flattr's or post's id is now, for a page: live (on which thing), gone, or unknown (undefined). */
-export async function publishedState(ctx: Context, kind: 'flattr' | 'post', id: string): Promise<{ state: 'live'; thingId: string } | { state: 'gone' } | undefined> {
+export async function publishedState(
+  ctx: Context,
+  kind: 'flattr' | 'post',
+  id: string,
+): Promise<{ state: 'live'; thingId: string } | { state: 'gone' } | undefined> {
   if (kind === 'flattr') {
     const row = await publicFlattr(ctx, id);
     if (!row) return undefined;

@@ -5,21 +5,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type RawBuilder, sql } from 'kysely';
+import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
 import type { Caller, Context } from '../context.ts';
-import { OUTBOX_RELAY, POSTS_RELAY, wakeWorker } from '../worker.ts';
 import { AppError } from '../core/errors.ts';
+import { flattrIri as mintFlattrIri, undoIri as mintUndoIri } from '../core/iris.ts';
 import { formatAmount } from '../core/money.ts';
 import { type Period, periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import { renderedOnce } from '../db/rendered-once.ts';
-import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
 import { balanceSql, type Executor, walletAccountId } from '../ledger/accounts.ts';
 import { thingForUrl } from '../things/remote.ts';
 import { ownThingId, THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 import { normalizeUrl } from '../things/urls.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
 import { enqueueEvent, flattrReceivedPayload } from '../webhooks/events.ts';
-import { flattrIri as mintFlattrIri, undoIri as mintUndoIri } from '../core/iris.ts';
+import { OUTBOX_RELAY, POSTS_RELAY, wakeWorker } from '../worker.ts';
 
 export interface FlattrView {
   id: string;
@@ -68,7 +68,13 @@ export async function createFlattr(ctx: Context, caller: Caller, input: { url?: 
   // The owner's webhooks hear of it (the click's statement says whether there are any). After
   // the click's statement, not in it: a crash in between loses a notification, never money.
   if (thing.owner_member_id !== null && thing.owner_has_hooks) {
-    const queued = await enqueueEvent(ctx.db, thing.owner_member_id, 'flattr.received', flattrReceivedPayload({ thing: view.thing, flattrId: view.id, period }), { now, key: `flattr.received:${view.id}` });
+    const queued = await enqueueEvent(
+      ctx.db,
+      thing.owner_member_id,
+      'flattr.received',
+      flattrReceivedPayload({ thing: view.thing, flattrId: view.id, period }),
+      { now, key: `flattr.received:${view.id}` },
+    );
     if (queued > 0) wakeWebhooks(ctx);
   }
   return view;
@@ -128,7 +134,8 @@ function thingWhere(by: 'id' | 'url', thing: string) {
 
 /** The click on a thing owned by a member here (see click); rendered once (src/db/rendered-once.ts). */
 function localClick(by: 'id' | 'url') {
-  return renderedOnce((v: ClickValues) => sql<ClickRow>`
+  return renderedOnce(
+    (v: ClickValues) => sql<ClickRow>`
     WITH thing AS (
       SELECT t.id, t.url, t.title, t.uri, t.owner_member_id, m.username AS owner_username, t.owner_actor_id,
              t.verified, t.author_actor_id
@@ -148,14 +155,16 @@ function localClick(by: 'id' | 'url') {
     SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
            EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks,
            EXISTS (SELECT 1 FROM posted) AS posted
-    FROM thing`);
+    FROM thing`,
+  );
 }
 const localClickById = localClick('id');
 const localClickByUrl = localClick('url');
 
 /** The click on any thing, a remote one included, whose Like goes to the outbox (see click). */
 function anyClick(by: 'id' | 'url') {
-  return renderedOnce((v: ClickValues & { iri: string }) => sql<ClickRow>`
+  return renderedOnce(
+    (v: ClickValues & { iri: string }) => sql<ClickRow>`
     WITH thing AS (
       SELECT ${sql.raw(THING_COLUMNS_SQL)}
       FROM things t LEFT JOIN members m ON m.id = t.owner_member_id LEFT JOIN remote_actors r ON r.id = t.owner_actor_id
@@ -178,7 +187,8 @@ function anyClick(by: 'id' | 'url') {
     SELECT thing.*, (SELECT id FROM inserted) AS flattr_id,
            EXISTS (SELECT 1 FROM webhooks w WHERE w.member_id = thing.owner_member_id AND w.deleted_at IS NULL) AS owner_has_hooks,
            EXISTS (SELECT 1 FROM posted) AS posted
-    FROM thing`);
+    FROM thing`,
+  );
 }
 /**
  * The public post of the new flattr when its member publishes their flattrs (off by default):

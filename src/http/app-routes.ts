@@ -6,7 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { cancelSubscription, createSubscription, listSubscriptions, pauseSubscription, resumeSubscription, SUBSCRIPTION_MONTHS } from '../subscriptions/service.ts';
+import {
+  cancelSubscription,
+  createSubscription,
+  listSubscriptions,
+  pauseSubscription,
+  resumeSubscription,
+  SUBSCRIPTION_MONTHS,
+} from '../subscriptions/service.ts';
 import { WEBHOOK_EVENTS } from '../webhooks/events.ts';
 import { createWebhook, deleteWebhook, listWebhooks } from '../webhooks/service.ts';
 import { requireCaller } from './auth.ts';
@@ -24,12 +31,16 @@ const Subscription = z
     state: z.enum(['active', 'paused', 'cancelled', 'stopped', 'finished']),
     stop_reason: z.string().nullable().describe('Why it stopped (an error code such as no_means).'),
     created_at: Timestamp,
-    runs: z.array(z.object({
-      period: Period,
-      outcome: z.enum(['flattred', 'stopped', 'skipped']),
-      flattr_id: z.string().nullable(),
-      detail: z.string().nullable(),
-    })).describe('What happened in each month so far.'),
+    runs: z
+      .array(
+        z.object({
+          period: Period,
+          outcome: z.enum(['flattred', 'stopped', 'skipped']),
+          flattr_id: z.string().nullable(),
+          detail: z.string().nullable(),
+        }),
+      )
+      .describe('What happened in each month so far.'),
   })
   .meta({ id: 'Subscription', description: 'Flattrs a thing again at the start of each of the months first_period..last_period (months paused are skipped).' });
 
@@ -55,105 +66,146 @@ const Webhook = z
       })
       .nullable(),
   })
-  .meta({ id: 'Webhook', description: 'Deliveries are POSTed as JSON with Farthing-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>, Farthing-Event and Farthing-Delivery.' });
+  .meta({
+    id: 'Webhook',
+    description:
+      'Deliveries are POSTed as JSON with Farthing-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>, Farthing-Event and Farthing-Delivery.',
+  });
 
 export function appRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const auth = routeAuth(ctx);
 
-  api.post('/api/v1/subscriptions', {
-    schema: {
-      tags: ['subscriptions'],
-      summary: 'Subscribe to flattr a thing you flattred again in each of the next 3, 6 or 12 months',
-      description: 'not_flattred (409) before a flattr of the thing, subscription_exists (409) with a live one, invalid_request for months.',
-      security: route.member,
-      body: z.object({
-        thing_id: z.string(),
-        months: z.number().int().refine((m) => (SUBSCRIPTION_MONTHS as readonly number[]).includes(m), `must be one of ${SUBSCRIPTION_MONTHS.join(', ')}`),
-      }),
-      response: { 201: Subscription, ...errors(400, 401, 403, 404, 409) },
+  api.post(
+    '/api/v1/subscriptions',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        summary: 'Subscribe to flattr a thing you flattred again in each of the next 3, 6 or 12 months',
+        description: 'not_flattred (409) before a flattr of the thing, subscription_exists (409) with a live one, invalid_request for months.',
+        security: route.member,
+        body: z.object({
+          thing_id: z.string(),
+          months: z
+            .number()
+            .int()
+            .refine((m) => (SUBSCRIPTION_MONTHS as readonly number[]).includes(m), `must be one of ${SUBSCRIPTION_MONTHS.join(', ')}`),
+        }),
+        response: { 201: Subscription, ...errors(400, 401, 403, 404, 409) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    return reply.status(201).send(await createSubscription(ctx, caller, request.body));
-  });
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      return reply.status(201).send(await createSubscription(ctx, caller, request.body));
+    },
+  );
 
-  api.get('/api/v1/subscriptions', {
-    schema: {
-      tags: ['subscriptions'],
-      summary: "The caller's subscriptions, with what each month did, and notices (e.g. stopped for no_means)",
-      security: route.member,
-      response: { 200: z.object({ items: z.array(Subscription), notices: z.array(Notice) }), ...errors(401, 403) },
+  api.get(
+    '/api/v1/subscriptions',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        summary: "The caller's subscriptions, with what each month did, and notices (e.g. stopped for no_means)",
+        security: route.member,
+        response: { 200: z.object({ items: z.array(Subscription), notices: z.array(Notice) }), ...errors(401, 403) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => listSubscriptions(ctx, await requireCaller(ctx, request)));
+    async (request) => listSubscriptions(ctx, await requireCaller(ctx, request)),
+  );
 
   for (const [action, run, summary] of [
     ['pause', pauseSubscription, 'Pause a subscription: months while paused are skipped'],
     ['resume', resumeSubscription, 'Resume a paused subscription (this month too, if not flattred yet)'],
   ] as const) {
-    api.post(`/api/v1/subscriptions/:id/${action}`, {
-      schema: {
-        tags: ['subscriptions'],
-        summary,
-        security: route.member,
-        params: z.object({ id: Id }),
-        response: { 200: Subscription, ...errors(401, 403, 404, 409) },
+    api.post(
+      `/api/v1/subscriptions/:id/${action}`,
+      {
+        schema: {
+          tags: ['subscriptions'],
+          summary,
+          security: route.member,
+          params: z.object({ id: Id }),
+          response: { 200: Subscription, ...errors(401, 403, 404, 409) },
+        },
+        preValidation: auth.member,
       },
-      preValidation: auth.member,
-    }, async (request) => run(ctx, await requireCaller(ctx, request), request.params.id));
+      async (request) => run(ctx, await requireCaller(ctx, request), request.params.id),
+    );
   }
 
-  api.delete('/api/v1/subscriptions/:id', {
-    schema: {
-      tags: ['subscriptions'],
-      summary: 'Cancel a subscription',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 204: z.undefined().describe('Cancelled.'), ...errors(401, 403, 404) },
+  api.delete(
+    '/api/v1/subscriptions/:id',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        summary: 'Cancel a subscription',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 204: z.undefined().describe('Cancelled.'), ...errors(401, 403, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    await cancelSubscription(ctx, await requireCaller(ctx, request), request.params.id);
-    return reply.status(204).send();
-  });
+    async (request, reply) => {
+      await cancelSubscription(ctx, await requireCaller(ctx, request), request.params.id);
+      return reply.status(204).send();
+    },
+  );
 
-  api.post('/api/v1/webhooks', {
-    schema: {
-      tags: ['webhooks'],
-      summary: 'Register a webhook; the answer shows its signing secret, once',
-      security: route.member,
-      body: z.object({ url: z.string().max(2000), events: z.array(z.string()).min(1).max(WEBHOOK_EVENTS.length * 2) }),
-      response: { 201: Webhook.extend({ secret: z.string().describe('Signs every delivery; shown only now.') }), ...errors(400, 401, 403, 409) },
+  api.post(
+    '/api/v1/webhooks',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Register a webhook; the answer shows its signing secret, once',
+        security: route.member,
+        body: z.object({
+          url: z.string().max(2000),
+          events: z
+            .array(z.string())
+            .min(1)
+            .max(WEBHOOK_EVENTS.length * 2),
+        }),
+        response: { 201: Webhook.extend({ secret: z.string().describe('Signs every delivery; shown only now.') }), ...errors(400, 401, 403, 409) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    return reply.status(201).send(await createWebhook(ctx, caller, request.body));
-  });
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      return reply.status(201).send(await createWebhook(ctx, caller, request.body));
+    },
+  );
 
-  api.get('/api/v1/webhooks', {
-    schema: {
-      tags: ['webhooks'],
-      summary: "The caller's webhooks, each with its last delivery's status and time",
-      security: route.member,
-      response: { 200: z.object({ items: z.array(Webhook) }), ...errors(401, 403) },
+  api.get(
+    '/api/v1/webhooks',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: "The caller's webhooks, each with its last delivery's status and time",
+        security: route.member,
+        response: { 200: z.object({ items: z.array(Webhook) }), ...errors(401, 403) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => listWebhooks(ctx, await requireCaller(ctx, request)));
+    async (request) => listWebhooks(ctx, await requireCaller(ctx, request)),
+  );
 
-  api.delete('/api/v1/webhooks/:id', {
-    schema: {
-      tags: ['webhooks'],
-      summary: 'Delete a webhook (its pending deliveries are dropped)',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 204: z.undefined().describe('Deleted.'), ...errors(401, 403, 404) },
+  api.delete(
+    '/api/v1/webhooks/:id',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook (its pending deliveries are dropped)',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 204: z.undefined().describe('Deleted.'), ...errors(401, 403, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    await deleteWebhook(ctx, await requireCaller(ctx, request), request.params.id);
-    return reply.status(204).send();
-  });
+    async (request, reply) => {
+      await deleteWebhook(ctx, await requireCaller(ctx, request), request.params.id);
+      return reply.status(204).send();
+    },
+  );
 }

@@ -39,7 +39,11 @@ export function requireScope(request: FastifyRequest, caller: Caller): void {
   const missing = needed.find((s) => !caller.scopes.includes(s));
   if (missing === 'admin' && caller.role !== 'admin') throw new AppError('forbidden', 'this needs an admin');
   if (missing) {
-    throw new AppError('forbidden', `this token lacks the scope '${missing}' that ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} needs`, { scope: missing });
+    throw new AppError(
+      'forbidden',
+      `this token lacks the scope '${missing}' that ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} needs`,
+      { scope: missing },
+    );
   }
 }
 
@@ -51,7 +55,7 @@ export function requireScope(request: FastifyRequest, caller: Caller): void {
 export function scopeCheck(ctx: Context) {
   return async (request: FastifyRequest): Promise<void> => {
     const url = request.routeOptions.url;
-    if (!url || !url.startsWith('/api/v1/') || request.method === 'OPTIONS' || !request.headers.authorization) return;
+    if (!url?.startsWith('/api/v1/') || request.method === 'OPTIONS' || !request.headers.authorization) return;
     if (routeScope(request.method, url) === 'public') return;
     await requireCaller(ctx, request);
   };

@@ -7,16 +7,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Context } from '../context.ts';
-import { AppError } from '../core/errors.ts';
-import { requireCaller } from './auth.ts';
-import { Amount, errors, Id, route, routeAuth } from './schemas.ts';
 import { MAX_STATEMENT_BYTES } from '../banking/camt053.ts';
 import { depositInstructions } from '../banking/deposit-instructions.ts';
 import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from '../banking/entries.ts';
 import { payoutAccountOf, setPayoutAccount } from '../banking/payout-account.ts';
 import { exportSepaBatch, listSepaBatches, parsePainVersion, sepaBatch } from '../banking/sepa-export.ts';
 import { importBankStatement } from '../banking/statement-import.ts';
+import type { Context } from '../context.ts';
+import { AppError } from '../core/errors.ts';
+import { requireCaller } from './auth.ts';
+import { Amount, errors, Id, route, routeAuth } from './schemas.ts';
 
 const DepositInstructions = z
   .object({

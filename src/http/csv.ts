@@ -11,7 +11,7 @@
 export type CsvCell = string | number | bigint | null | undefined;
 
 export function toCsv(header: string[], rows: CsvCell[][]): string {
-  return [header, ...rows].map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';
+  return `${[header, ...rows].map((row) => row.map(cell).join(',')).join('\r\n')}\r\n`;
 }
 
 /** A number as spreadsheets read one: an optional sign, digits, optional decimals. */

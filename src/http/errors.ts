@@ -25,7 +25,10 @@ export const URL_LIMIT = 8192;
 /** Paths answered in JSON: the API, OAuth's token endpoints, health, federation and webhooks from Stripe. Everything else is a page. */
 export function surfaceOf(url: string): 'api' | 'page' {
   const path = url.split('?', 1)[0] as string;
-  return /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|stripe\/|inbox$|users\/[^/]+\/inbox$)/.test(path) || path === '/api' ? 'api' : 'page';
+  return /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|stripe\/|inbox$|users\/[^/]+\/inbox$)/.test(path) ||
+    path === '/api'
+    ? 'api'
+    : 'page';
 }
 
 const BY_STATUS: Partial<Record<number, ErrorCode>> = {
@@ -69,6 +72,7 @@ export function fromFramework(error: FastifyError): AppError | undefined {
 
 /** A framework message may quote the request (a path, a header): one line, bounded. */
 function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced
   return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 300);
 }
 
@@ -133,7 +137,11 @@ export function frameworkOptions(renderPage: ErrorPageRenderer): Pick<FastifySer
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
       const status = tooLarge ? 431 : error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = BY_STATUS[status] as ErrorCode;
-      const message = tooLarge ? (MESSAGES.header_fields_too_large as string) : status === 408 ? 'the request took too long to arrive' : 'the request is not well-formed HTTP';
+      const message = tooLarge
+        ? (MESSAGES.header_fields_too_large as string)
+        : status === 408
+          ? 'the request took too long to arrive'
+          : 'the request is not well-formed HTTP';
       const raw: unknown = (error as { rawPacket?: unknown }).rawPacket;
       const firstLine = Buffer.isBuffer(raw) ? (raw.toString('latin1').split('\r\n', 1)[0] ?? '') : '';
       const path = /^[A-Z]+ (\/\S*)/.exec(firstLine)?.[1];
@@ -142,7 +150,9 @@ export function frameworkOptions(renderPage: ErrorPageRenderer): Pick<FastifySer
         ? `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>That did not work · Farthing</title></head><body><main><h1>That did not work</h1><p class="error">${message} <span class="code">(${code})</span></p><p><a href="/">Back to the front page</a></p></main></body></html>\n`
         : JSON.stringify(errorBody(code, message));
       const type = isPage ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8';
-      socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
   };
 }

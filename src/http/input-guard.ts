@@ -25,8 +25,10 @@ declare module 'fastify' {
 }
 
 /** C0 controls, DEL and C1 controls. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the guard looks for
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** The same without tab, CR and LF. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the guard looks for
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 /** What is wrong with a string, or undefined when it is acceptable text. */

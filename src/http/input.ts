@@ -1,8 +1,8 @@
 /** Small helpers that turn request parts into checked values. */
 import type { FastifyRequest } from 'fastify';
+import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { type Period, parsePeriod, periodOf } from '../core/period.ts';
-import type { Context } from '../context.ts';
 
 /** The JSON body as an object; anything else is `invalid_request`. */
 export function bodyOf(request: FastifyRequest): Record<string, unknown> {

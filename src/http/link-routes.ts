@@ -26,59 +26,78 @@ export const Link = z
 
 const Verified = Link.extend({
   problem: z.string().optional().describe('Why the link is still pending: which half of the proof is missing.'),
-  proof: z.object({
-    account_points_to_member: z.boolean().describe('The account points to the member: alsoKnownAs, url, or a profile field linking to the profile.'),
-    member_lists_account: z.boolean().describe("The member's actor lists the account in alsoKnownAs."),
-  }).optional().describe('The two halves of the proof, when the account could be read.'),
+  proof: z
+    .object({
+      account_points_to_member: z.boolean().describe('The account points to the member: alsoKnownAs, url, or a profile field linking to the profile.'),
+      member_lists_account: z.boolean().describe("The member's actor lists the account in alsoKnownAs."),
+    })
+    .optional()
+    .describe('The two halves of the proof, when the account could be read.'),
 });
 
 export function linkRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const auth = routeAuth(ctx);
 
-  api.get('/api/v1/me/links', {
-    schema: {
-      tags: ['me'],
-      summary: 'The fediverse accounts the caller links',
-      security: route.member,
-      response: { 200: z.object({ items: z.array(Link) }), ...errors(401) },
+  api.get(
+    '/api/v1/me/links',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'The fediverse accounts the caller links',
+        security: route.member,
+        response: { 200: z.object({ items: z.array(Link) }), ...errors(401) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => ({ items: await listLinks(ctx, (await requireCaller(ctx, request)).id) }));
+    async (request) => ({ items: await listLinks(ctx, (await requireCaller(ctx, request)).id) }),
+  );
 
-  api.post('/api/v1/me/links', {
-    schema: {
-      tags: ['me'],
-      summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
-      security: route.member,
-      body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
-      response: { 201: Link, ...errors(400, 401, 404) },
+  api.post(
+    '/api/v1/me/links',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
+        security: route.member,
+        body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
+        response: { 201: Link, ...errors(400, 401, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => reply.status(201).send(await addLink(ctx, await requireCaller(ctx, request), request.body.account)));
+    async (request, reply) => reply.status(201).send(await addLink(ctx, await requireCaller(ctx, request), request.body.account)),
+  );
 
-  api.post('/api/v1/me/links/:id/verify', {
-    schema: {
-      tags: ['me'],
-      summary: 'Check that the account points back to the caller’s actor; verified if so',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 200: Verified, ...errors(401, 403, 404) },
+  api.post(
+    '/api/v1/me/links/:id/verify',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Check that the account points back to the caller’s actor; verified if so',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 200: Verified, ...errors(401, 403, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => verifyLink(ctx, await requireCaller(ctx, request), request.params.id));
+    async (request) => verifyLink(ctx, await requireCaller(ctx, request), request.params.id),
+  );
 
-  api.delete('/api/v1/me/links/:id', {
-    schema: {
-      tags: ['me'],
-      summary: 'Remove a link (the account leaves the caller’s alsoKnownAs)',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 204: z.undefined().describe('Removed.'), ...errors(401, 404) },
+  api.delete(
+    '/api/v1/me/links/:id',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Remove a link (the account leaves the caller’s alsoKnownAs)',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 204: z.undefined().describe('Removed.'), ...errors(401, 404) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    await removeLink(ctx, await requireCaller(ctx, request), request.params.id);
-    return reply.status(204).send();
-  });
+    async (request, reply) => {
+      await removeLink(ctx, await requireCaller(ctx, request), request.params.id);
+      return reply.status(204).send();
+    },
+  );
 }

@@ -6,10 +6,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Context } from '../context.ts';
 import { setBudget } from '../budgets/service.ts';
+import type { Context } from '../context.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
-import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../members/rules.ts';
+import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.ts';
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
 import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
@@ -26,7 +26,9 @@ export const Payout = z
   .object({
     id: z.string(),
     amount: Amount,
-    state: z.enum(['requested', 'exported', 'paid']).describe('exported: in a SEPA credit transfer file the admin downloaded; paid once the bank statement (or the admin) says it left'),
+    state: z
+      .enum(['requested', 'exported', 'paid'])
+      .describe('exported: in a SEPA credit transfer file the admin downloaded; paid once the bank statement (or the admin) says it left'),
     requested_at: Timestamp,
     paid_at: Timestamp.nullable(),
     reference: z.string().nullable(),
@@ -36,7 +38,10 @@ export const Payout = z
 
 /** ?period=YYYY-MM (this month when absent) and ?format=csv for a CSV export. */
 const ReportQuery = z.object({
-  period: z.union([Period, z.literal('')]).optional().describe('YYYY-MM; this month when absent.'),
+  period: z
+    .union([Period, z.literal('')])
+    .optional()
+    .describe('YYYY-MM; this month when absent.'),
   format: z.enum(['json', 'csv']).optional().describe('csv for a CSV export (also Accept: text/csv).'),
 });
 
@@ -50,16 +55,18 @@ function jsonOrCsv<T extends z.ZodType>(schema: T, description: string) {
 
 const LedgerReport = z.object({
   period: Period,
-  items: z.array(z.object({
-    id: z.string(),
-    kind: z.string().describe('deposit, budget_charge, share, release, payout_reserve, payout_sent, …'),
-    account: z.enum(['wallet', 'pending']).describe('wallet: spendable; pending: credits from another instance waiting for their settlement'),
-    direction: z.enum(['in', 'out']),
-    amount: Amount,
-    reference: z.string().nullable(),
-    period: z.string(),
-    created_at: Timestamp,
-  })),
+  items: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string().describe('deposit, budget_charge, share, release, payout_reserve, payout_sent, …'),
+      account: z.enum(['wallet', 'pending']).describe('wallet: spendable; pending: credits from another instance waiting for their settlement'),
+      direction: z.enum(['in', 'out']),
+      amount: Amount,
+      reference: z.string().nullable(),
+      period: z.string(),
+      created_at: Timestamp,
+    }),
+  ),
 });
 
 const TokenItem = z
@@ -81,328 +88,432 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   const auth = routeAuth(ctx);
   const authLimit = { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } };
 
-  api.post('/api/v1/accounts', {
-    config: authLimit,
-    schema: {
-      tags: ['accounts'],
-      summary: 'Sign up (open registration, or with an invite)',
-      security: route.public,
-      body: z.object({
-        username: z.string().regex(USERNAME_PATTERN, 'must be 1 to 30 letters, digits or underscores'),
-        password: z.string().min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`).max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
-        invite: z.string().max(200).optional(),
-      }),
-      response: { 201: z.object({ username: z.string(), actor: z.string() }), ...errors(400, 403, 409, 429) },
-    },
-  }, async (request, reply) => {
-    const body = request.body;
-    const member = await registerMember(ctx, { username: body.username, password: body.password, invite: body.invite });
-    return reply.status(201).send({ username: member.username, actor: member.actor });
-  });
-
-  api.post('/api/v1/tokens', {
-    // The sign-in limits (src/members/sign-in-limits.ts) count it, not the API's per-address limit.
-    config: { passwordEntry: true },
-    schema: {
-      tags: ['accounts'],
-      summary: 'Sign in: a bearer token for the API',
-      description: `A token made with the password ends after ${ctx.config.tokenIdleMs / 3_600_000} hours unused (FARTHING_TOKEN_IDLE_HOURS). ` +
-        'Failed attempts per address and attempts per account are limited together with the /signin page and the password change: 429 rate_limited with Retry-After.',
-      security: route.public,
-      body: z.object({ username: z.string(), password: z.string() }),
-      response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
-    },
-  }, async (request, reply) => {
-    const token = await createApiToken(ctx, request.body.username, request.body.password, request.ip);
-    return reply.status(201).send({ token });
-  });
-
-  api.get('/api/v1/tokens', {
-    schema: {
-      tags: ['accounts'],
-      summary: "The caller's live sessions and tokens, newest first",
-      security: route.member,
-      response: { 200: z.object({ items: z.array(TokenItem) }), ...errors(401) },
-    },
-    preValidation: auth.member,
-  }, async (request) => ({ items: await listTokens(ctx, await requireCaller(ctx, request)) }));
-
-  api.delete('/api/v1/tokens/:id', {
-    schema: {
-      tags: ['accounts'],
-      summary: 'Revoke one of the caller\'s sessions or tokens (the calling one too)',
-      description: 'From then on that token answers 401.',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 204: z.undefined().describe('Revoked.'), ...errors(401, 404) },
-    },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    await revokeTokenOf(ctx, await requireCaller(ctx, request), request.params.id);
-    return reply.status(204).send();
-  });
-
-  api.put('/api/v1/me/password', {
-    schema: {
-      tags: ['me'],
-      summary: 'Change the password; every other session and token is revoked',
-      description: 'current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app\'s token.',
-      security: route.member,
-      body: z.object({
-        current: z.string(),
-        new: z.string().min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`).max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
-      }),
-      response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
-    },
-    preValidation: auth.member,
-  }, async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip));
-
-  api.get('/api/v1/me', {
-    schema: {
-      tags: ['me'],
-      summary: "The caller's account, balance and this month's budget",
-      security: route.member,
-      response: {
-        200: z.object({
-          username: z.string(),
-          actor: z.string(),
-          currency: z.string(),
-          balance: Amount.describe('spendable: budgets and payouts draw on it'),
-          pending: Amount.describe('credits from other instances waiting for their settlement'),
-          pending_credits: z.array(z.object({ peer: z.string(), period: Period, amount: Amount })),
-          budget: Amount,
-          role: z.enum(['member', 'admin']),
-          period: Period,
+  api.post(
+    '/api/v1/accounts',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['accounts'],
+        summary: 'Sign up (open registration, or with an invite)',
+        security: route.public,
+        body: z.object({
+          username: z.string().regex(USERNAME_PATTERN, 'must be 1 to 30 letters, digits or underscores'),
+          password: z
+            .string()
+            .min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`)
+            .max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
+          invite: z.string().max(200).optional(),
         }),
-        ...errors(401),
+        response: { 201: z.object({ username: z.string(), actor: z.string() }), ...errors(400, 403, 409, 429) },
       },
     },
-    preValidation: auth.member,
-  }, async (request) => me(ctx, await requireCaller(ctx, request)));
-
-  api.put('/api/v1/me/budget', {
-    schema: {
-      tags: ['me'],
-      summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
-      security: route.member,
-      body: z.object({ amount: Amount }),
-      response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
+    async (request, reply) => {
+      const body = request.body;
+      const member = await registerMember(ctx, { username: body.username, password: body.password, invite: body.invite });
+      return reply.status(201).send({ username: member.username, actor: member.actor });
     },
-    preValidation: auth.member,
-  }, async (request) => setBudget(ctx, await requireCaller(ctx, request), request.body.amount));
+  );
 
-  api.post('/api/v1/things', {
-    schema: {
-      tags: ['things'],
-      summary: 'Register a thing the caller owns',
-      security: route.member,
-      body: z.object({
-        url: z.string().describe('An http(s) URL; its fragment is dropped.'),
-        title: z.string().nullable().optional(),
-      }),
-      response: { 201: Thing, ...errors(400, 401, 409) },
-    },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
-  });
-
-  api.get('/api/v1/things/lookup', {
-    schema: {
-      tags: ['things'],
-      summary: 'Find a thing by its URL or its own IRI',
-      security: route.public,
-      querystring: z.object({ url: z.string() }),
-      response: { 200: Thing, ...errors(400, 404) },
-    },
-  }, async (request) => lookupThing(ctx, request.query.url));
-
-  api.post('/api/v1/flattrs', {
-    schema: {
-      tags: ['flattrs'],
-      summary: 'Flattr a thing, by its URL or id, in this month',
-      description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
-      security: route.member,
-      body: z
-        .object({ url: z.string().optional(), thing_id: z.string().optional() })
-        .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
-      response: {
-        201: z.object({ id: z.string(), thing: Thing, period: Period, created_at: Timestamp }),
-        ...errors(400, 401, 402, 404, 409),
+  api.post(
+    '/api/v1/tokens',
+    {
+      // The sign-in limits (src/members/sign-in-limits.ts) count it, not the API's per-address limit.
+      config: { passwordEntry: true },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Sign in: a bearer token for the API',
+        description:
+          `A token made with the password ends after ${ctx.config.tokenIdleMs / 3_600_000} hours unused (FARTHING_TOKEN_IDLE_HOURS). ` +
+          'Failed attempts per address and attempts per account are limited together with the /signin page and the password change: 429 rate_limited with Retry-After.',
+        security: route.public,
+        body: z.object({ username: z.string(), password: z.string() }),
+        response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
       },
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    const flattr = await createFlattr(ctx, caller, { url: request.body.url, thing_id: request.body.thing_id });
-    return reply.status(201).send(flattr);
-  });
-
-  api.delete('/api/v1/flattrs/:id', {
-    schema: {
-      tags: ['flattrs'],
-      summary: 'Withdraw a flattr until its month is closed',
-      security: route.member,
-      params: z.object({ id: Id }),
-      response: { 204: z.undefined().describe('Withdrawn.'), ...errors(401, 404, 409) },
+    async (request, reply) => {
+      const token = await createApiToken(ctx, request.body.username, request.body.password, request.ip);
+      return reply.status(201).send({ token });
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    await withdrawFlattr(ctx, await requireCaller(ctx, request), request.params.id);
-    return reply.status(204).send();
-  });
+  );
 
-  api.get('/api/v1/me/flattrs', {
-    schema: {
-      tags: ['reports'],
-      summary: "The caller's flattrs of a month",
-      security: route.member,
-      querystring: ReportQuery,
-      response: {
-        200: jsonOrCsv(
-          z.object({
-            period: Period,
-            items: z.array(z.object({ id: z.string(), uri: z.string(), thing: Thing, created_at: Timestamp, amount: Amount.nullable().describe('What it gave, once the month is closed.') })),
-          }),
-          "The month's flattrs",
-        ),
-        ...errors(400, 401),
+  api.get(
+    '/api/v1/tokens',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: "The caller's live sessions and tokens, newest first",
+        security: route.member,
+        response: { 200: z.object({ items: z.array(TokenItem) }), ...errors(401) },
       },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const report = await myFlattrs(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
-    if (!wantsCsv(request)) return report;
-    return csv(reply, `flattrs-${report.period}.csv`, ['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
-      report.items.map((i) => [report.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]));
-  });
+    async (request) => ({ items: await listTokens(ctx, await requireCaller(ctx, request)) }),
+  );
 
-  api.get('/api/v1/me/earnings', {
-    schema: {
-      tags: ['reports'],
-      summary: "What the caller's things earned in a month",
-      security: route.member,
-      querystring: ReportQuery,
-      response: {
-        200: jsonOrCsv(
-          z.object({
-            period: Period,
-            closed: z.boolean(),
-            total: Amount,
-            items: z.array(z.object({ thing: Thing, flattrs: z.number().int(), amount: Amount, held: Amount })),
-            from_peers: z.array(z.object({ peer: z.string(), amount: Amount, state: z.enum(['pending', 'spendable']) })).describe('credits from other instances\' statements for this month: pending until their settlement'),
-          }),
-          "The month's earnings per thing",
-        ),
-        ...errors(400, 401),
+  api.delete(
+    '/api/v1/tokens/:id',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: "Revoke one of the caller's sessions or tokens (the calling one too)",
+        description: 'From then on that token answers 401.',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 204: z.undefined().describe('Revoked.'), ...errors(401, 404) },
       },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const report = await myEarnings(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
-    if (!wantsCsv(request)) return report;
-    return csv(reply, `earnings-${report.period}.csv`, ['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
-      report.items.map((i) => [report.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]));
-  });
-
-  api.get('/api/v1/me/ledger', {
-    schema: {
-      tags: ['reports'],
-      summary: "The transfers of the caller's wallet in a month",
-      security: route.member,
-      querystring: ReportQuery,
-      response: {
-        200: jsonOrCsv(LedgerReport, "The month's wallet transfers"),
-        ...errors(400, 401),
-      },
+    async (request, reply) => {
+      await revokeTokenOf(ctx, await requireCaller(ctx, request), request.params.id);
+      return reply.status(204).send();
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const report = await myLedger(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
-    if (!wantsCsv(request)) return report as z.output<typeof LedgerReport>;
-    return csv(reply, `ledger-${report.period}.csv`, ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference', 'account'],
-      report.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference, i.account]));
-  });
+  );
 
-  api.get('/api/v1/me/incoming', {
-    schema: {
-      tags: ['reports'],
-      summary: "Flattrs received on the caller's things in a month",
-      security: route.member,
-      querystring: ReportQuery.pick({ period: true }),
-      response: {
-        200: z.object({
-          period: Period,
-          items: z.array(z.object({
-            id: z.string(),
-            thing: Thing,
-            from: z.string().describe("The giver's actor."),
-            created_at: Timestamp,
-            state: z.enum(['pending', 'paid', 'held', 'expired']),
-            amount: Amount.nullable(),
-          })),
+  api.put(
+    '/api/v1/me/password',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Change the password; every other session and token is revoked',
+        description: "current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app's token.",
+        security: route.member,
+        body: z.object({
+          current: z.string(),
+          new: z
+            .string()
+            .min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`)
+            .max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
         }),
-        ...errors(400, 401),
+        response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip),
+  );
+
+  api.get(
+    '/api/v1/me',
+    {
+      schema: {
+        tags: ['me'],
+        summary: "The caller's account, balance and this month's budget",
+        security: route.member,
+        response: {
+          200: z.object({
+            username: z.string(),
+            actor: z.string(),
+            currency: z.string(),
+            balance: Amount.describe('spendable: budgets and payouts draw on it'),
+            pending: Amount.describe('credits from other instances waiting for their settlement'),
+            pending_credits: z.array(z.object({ peer: z.string(), period: Period, amount: Amount })),
+            budget: Amount,
+            role: z.enum(['member', 'admin']),
+            period: Period,
+          }),
+          ...errors(401),
+        },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => me(ctx, await requireCaller(ctx, request)),
+  );
+
+  api.put(
+    '/api/v1/me/budget',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
+        security: route.member,
+        body: z.object({ amount: Amount }),
+        response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => setBudget(ctx, await requireCaller(ctx, request), request.body.amount),
+  );
+
+  api.post(
+    '/api/v1/things',
+    {
+      schema: {
+        tags: ['things'],
+        summary: 'Register a thing the caller owns',
+        security: route.member,
+        body: z.object({
+          url: z.string().describe('An http(s) URL; its fragment is dropped.'),
+          title: z.string().nullable().optional(),
+        }),
+        response: { 201: Thing, ...errors(400, 401, 409) },
+      },
+      preValidation: auth.member,
+    },
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
+    },
+  );
+
+  api.get(
+    '/api/v1/things/lookup',
+    {
+      schema: {
+        tags: ['things'],
+        summary: 'Find a thing by its URL or its own IRI',
+        security: route.public,
+        querystring: z.object({ url: z.string() }),
+        response: { 200: Thing, ...errors(400, 404) },
       },
     },
-    preValidation: auth.member,
-  }, async (request) => myIncoming(ctx, await requireCaller(ctx, request), periodParam(ctx, request)));
+    async (request) => lookupThing(ctx, request.query.url),
+  );
 
-  api.post('/api/v1/me/payouts', {
-    schema: {
-      tags: ['wallet'],
-      summary: 'Ask for a payout; the amount is reserved at once',
-      security: route.member,
-      body: z.object({ amount: Amount }),
-      response: { 201: Payout, ...errors(400, 401, 409, 422) },
+  api.post(
+    '/api/v1/flattrs',
+    {
+      schema: {
+        tags: ['flattrs'],
+        summary: 'Flattr a thing, by its URL or id, in this month',
+        description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
+        security: route.member,
+        body: z
+          .object({ url: z.string().optional(), thing_id: z.string().optional() })
+          .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
+        response: {
+          201: z.object({ id: z.string(), thing: Thing, period: Period, created_at: Timestamp }),
+          ...errors(400, 401, 402, 404, 409),
+        },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    return reply.status(201).send(await requestPayout(ctx, caller, request.body.amount));
-  });
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      const flattr = await createFlattr(ctx, caller, { url: request.body.url, thing_id: request.body.thing_id });
+      return reply.status(201).send(flattr);
+    },
+  );
 
-  api.get('/api/v1/me/payouts', {
-    schema: {
-      tags: ['wallet'],
-      summary: "The caller's payouts, newest first",
-      security: route.member,
-      response: { 200: z.object({ items: z.array(Payout) }), ...errors(401) },
+  api.delete(
+    '/api/v1/flattrs/:id',
+    {
+      schema: {
+        tags: ['flattrs'],
+        summary: 'Withdraw a flattr until its month is closed',
+        security: route.member,
+        params: z.object({ id: Id }),
+        response: { 204: z.undefined().describe('Withdrawn.'), ...errors(401, 404, 409) },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => {
-    const caller = await requireCaller(ctx, request);
-    return { items: await listPayouts(ctx, { memberId: caller.id }) };
-  });
+    async (request, reply) => {
+      await withdrawFlattr(ctx, await requireCaller(ctx, request), request.params.id);
+      return reply.status(204).send();
+    },
+  );
 
-  api.post('/api/v1/me/invites', {
-    schema: {
-      tags: ['me'],
-      summary: 'Make an invite code',
-      security: route.member,
-      response: { 201: z.object({ code: z.string() }), ...errors(401, 409) },
+  api.get(
+    '/api/v1/me/flattrs',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "The caller's flattrs of a month",
+        security: route.member,
+        querystring: ReportQuery,
+        response: {
+          200: jsonOrCsv(
+            z.object({
+              period: Period,
+              items: z.array(
+                z.object({
+                  id: z.string(),
+                  uri: z.string(),
+                  thing: Thing,
+                  created_at: Timestamp,
+                  amount: Amount.nullable().describe('What it gave, once the month is closed.'),
+                }),
+              ),
+            }),
+            "The month's flattrs",
+          ),
+          ...errors(400, 401),
+        },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request, reply) => {
-    const caller = await requireCaller(ctx, request);
-    return reply.status(201).send({ code: await createInvite(ctx, caller) });
-  });
+    async (request, reply) => {
+      const report = await myFlattrs(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      if (!wantsCsv(request)) return report;
+      return csv(
+        reply,
+        `flattrs-${report.period}.csv`,
+        ['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
+        report.items.map((i) => [report.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]),
+      );
+    },
+  );
 
-  api.get('/api/v1/me/invites', {
-    schema: {
-      tags: ['me'],
-      summary: "The caller's invites and who used them",
-      security: route.member,
-      response: { 200: z.object({ items: z.array(Invite) }), ...errors(401) },
+  api.get(
+    '/api/v1/me/earnings',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "What the caller's things earned in a month",
+        security: route.member,
+        querystring: ReportQuery,
+        response: {
+          200: jsonOrCsv(
+            z.object({
+              period: Period,
+              closed: z.boolean(),
+              total: Amount,
+              items: z.array(z.object({ thing: Thing, flattrs: z.number().int(), amount: Amount, held: Amount })),
+              from_peers: z
+                .array(z.object({ peer: z.string(), amount: Amount, state: z.enum(['pending', 'spendable']) }))
+                .describe("credits from other instances' statements for this month: pending until their settlement"),
+            }),
+            "The month's earnings per thing",
+          ),
+          ...errors(400, 401),
+        },
+      },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => ({ items: await listInvites(ctx, await requireCaller(ctx, request)) }));
+    async (request, reply) => {
+      const report = await myEarnings(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      if (!wantsCsv(request)) return report;
+      return csv(
+        reply,
+        `earnings-${report.period}.csv`,
+        ['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
+        report.items.map((i) => [report.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]),
+      );
+    },
+  );
+
+  api.get(
+    '/api/v1/me/ledger',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "The transfers of the caller's wallet in a month",
+        security: route.member,
+        querystring: ReportQuery,
+        response: {
+          200: jsonOrCsv(LedgerReport, "The month's wallet transfers"),
+          ...errors(400, 401),
+        },
+      },
+      preValidation: auth.member,
+    },
+    async (request, reply) => {
+      const report = await myLedger(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      if (!wantsCsv(request)) return report as z.output<typeof LedgerReport>;
+      return csv(
+        reply,
+        `ledger-${report.period}.csv`,
+        ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference', 'account'],
+        report.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference, i.account]),
+      );
+    },
+  );
+
+  api.get(
+    '/api/v1/me/incoming',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "Flattrs received on the caller's things in a month",
+        security: route.member,
+        querystring: ReportQuery.pick({ period: true }),
+        response: {
+          200: z.object({
+            period: Period,
+            items: z.array(
+              z.object({
+                id: z.string(),
+                thing: Thing,
+                from: z.string().describe("The giver's actor."),
+                created_at: Timestamp,
+                state: z.enum(['pending', 'paid', 'held', 'expired']),
+                amount: Amount.nullable(),
+              }),
+            ),
+          }),
+          ...errors(400, 401),
+        },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => myIncoming(ctx, await requireCaller(ctx, request), periodParam(ctx, request)),
+  );
+
+  api.post(
+    '/api/v1/me/payouts',
+    {
+      schema: {
+        tags: ['wallet'],
+        summary: 'Ask for a payout; the amount is reserved at once',
+        security: route.member,
+        body: z.object({ amount: Amount }),
+        response: { 201: Payout, ...errors(400, 401, 409, 422) },
+      },
+      preValidation: auth.member,
+    },
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      return reply.status(201).send(await requestPayout(ctx, caller, request.body.amount));
+    },
+  );
+
+  api.get(
+    '/api/v1/me/payouts',
+    {
+      schema: {
+        tags: ['wallet'],
+        summary: "The caller's payouts, newest first",
+        security: route.member,
+        response: { 200: z.object({ items: z.array(Payout) }), ...errors(401) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => {
+      const caller = await requireCaller(ctx, request);
+      return { items: await listPayouts(ctx, { memberId: caller.id }) };
+    },
+  );
+
+  api.post(
+    '/api/v1/me/invites',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Make an invite code',
+        security: route.member,
+        response: { 201: z.object({ code: z.string() }), ...errors(401, 409) },
+      },
+      preValidation: auth.member,
+    },
+    async (request, reply) => {
+      const caller = await requireCaller(ctx, request);
+      return reply.status(201).send({ code: await createInvite(ctx, caller) });
+    },
+  );
+
+  api.get(
+    '/api/v1/me/invites',
+    {
+      schema: {
+        tags: ['me'],
+        summary: "The caller's invites and who used them",
+        security: route.member,
+        response: { 200: z.object({ items: z.array(Invite) }), ...errors(401) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => ({ items: await listInvites(ctx, await requireCaller(ctx, request)) }),
+  );
 }
 
 function csv(reply: FastifyReply, filename: string, header: string[], rows: (string | number | null)[][]) {
-  return reply
-    .header('content-type', 'text/csv; charset=utf-8')
-    .header('content-disposition', `attachment; filename="${filename}"`)
-    .send(toCsv(header, rows));
+  return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(toCsv(header, rows));
 }

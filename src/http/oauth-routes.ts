@@ -15,12 +15,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { scopeCheck } from './auth.ts';
-import { errors, route } from './schemas.ts';
 import { authenticateClient, registerApp } from '../oauth/apps.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { exchangeCode, revokeAppToken } from '../oauth/flow.ts';
 import { SCOPES } from '../oauth/scopes.ts';
+import { scopeCheck } from './auth.ts';
+import { errors, route } from './schemas.ts';
 
 const App = z
   .object({
@@ -49,14 +49,14 @@ function clientCredentials(request: FastifyRequest, body: Record<string, unknown
     const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return { id: undefined, secret: undefined, basic: true };
-    const unescape = (s: string) => {
+    const decodePart = (s: string) => {
       try {
         return decodeURIComponent(s.replace(/\+/g, ' '));
       } catch {
         return undefined;
       }
     };
-    return { id: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)), basic: true };
+    return { id: decodePart(decoded.slice(0, colon)), secret: decodePart(decoded.slice(colon + 1)), basic: true };
   }
   return { id: body.client_id, secret: body.client_secret, basic: false };
 }
@@ -85,25 +85,35 @@ export async function oauthApiRoutes(app: FastifyInstance, { ctx }: OAuthApiRout
   const api = app.withTypeProvider<ZodTypeProvider>();
   const limit = { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } };
 
-  api.post('/api/v1/apps', {
-    config: { ...limit, multiline: ['redirect_uris'] },
-    schema: {
-      tags: ['accounts'],
-      summary: 'Register an OAuth app (as Mastodon clients do); JSON or a form',
-      description:
-        `Then send the member to GET /oauth/authorize?response_type=code&client_id=&redirect_uri=&scope=&state=&code_challenge=&code_challenge_method=S256 ` +
-        `(PKCE with S256 is required), and exchange the code at POST /oauth/token (grant_type=authorization_code, code, redirect_uri, ` +
-        `code_verifier, client_id, client_secret). Scopes: ${SCOPES.join(', ')}; admin is only granted to admins. Revoke with POST /oauth/revoke.`,
-      security: route.public,
-      body: z.object({
-        client_name: z.string().min(1).max(100),
-        redirect_uris: StringOrList.describe('One or more absolute URIs, separated by spaces or newlines (or a list); urn:ietf:wg:oauth:2.0:oob shows the code to copy.'),
-        scopes: z.string().max(500).optional().describe(`Space separated, of ${SCOPES.join(' ')}; default read.`),
-        website: z.string().max(2000).nullable().optional(),
-      }),
-      response: { 200: App, ...errors(400, 415, 429) },
+  api.post(
+    '/api/v1/apps',
+    {
+      config: { ...limit, multiline: ['redirect_uris'] },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Register an OAuth app (as Mastodon clients do); JSON or a form',
+        description:
+          `Then send the member to GET /oauth/authorize?response_type=code&client_id=&redirect_uri=&scope=&state=&code_challenge=&code_challenge_method=S256 ` +
+          `(PKCE with S256 is required), and exchange the code at POST /oauth/token (grant_type=authorization_code, code, redirect_uri, ` +
+          `code_verifier, client_id, client_secret). Scopes: ${SCOPES.join(', ')}; admin is only granted to admins. Revoke with POST /oauth/revoke.`,
+        security: route.public,
+        body: z.object({
+          client_name: z.string().min(1).max(100),
+          redirect_uris: StringOrList.describe(
+            'One or more absolute URIs, separated by spaces or newlines (or a list); urn:ietf:wg:oauth:2.0:oob shows the code to copy.',
+          ),
+          scopes: z
+            .string()
+            .max(500)
+            .optional()
+            .describe(`Space separated, of ${SCOPES.join(' ')}; default read.`),
+          website: z.string().max(2000).nullable().optional(),
+        }),
+        response: { 200: App, ...errors(400, 415, 429) },
+      },
     },
-  }, async (request) => registerApp(ctx, request.body));
+    async (request) => registerApp(ctx, request.body),
+  );
 
   app.post('/oauth/token', { config: limit }, async (request, reply) => {
     const body = bodyOf(request);

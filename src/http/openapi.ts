@@ -125,12 +125,12 @@ h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}
 code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#f6f6f6;padding:.5rem;overflow:auto}
 .lock{font-size:12px;color:#555;margin-left:.5rem}summary{cursor:pointer}`;
 
-function escape(text: string): string {
+function escapeEntities(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function json(value: unknown): string {
-  return escape(JSON.stringify(value, null, 2));
+  return escapeEntities(JSON.stringify(value, null, 2));
 }
 
 /** The whole page, built once from the document. */
@@ -141,21 +141,24 @@ export function docsPage(doc: OpenApiDocument): { html: string; csp: string } {
       const tag = op.tags?.[0] ?? 'other';
       const secured = (op.security ?? []).length > 0;
       const params = (op.parameters ?? [])
-        .map((p) => `<li><code>${escape(p.in === 'query' ? `?${p.name}` : `{${p.name}}`)}</code>${p.required ? ' (required)' : ''}${p.description ? ` ${escape(p.description)}` : ''}</li>`)
+        .map(
+          (p) =>
+            `<li><code>${escapeEntities(p.in === 'query' ? `?${p.name}` : `{${p.name}}`)}</code>${p.required ? ' (required)' : ''}${p.description ? ` ${escapeEntities(p.description)}` : ''}</li>`,
+        )
         .join('');
       const body = op.requestBody?.content?.['application/json']?.schema;
       const responses = Object.entries(op.responses ?? {})
         .map(([status, r]) => {
           const types = Object.keys(r.content ?? {});
           const schema = r.content?.['application/json']?.schema;
-          return `<li><code>${escape(status)}</code> ${escape(r.description ?? '')}${types.length ? ` <small>${escape(types.join(', '))}</small>` : ''}${
+          return `<li><code>${escapeEntities(status)}</code> ${escapeEntities(r.description ?? '')}${types.length ? ` <small>${escapeEntities(types.join(', '))}</small>` : ''}${
             schema ? `<details><summary>schema</summary><pre>${json(schema)}</pre></details>` : ''
           }</li>`;
         })
         .join('');
-      const html = `<div class="op" id="${escape(`${method}-${path}`)}"><span class="m ${escape(method)}">${escape(method)}</span><code>${escape(path)}</code>${
+      const html = `<div class="op" id="${escapeEntities(`${method}-${path}`)}"><span class="m ${escapeEntities(method)}">${escapeEntities(method)}</span><code>${escapeEntities(path)}</code>${
         secured ? '<span class="lock">bearer token</span>' : ''
-      }<div>${escape(op.summary ?? '')}</div>${op.description ? `<p>${escape(op.description)}</p>` : ''}${
+      }<div>${escapeEntities(op.summary ?? '')}</div>${op.description ? `<p>${escapeEntities(op.description)}</p>` : ''}${
         params ? `<ul>${params}</ul>` : ''
       }${body ? `<details><summary>request body</summary><pre>${json(body)}</pre></details>` : ''}<details><summary>responses</summary><ul>${responses}</ul></details></div>`;
       byTag.set(tag, [...(byTag.get(tag) ?? []), html]);
@@ -166,17 +169,23 @@ export function docsPage(doc: OpenApiDocument): { html: string; csp: string } {
     .filter((name) => byTag.has(name))
     .map((name) => {
       const description = doc.tags?.find((t) => t.name === name)?.description;
-      return `<h2 id="tag-${escape(name)}">${escape(name)}</h2>${description ? `<p>${escape(description)}</p>` : ''}${(byTag.get(name) ?? []).join('')}`;
+      return `<h2 id="tag-${escapeEntities(name)}">${escapeEntities(name)}</h2>${description ? `<p>${escapeEntities(description)}</p>` : ''}${(byTag.get(name) ?? []).join('')}`;
     })
     .join('');
   const schemas = Object.entries(doc.components?.schemas ?? {})
-    .map(([name, schema]) => `<details id="schema-${escape(name)}"><summary><code>${escape(name)}</code></summary><pre>${json(schema)}</pre></details>`)
+    .map(
+      ([name, schema]) =>
+        `<details id="schema-${escapeEntities(name)}"><summary><code>${escapeEntities(name)}</code></summary><pre>${json(schema)}</pre></details>`,
+    )
     .join('');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escape(doc.info.title)}</title><style>${STYLE}</style></head><body>
-<h1>${escape(doc.info.title)}</h1><p>${escape(doc.info.description ?? '')}</p>
+<title>${escapeEntities(doc.info.title)}</title><style>${STYLE}</style></head><body>
+<h1>${escapeEntities(doc.info.title)}</h1><p>${escapeEntities(doc.info.description ?? '')}</p>
 <p>The machine-readable document: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
-<nav><ul>${tagOrder.filter((n) => byTag.has(n)).map((n) => `<li><a href="#tag-${escape(n)}">${escape(n)}</a></li>`).join('')}</ul></nav>
+<nav><ul>${tagOrder
+    .filter((n) => byTag.has(n))
+    .map((n) => `<li><a href="#tag-${escapeEntities(n)}">${escapeEntities(n)}</a></li>`)
+    .join('')}</ul></nav>
 ${sections}<h2 id="schemas">schemas</h2>${schemas}</body></html>`;
   const styleHash = createHash('sha256').update(STYLE).digest('base64');
   const csp = `default-src 'none'; style-src 'sha256-${styleHash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;

@@ -34,56 +34,92 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
   const api = app.withTypeProvider<ZodTypeProvider>();
   const auth = routeAuth(ctx);
 
-  api.get('/api/v1/me/profile', {
-    schema: { tags: ['me'], summary: 'The caller’s public profile', security: route.member, response: { 200: Profile, ...errors(401) } },
-    preValidation: auth.member,
-  }, async (request) => myProfile(ctx, await requireCaller(ctx, request)));
-
-  api.put('/api/v1/me/profile', {
-    // A bio keeps its line breaks (src/http/input-guard.ts; members/profile.ts refuses the rest).
-    config: { multiline: ['bio'] },
-    schema: {
-      tags: ['me'],
-      summary: 'Set the display name, bio and whether flattrs are published to followers (absent fields stay; null or "" clears)',
-      security: route.member,
-      body: z.object({
-        display_name: z.string().max(DISPLAY_NAME_MAX * 2).nullable().optional().describe(`At most ${DISPLAY_NAME_MAX} characters, one line, no control characters.`),
-        bio: z.string().max(BIO_MAX * 2).nullable().optional().describe(`At most ${BIO_MAX} characters; line breaks are kept, other control characters refused.`),
-        publish_flattrs: z.boolean().optional().describe('Off by default.'),
-      }),
-      response: { 200: Profile, ...errors(400, 401) },
+  api.get(
+    '/api/v1/me/profile',
+    {
+      schema: { tags: ['me'], summary: 'The caller’s public profile', security: route.member, response: { 200: Profile, ...errors(401) } },
+      preValidation: auth.member,
     },
-    preValidation: auth.member,
-  }, async (request) => updateProfile(ctx, await requireCaller(ctx, request), request.body));
+    async (request) => myProfile(ctx, await requireCaller(ctx, request)),
+  );
 
-  api.delete('/api/v1/me/avatar', {
-    schema: { tags: ['me'], summary: 'Remove the uploaded avatar (the generated picture shows again)', security: route.member, response: { 200: Profile, ...errors(401) } },
-    preValidation: auth.member,
-  }, async (request) => {
-    const caller = await requireCaller(ctx, request);
-    await removeAvatar(ctx, caller);
-    return myProfile(ctx, caller);
-  });
+  api.put(
+    '/api/v1/me/profile',
+    {
+      // A bio keeps its line breaks (src/http/input-guard.ts; members/profile.ts refuses the rest).
+      config: { multiline: ['bio'] },
+      schema: {
+        tags: ['me'],
+        summary: 'Set the display name, bio and whether flattrs are published to followers (absent fields stay; null or "" clears)',
+        security: route.member,
+        body: z.object({
+          display_name: z
+            .string()
+            .max(DISPLAY_NAME_MAX * 2)
+            .nullable()
+            .optional()
+            .describe(`At most ${DISPLAY_NAME_MAX} characters, one line, no control characters.`),
+          bio: z
+            .string()
+            .max(BIO_MAX * 2)
+            .nullable()
+            .optional()
+            .describe(`At most ${BIO_MAX} characters; line breaks are kept, other control characters refused.`),
+          publish_flattrs: z.boolean().optional().describe('Off by default.'),
+        }),
+        response: { 200: Profile, ...errors(400, 401) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => updateProfile(ctx, await requireCaller(ctx, request), request.body),
+  );
+
+  api.delete(
+    '/api/v1/me/avatar',
+    {
+      schema: {
+        tags: ['me'],
+        summary: 'Remove the uploaded avatar (the generated picture shows again)',
+        security: route.member,
+        response: { 200: Profile, ...errors(401) },
+      },
+      preValidation: auth.member,
+    },
+    async (request) => {
+      const caller = await requireCaller(ctx, request);
+      await removeAvatar(ctx, caller);
+      return myProfile(ctx, caller);
+    },
+  );
 
   await app.register(async (scope) => {
     scope.addContentTypeParser(AVATAR_TYPES, { parseAs: 'buffer', bodyLimit: AVATAR_MAX_BYTES }, (_request, body, done) => done(null, body));
-    scope.withTypeProvider<ZodTypeProvider>().put('/api/v1/me/avatar', {
-      bodyLimit: AVATAR_MAX_BYTES,
-      schema: {
-        tags: ['me'],
-        summary: 'Upload an avatar: the body is the picture (PNG, JPEG, WebP or GIF; at most 2 MiB and 25 megapixels); it is cropped to 400×400 and re-encoded without metadata',
-        description: 'Send the image bytes as the body with Content-Type image/png, image/jpeg, image/webp, image/gif or application/octet-stream. ' +
-          'The type is read from the bytes: anything else is 415 unsupported_media_type; over 2 MiB is 413 payload_too_large; an image that cannot be read, or declares more than 25 megapixels, is 422 invalid_image.',
-        security: route.member,
-        response: { 200: Profile, ...errors(401, 413, 415, 422) },
+    scope.withTypeProvider<ZodTypeProvider>().put(
+      '/api/v1/me/avatar',
+      {
+        bodyLimit: AVATAR_MAX_BYTES,
+        schema: {
+          tags: ['me'],
+          summary:
+            'Upload an avatar: the body is the picture (PNG, JPEG, WebP or GIF; at most 2 MiB and 25 megapixels); it is cropped to 400×400 and re-encoded without metadata',
+          description:
+            'Send the image bytes as the body with Content-Type image/png, image/jpeg, image/webp, image/gif or application/octet-stream. ' +
+            'The type is read from the bytes: anything else is 415 unsupported_media_type; over 2 MiB is 413 payload_too_large; an image that cannot be read, or declares more than 25 megapixels, is 422 invalid_image.',
+          security: route.member,
+          response: { 200: Profile, ...errors(401, 413, 415, 422) },
+        },
+        preValidation: auth.member,
       },
-      preValidation: auth.member,
-    }, async (request) => {
-      const caller = await requireCaller(ctx, request);
-      // Only this scope's parser makes a Buffer; a JSON body (the app's own parser) is no picture.
-      if (!Buffer.isBuffer(request.body)) throw new AppError('unsupported_media_type', 'send the picture itself as the body (image/png, image/jpeg, image/webp or image/gif)', { field: 'avatar' });
-      await setAvatar(ctx, caller, request.body);
-      return myProfile(ctx, caller);
-    });
+      async (request) => {
+        const caller = await requireCaller(ctx, request);
+        // Only this scope's parser makes a Buffer; a JSON body (the app's own parser) is no picture.
+        if (!Buffer.isBuffer(request.body))
+          throw new AppError('unsupported_media_type', 'send the picture itself as the body (image/png, image/jpeg, image/webp or image/gif)', {
+            field: 'avatar',
+          });
+        await setAvatar(ctx, caller, request.body);
+        return myProfile(ctx, caller);
+      },
+    );
   });
 }

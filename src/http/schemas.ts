@@ -39,9 +39,9 @@
  */
 import type { FastifyReply, FastifyRequest, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { z } from 'zod';
+import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseAmount } from '../core/money.ts';
-import type { Context } from '../context.ts';
 import { requireAdmin, requireCaller } from './auth.ts';
 
 /** Schemas (by their def, which .describe()/.meta() clones share) whose failures are `invalid_amount`. */
@@ -51,7 +51,12 @@ const amountDefs = new WeakSet<object>();
 export const Amount = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,12})(\.[0-9]{1,6})?$/)
-  .meta({ id: 'Amount', description: 'A non-negative decimal string in the major unit with at most six decimals, e.g. "5.00" or "0.000001". A JSON number is refused with invalid_amount.', examples: ['5.00'] });
+  .meta({
+    id: 'Amount',
+    description:
+      'A non-negative decimal string in the major unit with at most six decimals, e.g. "5.00" or "0.000001". A JSON number is refused with invalid_amount.',
+    examples: ['5.00'],
+  });
 amountDefs.add(Amount._zod.def);
 
 /** A month, YYYY-MM. */
@@ -211,14 +216,15 @@ function validate(schema: ZodSchema, httpPart: string, data: unknown) {
  * (never stripped). A mismatch is a bug of ours: a 500 outside production; production only serializes.
  */
 export function serializerCompiler(options: { production: boolean }): FastifySerializerCompiler<ZodSchema> {
-  return ({ schema, method, url }) => (data) => {
-    // In production an answer is only serialized: the schemas are checked by every test (and in
-    // development), and a click should not pay for checking its own answer.
-    if (!isZod(schema) || options.production) return JSON.stringify(data);
-    const result = schema.safeParse(data);
-    if (!result.success) {
-      throw new Error(`the answer of ${method} ${url} does not match its schema: ${JSON.stringify(result.error.issues.slice(0, 5))}`);
-    }
-    return JSON.stringify(data);
-  };
+  return ({ schema, method, url }) =>
+    (data) => {
+      // In production an answer is only serialized: the schemas are checked by every test (and in
+      // development), and a click should not pay for checking its own answer.
+      if (!isZod(schema) || options.production) return JSON.stringify(data);
+      const result = schema.safeParse(data);
+      if (!result.success) {
+        throw new Error(`the answer of ${method} ${url} does not match its schema: ${JSON.stringify(result.error.issues.slice(0, 5))}`);
+      }
+      return JSON.stringify(data);
+    };
 }

@@ -8,15 +8,24 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, statementDetails, statementDocument, statementsCsv, updatePeer } from '../settlement/admin.ts';
+import { statementIri } from '../core/iris.ts';
+import {
+  acceptStatement,
+  correctStatement,
+  disputeStatement,
+  listPeers,
+  listStatements,
+  statementDetails,
+  statementDocument,
+  statementsCsv,
+  updatePeer,
+} from '../settlement/admin.ts';
 import { verifySender } from '../settlement/channel.ts';
 import { admitSender, readAdmittedBody } from '../settlement/inbox-gate.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../settlement/netting.ts';
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
 import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
-import { statementIri } from '../core/iris.ts';
-
 
 const Statement = z
   .object({
@@ -43,28 +52,37 @@ const Settlement = z
     debtor: z.enum(['us', 'peer']).nullable(),
     state: z.enum(['open', 'accepted', 'paid', 'settled', 'disputed']),
     reference: z.string().nullable(),
-    covers: z.array(z.string()).meta({ description: 'The periods a payment recorded on this settlement covers: every accepted period with the peer still unpaid (what is not paid carries over); for a paid or settled one, the periods paid together' }),
-    due: Amount.nullable().meta({ description: 'What a payment recorded on this settlement moves (its net and the nets carried in); for a paid or settled one, the payment it was part of' }),
+    covers: z.array(z.string()).meta({
+      description:
+        'The periods a payment recorded on this settlement covers: every accepted period with the peer still unpaid (what is not paid carries over); for a paid or settled one, the periods paid together',
+    }),
+    due: Amount.nullable().meta({
+      description: 'What a payment recorded on this settlement moves (its net and the nets carried in); for a paid or settled one, the payment it was part of',
+    }),
     due_debtor: z.enum(['us', 'peer']).nullable(),
     paid_with: z.string().nullable().meta({ description: 'The period of the settlement whose payment covered this one' }),
   })
   .meta({ id: 'Settlement', description: 'One peer and period: what each side owes, the net and who pays it; unpaid nets carry into later periods.' });
 
-const Peer = z.object({
-  origin: z.string(),
-  actor: z.string(),
-  state: z.enum(['trusted', 'pending', 'blocked']).describe('trusted: its statements credit creators here; pending: kept and reconciled, crediting nobody; blocked: refused'),
-  blocked: z.boolean(),
-  credit_line: Amount,
-  owe_limit: Amount.nullable(),
-  balance: z.string().describe('positive: this instance owes the peer; negative: the peer owes us'),
-  pending: z.string(),
-  claimed: z.string(),
-  awaiting: z.string(),
-  statements: z.number().int(),
-  software: z.string().nullable(),
-  first_seen: z.string().nullable(),
-}).meta({ id: 'Peer' });
+const Peer = z
+  .object({
+    origin: z.string(),
+    actor: z.string(),
+    state: z
+      .enum(['trusted', 'pending', 'blocked'])
+      .describe('trusted: its statements credit creators here; pending: kept and reconciled, crediting nobody; blocked: refused'),
+    blocked: z.boolean(),
+    credit_line: Amount,
+    owe_limit: Amount.nullable(),
+    balance: z.string().describe('positive: this instance owes the peer; negative: the peer owes us'),
+    pending: z.string(),
+    claimed: z.string(),
+    awaiting: z.string(),
+    statements: z.number().int(),
+    software: z.string().nullable(),
+    first_seen: z.string().nullable(),
+  })
+  .meta({ id: 'Peer' });
 
 function toFetchRequest(ctx: Context, request: FastifyRequest, body?: Buffer): Request {
   const headers = new Headers();
@@ -98,7 +116,12 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
     channel.get<{ Params: { id: string } }>('/settlement/statements/:id', async (request, reply) => {
       const sender = await verifySender(ctx, toFetchRequest(ctx, request));
       const id = statementIri(ctx.config.origin, request.params.id);
-      const row = await ctx.db.selectFrom('statements').select(['document', 'peer_origin']).where('id', '=', id).where('direction', '=', 'out').executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('statements')
+        .select(['document', 'peer_origin'])
+        .where('id', '=', id)
+        .where('direction', '=', 'out')
+        .executeTakeFirst();
       if (!row || row.peer_origin !== sender.origin) throw new AppError('not_found', 'no such statement for your instance');
       return reply.type('application/json').send(row.document);
     });
@@ -109,93 +132,192 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   const Params = z.object({ id: z.string().min(1).max(500) });
   const tags = ['settlement'];
 
-  api.get('/api/v1/admin/statements', {
-    schema: {
-      tags, summary: 'Statements issued and received; CSV (one row per line) with ?format=csv', security: route.admin,
-      querystring: z.object({ direction: z.enum(['in', 'out']).optional(), period: Period.optional(), peer: z.string().optional(), format: z.enum(['json', 'csv']).optional() }),
-      response: { 200: z.union([z.object({ items: z.array(Statement) }), z.string()]), ...errors(400, 401, 403) },
+  api.get(
+    '/api/v1/admin/statements',
+    {
+      schema: {
+        tags,
+        summary: 'Statements issued and received; CSV (one row per line) with ?format=csv',
+        security: route.admin,
+        querystring: z.object({
+          direction: z.enum(['in', 'out']).optional(),
+          period: Period.optional(),
+          peer: z.string().optional(),
+          format: z.enum(['json', 'csv']).optional(),
+        }),
+        response: { 200: z.union([z.object({ items: z.array(Statement) }), z.string()]), ...errors(400, 401, 403) },
+      },
+      preValidation: admin,
     },
-    preValidation: admin,
-  }, async (request, reply) => {
-    const { format, ...filter } = request.query;
-    if (format === 'csv') {
-      const [header, ...rows] = await statementsCsv(ctx, filter);
-      return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
-    }
-    return { items: await listStatements(ctx, filter) };
-  });
-
-  api.get('/api/v1/admin/statements/:id', {
-    schema: {
-      tags, summary: 'The signed statement document, byte for byte as issued or received ({id}: its uuid, or its IRI URL-encoded); ?view=details for its state',
-      security: route.admin, params: Params, querystring: z.object({ view: z.enum(['document', 'details']).optional() }),
-      response: { 200: z.unknown(), ...errors(401, 403, 404) },
+    async (request, reply) => {
+      const { format, ...filter } = request.query;
+      if (format === 'csv') {
+        const [header, ...rows] = await statementsCsv(ctx, filter);
+        return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
+      }
+      return { items: await listStatements(ctx, filter) };
     },
-    preValidation: admin,
-  }, async (request, reply) => {
-    if (request.query.view === 'details') return statementDetails(ctx, request.params.id);
-    return reply.type('application/json').send(await statementDocument(ctx, request.params.id));
-  });
+  );
 
-  api.post('/api/v1/admin/statements/:id/accept', {
-    schema: { tags, summary: 'Accept a received statement: its creators are credited', security: route.admin, params: Params, response: { 200: Statement, ...errors(401, 403, 404, 409) } },
-    preValidation: admin,
-  }, async (request) => acceptStatement(ctx, request.params.id));
-
-  api.post('/api/v1/admin/statements/:id/dispute', {
-    schema: {
-      tags, summary: 'Dispute a received statement line by line; the reasons go to the issuer', security: route.admin, params: Params,
-      body: z.object({ lines: z.array(z.object({ n: z.number().int().min(0), reason: z.string().min(1).max(500) })).min(1).max(10_000) }),
-      response: { 200: Statement, ...errors(400, 401, 403, 404, 409) },
+  api.get(
+    '/api/v1/admin/statements/:id',
+    {
+      schema: {
+        tags,
+        summary: 'The signed statement document, byte for byte as issued or received ({id}: its uuid, or its IRI URL-encoded); ?view=details for its state',
+        security: route.admin,
+        params: Params,
+        querystring: z.object({ view: z.enum(['document', 'details']).optional() }),
+        response: { 200: z.unknown(), ...errors(401, 403, 404) },
+      },
+      preValidation: admin,
     },
-    preValidation: admin,
-  }, async (request) => disputeStatement(ctx, request.params.id, request.body.lines));
-
-  api.post('/api/v1/admin/statements/:id/correct', {
-    schema: { tags, summary: 'Correct a statement the peer disputed: its Likes are sent again and the next statement restates the period', security: route.admin, params: Params, response: { 200: Statement, ...errors(400, 401, 403, 404) } },
-    preValidation: admin,
-  }, async (request) => correctStatement(ctx, request.params.id));
-
-  api.get('/api/v1/admin/settlements', {
-    schema: {
-      tags, summary: 'Settlements per peer and period, with the net and its state; CSV with ?format=csv', security: route.admin,
-      querystring: z.object({ peer: z.string().optional(), period: Period.optional(), format: z.enum(['json', 'csv']).optional() }),
-      response: { 200: z.union([z.object({ items: z.array(Settlement) }), z.string()]), ...errors(400, 401, 403) },
+    async (request, reply) => {
+      if (request.query.view === 'details') return statementDetails(ctx, request.params.id);
+      return reply.type('application/json').send(await statementDocument(ctx, request.params.id));
     },
-    preValidation: admin,
-  }, async (request, reply) => {
-    const { format, ...filter } = request.query;
-    if (format === 'csv') {
-      const [header, ...rows] = await settlementsCsv(ctx, filter);
-      return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
-    }
-    return { items: await listSettlements(ctx, filter) };
-  });
+  );
 
-  api.post('/api/v1/admin/settlements/:id/paid', {
-    schema: { tags, summary: 'The debtor records that it paid the net, with the reference', security: route.admin, params: Params, body: z.object({ reference: z.string().min(1).max(200) }), response: { 200: Settlement, ...errors(400, 401, 403, 404, 409) } },
-    preValidation: admin,
-  }, async (request) => markPaid(ctx, request.params.id, request.body.reference));
-
-  api.post('/api/v1/admin/settlements/:id/confirm', {
-    schema: { tags, summary: 'The creditor confirms receipt: settled on both sides', security: route.admin, params: Params, response: { 200: Settlement, ...errors(401, 403, 404, 409) } },
-    preValidation: admin,
-  }, async (request) => confirmReceived(ctx, request.params.id));
-
-  api.get('/api/v1/admin/peers', {
-    schema: { tags, summary: 'The instances this one settles with, what is owed either way, and their limits', security: route.admin, response: { 200: z.object({ items: z.array(Peer) }), ...errors(401, 403) } },
-    preValidation: admin,
-  }, async () => ({ items: await listPeers(ctx) }));
-
-  api.put('/api/v1/admin/peers', {
-    schema: {
-      tags, summary: 'Trust, block or leave pending a peer, set its credit line, or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)', security: route.admin,
-      body: z.object({ peer: z.string().min(1).max(300), state: z.enum(['trusted', 'pending', 'blocked']).optional(), blocked: z.boolean().optional(), credit_line: Amount.optional(), owe_limit: Amount.nullable().optional() }),
-      response: { 200: Peer, ...errors(400, 401, 403, 422) },
+  api.post(
+    '/api/v1/admin/statements/:id/accept',
+    {
+      schema: {
+        tags,
+        summary: 'Accept a received statement: its creators are credited',
+        security: route.admin,
+        params: Params,
+        response: { 200: Statement, ...errors(401, 403, 404, 409) },
+      },
+      preValidation: admin,
     },
-    preValidation: admin,
-  }, async (request) => {
-    const { peer, ...change } = request.body;
-    return (await updatePeer(ctx, peer, change)) as z.infer<typeof Peer>;
-  });
+    async (request) => acceptStatement(ctx, request.params.id),
+  );
+
+  api.post(
+    '/api/v1/admin/statements/:id/dispute',
+    {
+      schema: {
+        tags,
+        summary: 'Dispute a received statement line by line; the reasons go to the issuer',
+        security: route.admin,
+        params: Params,
+        body: z.object({
+          lines: z
+            .array(z.object({ n: z.number().int().min(0), reason: z.string().min(1).max(500) }))
+            .min(1)
+            .max(10_000),
+        }),
+        response: { 200: Statement, ...errors(400, 401, 403, 404, 409) },
+      },
+      preValidation: admin,
+    },
+    async (request) => disputeStatement(ctx, request.params.id, request.body.lines),
+  );
+
+  api.post(
+    '/api/v1/admin/statements/:id/correct',
+    {
+      schema: {
+        tags,
+        summary: 'Correct a statement the peer disputed: its Likes are sent again and the next statement restates the period',
+        security: route.admin,
+        params: Params,
+        response: { 200: Statement, ...errors(400, 401, 403, 404) },
+      },
+      preValidation: admin,
+    },
+    async (request) => correctStatement(ctx, request.params.id),
+  );
+
+  api.get(
+    '/api/v1/admin/settlements',
+    {
+      schema: {
+        tags,
+        summary: 'Settlements per peer and period, with the net and its state; CSV with ?format=csv',
+        security: route.admin,
+        querystring: z.object({ peer: z.string().optional(), period: Period.optional(), format: z.enum(['json', 'csv']).optional() }),
+        response: { 200: z.union([z.object({ items: z.array(Settlement) }), z.string()]), ...errors(400, 401, 403) },
+      },
+      preValidation: admin,
+    },
+    async (request, reply) => {
+      const { format, ...filter } = request.query;
+      if (format === 'csv') {
+        const [header, ...rows] = await settlementsCsv(ctx, filter);
+        return reply.type('text/csv; charset=utf-8').send(toCsv(header as string[], rows));
+      }
+      return { items: await listSettlements(ctx, filter) };
+    },
+  );
+
+  api.post(
+    '/api/v1/admin/settlements/:id/paid',
+    {
+      schema: {
+        tags,
+        summary: 'The debtor records that it paid the net, with the reference',
+        security: route.admin,
+        params: Params,
+        body: z.object({ reference: z.string().min(1).max(200) }),
+        response: { 200: Settlement, ...errors(400, 401, 403, 404, 409) },
+      },
+      preValidation: admin,
+    },
+    async (request) => markPaid(ctx, request.params.id, request.body.reference),
+  );
+
+  api.post(
+    '/api/v1/admin/settlements/:id/confirm',
+    {
+      schema: {
+        tags,
+        summary: 'The creditor confirms receipt: settled on both sides',
+        security: route.admin,
+        params: Params,
+        response: { 200: Settlement, ...errors(401, 403, 404, 409) },
+      },
+      preValidation: admin,
+    },
+    async (request) => confirmReceived(ctx, request.params.id),
+  );
+
+  api.get(
+    '/api/v1/admin/peers',
+    {
+      schema: {
+        tags,
+        summary: 'The instances this one settles with, what is owed either way, and their limits',
+        security: route.admin,
+        response: { 200: z.object({ items: z.array(Peer) }), ...errors(401, 403) },
+      },
+      preValidation: admin,
+    },
+    async () => ({ items: await listPeers(ctx) }),
+  );
+
+  api.put(
+    '/api/v1/admin/peers',
+    {
+      schema: {
+        tags,
+        summary:
+          'Trust, block or leave pending a peer, set its credit line, or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)',
+        security: route.admin,
+        body: z.object({
+          peer: z.string().min(1).max(300),
+          state: z.enum(['trusted', 'pending', 'blocked']).optional(),
+          blocked: z.boolean().optional(),
+          credit_line: Amount.optional(),
+          owe_limit: Amount.nullable().optional(),
+        }),
+        response: { 200: Peer, ...errors(400, 401, 403, 422) },
+      },
+      preValidation: admin,
+    },
+    async (request) => {
+      const { peer, ...change } = request.body;
+      return (await updatePeer(ctx, peer, change)) as z.infer<typeof Peer>;
+    },
+  );
 }

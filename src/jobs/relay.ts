@@ -34,10 +34,7 @@ import type { Context } from '../context.ts';
 export type Attempt = { ok: true; status?: string } | { ok: false; status: string };
 
 /** What the relay decided after an attempt (`attempts` counts this one). */
-export type Outcome =
-  | { kind: 'done'; attempts: number }
-  | { kind: 'retry'; attempts: number; at: Date }
-  | { kind: 'failed'; attempts: number };
+export type Outcome = { kind: 'done'; attempts: number } | { kind: 'retry'; attempts: number; at: Date } | { kind: 'failed'; attempts: number };
 
 export interface RetrySchedule {
   /** The column of the row's due time (instance clock). */
@@ -87,9 +84,7 @@ type Result = 'done' | 'retry' | 'failed' | 'kept';
 function claimSql(spec: RelaySpec<{ id: unknown }>, now: Date) {
   const table = sql.table(spec.table);
   const schedule = spec.schedule;
-  const due = schedule
-    ? sql`AND (${sql.ref(`r.${schedule.attemptsColumn}`)} = 0 OR ${sql.ref(`r.${schedule.dueColumn}`)} <= ${now})`
-    : sql``;
+  const due = schedule ? sql`AND (${sql.ref(`r.${schedule.attemptsColumn}`)} = 0 OR ${sql.ref(`r.${schedule.dueColumn}`)} <= ${now})` : sql``;
   const inTurn = spec.group
     ? sql`AND NOT EXISTS (SELECT 1 FROM ${table} e WHERE ${sql.ref(`e.${spec.group}`)} = ${sql.ref(`r.${spec.group}`)}
                             AND (${sql.raw(spec.pending('e'))}) AND e.id < r.id)`

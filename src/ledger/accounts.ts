@@ -3,8 +3,8 @@
  * one per purpose, created on first use. Account codes are stable names ("wallet:42", "fees").
  */
 import { sql, type Transaction } from 'kysely';
-import type { AccountType, DB } from '../db/schema.ts';
 import type { Database } from '../db/database.ts';
+import type { AccountType, DB } from '../db/schema.ts';
 
 export type Executor = Database | Transaction<DB>;
 

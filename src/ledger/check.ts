@@ -136,7 +136,7 @@ const CHECKS: Check[] = [
   },
   {
     name: 'card_deposits_match_topups',
-    why: "a credited card top-up without its deposit, or with a deposit of another amount or into another wallet",
+    why: 'a credited card top-up without its deposit, or with a deposit of another amount or into another wallet',
     query: () => sql`
       SELECT c.id, c.credited, t.amount AS deposited
       FROM card_topups c
@@ -178,7 +178,7 @@ const CHECKS: Check[] = [
   },
   {
     name: 'cleared_credits_reached_wallets',
-    why: 'a credit marked spendable whose money did not move from its pending account to its creator\'s wallet',
+    why: "a credit marked spendable whose money did not move from its pending account to its creator's wallet",
     query: () => sql`
       SELECT pc.id, pc.amount, t.amount AS cleared FROM pending_credits pc
       LEFT JOIN transfers t ON t.idempotency_key = 'pending:' || pc.id || ':clear'
@@ -230,7 +230,12 @@ function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
 export class LedgerOutOfBalance extends Error {
   readonly result: LedgerCheck;
   constructor(result: LedgerCheck) {
-    super(`ledger self-check failed: ${result.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
+    super(
+      `ledger self-check failed: ${result.checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
     this.name = 'LedgerOutOfBalance';
     this.result = result;
   }

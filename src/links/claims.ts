@@ -18,12 +18,12 @@
  * thing of ours: flattrs/incoming.ts finds the thing it is here.
  */
 import type { Context } from '../context.ts';
+import { parseIriOf } from '../core/iris.ts';
 import { addMonths, periodOf } from '../core/period.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import type { ActorRecord, LookupOptions } from '../ports.ts';
 import { rememberActor } from '../things/discover.ts';
 import { startWorker, type Worker } from '../worker.ts';
-import { parseIriOf } from '../core/iris.ts';
 
 /** At most this many `alsoKnownAs` entries of one account are followed. */
 const MAX_ALIASES = 5;
@@ -31,9 +31,7 @@ const MAX_ALIASES = 5;
 /** Lookups signed as the instance actor (servers in authorized-fetch mode answer only so). */
 export const SIGNED: LookupOptions = { signing: 'always' };
 
-export type Claim =
-  | { kind: 'local'; memberId: bigint; actorIri: string }
-  | { kind: 'remote'; actor: ActorRecord; actorIri: string };
+export type Claim = { kind: 'local'; memberId: bigint; actorIri: string } | { kind: 'remote'; actor: ActorRecord; actorIri: string };
 
 /** The member of this instance whose actor an IRI is, or undefined. */
 export async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint; username: string } | undefined> {
@@ -52,7 +50,13 @@ export async function localMember(ctx: Context, iri: URL): Promise<{ id: bigint;
 export async function findClaim(ctx: Context, owner: ActorRecord, options?: LookupOptions): Promise<Claim | null> {
   const ownerIri = new URL(owner.iri);
   const candidates = (await ctx.directory.pointers(owner, options))
-    .map((p) => { try { return new URL(p); } catch { return null; } })
+    .map((p) => {
+      try {
+        return new URL(p);
+      } catch {
+        return null;
+      }
+    })
     .filter((u): u is URL => u !== null && (u.protocol === 'https:' || u.protocol === 'http:') && u.origin !== ownerIri.origin)
     .slice(0, MAX_ALIASES);
   if (candidates.length === 0) return null;
@@ -96,17 +100,28 @@ export async function recordClaim(ctx: Context, actorId: bigint, claim: Claim | 
     await trx.updateTable('remote_actors').set({ claimed_by: claimedBy, claimed_member_id: member }).where('id', '=', actorId).execute();
     if (member !== null) {
       // The account's things (and those an earlier claimer held) are the member's now.
-      await trx.updateTable('things')
+      await trx
+        .updateTable('things')
         .set({ owner_member_id: member, owner_actor_id: null, author_actor_id: actorId, verified: true })
         .where((eb) => eb.or([eb('owner_actor_id', '=', actorId), eb('author_actor_id', '=', actorId)]))
         .execute();
-      await trx.updateTable('member_links').set({ state: 'verified', verified_at: ctx.clock.now() })
-        .where('member_id', '=', member).where('actor_iri', '=', before.iri).where('state', '=', 'pending')
-        .where((eb) => eb.not(eb.exists(eb.selectFrom('member_links as other').select('other.id')
-          .where('other.actor_iri', '=', before.iri).where('other.state', '=', 'verified'))))
+      await trx
+        .updateTable('member_links')
+        .set({ state: 'verified', verified_at: ctx.clock.now() })
+        .where('member_id', '=', member)
+        .where('actor_iri', '=', before.iri)
+        .where('state', '=', 'pending')
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb.selectFrom('member_links as other').select('other.id').where('other.actor_iri', '=', before.iri).where('other.state', '=', 'verified'),
+            ),
+          ),
+        )
         .execute();
     } else if (before.claimed_member_id !== null) {
-      await trx.updateTable('things')
+      await trx
+        .updateTable('things')
         .set({ owner_member_id: null, owner_actor_id: actorId, author_actor_id: null })
         .where('author_actor_id', '=', actorId)
         .execute();
@@ -137,15 +152,25 @@ export async function refreshClaims(ctx: Context, limit = 200, after = 0n): Prom
     .selectFrom('remote_actors')
     .select(['id', 'iri', 'claimed_by', 'claimed_member_id'])
     .where('id', '>', after)
-    .where((eb) => eb.or([
-      eb('claimed_by', 'is not', null),
-      eb('claimed_member_id', 'is not', null),
-      eb('id', 'in', eb.selectFrom('unclaimed').select('actor_id').where('state', '=', 'held')),
-      // owners of things flattred in this or last month: their shares are split at the next close
-      eb('id', 'in', eb.selectFrom('things').innerJoin('flattrs', 'flattrs.thing_id', 'things.id')
-        .select('things.owner_actor_id').where('things.owner_actor_id', 'is not', null)
-        .where('flattrs.withdrawn_at', 'is', null).where('flattrs.period', '>=', since)),
-    ]))
+    .where((eb) =>
+      eb.or([
+        eb('claimed_by', 'is not', null),
+        eb('claimed_member_id', 'is not', null),
+        eb('id', 'in', eb.selectFrom('unclaimed').select('actor_id').where('state', '=', 'held')),
+        // owners of things flattred in this or last month: their shares are split at the next close
+        eb(
+          'id',
+          'in',
+          eb
+            .selectFrom('things')
+            .innerJoin('flattrs', 'flattrs.thing_id', 'things.id')
+            .select('things.owner_actor_id')
+            .where('things.owner_actor_id', 'is not', null)
+            .where('flattrs.withdrawn_at', 'is', null)
+            .where('flattrs.period', '>=', since),
+        ),
+      ]),
+    )
     .orderBy('id')
     .limit(limit)
     .execute();

@@ -65,7 +65,11 @@ export async function addLink(ctx: Context, caller: Caller, accountInput: unknow
   if (iri.origin === new URL(ctx.config.origin).origin) {
     throw new AppError('invalid_request', 'that is an account on this instance; link an account elsewhere in the fediverse', { field: 'account' });
   }
-  const count = await ctx.db.selectFrom('member_links').select((eb) => eb.fn.countAll<number>().as('n')).where('member_id', '=', caller.id).executeTakeFirstOrThrow();
+  const count = await ctx.db
+    .selectFrom('member_links')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('member_id', '=', caller.id)
+    .executeTakeFirstOrThrow();
   if (Number(count.n) >= MAX_LINKS) throw new AppError('invalid_request', `you can link at most ${MAX_LINKS} accounts`, { field: 'account' });
   const handle = actor.preferredUsername ? `@${actor.preferredUsername}@${iri.host}` : null;
   await ctx.db
@@ -73,7 +77,12 @@ export async function addLink(ctx: Context, caller: Caller, accountInput: unknow
     .values({ member_id: caller.id, actor_iri: iri.href, handle, state: 'pending', created_at: ctx.clock.now(), verified_at: null })
     .onConflict((oc) => oc.columns(['member_id', 'actor_iri']).doNothing())
     .execute();
-  const row = await ctx.db.selectFrom('member_links').select(COLUMNS).where('member_id', '=', caller.id).where('actor_iri', '=', iri.href).executeTakeFirstOrThrow();
+  const row = await ctx.db
+    .selectFrom('member_links')
+    .select(COLUMNS)
+    .where('member_id', '=', caller.id)
+    .where('actor_iri', '=', iri.href)
+    .executeTakeFirstOrThrow();
   return view(row);
 }
 
@@ -128,7 +137,8 @@ export async function verifyLink(ctx: Context, caller: Caller, id: string): Prom
     try {
       await ctx.db.updateTable('member_links').set({ state: 'verified', verified_at: now }).where('id', '=', row.id).execute();
     } catch (error) {
-      if (isUniqueViolation(error, 'member_links_verified')) throw new AppError('forbidden', 'this account is already linked to another member', { field: 'account' });
+      if (isUniqueViolation(error, 'member_links_verified'))
+        throw new AppError('forbidden', 'this account is already linked to another member', { field: 'account' });
       throw error;
     }
     verified = { ...row, state: 'verified', verified_at: now };
@@ -142,7 +152,12 @@ export async function removeLink(ctx: Context, caller: Caller, id: string): Prom
   const row = await ownLink(ctx, caller, id);
   await ctx.db.deleteFrom('member_links').where('id', '=', row.id).execute();
   // A claim that rested on this link ends: the account's things go back to it.
-  const claimed = await ctx.db.selectFrom('remote_actors').select('id').where('iri', '=', row.actor_iri).where('claimed_member_id', '=', caller.id).executeTakeFirst();
+  const claimed = await ctx.db
+    .selectFrom('remote_actors')
+    .select('id')
+    .where('iri', '=', row.actor_iri)
+    .where('claimed_member_id', '=', caller.id)
+    .executeTakeFirst();
   if (claimed) await recordClaim(ctx, claimed.id, null);
 }
 
@@ -162,4 +177,3 @@ async function findAccount(ctx: Context, account: string): Promise<ActorRecord> 
   }
   return found;
 }
-

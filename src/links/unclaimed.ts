@@ -12,14 +12,14 @@
  * FARTHING_NOTIFY_UNCLAIMED=off decides nothing.
  */
 import { sql } from 'kysely';
-import type { Context } from '../context.ts';
-import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
-import { formatAmount } from '../core/money.ts';
-import { addMonths, type Period, periodEnd, periodOf } from '../core/period.ts';
 import { HOLD_CLOSES } from '../close/stages.ts';
-import type { Executor } from '../ledger/accounts.ts';
+import type { Context } from '../context.ts';
 import { escapeHtml } from '../core/escape-html.ts';
 import { noticeIri, unclaimedIri } from '../core/iris.ts';
+import { formatAmount } from '../core/money.ts';
+import { addMonths, type Period, periodEnd, periodOf } from '../core/period.ts';
+import type { Executor } from '../ledger/accounts.ts';
+import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
 
 export interface UnclaimedItem {
   /** The account's actor IRI. */
@@ -64,7 +64,12 @@ async function unclaimedRows(db: Executor, account?: string, limit = 1000): Prom
 
 function periodsOf(value: string[] | string): string[] {
   // PGlite and node-postgres both parse text[]; a driver that did not would hand '{a,b}'.
-  return Array.isArray(value) ? value : value.replace(/^\{|\}$/g, '').split(',').filter(Boolean);
+  return Array.isArray(value)
+    ? value
+    : value
+        .replace(/^\{|\}$/g, '')
+        .split(',')
+        .filter(Boolean);
 }
 
 export function unclaimedPage(ctx: Context, account: string): string {
@@ -97,7 +102,11 @@ export async function unclaimedFor(ctx: Context, account: string): Promise<Uncla
 
 /** The latest closed period, if any. */
 async function lastClosed(db: Executor): Promise<string | null> {
-  const row = await db.selectFrom('closes').select((eb) => eb.fn.max('period').as('period')).where('stage', '=', 'done').executeTakeFirst();
+  const row = await db
+    .selectFrom('closes')
+    .select((eb) => eb.fn.max('period').as('period'))
+    .where('stage', '=', 'done')
+    .executeTakeFirst();
   return (row?.period as string | null | undefined) ?? null;
 }
 
@@ -128,13 +137,16 @@ export function noticeContent(ctx: Context, kind: 'first' | 'expiring', it: Uncl
   const name = it.handle ?? it.account;
   const user = it.handle ? it.handle.replace(/^@/, '').split('@')[0] : it.account;
   const money = `${it.amount} ${ctx.config.currency}`;
-  const lead = kind === 'first'
-    ? `people on ${host} flattred your posts: ${money} waits for you there`
-    : `last reminder: ${money} from flattrs of your posts still waits for you on ${host}`;
-  return `<p><span class="h-card"><a href="${escapeHtml(it.account)}" class="u-url mention">@<span>${escapeHtml(user ?? name)}</span></a></span> `
-    + `${escapeHtml(lead)}, until the close of ${it.expires}; then it goes to the instance's charity. `
-    + `To receive it, link this account to your profile on any Farthing instance. `
-    + `How: <a href="${escapeHtml(it.page)}">${escapeHtml(it.page)}</a></p>`;
+  const lead =
+    kind === 'first'
+      ? `people on ${host} flattred your posts: ${money} waits for you there`
+      : `last reminder: ${money} from flattrs of your posts still waits for you on ${host}`;
+  return (
+    `<p><span class="h-card"><a href="${escapeHtml(it.account)}" class="u-url mention">@<span>${escapeHtml(user ?? name)}</span></a></span> ` +
+    `${escapeHtml(lead)}, until the close of ${it.expires}; then it goes to the instance's charity. ` +
+    `To receive it, link this account to your profile on any Farthing instance. ` +
+    `How: <a href="${escapeHtml(it.page)}">${escapeHtml(it.page)}</a></p>`
+  );
 }
 
 /**
@@ -152,18 +164,37 @@ export async function noticeUnclaimed(ctx: Context): Promise<number> {
     // The next close after `closed` expires it: the last month to say so.
     const expiringNow = closed !== null && closed >= addMonths(it.expires as Period, -1);
     const sent = await ctx.db.transaction().execute(async (trx) => {
-      const told = await trx.selectFrom('unclaimed_notices').select(['kind', 'month']).where('actor_id', '=', row.actor_id)
-        .where((eb) => eb.or([eb('since', '=', row.since), eb('month', '=', month)])).execute();
+      const told = await trx
+        .selectFrom('unclaimed_notices')
+        .select(['kind', 'month'])
+        .where('actor_id', '=', row.actor_id)
+        .where((eb) => eb.or([eb('since', '=', row.since), eb('month', '=', month)]))
+        .execute();
       if (told.some((n) => n.month === month)) return false;
-      const kind = !told.some((n) => n.kind === 'first' || n.kind === 'expiring') ? 'first' : expiringNow && !told.some((n) => n.kind === 'expiring') ? 'expiring' : null;
+      const kind = !told.some((n) => n.kind === 'first' || n.kind === 'expiring')
+        ? 'first'
+        : expiringNow && !told.some((n) => n.kind === 'expiring')
+          ? 'expiring'
+          : null;
       if (!kind) return false;
-      const notice = await trx.insertInto('unclaimed_notices')
-        .values({ actor_id: row.actor_id, kind, since: row.since, month, amount: row.amount, expires: it.expires, content: noticeContent(ctx, kind, it), created_at: ctx.clock.now() })
+      const notice = await trx
+        .insertInto('unclaimed_notices')
+        .values({
+          actor_id: row.actor_id,
+          kind,
+          since: row.since,
+          month,
+          amount: row.amount,
+          expires: it.expires,
+          content: noticeContent(ctx, kind, it),
+          created_at: ctx.clock.now(),
+        })
         .onConflict((oc) => oc.doNothing())
         .returning('id')
         .executeTakeFirst();
       if (!notice) return false;
-      await trx.insertInto('outbox')
+      await trx
+        .insertInto('outbox')
         .values({ activity_id: noticeIri(ctx.config.origin, notice.id), kind: 'notice', notice_id: notice.id, flattr_id: null, created_at: ctx.clock.now() })
         .execute();
       return true;

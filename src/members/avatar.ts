@@ -51,7 +51,11 @@ export async function processAvatar(bytes: Uint8Array): Promise<Buffer> {
   if (meta.format !== kind) throw new AppError('invalid_image', `the file starts as ${kind.toUpperCase()} but is not one`, { field: 'avatar' });
   const { width, height } = meta;
   if (!width || !height || width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS) {
-    throw new AppError('invalid_image', `the picture is ${width ?? '?'}×${height ?? '?'} pixels; at most ${MAX_PIXELS / 1_000_000} megapixels and ${MAX_SIDE} pixels a side`, { field: 'avatar' });
+    throw new AppError(
+      'invalid_image',
+      `the picture is ${width ?? '?'}×${height ?? '?'} pixels; at most ${MAX_PIXELS / 1_000_000} megapixels and ${MAX_SIDE} pixels a side`,
+      { field: 'avatar' },
+    );
   }
   try {
     return await input()
@@ -117,7 +121,7 @@ export async function generatedAvatar(username: string): Promise<Buffer> {
     for (let x = 0; x < cells; x++) {
       const inner = x > 0 && x < 6 && y > 0 && y < 6;
       const column = x - 1 < 3 ? x - 1 : 4 - (x - 1);
-      const on = inner && ((hash[1 + (y - 1) * 3 + column]! & 1) === 1);
+      const on = inner && (hash[1 + (y - 1) * 3 + column]! & 1) === 1;
       raw.set(on ? [r, g, b] : background, (y * cells + x) * 3);
     }
   }

@@ -6,13 +6,15 @@
  */
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { actorIri } from './service.ts';
+import { escapeHtml } from '../core/escape-html.ts';
 import { avatarIri } from '../core/iris.ts';
+import { actorIri } from './service.ts';
 
 export const DISPLAY_NAME_MAX = 100;
 export const BIO_MAX = 1000;
 
 /** C0 and C1 controls (a bio may keep \n), DEL, and the bidi embeddings, overrides and isolates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these characters are what the rule refuses
 const FORBIDDEN = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
 
 export interface ProfileView {
@@ -34,7 +36,8 @@ export function checkDisplayName(value: unknown): string | null {
   if (text.includes('\n') || FORBIDDEN.test(text)) {
     throw new AppError('invalid_request', 'display_name cannot contain line breaks or control characters', { field: 'display_name' });
   }
-  if ([...text].length > DISPLAY_NAME_MAX) throw new AppError('invalid_request', `display_name must be at most ${DISPLAY_NAME_MAX} characters`, { field: 'display_name' });
+  if ([...text].length > DISPLAY_NAME_MAX)
+    throw new AppError('invalid_request', `display_name must be at most ${DISPLAY_NAME_MAX} characters`, { field: 'display_name' });
   return text === '' ? null : text;
 }
 
@@ -56,7 +59,16 @@ export async function profileOf(ctx: Context, username: string): Promise<(Profil
   const row = await ctx.db
     .selectFrom('members')
     .leftJoin('avatars', 'avatars.member_id', 'members.id')
-    .select(['members.id', 'members.username', 'members.display_name', 'members.bio', 'members.publish_flattrs', 'members.created_at', 'members.listed', 'avatars.digest'])
+    .select([
+      'members.id',
+      'members.username',
+      'members.display_name',
+      'members.bio',
+      'members.publish_flattrs',
+      'members.created_at',
+      'members.listed',
+      'avatars.digest',
+    ])
     .where('members.username', '=', username)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -82,12 +94,17 @@ export async function myProfile(ctx: Context, caller: Caller): Promise<ProfileVi
 }
 
 /** Sets the fields given (undefined leaves a field as it is). */
-export async function updateProfile(ctx: Context, caller: Caller, input: { display_name?: unknown; bio?: unknown; publish_flattrs?: unknown }): Promise<ProfileView> {
+export async function updateProfile(
+  ctx: Context,
+  caller: Caller,
+  input: { display_name?: unknown; bio?: unknown; publish_flattrs?: unknown },
+): Promise<ProfileView> {
   const set: { display_name?: string | null; bio?: string | null; publish_flattrs?: boolean } = {};
   if (input.display_name !== undefined) set.display_name = checkDisplayName(input.display_name);
   if (input.bio !== undefined) set.bio = checkBio(input.bio);
   if (input.publish_flattrs !== undefined) {
-    if (typeof input.publish_flattrs !== 'boolean') throw new AppError('invalid_request', 'publish_flattrs must be true or false', { field: 'publish_flattrs' });
+    if (typeof input.publish_flattrs !== 'boolean')
+      throw new AppError('invalid_request', 'publish_flattrs must be true or false', { field: 'publish_flattrs' });
     set.publish_flattrs = input.publish_flattrs;
   }
   if (Object.keys(set).length > 0) await ctx.db.updateTable('members').set(set).where('id', '=', caller.id).execute();
@@ -97,9 +114,8 @@ export async function updateProfile(ctx: Context, caller: Caller, input: { displ
 /** The bio as the actor's `summary`: escaped HTML, a paragraph per blank-line block, <br> per line. */
 export function bioHtml(bio: string | null): string | null {
   if (!bio) return null;
-  const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
   return bio
     .split(/\n{2,}/)
-    .map((p) => `<p>${escape(p).replace(/\n/g, '<br>')}</p>`)
+    .map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`)
     .join('');
 }

@@ -5,16 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { memberIri } from '../core/iris.ts';
 import { periodOf } from '../core/period.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { getSetting, setSetting } from '../db/settings.ts';
 import { ensureAccount, walletCode } from '../ledger/accounts.ts';
+import { scopesForRole } from '../oauth/scopes.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { checkPassword, checkUsername, USERNAME_PATTERN } from './rules.ts';
 import { beginPasswordAttempt } from './sign-in-limits.ts';
 import { issueToken } from './tokens.ts';
-import { scopesForRole } from '../oauth/scopes.ts';
-import { memberIri } from '../core/iris.ts';
 
 export interface RegisterInput {
   username: unknown;
@@ -128,12 +128,19 @@ export async function createInvite(ctx: Context, caller: Caller | null): Promise
     if (caller && caller.role !== 'admin') {
       // The member row lock makes concurrent requests count one after the other.
       await trx.selectFrom('members').select('id').where('id', '=', caller.id).forUpdate().execute();
-      const made = await trx.selectFrom('invites').select((eb) => eb.fn.countAll<bigint>().as('n')).where('created_by', '=', caller.id).executeTakeFirstOrThrow();
+      const made = await trx
+        .selectFrom('invites')
+        .select((eb) => eb.fn.countAll<bigint>().as('n'))
+        .where('created_by', '=', caller.id)
+        .executeTakeFirstOrThrow();
       if (Number(made.n) >= ctx.config.invitesPerMember) {
         throw new AppError('invite_limit', `members can make ${ctx.config.invitesPerMember} invites; you have made them all`);
       }
     }
-    await trx.insertInto('invites').values({ code, created_by: caller?.id ?? null, created_at: now, used_by: null, used_at: null }).execute();
+    await trx
+      .insertInto('invites')
+      .values({ code, created_by: caller?.id ?? null, created_at: now, used_by: null, used_at: null })
+      .execute();
   });
   return code;
 }

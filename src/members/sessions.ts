@@ -77,7 +77,10 @@ export async function revokeTokenOf(ctx: Context, caller: Caller, id: unknown): 
     .returning('secret_hash')
     .execute();
   if (rows.length === 0) throw new AppError('not_found', 'no such token: it is not yours, or it is revoked already', { field: 'id' });
-  forgetTokens(ctx, rows.map((r) => r.secret_hash));
+  forgetTokens(
+    ctx,
+    rows.map((r) => r.secret_hash),
+  );
 }
 
 /** Revokes every token of the member but `keep`, and every OAuth code not yet exchanged. */
@@ -95,7 +98,12 @@ async function revokeAllBut(ctx: Context, trx: Executor, memberId: bigint, keep:
  * sign-in, limited the same way); every other session and token is revoked, the calling one kept.
  * Apps cannot: an OAuth token is refused whatever its scopes.
  */
-export async function changePassword(ctx: Context, caller: Caller, input: { current: unknown; new: unknown }, address: string | undefined): Promise<{ revoked: number }> {
+export async function changePassword(
+  ctx: Context,
+  caller: Caller,
+  input: { current: unknown; new: unknown },
+  address: string | undefined,
+): Promise<{ revoked: number }> {
   if (caller.viaApp) throw new AppError('forbidden', 'an app cannot change the password: use a session or a token made with the password');
   const next = checkPasswordField(input.new, 'new');
   const current = typeof input.current === 'string' ? input.current.slice(0, 256) : '';

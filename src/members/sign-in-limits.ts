@@ -86,7 +86,11 @@ function windowsOf(ctx: Context): AttemptWindows {
 export function addressKey(ip: string): string {
   try {
     const parsed = ipaddr.process(ip);
-    if (parsed.kind() === 'ipv6') return `ip:${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+    if (parsed.kind() === 'ipv6')
+      return `ip:${(parsed as ipaddr.IPv6).parts
+        .slice(0, 4)
+        .map((p) => p.toString(16))
+        .join(':')}::/64`;
     return `ip:${parsed.toString()}`;
   } catch {
     return `ip:${ip.slice(0, 100)}`;

@@ -3,7 +3,7 @@
  * SHA-256 is stored, so a leaked database does not leak working tokens.
  */
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto';
-import type { Context, Caller } from '../context.ts';
+import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { scopesForRole } from '../oauth/scopes.ts';
 
@@ -26,7 +26,13 @@ export async function issueToken(ctx: Context, memberId: bigint, kind: 'api' | '
 }
 
 /** issueToken, also answering the row's id (an OAuth code remembers the token it made). */
-export async function issueTokenRow(ctx: Context, memberId: bigint, kind: 'api' | 'session', ttlMs?: number, grant?: TokenGrant): Promise<{ secret: string; id: bigint }> {
+export async function issueTokenRow(
+  ctx: Context,
+  memberId: bigint,
+  kind: 'api' | 'session',
+  ttlMs?: number,
+  grant?: TokenGrant,
+): Promise<{ secret: string; id: bigint }> {
   const secret = newSecret(kind === 'api' ? 'fth' : 'fts');
   const now = ctx.clock.now();
   const row = await ctx.db
@@ -92,15 +98,31 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
   const cache = cacheOf(ctx);
   const cached = cache.get(key);
   const now = ctx.clock.now();
-  if (cached && cached.cachedUntil > performance.now() && !(cached.endsAt && cached.endsAt <= now) && now.getTime() - cached.lastUsedAt.getTime() < LAST_USED_STEP_MS) {
+  if (
+    cached &&
+    cached.cachedUntil > performance.now() &&
+    !(cached.endsAt && cached.endsAt <= now) &&
+    now.getTime() - cached.lastUsedAt.getTime() < LAST_USED_STEP_MS
+  ) {
     return cached.caller;
   }
   const row = await ctx.db
     .selectFrom('tokens')
     .innerJoin('members', 'members.id', 'tokens.member_id')
     .innerJoin('accounts', 'accounts.member_id', 'members.id')
-    .select(['members.id', 'members.username', 'members.role', 'accounts.id as wallet_id', 'tokens.id as token_id', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.scopes',
-      'tokens.app_id', 'tokens.created_at', 'tokens.last_used_at'])
+    .select([
+      'members.id',
+      'members.username',
+      'members.role',
+      'accounts.id as wallet_id',
+      'tokens.id as token_id',
+      'tokens.expires_at',
+      'tokens.revoked_at',
+      'tokens.scopes',
+      'tokens.app_id',
+      'tokens.created_at',
+      'tokens.last_used_at',
+    ])
     .where('tokens.secret_hash', '=', Buffer.from(tokenHash, 'base64'))
     .where('tokens.kind', '=', kind)
     .executeTakeFirst();
@@ -117,7 +139,16 @@ export async function authenticateToken(ctx: Context, secret: string, kind: 'api
   // A token's scopes never exceed the role's now (an admin who is no longer one loses `admin`).
   const roleScopes = scopesForRole(row.role);
   const scopes = row.scopes === null ? roleScopes : row.scopes.split(' ').filter((s) => (roleScopes as readonly string[]).includes(s));
-  const caller: Caller = { id: row.id, username: row.username, role: row.role, walletId: row.wallet_id, scopes, tokenHash, tokenId: row.token_id, viaApp: row.app_id !== null };
+  const caller: Caller = {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    walletId: row.wallet_id,
+    scopes,
+    tokenHash,
+    tokenId: row.token_id,
+    viaApp: row.app_id !== null,
+  };
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(key, { caller, endsAt: tokenEndsAt(ctx, { ...row, last_used_at: lastUsedAt }), lastUsedAt, cachedUntil: performance.now() + CACHE_MS });
   return caller;

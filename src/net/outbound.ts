@@ -16,8 +16,9 @@
  *
  * Fedify's own lookups (actors, objects, WebFinger over https) keep Fedify's own check.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
+
 import type { LookupAddress, LookupOptions } from 'node:dns';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Context } from '../context.ts';

@@ -60,7 +60,8 @@ export function checkRedirectUri(uri: string): string {
     throw new AppError('invalid_request', `redirect_uris: '${uri.slice(0, 100)}' is not an absolute URI`, { field: 'redirect_uris' });
   }
   if (uri.includes('#')) throw new AppError('invalid_request', 'redirect_uris: a redirect URI must not have a fragment', { field: 'redirect_uris' });
-  if (REFUSED_SCHEMES.has(url.protocol)) throw new AppError('invalid_request', `redirect_uris: the scheme ${url.protocol} is not allowed`, { field: 'redirect_uris' });
+  if (REFUSED_SCHEMES.has(url.protocol))
+    throw new AppError('invalid_request', `redirect_uris: the scheme ${url.protocol} is not allowed`, { field: 'redirect_uris' });
   if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.hostname) {
     throw new AppError('invalid_request', 'redirect_uris: an http(s) redirect URI needs a host', { field: 'redirect_uris' });
   }
@@ -80,7 +81,8 @@ export async function registerApp(ctx: Context, input: Record<string, unknown>):
   }
   if (uris.length === 0) throw new AppError('invalid_request', 'redirect_uris is required', { field: 'redirect_uris' });
   if (uris.length > MAX_REDIRECT_URIS) throw new AppError('invalid_request', `at most ${MAX_REDIRECT_URIS} redirect URIs`, { field: 'redirect_uris' });
-  if (uris.some((u) => u.length > 2000)) throw new AppError('invalid_request', 'redirect_uris: a URI is longer than 2000 characters', { field: 'redirect_uris' });
+  if (uris.some((u) => u.length > 2000))
+    throw new AppError('invalid_request', 'redirect_uris: a URI is longer than 2000 characters', { field: 'redirect_uris' });
   // Mastodon's default scope is read.
   const scopes = parseScopes(input.scopes ?? input.scope, ['read']);
 

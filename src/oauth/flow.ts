@@ -12,7 +12,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Caller, Context } from '../context.ts';
 import { isAppError } from '../core/errors.ts';
 import { forgetTokens, hashSecret, issueTokenRow } from '../members/tokens.ts';
-import { type OAuthApp, findApp } from './apps.ts';
+import { findApp, type OAuthApp } from './apps.ts';
 import { OAuthError, UnsafeRedirectError } from './errors.ts';
 import { parseScopes, type Scope, scopesForRole } from './scopes.ts';
 
@@ -65,7 +65,8 @@ export async function checkAuthorizationRequest(
   const challenge = one(query.code_challenge);
   if (!challenge) return fail(new OAuthError('invalid_request', 'code_challenge is required (PKCE with S256)'));
   if (method !== 'S256') return fail(new OAuthError('invalid_request', 'code_challenge_method must be S256 (plain is not supported)'));
-  if (!CHALLENGE.test(challenge)) return fail(new OAuthError('invalid_request', 'code_challenge must be the base64url SHA-256 of the verifier (43 characters)'));
+  if (!CHALLENGE.test(challenge))
+    return fail(new OAuthError('invalid_request', 'code_challenge must be the base64url SHA-256 of the verifier (43 characters)'));
   let scopes: Scope[];
   try {
     scopes = parseScopes(query.scope, app.scopes);
@@ -144,24 +145,27 @@ export async function exchangeCode(
   // The transaction commits the code's use even when the exchange is refused; the refusal is
   // thrown after it.
   const outcome = await ctx.db.transaction().execute(async (trx): Promise<{ answer: TokenAnswer } | { error: OAuthError; revoked?: Uint8Array[] }> => {
-    const row = await trx
-      .selectFrom('oauth_codes')
-      .selectAll()
-      .where('code_hash', '=', hashSecret(code))
-      .forUpdate()
-      .executeTakeFirst();
+    const row = await trx.selectFrom('oauth_codes').selectAll().where('code_hash', '=', hashSecret(code)).forUpdate().executeTakeFirst();
     const invalid = (why: string) => ({ error: new OAuthError('invalid_grant', why) });
     if (!row || row.app_id !== app.id) return invalid('the code is not valid for this client');
     if (row.used_at) {
-      const revoked = row.token_id === null
-        ? []
-        : await trx.updateTable('tokens').set({ revoked_at: now }).where('id', '=', row.token_id).where('revoked_at', 'is', null).returning('secret_hash').execute();
+      const revoked =
+        row.token_id === null
+          ? []
+          : await trx
+              .updateTable('tokens')
+              .set({ revoked_at: now })
+              .where('id', '=', row.token_id)
+              .where('revoked_at', 'is', null)
+              .returning('secret_hash')
+              .execute();
       return { ...invalid('the code was already used; the token it made is revoked'), revoked: revoked.map((r) => r.secret_hash) };
     }
     await trx.updateTable('oauth_codes').set({ used_at: now }).where('id', '=', row.id).execute();
     if (row.expires_at <= now) return invalid('the code has expired (codes live ten minutes)');
     if (params.redirect_uri !== row.redirect_uri) return invalid('redirect_uri differs from the one the code was issued for');
-    if (!VERIFIER.test(verifier) || !sameText(pkceChallenge(verifier), row.code_challenge)) return invalid('the code_verifier does not match the code_challenge');
+    if (!VERIFIER.test(verifier) || !sameText(pkceChallenge(verifier), row.code_challenge))
+      return invalid('the code_verifier does not match the code_challenge');
     const scopes = row.scopes.split(' ').filter(Boolean);
     const token = await issueTokenRow({ ...ctx, db: trx }, row.member_id, 'api', undefined, { scopes, appId: app.id });
     await trx.updateTable('oauth_codes').set({ token_id: token.id }).where('id', '=', row.id).execute();
@@ -186,5 +190,8 @@ export async function revokeAppToken(ctx: Context, app: OAuthApp, token: unknown
     .where('revoked_at', 'is', null)
     .returning('secret_hash')
     .execute();
-  forgetTokens(ctx, revoked.map((r) => r.secret_hash));
+  forgetTokens(
+    ctx,
+    revoked.map((r) => r.secret_hash),
+  );
 }

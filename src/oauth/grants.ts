@@ -43,7 +43,13 @@ export async function revokeApp(ctx: Context, memberId: bigint, appId: unknown):
   const id = BigInt(appId);
   const now = ctx.clock.now();
   const revoked = await ctx.db.transaction().execute(async (trx) => {
-    await trx.updateTable('oauth_codes').set({ used_at: now }).where('member_id', '=', memberId).where('app_id', '=', id).where('used_at', 'is', null).execute();
+    await trx
+      .updateTable('oauth_codes')
+      .set({ used_at: now })
+      .where('member_id', '=', memberId)
+      .where('app_id', '=', id)
+      .where('used_at', 'is', null)
+      .execute();
     return trx
       .updateTable('tokens')
       .set({ revoked_at: now })
@@ -53,6 +59,9 @@ export async function revokeApp(ctx: Context, memberId: bigint, appId: unknown):
       .returning('secret_hash')
       .execute();
   });
-  forgetTokens(ctx, revoked.map((r) => r.secret_hash));
+  forgetTokens(
+    ctx,
+    revoked.map((r) => r.secret_hash),
+  );
   if (revoked.length === 0) throw new AppError('not_found', 'this app holds no access to your account');
 }

@@ -19,7 +19,8 @@ export const SCOPE_WORDS: Record<Scope, string> = {
   read: 'See your account, budget, wallet balance, flattrs, earnings, ledger, payouts and invites',
   flattr: 'Flattr things and withdraw flattrs on your behalf (your monthly budget is split among them), and manage your subscriptions',
   things: 'Register things that you own',
-  account: 'Change your monthly budget, ask for payouts from your wallet, top it up by card, make invites, manage webhooks, and change your profile (name, bio, avatar)',
+  account:
+    'Change your monthly budget, ask for payouts from your wallet, top it up by card, make invites, manage webhooks, and change your profile (name, bio, avatar)',
   admin: 'Act as an instance admin: members, deposits, payouts, closes and the ledger',
 };
 

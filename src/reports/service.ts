@@ -3,15 +3,15 @@
  * transfers and the flattrs they received. Reads go straight to queries (no services needed).
  */
 import { sql } from 'kysely';
+import { budgetFor } from '../budgets/service.ts';
 import type { Caller, Context } from '../context.ts';
 import { formatAmount } from '../core/money.ts';
 import { type Period, periodOf } from '../core/period.ts';
-import { budgetFor } from '../budgets/service.ts';
+import { flattrIri } from '../flattrs/service.ts';
 import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { actorIri } from '../members/service.ts';
-import { thingView } from '../things/service.ts';
-import { flattrIri } from '../flattrs/service.ts';
 import { pendingCreditsOf, totalOf } from '../settlement/pending.ts';
+import { thingView } from '../things/service.ts';
 
 export async function me(ctx: Context, caller: Caller) {
   const period = periodOf(ctx.clock.now());
@@ -35,7 +35,14 @@ export async function me(ctx: Context, caller: Caller) {
   };
 }
 
-const thingColumns = ['things.id as thing_id', 'things.url', 'things.title', 'things.owner_member_id', 'owners.username as owner_username', 'things.verified'] as const;
+const thingColumns = [
+  'things.id as thing_id',
+  'things.url',
+  'things.title',
+  'things.owner_member_id',
+  'owners.username as owner_username',
+  'things.verified',
+] as const;
 
 export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
   const rows = await ctx.db
@@ -45,7 +52,15 @@ export async function myFlattrs(ctx: Context, caller: Caller, period: Period) {
     .leftJoin('members as owners', 'owners.id', 'things.owner_member_id')
     .leftJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
     .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
-    .select(['flattrs.id', 'flattrs.created_at', 'shares.gross', ...thingColumns, 'things.uri', 'remote_actors.iri as owner_actor_iri', 'remote_actors.handle as owner_handle'])
+    .select([
+      'flattrs.id',
+      'flattrs.created_at',
+      'shares.gross',
+      ...thingColumns,
+      'things.uri',
+      'remote_actors.iri as owner_actor_iri',
+      'remote_actors.handle as owner_handle',
+    ])
     .where('flattrs.member_id', '=', caller.id)
     .where('flattrs.period', '=', period)
     .where('flattrs.withdrawn_at', 'is', null)
@@ -70,8 +85,7 @@ export async function myEarnings(ctx: Context, caller: Caller, period: Period) {
   const rows = await ctx.db
     .selectFrom('things')
     .innerJoin('members as owners', 'owners.id', 'things.owner_member_id')
-    .innerJoin('flattrs', (join) =>
-      join.onRef('flattrs.thing_id', '=', 'things.id').on('flattrs.period', '=', period).on('flattrs.withdrawn_at', 'is', null))
+    .innerJoin('flattrs', (join) => join.onRef('flattrs.thing_id', '=', 'things.id').on('flattrs.period', '=', period).on('flattrs.withdrawn_at', 'is', null))
     .leftJoin('shares', 'shares.flattr_id', 'flattrs.id')
     .select([
       ...thingColumns,
@@ -91,21 +105,34 @@ export async function myEarnings(ctx: Context, caller: Caller, period: Period) {
   }));
   const total = rows.reduce((sum, r) => sum + r.amount, 0n);
   // Credits from other instances for this month: pending until their settlement, then spendable.
-  const fromPeers = await ctx.db.selectFrom('pending_credits').select(['peer_origin', 'state', (eb) => eb.fn.sum<bigint>('amount').as('amount')])
-    .where('member_id', '=', caller.id).where('period', '=', period).groupBy(['peer_origin', 'state']).orderBy('peer_origin').orderBy('state', 'desc').execute();
+  const fromPeers = await ctx.db
+    .selectFrom('pending_credits')
+    .select(['peer_origin', 'state', (eb) => eb.fn.sum<bigint>('amount').as('amount')])
+    .where('member_id', '=', caller.id)
+    .where('period', '=', period)
+    .groupBy(['peer_origin', 'state'])
+    .orderBy('peer_origin')
+    .orderBy('state', 'desc')
+    .execute();
   return {
     period,
     closed: closed?.stage === 'done',
     total: formatAmount(total),
     items,
-    from_peers: fromPeers.map((r) => ({ peer: r.peer_origin, amount: formatAmount(BigInt(r.amount)), state: r.state === 'pending' ? 'pending' as const : 'spendable' as const })),
+    from_peers: fromPeers.map((r) => ({
+      peer: r.peer_origin,
+      amount: formatAmount(BigInt(r.amount)),
+      state: r.state === 'pending' ? ('pending' as const) : ('spendable' as const),
+    })),
   };
 }
 
 /** The transfers of the member's wallet and of their pending accounts (credits from peers), in a month. */
 export async function myLedger(ctx: Context, caller: Caller, period: Period) {
   const wallet = await walletAccountId(ctx.db, caller.id);
-  const pendingAccounts = (await ctx.db.selectFrom('pending_credits').select('account_id').distinct().where('member_id', '=', caller.id).execute()).map((r) => r.account_id);
+  const pendingAccounts = (await ctx.db.selectFrom('pending_credits').select('account_id').distinct().where('member_id', '=', caller.id).execute()).map(
+    (r) => r.account_id,
+  );
   const mine = [wallet, ...pendingAccounts];
   const rows = await ctx.db
     .selectFrom('transfers')
@@ -120,8 +147,8 @@ export async function myLedger(ctx: Context, caller: Caller, period: Period) {
       id: r.id.toString(),
       kind: r.kind,
       /** wallet: spendable; pending: credits from a peer waiting for their settlement (their clearing shows on the wallet). */
-      account: r.credit_account_id === wallet || r.debit_account_id === wallet ? 'wallet' as const : 'pending' as const,
-      direction: r.credit_account_id === wallet || (r.debit_account_id !== wallet && mine.includes(r.credit_account_id)) ? 'in' as const : 'out' as const,
+      account: r.credit_account_id === wallet || r.debit_account_id === wallet ? ('wallet' as const) : ('pending' as const),
+      direction: r.credit_account_id === wallet || (r.debit_account_id !== wallet && mine.includes(r.credit_account_id)) ? ('in' as const) : ('out' as const),
       amount: formatAmount(r.amount),
       reference: r.reference,
       period: r.period,

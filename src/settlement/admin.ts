@@ -4,24 +4,34 @@
  * peers they settle with (trust, block, a credit line, limit what may be owed). Exports as JSON
  * and CSV.
  */
+
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
 import { AppError } from '../core/errors.ts';
+import { settlementMessageIri, statementPath } from '../core/iris.ts';
 import { formatAmount, parseAmount } from '../core/money.ts';
 import type { Period } from '../core/period.ts';
-import { wakeSettlementRelay } from './channel.ts';
-import { issueTo } from './issue.ts';
 import type { Executor } from '../ledger/accounts.ts';
-import { clearCredits, refreshAndClear } from './pending.ts';
+import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
+import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { issueTo } from './issue.ts';
 import { type PeerState, stateOf } from './peers.ts';
+import { clearCredits, refreshAndClear } from './pending.ts';
 import { acceptIn, type LineReason, reconcile } from './receive.ts';
 import type { SignedStatement } from './statement.ts';
-import { queueMessage, instanceActorIri } from './channel.ts';
-import { randomUUID } from 'node:crypto';
-import { settlementMessageIri, statementPath } from '../core/iris.ts';
 
-type StatementRow = { id: string; direction: 'out' | 'in'; peer_origin: string; sequence: number; period: string; total: bigint; state: 'open' | 'accepted' | 'disputed' | 'superseded'; dispute: unknown; created_at: Date };
+type StatementRow = {
+  id: string;
+  direction: 'out' | 'in';
+  peer_origin: string;
+  sequence: number;
+  period: string;
+  total: bigint;
+  state: 'open' | 'accepted' | 'disputed' | 'superseded';
+  dispute: unknown;
+  created_at: Date;
+};
 
 function statementView(row: StatementRow) {
   return {
@@ -38,7 +48,11 @@ function statementView(row: StatementRow) {
 }
 
 export async function listStatements(ctx: Context, filter: { direction?: 'in' | 'out'; period?: string; peer?: string }) {
-  let query = ctx.db.selectFrom('statements').select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'total', 'state', 'dispute', 'created_at']).orderBy('created_at', 'desc').orderBy('sequence', 'desc');
+  let query = ctx.db
+    .selectFrom('statements')
+    .select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'total', 'state', 'dispute', 'created_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('sequence', 'desc');
   if (filter.direction) query = query.where('direction', '=', filter.direction);
   if (filter.period) query = query.where('period', '=', filter.period);
   if (filter.peer) query = query.where('peer_origin', '=', filter.peer);
@@ -47,7 +61,9 @@ export async function listStatements(ctx: Context, filter: { direction?: 'in' | 
 
 /** A statement by its IRI or by the uuid at its end. */
 async function findStatement(ctx: Context, idOrUuid: string): Promise<StatementRow & { document: string }> {
-  const row = await ctx.db.selectFrom('statements').select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'total', 'state', 'dispute', 'created_at', 'document'])
+  const row = await ctx.db
+    .selectFrom('statements')
+    .select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'total', 'state', 'dispute', 'created_at', 'document'])
     .where((eb) => eb.or([eb('id', '=', idOrUuid), eb('id', 'like', `%${statementPath(idOrUuid.replace(/[%_\\]/g, ''))}`)]))
     .executeTakeFirst();
   if (!row || !/^[0-9a-f-]{36}$|^https?:/i.test(idOrUuid)) throw new AppError('not_found', 'no such statement');
@@ -84,8 +100,19 @@ export async function disputeStatement(ctx: Context, id: string, lines: LineReas
   if (row.state === 'accepted' || row.state === 'superseded') throw new AppError('period_closed', `the statement is ${row.state}`);
   if (lines.length === 0) throw new AppError('invalid_request', 'name at least one line and why', { field: 'lines' });
   await ctx.db.transaction().execute(async (trx) => {
-    await trx.updateTable('statements').set({ state: 'disputed', dispute: JSON.stringify(lines), decided_at: ctx.clock.now() }).where('id', '=', row.id).execute();
-    const message = { type: 'FlattrStatementResponse', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), statement: row.id, outcome: 'disputed', lines };
+    await trx
+      .updateTable('statements')
+      .set({ state: 'disputed', dispute: JSON.stringify(lines), decided_at: ctx.clock.now() })
+      .where('id', '=', row.id)
+      .execute();
+    const message = {
+      type: 'FlattrStatementResponse',
+      id: settlementMessageIri(ctx.config.origin, randomUUID()),
+      issuer: instanceActorIri(ctx.config.origin),
+      statement: row.id,
+      outcome: 'disputed',
+      lines,
+    };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     await refreshAndClear(trx, ctx, row.peer_origin, row.period);
   });
@@ -123,8 +150,19 @@ export async function correctStatement(ctx: Context, id: string) {
  */
 export async function listPeers(ctx: Context, only?: string) {
   const rows = await sql<{
-    origin: string; actor: string | null; blocked: boolean | null; trusted: boolean | null; owe_limit: bigint | null; credit_line: bigint | null;
-    first_seen: Date | null; owed: bigint | null; pending: bigint; claimed: bigint; awaiting: bigint; statements: bigint; software: string | null;
+    origin: string;
+    actor: string | null;
+    blocked: boolean | null;
+    trusted: boolean | null;
+    owe_limit: bigint | null;
+    credit_line: bigint | null;
+    first_seen: Date | null;
+    owed: bigint | null;
+    pending: bigint;
+    claimed: bigint;
+    awaiting: bigint;
+    statements: bigint;
+    software: string | null;
   }>`
     WITH origins AS (
       SELECT origin FROM peers
@@ -208,8 +246,11 @@ export async function updatePeer(ctx: Context, origin: unknown, change: PeerChan
     ...(creditLine !== undefined ? { credit_line: creditLine } : {}),
   };
   await ctx.db.transaction().execute(async (trx) => {
-    await trx.insertInto('peers').values({ origin: url.origin, actor: instanceActorIri(url.origin), created_at: ctx.clock.now(), ...set })
-      .onConflict((oc) => (Object.keys(set).length ? oc.column('origin').doUpdateSet(set) : oc.column('origin').doNothing())).execute();
+    await trx
+      .insertInto('peers')
+      .values({ origin: url.origin, actor: instanceActorIri(url.origin), created_at: ctx.clock.now(), ...set })
+      .onConflict((oc) => (Object.keys(set).length ? oc.column('origin').doUpdateSet(set) : oc.column('origin').doNothing()))
+      .execute();
     if (state === 'trusted') await applyKeptStatements(trx, ctx, url.origin);
     await clearCredits(trx, ctx, url.origin);
   });
@@ -221,8 +262,14 @@ export async function updatePeer(ctx: Context, origin: unknown, change: PeerChan
 async function applyKeptStatements(trx: Executor, ctx: Context, peer: string): Promise<void> {
   if (!ctx.config.settlementAutoAccept) return;
   await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${peer}`}))`.execute(trx);
-  const open = await trx.selectFrom('statements').select(['id', 'period', 'document']).where('direction', '=', 'in').where('peer_origin', '=', peer)
-    .where('state', '=', 'open').orderBy('sequence').execute();
+  const open = await trx
+    .selectFrom('statements')
+    .select(['id', 'period', 'document'])
+    .where('direction', '=', 'in')
+    .where('peer_origin', '=', peer)
+    .where('state', '=', 'open')
+    .orderBy('sequence')
+    .execute();
   for (const row of open) {
     const disputes = await reconcile(trx, ctx, peer, JSON.parse(row.document) as SignedStatement);
     if (disputes.length > 0) continue;
@@ -233,13 +280,30 @@ async function applyKeptStatements(trx: Executor, ctx: Context, peer: string): P
 
 /** CSV of statements (one row per line) or of settlements. */
 export async function statementsCsv(ctx: Context, filter: { period?: string; direction?: 'in' | 'out' }): Promise<string[][]> {
-  let query = ctx.db.selectFrom('statements').select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'state', 'document']).orderBy('peer_origin').orderBy('sequence');
+  let query = ctx.db
+    .selectFrom('statements')
+    .select(['id', 'direction', 'peer_origin', 'sequence', 'period', 'state', 'document'])
+    .orderBy('peer_origin')
+    .orderBy('sequence');
   if (filter.period) query = query.where('period', '=', filter.period);
   if (filter.direction) query = query.where('direction', '=', filter.direction);
   const rows: string[][] = [['statement', 'direction', 'peer', 'sequence', 'period', 'state', 'line', 'creator', 'claimed_account', 'flattrs', 'amount']];
   for (const s of await query.execute()) {
     const doc = JSON.parse(s.document) as { lines: { n: number; creator: string; account?: string; flattrCount: number; amount: string }[] };
-    for (const line of doc.lines) rows.push([s.id, s.direction, s.peer_origin, String(s.sequence), s.period, s.state, String(line.n), line.creator, line.account ?? '', String(line.flattrCount), formatAmount(BigInt(line.amount))]);
+    for (const line of doc.lines)
+      rows.push([
+        s.id,
+        s.direction,
+        s.peer_origin,
+        String(s.sequence),
+        s.period,
+        s.state,
+        String(line.n),
+        line.creator,
+        line.account ?? '',
+        String(line.flattrCount),
+        formatAmount(BigInt(line.amount)),
+      ]);
   }
   return rows;
 }

@@ -78,5 +78,5 @@ function assertPlainJson(value: unknown, trail: Array<string | number>): void {
 }
 
 function pathOf(trail: Array<string | number>): string {
-  return '$' + trail.map((k) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)).join('');
+  return `$${trail.map((k) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)).join('')}`;
 }

@@ -19,12 +19,12 @@
  */
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { relayDue, type RelaySpec } from '../jobs/relay.ts';
-import { startWorker, wakeWorker, type Worker } from '../worker.ts';
+import { instanceActorIri, settlementInboxIri } from '../core/iris.ts';
+import { type RelaySpec, relayDue } from '../jobs/relay.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import type { ProofSigner, VerifiedSender } from '../ports.ts';
+import { startWorker, type Worker, wakeWorker } from '../worker.ts';
 import { CRYPTOSUITE, createProof, PROOF_TYPE, verifyProof } from './eddsa-jcs-2022.ts';
-import { instanceActorIri, settlementInboxIri } from '../core/iris.ts';
 
 const BATCH = 50;
 /** A claimed message's lease: longer than an attempt's timeout. */
@@ -78,7 +78,8 @@ export async function deliverDue(ctx: Context): Promise<number> {
     },
     batch: BATCH,
     leaseSeconds: CLAIM_SECONDS,
-    load: (ids) => ctx.db.selectFrom('settlement_deliveries').select(['id', 'url', 'body', 'attempts', 'created_at']).where('id', 'in', ids).orderBy('id').execute(),
+    load: (ids) =>
+      ctx.db.selectFrom('settlement_deliveries').select(['id', 'url', 'body', 'attempts', 'created_at']).where('id', 'in', ids).orderBy('id').execute(),
     deliver: async (row) => {
       // Without the instance's keys the delivery throws: its lease runs out and it is tried again.
       sending ??= ctx.transport.sender();
@@ -110,7 +111,13 @@ export async function instanceSigner(ctx: Context): Promise<ProofSigner> {
 export async function withProof(body: string, signer: ProofSigner, created: Date): Promise<string> {
   const message = JSON.parse(body) as Record<string, unknown>;
   if (message.type === 'FlattrStatement' || 'proof' in message) return body;
-  const options = { type: PROOF_TYPE, cryptosuite: CRYPTOSUITE, verificationMethod: signer.verificationMethod, proofPurpose: 'assertionMethod', created: created.toISOString() };
+  const options = {
+    type: PROOF_TYPE,
+    cryptosuite: CRYPTOSUITE,
+    verificationMethod: signer.verificationMethod,
+    proofPurpose: 'assertionMethod',
+    created: created.toISOString(),
+  };
   const proof = await createProof(message, options, signer.privateKey);
   return JSON.stringify({ ...message, proof: { ...options, proofValue: proof.proofValue } });
 }
@@ -122,11 +129,12 @@ export async function withProof(body: string, signer: ProofSigner, created: Date
  */
 export async function verifyMessageProof(message: Record<string, unknown>, multikeys: Map<string, CryptoKey>): Promise<void> {
   const proof = message.proof as Record<string, unknown> | undefined;
-  if (typeof proof !== 'object' || proof === null) throw new AppError('unauthorized', 'the message has no proof (eddsa-jcs-2022 by the sending instance actor\'s key)');
+  if (typeof proof !== 'object' || proof === null)
+    throw new AppError('unauthorized', "the message has no proof (eddsa-jcs-2022 by the sending instance actor's key)");
   const key = typeof proof.verificationMethod === 'string' ? multikeys.get(proof.verificationMethod) : undefined;
-  if (!key) throw new AppError('unauthorized', 'the message\'s proof is not by a key the sending instance actor lists in assertionMethod');
-  if (proof.proofPurpose !== 'assertionMethod') throw new AppError('unauthorized', 'the message\'s proof must be for assertionMethod');
-  let check;
+  if (!key) throw new AppError('unauthorized', "the message's proof is not by a key the sending instance actor lists in assertionMethod");
+  if (proof.proofPurpose !== 'assertionMethod') throw new AppError('unauthorized', "the message's proof must be for assertionMethod");
+  let check: Awaited<ReturnType<typeof verifyProof>>;
   try {
     check = await verifyProof(message, key);
   } catch (error) {

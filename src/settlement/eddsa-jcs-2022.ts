@@ -108,7 +108,8 @@ export function decodeMultibaseBase58btc(text: string): Uint8Array<ArrayBuffer> 
 }
 
 // xsd:dateTime (XML Schema 1.1 part 2), which `created` must be (3.3.5 step 3).
-const XSD_DATE_TIME = /^-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)?$/;
+const XSD_DATE_TIME =
+  /^-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)?$/;
 
 export function isXsdDateTime(value: unknown): value is string {
   return typeof value === 'string' && XSD_DATE_TIME.test(value);

@@ -49,7 +49,11 @@ export async function admitSender(ctx: Context, method: string, path: string, he
   const repeated = repeatedSignatureParameter(headers);
   if (repeated) throw new AppError('unauthorized', `the signature names a parameter twice (${repeated})`);
   const params = Object.fromEntries(
-    header.split(',').map((pair) => /^\s*([A-Za-z]+)="([^"]*)"\s*$/.exec(pair)).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]),
+    header
+      .split(',')
+      .map((pair) => /^\s*([A-Za-z]+)="([^"]*)"\s*$/.exec(pair))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
   );
   const keyId = URL.parse(params.keyId ?? '');
   if (!keyId || !params.signature || !params.headers) throw new AppError('unauthorized', 'the Signature header names no keyId, headers or signature');
@@ -58,7 +62,8 @@ export async function admitSender(ctx: Context, method: string, path: string, he
     throw new AppError('unauthorized', `the signature must cover ${REQUIRED_HEADERS.join(', ')}`);
   }
   const date = Date.parse(headers.get('date') ?? '');
-  if (!Number.isFinite(date) || Math.abs(date - Date.now()) > TIME_WINDOW_MS) throw new AppError('unauthorized', 'the signature\'s Date is missing or more than an hour off');
+  if (!Number.isFinite(date) || Math.abs(date - Date.now()) > TIME_WINDOW_MS)
+    throw new AppError('unauthorized', "the signature's Date is missing or more than an hour off");
   const digest = sha256Digest(headers.get('digest'));
   if (!digest) throw new AppError('unauthorized', 'the request has no SHA-256 Digest header');
   const origin = keyId.origin;
@@ -67,17 +72,19 @@ export async function admitSender(ctx: Context, method: string, path: string, he
 
   const actorIri = instanceActorIri(origin);
   const publicKey = await ctx.transport.senderKey(keyId, actorIri);
-  const message = covered.map((name) => `${name}: ${name === '(request-target)' ? `${method.toLowerCase()} ${path.split('?', 1)[0]}` : headers.get(name)}`).join('\n');
+  const message = covered
+    .map((name) => `${name}: ${name === '(request-target)' ? `${method.toLowerCase()} ${path.split('?', 1)[0]}` : headers.get(name)}`)
+    .join('\n');
   let verified = false;
   try {
     verified = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', publicKey, Buffer.from(params.signature, 'base64'), new TextEncoder().encode(message));
   } catch {
     verified = false;
   }
-  if (!verified) throw new AppError('unauthorized', 'the HTTP signature does not verify as the sending instance\'s actor');
+  if (!verified) throw new AppError('unauthorized', "the HTTP signature does not verify as the sending instance's actor");
   const actor = await ctx.directory.lookup(actorIri).catch(() => null);
-  if (!actor || actor.kind !== 'actor' || actor.iri !== actorIri || !actor.publicKeyIds.includes(keyId.href)) {
-    throw new AppError('unauthorized', 'the sending instance\'s actor does not list the signing key');
+  if (actor?.kind !== 'actor' || actor.iri !== actorIri || !actor.publicKeyIds.includes(keyId.href)) {
+    throw new AppError('unauthorized', "the sending instance's actor does not list the signing key");
   }
   const limit = (await isKnownPeer(ctx, origin)) ? SETTLEMENT_BODY_LIMIT_BYTES : SMALL_BODY_BYTES;
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
@@ -128,7 +135,10 @@ export async function isKnownPeer(ctx: Context, origin: string): Promise<boolean
 }
 
 function tooLarge(limit: number): AppError {
-  return new AppError('payload_too_large', `a settlement message from this sender is at most ${limit} bytes${limit === SMALL_BODY_BYTES ? ' until it is a known peer' : ''}`);
+  return new AppError(
+    'payload_too_large',
+    `a settlement message from this sender is at most ${limit} bytes${limit === SMALL_BODY_BYTES ? ' until it is a known peer' : ''}`,
+  );
 }
 
 function sha256Digest(header: string | null): Buffer | null {

@@ -11,14 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
+import { INSTANCE_ACTOR_PATH, statementIri } from '../core/iris.ts';
 import type { Period } from '../core/period.ts';
 import { flattrIri } from '../flattrs/service.ts';
-import { statementDigest, referenceTo } from './digest.ts';
-import { buildStatement, type CreatorShares, type SignedStatement, signStatement } from './statement.ts';
-import { instanceActorIri, instanceSigner, queueMessage, wakeSettlementRelay } from './channel.ts';
-import { ensureSettlement } from './netting.ts';
 import { closeTransferKey, PEER_ORIGIN_SQL } from '../ledger/accounts.ts';
-import { INSTANCE_ACTOR_PATH, statementIri } from '../core/iris.ts';
+import { instanceActorIri, instanceSigner, queueMessage, wakeSettlementRelay } from './channel.ts';
+import { referenceTo, statementDigest } from './digest.ts';
+import { ensureSettlement } from './netting.ts';
+import { buildStatement, type CreatorShares, type SignedStatement, signStatement } from './statement.ts';
 
 /** Adds the Farthing instances seen so far to `peers` (new ones only). */
 export async function discoverPeers(ctx: Context): Promise<void> {
@@ -100,12 +100,23 @@ export async function issueTo(ctx: Context, peer: string, period: Period, option
   return ctx.db.transaction().execute(async (trx) => {
     // One issuer at a time per peer: the chain has one next sequence.
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements:${peer}`}))`.execute(trx);
-    const existing = await trx.selectFrom('statements').select(['id', 'state']).where('direction', '=', 'out').where('peer_origin', '=', peer).where('period', '=', period)
-      .orderBy('sequence', 'desc').executeTakeFirst();
+    const existing = await trx
+      .selectFrom('statements')
+      .select(['id', 'state'])
+      .where('direction', '=', 'out')
+      .where('peer_origin', '=', peer)
+      .where('period', '=', period)
+      .orderBy('sequence', 'desc')
+      .executeTakeFirst();
     if (existing && options.correcting === undefined) return undefined;
     if (options.correcting !== undefined && existing?.id !== options.correcting) return undefined;
-    const last = await trx.selectFrom('statements').select(['sequence', 'document', 'period']).where('direction', '=', 'out').where('peer_origin', '=', peer)
-      .orderBy('sequence', 'desc').executeTakeFirst();
+    const last = await trx
+      .selectFrom('statements')
+      .select(['sequence', 'document', 'period'])
+      .where('direction', '=', 'out')
+      .where('peer_origin', '=', peer)
+      .orderBy('sequence', 'desc')
+      .executeTakeFirst();
     // The chain never goes back in time: a period before the last one stated stays unstated.
     if (last && last.period > period) return undefined;
     const previous = last ? (JSON.parse(last.document) as SignedStatement) : null;

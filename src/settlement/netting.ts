@@ -22,14 +22,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Context } from '../context.ts';
-import type { SettlementsTable } from '../db/schema.ts';
 import { AppError } from '../core/errors.ts';
+import { settlementMessageIri } from '../core/iris.ts';
 import { formatAmount } from '../core/money.ts';
-import { ensureAccount, ensureSystemAccount, type Executor, peerCode } from '../ledger/accounts.ts';
+import type { SettlementsTable } from '../db/schema.ts';
+import { type Executor, ensureAccount, ensureSystemAccount, peerCode } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { instanceActorIri, queueMessage, wakeSettlementRelay } from './channel.ts';
 import { clearCredits } from './pending.ts';
-import { settlementMessageIri } from '../core/iris.ts';
 
 type SettlementRow = Pick<Selectable<SettlementsTable>, 'id' | 'peer_origin' | 'period' | 'payable' | 'receivable' | 'state' | 'reference' | 'paid_with'>;
 const COLUMNS = ['id', 'peer_origin', 'period', 'payable', 'receivable', 'state', 'reference', 'paid_with'] as const;
@@ -40,15 +40,23 @@ function netOf(row: Pick<SettlementRow, 'payable' | 'receivable'>): bigint | nul
 }
 
 export async function ensureSettlement(db: Executor, peer: string, period: string): Promise<void> {
-  await db.insertInto('settlements').values({ id: randomUUID(), peer_origin: peer, period, payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null })
-    .onConflict((oc) => oc.columns(['peer_origin', 'period']).doNothing()).execute();
+  await db
+    .insertInto('settlements')
+    .values({ id: randomUUID(), peer_origin: peer, period, payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null })
+    .onConflict((oc) => oc.columns(['peer_origin', 'period']).doNothing())
+    .execute();
 }
 
 /** Recomputes payable, receivable and the state from the current statements of both directions. */
 export async function refreshSettlement(db: Executor, peer: string, period: string): Promise<void> {
   await ensureSettlement(db, peer, period);
-  const current = await db.selectFrom('statements').select(['direction', 'state', 'total']).where('peer_origin', '=', peer).where('period', '=', period)
-    .where('state', '<>', 'superseded').execute();
+  const current = await db
+    .selectFrom('statements')
+    .select(['direction', 'state', 'total'])
+    .where('peer_origin', '=', peer)
+    .where('period', '=', period)
+    .where('state', '<>', 'superseded')
+    .execute();
   const out = current.filter((s) => s.direction === 'out');
   const inn = current.filter((s) => s.direction === 'in');
   const accepted = (list: typeof current) => (list.length > 0 && list.every((s) => s.state === 'accepted') ? list.reduce((n, s) => n + s.total, 0n) : null);
@@ -63,7 +71,15 @@ export async function refreshSettlement(db: Executor, peer: string, period: stri
   // Nothing to pay, all accepted unpaid periods with the peer taken together: settled at once.
   const covered = await unpaid(db, peer);
   if (sumOfNets(covered) === 0n) {
-    await db.updateTable('settlements').set({ state: 'settled', paid_with: latestOf(covered) }).where('id', 'in', covered.map((r) => r.id)).execute();
+    await db
+      .updateTable('settlements')
+      .set({ state: 'settled', paid_with: latestOf(covered) })
+      .where(
+        'id',
+        'in',
+        covered.map((r) => r.id),
+      )
+      .execute();
   }
 }
 
@@ -125,8 +141,13 @@ export async function listSettlements(ctx: Context, filter: { peer?: string; per
  * peers' accepted settlements and those paid by some payment, oldest first.
  */
 function relatedTo(db: Executor, peers: string[]): Promise<SettlementRow[]> {
-  return db.selectFrom('settlements').select(COLUMNS).where('peer_origin', 'in', peers)
-    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)])).orderBy('period').execute();
+  return db
+    .selectFrom('settlements')
+    .select(COLUMNS)
+    .where('peer_origin', 'in', peers)
+    .where((eb) => eb.or([eb('state', '=', 'accepted'), eb('paid_with', 'is not', null)]))
+    .orderBy('period')
+    .execute();
 }
 
 /** The settlements as CSV rows, the header first (API and CLI exports). */
@@ -134,7 +155,21 @@ export async function settlementsCsv(ctx: Context, filter: { peer?: string; peri
   const items = await listSettlements(ctx, filter);
   return [
     ['id', 'peer', 'period', 'payable', 'receivable', 'net', 'debtor', 'state', 'reference', 'due', 'due_debtor', 'covers', 'paid_with'],
-    ...items.map((i) => [i.id, i.peer, i.period, i.payable, i.receivable, i.net, i.debtor, i.state, i.reference, i.due, i.due_debtor, i.covers.join(' '), i.paid_with]),
+    ...items.map((i) => [
+      i.id,
+      i.peer,
+      i.period,
+      i.payable,
+      i.receivable,
+      i.net,
+      i.debtor,
+      i.state,
+      i.reference,
+      i.due,
+      i.due_debtor,
+      i.covers.join(' '),
+      i.paid_with,
+    ]),
   ];
 }
 
@@ -152,7 +187,9 @@ function dueOf(row: SettlementRow, related: readonly SettlementRow[]): { amount:
 }
 
 async function getSettlement(db: Executor, id: string): Promise<SettlementRow> {
-  const row = /^[0-9a-f-]{36}$/i.test(id) ? await db.selectFrom('settlements').select(COLUMNS).where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst() : undefined;
+  const row = /^[0-9a-f-]{36}$/i.test(id)
+    ? await db.selectFrom('settlements').select(COLUMNS).where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst()
+    : undefined;
   if (!row) throw new AppError('not_found', 'no such settlement');
   return row;
 }
@@ -177,7 +214,7 @@ async function viewOf(db: Executor, id: string) {
  */
 export async function markPaid(ctx: Context, id: string, reference: unknown) {
   if (typeof reference !== 'string' || reference.trim() === '' || reference.length > 200) {
-    throw new AppError('invalid_request', 'reference must be the payment\'s reference (1 to 200 characters)', { field: 'reference' });
+    throw new AppError('invalid_request', "reference must be the payment's reference (1 to 200 characters)", { field: 'reference' });
   }
   const view = await ctx.db.transaction().execute(async (trx) => {
     const row = await getSettlement(trx, id);
@@ -191,10 +228,36 @@ export async function markPaid(ctx: Context, id: string, reference: unknown) {
     if (due <= 0n) throw new AppError('forbidden', 'the peer owes the net of the unpaid periods: it records the payment, and this instance confirms it');
     const leader = covered.find((r) => r.period === latestOf(covered)) as SettlementRow;
     const acc = await accounts(trx, ctx, row.peer_origin);
-    await recordTransfer(trx, { debitAccountId: acc.peer, creditAccountId: acc.settlement, amount: due, currency: ctx.config.currency, kind: 'settlement_paid', period: leader.period, reference, idempotencyKey: `settlement:${leader.id}:paid`, now: ctx.clock.now() });
-    await trx.updateTable('settlements').set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: leader.period }).where('id', 'in', covered.map((r) => r.id)).execute();
+    await recordTransfer(trx, {
+      debitAccountId: acc.peer,
+      creditAccountId: acc.settlement,
+      amount: due,
+      currency: ctx.config.currency,
+      kind: 'settlement_paid',
+      period: leader.period,
+      reference,
+      idempotencyKey: `settlement:${leader.id}:paid`,
+      now: ctx.clock.now(),
+    });
+    await trx
+      .updateTable('settlements')
+      .set({ state: 'paid', reference, paid_at: ctx.clock.now(), paid_with: leader.period })
+      .where(
+        'id',
+        'in',
+        covered.map((r) => r.id),
+      )
+      .execute();
     const periods = covered.map((r) => r.period);
-    const message = { type: 'FlattrSettlementPaid', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods, amount: due.toString(), reference };
+    const message = {
+      type: 'FlattrSettlementPaid',
+      id: settlementMessageIri(ctx.config.origin, randomUUID()),
+      issuer: instanceActorIri(ctx.config.origin),
+      period: leader.period,
+      periods,
+      amount: due.toString(),
+      reference,
+    };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
   });
@@ -207,18 +270,51 @@ export async function confirmReceived(ctx: Context, id: string) {
   const view = await ctx.db.transaction().execute(async (trx) => {
     const row = await getSettlement(trx, id);
     if (row.state === 'settled') return viewOf(trx, row.id);
-    if (row.state !== 'paid' || row.paid_with === null) throw new AppError('settlement_not_paid', `the peer has not recorded a payment yet (the settlement is ${row.state})`);
-    const group = await trx.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', row.peer_origin).where('paid_with', '=', row.paid_with)
-      .where('state', '=', 'paid').orderBy('period').forUpdate().execute();
+    if (row.state !== 'paid' || row.paid_with === null)
+      throw new AppError('settlement_not_paid', `the peer has not recorded a payment yet (the settlement is ${row.state})`);
+    const group = await trx
+      .selectFrom('settlements')
+      .select(COLUMNS)
+      .where('peer_origin', '=', row.peer_origin)
+      .where('paid_with', '=', row.paid_with)
+      .where('state', '=', 'paid')
+      .orderBy('period')
+      .forUpdate()
+      .execute();
     const received = -sumOfNets(group);
     if (received <= 0n) throw new AppError('forbidden', 'this instance owes this payment: the peer confirms it');
     const leader = group.find((r) => r.period === row.paid_with) ?? row;
     const acc = await accounts(trx, ctx, row.peer_origin);
-    await recordTransfer(trx, { debitAccountId: acc.settlement, creditAccountId: acc.peer, amount: received, currency: ctx.config.currency, kind: 'settlement_received', period: leader.period, reference: leader.reference, idempotencyKey: `settlement:${leader.id}:received`, now: ctx.clock.now() });
-    await trx.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() }).where('id', 'in', group.map((r) => r.id)).execute();
+    await recordTransfer(trx, {
+      debitAccountId: acc.settlement,
+      creditAccountId: acc.peer,
+      amount: received,
+      currency: ctx.config.currency,
+      kind: 'settlement_received',
+      period: leader.period,
+      reference: leader.reference,
+      idempotencyKey: `settlement:${leader.id}:received`,
+      now: ctx.clock.now(),
+    });
+    await trx
+      .updateTable('settlements')
+      .set({ state: 'settled', settled_at: ctx.clock.now() })
+      .where(
+        'id',
+        'in',
+        group.map((r) => r.id),
+      )
+      .execute();
     // The money arrived: our creators' credits from these periods become spendable.
     await clearCredits(trx, ctx, row.peer_origin);
-    const message = { type: 'FlattrSettlementConfirmed', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), period: leader.period, periods: group.map((r) => r.period), amount: received.toString() };
+    const message = {
+      type: 'FlattrSettlementConfirmed',
+      id: settlementMessageIri(ctx.config.origin, randomUUID()),
+      issuer: instanceActorIri(ctx.config.origin),
+      period: leader.period,
+      periods: group.map((r) => r.period),
+      amount: received.toString(),
+    };
     await queueMessage(trx, ctx, row.peer_origin, message.id, JSON.stringify(message));
     return viewOf(trx, row.id);
   });
@@ -232,35 +328,68 @@ const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
 function periodsOf(message: { period?: unknown; periods?: unknown }): { period: string; periods: string[] } {
   const period = String(message.period);
   const periods = Array.isArray(message.periods) ? message.periods.slice(0, 1000).map(String) : [period];
-  if (!PERIOD.test(period) || periods.length === 0 || !periods.every((p) => PERIOD.test(p) && p <= period) || !periods.includes(period) || new Set(periods).size !== periods.length) {
+  if (
+    !PERIOD.test(period) ||
+    periods.length === 0 ||
+    !periods.every((p) => PERIOD.test(p) && p <= period) ||
+    !periods.includes(period) ||
+    new Set(periods).size !== periods.length
+  ) {
     throw new AppError('invalid_request', 'period must be a month and periods the distinct months up to it that the payment covers');
   }
   return { period, periods };
 }
 
 /** The peer says it paid us: the settlements it covers wait for our confirmation. */
-export async function onPaidMessage(db: Executor, ctx: Context, peer: string, message: { period?: unknown; periods?: unknown; amount?: unknown; reference?: unknown }): Promise<void> {
+export async function onPaidMessage(
+  db: Executor,
+  ctx: Context,
+  peer: string,
+  message: { period?: unknown; periods?: unknown; amount?: unknown; reference?: unknown },
+): Promise<void> {
   const { period, periods } = periodsOf(message);
   const rows = await db.selectFrom('settlements').select(COLUMNS).where('peer_origin', '=', peer).where('period', 'in', periods).forUpdate().execute();
   if (rows.length > 0 && rows.every((r) => (r.state === 'paid' || r.state === 'settled') && r.paid_with === period)) return;
   const done = rows.filter((r) => r.state === 'paid' || r.state === 'settled');
   // Both sides paid the same period (their views of what was accepted differed for a moment):
   // money moved twice, which only the admins can sort out; the refusal says so.
-  if (done.length > 0) throw new AppError('already_paid', `${done.map((r) => `${r.period} is ${r.state} here (with ${r.paid_with})`).join('; ')}: both sides paid it; the admins must sort this out`);
+  if (done.length > 0)
+    throw new AppError(
+      'already_paid',
+      `${done.map((r) => `${r.period} is ${r.state} here (with ${r.paid_with})`).join('; ')}: both sides paid it; the admins must sort this out`,
+    );
   const unaccepted = periods.filter((p) => rows.find((r) => r.period === p)?.state !== 'accepted');
   if (unaccepted.length > 0) throw new AppError('settlement_not_accepted', `this instance has not accepted both statements of ${unaccepted.join(', ')} yet`);
   const owed = -sumOfNets(rows);
   if (owed <= 0n) throw new AppError('forbidden', `this instance owes the net of ${periods.join(', ')} (or nothing): it records that payment itself`);
-  if (String(message.amount) !== owed.toString()) throw new AppError('invalid_amount', `the net this instance is owed for ${periods.join(', ')} is ${owed}, not ${String(message.amount)}`);
-  await db.updateTable('settlements').set({ state: 'paid', reference: typeof message.reference === 'string' ? message.reference.slice(0, 200) : null, paid_at: ctx.clock.now(), paid_with: period })
-    .where('id', 'in', rows.map((r) => r.id)).execute();
+  if (String(message.amount) !== owed.toString())
+    throw new AppError('invalid_amount', `the net this instance is owed for ${periods.join(', ')} is ${owed}, not ${String(message.amount)}`);
+  await db
+    .updateTable('settlements')
+    .set({
+      state: 'paid',
+      reference: typeof message.reference === 'string' ? message.reference.slice(0, 200) : null,
+      paid_at: ctx.clock.now(),
+      paid_with: period,
+    })
+    .where(
+      'id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
 }
 
 /** The peer confirms our payment arrived. */
 export async function onConfirmedMessage(db: Executor, ctx: Context, peer: string, message: { period?: unknown; periods?: unknown }): Promise<void> {
   const { period } = periodsOf(message);
-  const result = await db.updateTable('settlements').set({ state: 'settled', settled_at: ctx.clock.now() })
-    .where('peer_origin', '=', peer).where('paid_with', '=', period).where('state', 'in', ['paid', 'settled']).executeTakeFirst();
+  const result = await db
+    .updateTable('settlements')
+    .set({ state: 'settled', settled_at: ctx.clock.now() })
+    .where('peer_origin', '=', peer)
+    .where('paid_with', '=', period)
+    .where('state', 'in', ['paid', 'settled'])
+    .executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw new AppError('settlement_not_paid', 'this instance has not paid that period');
   // Our payment of the net netted what the peer owed us: those credits are spendable now.
   await clearCredits(db, ctx, peer);

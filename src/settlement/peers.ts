@@ -7,8 +7,8 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import type { Executor } from '../ledger/accounts.ts';
 import { instanceActorIri } from '../core/iris.ts';
+import type { Executor } from '../ledger/accounts.ts';
 
 export type PeerState = 'trusted' | 'pending' | 'blocked';
 
@@ -23,8 +23,11 @@ export async function isTrusted(db: Executor, origin: string): Promise<boolean> 
 
 /** An instance seen for the first time becomes a pending peer (nothing changes for a known one). */
 export async function recordPendingPeer(ctx: Context, origin: string): Promise<void> {
-  await ctx.db.insertInto('peers').values({ origin, actor: instanceActorIri(origin), created_at: ctx.clock.now() })
-    .onConflict((oc) => oc.column('origin').doNothing()).execute();
+  await ctx.db
+    .insertInto('peers')
+    .values({ origin, actor: instanceActorIri(origin), created_at: ctx.clock.now() })
+    .onConflict((oc) => oc.column('origin').doNothing())
+    .execute();
 }
 
 /** FARTHING_PEERS, at every start: those origins are trusted unless the admin blocked them. */

@@ -17,7 +17,7 @@
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { MAX_BALANCE_MICROS } from '../core/money.ts';
-import { balanceOf, ensureAccount, type Executor, walletCode } from '../ledger/accounts.ts';
+import { balanceOf, type Executor, ensureAccount, walletCode } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
 import { refreshSettlement } from './netting.ts';
 
@@ -27,20 +27,49 @@ export function pendingCode(peer: string, memberId: bigint): string {
 }
 
 /** Books one statement line's credit as pending: from the peer's account to the member's pending account. */
-export async function bookPendingCredit(db: Executor, ctx: Context, credit: {
-  statementId: string; line: number; peer: string; period: string; memberId: bigint; peerAccount: bigint; amount: bigint;
-}): Promise<void> {
+export async function bookPendingCredit(
+  db: Executor,
+  ctx: Context,
+  credit: {
+    statementId: string;
+    line: number;
+    peer: string;
+    period: string;
+    memberId: bigint;
+    peerAccount: bigint;
+    amount: bigint;
+  },
+): Promise<void> {
   const now = ctx.clock.now();
   const account = await ensureAccount(db, { code: pendingCode(credit.peer, credit.memberId), type: 'pending', currency: ctx.config.currency, now });
   const transfer = await recordTransfer(db, {
-    debitAccountId: credit.peerAccount, creditAccountId: account, amount: credit.amount, currency: ctx.config.currency, kind: 'statement_credit',
-    period: credit.period, reference: credit.statementId, idempotencyKey: `statement:${credit.statementId}:line:${credit.line}`, now,
+    debitAccountId: credit.peerAccount,
+    creditAccountId: account,
+    amount: credit.amount,
+    currency: ctx.config.currency,
+    kind: 'statement_credit',
+    period: credit.period,
+    reference: credit.statementId,
+    idempotencyKey: `statement:${credit.statementId}:line:${credit.line}`,
+    now,
   });
   if (!transfer.created) return;
-  await db.insertInto('pending_credits').values({
-    statement_id: credit.statementId, line: credit.line, peer_origin: credit.peer, period: credit.period, member_id: credit.memberId,
-    account_id: account, amount: credit.amount, state: 'pending', cleared_by: null, created_at: now, cleared_at: null,
-  }).execute();
+  await db
+    .insertInto('pending_credits')
+    .values({
+      statement_id: credit.statementId,
+      line: credit.line,
+      peer_origin: credit.peer,
+      period: credit.period,
+      member_id: credit.memberId,
+      account_id: account,
+      amount: credit.amount,
+      state: 'pending',
+      cleared_by: null,
+      created_at: now,
+      cleared_at: null,
+    })
+    .execute();
 }
 
 /** Recomputes the settlement of (peer, period), then clears what that makes clear. */
@@ -65,11 +94,25 @@ async function creditInUse(db: Executor, peer: string): Promise<bigint> {
 export async function clearCredits(db: Executor, ctx: Context, peer: string): Promise<number> {
   // One clearing at a time per peer, so two can never spend the same credit line.
   await sql`SELECT pg_advisory_xact_lock(hashtext(${`pending:${peer}`}))`.execute(db);
-  const open = await db.selectFrom('pending_credits')
-    .leftJoin('settlements', (join) => join.onRef('settlements.peer_origin', '=', 'pending_credits.peer_origin').onRef('settlements.period', '=', 'pending_credits.period'))
-    .select(['pending_credits.id', 'pending_credits.member_id', 'pending_credits.account_id', 'pending_credits.amount', 'pending_credits.period', 'pending_credits.statement_id', 'settlements.state as settlement'])
-    .where('pending_credits.peer_origin', '=', peer).where('pending_credits.state', '=', 'pending')
-    .orderBy('pending_credits.period').orderBy('pending_credits.id').execute();
+  const open = await db
+    .selectFrom('pending_credits')
+    .leftJoin('settlements', (join) =>
+      join.onRef('settlements.peer_origin', '=', 'pending_credits.peer_origin').onRef('settlements.period', '=', 'pending_credits.period'),
+    )
+    .select([
+      'pending_credits.id',
+      'pending_credits.member_id',
+      'pending_credits.account_id',
+      'pending_credits.amount',
+      'pending_credits.period',
+      'pending_credits.statement_id',
+      'settlements.state as settlement',
+    ])
+    .where('pending_credits.peer_origin', '=', peer)
+    .where('pending_credits.state', '=', 'pending')
+    .orderBy('pending_credits.period')
+    .orderBy('pending_credits.id')
+    .execute();
   if (open.length === 0) return 0;
   const settled = open.filter((c) => c.settlement === 'settled');
   const waiting = open.filter((c) => c.settlement !== 'settled');
@@ -94,13 +137,31 @@ export async function clearCredits(db: Executor, ctx: Context, peer: string): Pr
  * Moves one credit into its creator's wallet; false (it stays pending) when the wallet has no
  * room for it under the ledger's maximum: it clears at a later call, once the wallet has room.
  */
-async function clearOne(db: Executor, ctx: Context, credit: { id: bigint; member_id: bigint; account_id: bigint; amount: bigint; period: string; statement_id: string }, by: 'settlement' | 'credit_line'): Promise<boolean> {
+async function clearOne(
+  db: Executor,
+  ctx: Context,
+  credit: { id: bigint; member_id: bigint; account_id: bigint; amount: bigint; period: string; statement_id: string },
+  by: 'settlement' | 'credit_line',
+): Promise<boolean> {
   const now = ctx.clock.now();
-  const wallet = await ensureAccount(db, { code: walletCode(credit.member_id), type: 'wallet', memberId: credit.member_id, currency: ctx.config.currency, now });
+  const wallet = await ensureAccount(db, {
+    code: walletCode(credit.member_id),
+    type: 'wallet',
+    memberId: credit.member_id,
+    currency: ctx.config.currency,
+    now,
+  });
   if ((await balanceOf(db, wallet)) + credit.amount > MAX_BALANCE_MICROS) return false;
   await recordTransfer(db, {
-    debitAccountId: credit.account_id, creditAccountId: wallet, amount: credit.amount, currency: ctx.config.currency, kind: 'credit_cleared',
-    period: credit.period, reference: credit.statement_id, idempotencyKey: `pending:${credit.id}:clear`, now,
+    debitAccountId: credit.account_id,
+    creditAccountId: wallet,
+    amount: credit.amount,
+    currency: ctx.config.currency,
+    kind: 'credit_cleared',
+    period: credit.period,
+    reference: credit.statement_id,
+    idempotencyKey: `pending:${credit.id}:clear`,
+    now,
   });
   await db.updateTable('pending_credits').set({ state: 'cleared', cleared_by: by, cleared_at: now }).where('id', '=', credit.id).execute();
   return true;
@@ -114,8 +175,15 @@ export interface PendingCreditView {
 
 /** A member's credits still waiting for their settlement, per peer and period, oldest first. */
 export async function pendingCreditsOf(db: Executor, memberId: bigint): Promise<PendingCreditView[]> {
-  const rows = await db.selectFrom('pending_credits').select(['peer_origin', 'period', (eb) => eb.fn.sum<bigint>('amount').as('amount')])
-    .where('member_id', '=', memberId).where('state', '=', 'pending').groupBy(['peer_origin', 'period']).orderBy('period').orderBy('peer_origin').execute();
+  const rows = await db
+    .selectFrom('pending_credits')
+    .select(['peer_origin', 'period', (eb) => eb.fn.sum<bigint>('amount').as('amount')])
+    .where('member_id', '=', memberId)
+    .where('state', '=', 'pending')
+    .groupBy(['peer_origin', 'period'])
+    .orderBy('period')
+    .orderBy('peer_origin')
+    .execute();
   return rows.map((r) => ({ peer: r.peer_origin, period: r.period, amount: BigInt(r.amount) }));
 }
 

@@ -20,19 +20,19 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { periodEnd } from '../core/period.ts';
-import { formatAmount } from '../core/money.ts';
-import { ensureAccount, type Executor, peerCode } from '../ledger/accounts.ts';
-import { actorIri } from '../members/service.ts';
-import { flattrSetDigest, statementDigest } from './digest.ts';
-import { checkChain, verifyStatement, type StatementReason } from './statement-check.ts';
-import { parseSignedStatement } from './statement-schema.ts';
-import type { SignedStatement } from './statement.ts';
-import { instanceActorIri, queueMessage, verifyMessageProof, wakeSettlementRelay } from './channel.ts';
-import { onConfirmedMessage, onPaidMessage } from './netting.ts';
-import { bookPendingCredit, refreshAndClear } from './pending.ts';
-import { isTrusted, recordPendingPeer } from './peers.ts';
 import { parseIriOf, settlementMessageIri } from '../core/iris.ts';
+import { formatAmount } from '../core/money.ts';
+import { periodEnd } from '../core/period.ts';
+import { type Executor, ensureAccount, peerCode } from '../ledger/accounts.ts';
+import { actorIri } from '../members/service.ts';
+import { instanceActorIri, queueMessage, verifyMessageProof, wakeSettlementRelay } from './channel.ts';
+import { flattrSetDigest, statementDigest } from './digest.ts';
+import { onConfirmedMessage, onPaidMessage } from './netting.ts';
+import { isTrusted, recordPendingPeer } from './peers.ts';
+import { bookPendingCredit, refreshAndClear } from './pending.ts';
+import type { SignedStatement } from './statement.ts';
+import { checkChain, verifyStatement } from './statement-check.ts';
+import { parseSignedStatement } from './statement-schema.ts';
 
 export interface LineReason {
   n: number;
@@ -42,7 +42,14 @@ export interface LineReason {
 }
 
 function refuse(reasons: readonly { code: string; message: string; line?: number }[]): never {
-  throw new AppError('statement_refused', `the statement is refused: ${reasons.slice(0, 3).map((r) => r.message).join('; ')}`, { reasons });
+  throw new AppError(
+    'statement_refused',
+    `the statement is refused: ${reasons
+      .slice(0, 3)
+      .map((r) => r.message)
+      .join('; ')}`,
+    { reasons },
+  );
 }
 
 export async function receiveMessage(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string) {
@@ -58,20 +65,23 @@ export async function receiveMessage(ctx: Context, sender: { origin: string; mul
   // An instance seen for the first time is a pending peer: the admin sees it and decides.
   if (!peer) await recordPendingPeer(ctx, sender.origin);
   if (message.type !== 'FlattrStatement' && message.issuer !== instanceActorIri(sender.origin)) {
-    throw new AppError('unauthorized', 'the message\'s issuer is not the instance that signed it');
+    throw new AppError('unauthorized', "the message's issuer is not the instance that signed it");
   }
   if (message.type === 'FlattrStatement') return receiveStatement(ctx, sender, text, message);
   const handler = typeof message.type === 'string' ? MESSAGE_HANDLERS.get(message.type) : undefined;
   if (!handler) throw new AppError('invalid_request', `unknown settlement message type ${JSON.stringify(message.type)}`);
   const id = typeof message.id === 'string' ? URL.parse(message.id) : null;
-  if (!id || id.href !== message.id || id.origin !== sender.origin) throw new AppError('invalid_request', 'the message\'s id must be an IRI on the sender\'s origin');
+  if (!id || id.href !== message.id || id.origin !== sender.origin)
+    throw new AppError('invalid_request', "the message's id must be an IRI on the sender's origin");
   await verifyMessageProof(message, sender.multikeys);
   // Each message counts once: a replay (a retried delivery, or a copy sent again later) is
   // answered as before and changes nothing, even when the state has moved on since.
   const result = await ctx.db.transaction().execute(async (trx) => {
-    const fresh = await trx.insertInto('settlement_messages_in')
+    const fresh = await trx
+      .insertInto('settlement_messages_in')
       .values({ message_id: id.href, peer_origin: sender.origin, type: message.type as string, body: text, received_at: ctx.clock.now() })
-      .onConflict((oc) => oc.column('message_id').doNothing()).executeTakeFirst();
+      .onConflict((oc) => oc.column('message_id').doNothing())
+      .executeTakeFirst();
     if ((fresh.numInsertedOrUpdatedRows ?? 0n) === 0n) return { ok: true, replay: true };
     await handler(trx, ctx, sender.origin, message);
     return { ok: true };
@@ -89,7 +99,7 @@ const MESSAGE_HANDLERS = new Map<string, MessageHandler>([
 ]);
 
 async function receiveStatement(ctx: Context, sender: { origin: string; multikeys: Map<string, CryptoKey> }, text: string, json: unknown) {
-  let parsed;
+  let parsed: ReturnType<typeof parseSignedStatement>;
   try {
     parsed = parseSignedStatement(json);
   } catch (error) {
@@ -101,10 +111,14 @@ async function receiveStatement(ctx: Context, sender: { origin: string; multikey
     refuse([{ code: 'replayed', message: `statement ${parsed.id} was received before with other content` }]);
   }
   const reasons: { code: string; message: string }[] = [];
-  if (parsed.issuer !== instanceActorIri(sender.origin)) reasons.push({ code: 'issuer_not_sender', message: `the issuer ${parsed.issuer} is not the instance that signed the request` });
-  if (parsed.counterparty !== instanceActorIri(ctx.config.origin)) reasons.push({ code: 'not_addressed_to_us', message: `the statement is addressed to ${parsed.counterparty}` });
-  if (parsed.currency !== ctx.config.currency) reasons.push({ code: 'foreign_currency', message: `the statement is in ${parsed.currency}; this instance settles in ${ctx.config.currency}` });
-  if (periodEnd(parsed.period as never) > ctx.clock.now()) reasons.push({ code: 'period_not_ended', message: `the period ${parsed.period} has not ended here` });
+  if (parsed.issuer !== instanceActorIri(sender.origin))
+    reasons.push({ code: 'issuer_not_sender', message: `the issuer ${parsed.issuer} is not the instance that signed the request` });
+  if (parsed.counterparty !== instanceActorIri(ctx.config.origin))
+    reasons.push({ code: 'not_addressed_to_us', message: `the statement is addressed to ${parsed.counterparty}` });
+  if (parsed.currency !== ctx.config.currency)
+    reasons.push({ code: 'foreign_currency', message: `the statement is in ${parsed.currency}; this instance settles in ${ctx.config.currency}` });
+  if (periodEnd(parsed.period as never) > ctx.clock.now())
+    reasons.push({ code: 'period_not_ended', message: `the period ${parsed.period} has not ended here` });
   const key = sender.multikeys.get(parsed.proof.verificationMethod);
   if (!key) refuse([...reasons, { code: 'unknown_verification_method', message: `the issuer's actor does not list ${parsed.proof.verificationMethod}` }]);
   const verified = await verifyStatement(parsed, { publicKey: key });
@@ -114,27 +128,46 @@ async function receiveStatement(ctx: Context, sender: { origin: string; multikey
 
   const result = await ctx.db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${sender.origin}`}))`.execute(trx);
-    const last = await trx.selectFrom('statements').select(['document']).where('direction', '=', 'in').where('peer_origin', '=', sender.origin)
-      .orderBy('sequence', 'desc').executeTakeFirst();
+    const last = await trx
+      .selectFrom('statements')
+      .select(['document'])
+      .where('direction', '=', 'in')
+      .where('peer_origin', '=', sender.origin)
+      .orderBy('sequence', 'desc')
+      .executeTakeFirst();
     const chain = checkChain(signed, last ? (JSON.parse(last.document) as SignedStatement) : null);
     if (!chain.ok) refuse(chain.reasons);
     // A period already accepted (its creators credited) may be restated, never changed: the
     // restatement replaces it without crediting anyone twice.
-    const accepted = await trx.selectFrom('statements').select(['id', 'document']).where('direction', '=', 'in').where('peer_origin', '=', sender.origin)
-      .where('period', '=', signed.period).where('state', '=', 'accepted').executeTakeFirst();
+    const accepted = await trx
+      .selectFrom('statements')
+      .select(['id', 'document'])
+      .where('direction', '=', 'in')
+      .where('peer_origin', '=', sender.origin)
+      .where('period', '=', signed.period)
+      .where('state', '=', 'accepted')
+      .executeTakeFirst();
     const restates = accepted !== undefined && JSON.stringify((JSON.parse(accepted.document) as SignedStatement).lines) === JSON.stringify(signed.lines);
-    const disputes = accepted === undefined
-      ? await reconcile(trx, ctx, sender.origin, signed)
-      : restates ? [] : [{ n: 0, reason: `${signed.period} is settled by the accepted statement ${accepted.id}; a later statement may not change its lines` }];
+    const disputes =
+      accepted === undefined
+        ? await reconcile(trx, ctx, sender.origin, signed)
+        : restates
+          ? []
+          : [{ n: 0, reason: `${signed.period} is settled by the accepted statement ${accepted.id}; a later statement may not change its lines` }];
     // Only a trusted peer's statement moves money (auto-accepted when it reconciles); a pending
     // peer's is kept, open, until the admin trusts the peer (admin.ts applies it then).
     const trusted = await isTrusted(trx, sender.origin);
     const accept = disputes.length === 0 && (restates || (ctx.config.settlementAutoAccept && trusted));
     // A later statement of the same period replaces the earlier one (a correction); an accepted
     // one only when this one restates it.
-    await trx.updateTable('statements').set({ state: 'superseded', decided_at: ctx.clock.now() })
-      .where('direction', '=', 'in').where('peer_origin', '=', sender.origin).where('period', '=', signed.period)
-      .where('state', restates ? 'in' : 'not in', restates ? ['open', 'disputed', 'accepted'] : ['accepted', 'superseded']).execute();
+    await trx
+      .updateTable('statements')
+      .set({ state: 'superseded', decided_at: ctx.clock.now() })
+      .where('direction', '=', 'in')
+      .where('peer_origin', '=', sender.origin)
+      .where('period', '=', signed.period)
+      .where('state', restates ? 'in' : 'not in', restates ? ['open', 'disputed', 'accepted'] : ['accepted', 'superseded'])
+      .execute();
     await trx
       .insertInto('statements')
       .values({
@@ -171,8 +204,15 @@ async function receiveStatement(ctx: Context, sender: { origin: string; multikey
 export async function reconcileDisputed(ctx: Context, peer: string, period: string): Promise<void> {
   const accepted = await ctx.db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`statements-in:${peer}`}))`.execute(trx);
-    const row = await trx.selectFrom('statements').select(['id', 'document']).where('direction', '=', 'in').where('peer_origin', '=', peer)
-      .where('period', '=', period).where('state', '=', 'disputed').orderBy('sequence', 'desc').executeTakeFirst();
+    const row = await trx
+      .selectFrom('statements')
+      .select(['id', 'document'])
+      .where('direction', '=', 'in')
+      .where('peer_origin', '=', peer)
+      .where('period', '=', period)
+      .where('state', '=', 'disputed')
+      .orderBy('sequence', 'desc')
+      .executeTakeFirst();
     if (!row || !ctx.config.settlementAutoAccept || !(await isTrusted(trx, peer))) return false;
     const disputes = await reconcile(trx, ctx, peer, JSON.parse(row.document) as SignedStatement);
     if (disputes.length) return false;
@@ -201,9 +241,12 @@ export async function reconcile(db: Executor, ctx: Context, peer: string, statem
   const claims = new Set<string>();
   const claimed = statement.lines.filter((line) => line.account !== undefined);
   if (claimed.length > 0) {
-    const found = await db.selectFrom('members').leftJoin('member_links', 'member_links.member_id', 'members.id')
+    const found = await db
+      .selectFrom('members')
+      .leftJoin('member_links', 'member_links.member_id', 'members.id')
       .select(['members.username', 'member_links.actor_iri'])
-      .where('members.username', 'in', [...new Set(claimed.map((line) => usernameOf(ctx, line.creator) ?? ''))]).execute();
+      .where('members.username', 'in', [...new Set(claimed.map((line) => usernameOf(ctx, line.creator) ?? ''))])
+      .execute();
     for (const { username, actor_iri } of found) {
       const creator = actorIri(ctx, username);
       claims.add(`${creator} ${creator}`);
@@ -215,7 +258,11 @@ export async function reconcile(db: Executor, ctx: Context, peer: string, statem
     // No flattr is worth more than a whole budget here: a line claiming more is not believed.
     const most = BigInt(line.flattrCount) * ctx.config.maxBudget;
     if (BigInt(line.amount) > most) {
-      disputes.push({ n: line.n, code: 'amount_implausible', reason: `amount_implausible: ${formatAmount(BigInt(line.amount))} for ${line.flattrCount} flattrs is more than ${line.flattrCount} times this instance's maximum budget (${formatAmount(most)} in all)` });
+      disputes.push({
+        n: line.n,
+        code: 'amount_implausible',
+        reason: `amount_implausible: ${formatAmount(BigInt(line.amount))} for ${line.flattrCount} flattrs is more than ${line.flattrCount} times this instance's maximum budget (${formatAmount(most)} in all)`,
+      });
       continue;
     }
     if (line.account !== undefined) {
@@ -247,8 +294,14 @@ function usernameOf(ctx: Context, creator: string): string | undefined {
 
 /** Accepting a received statement: its creators are credited from the peer's account. */
 export async function acceptIn(db: Executor, ctx: Context, statementId: string): Promise<void> {
-  const row = await db.selectFrom('statements').select(['peer_origin', 'document', 'period']).where('id', '=', statementId).where('direction', '=', 'in').executeTakeFirstOrThrow();
-  if (!(await isTrusted(db, row.peer_origin))) throw new AppError('peer_not_trusted', `${row.peer_origin} is not a trusted peer: trust it first (its statements credit nobody until then)`);
+  const row = await db
+    .selectFrom('statements')
+    .select(['peer_origin', 'document', 'period'])
+    .where('id', '=', statementId)
+    .where('direction', '=', 'in')
+    .executeTakeFirstOrThrow();
+  if (!(await isTrusted(db, row.peer_origin)))
+    throw new AppError('peer_not_trusted', `${row.peer_origin} is not a trusted peer: trust it first (its statements credit nobody until then)`);
   const statement = JSON.parse(row.document) as SignedStatement;
   const now = ctx.clock.now();
   const peerAccount = await ensureAccount(db, { code: peerCode(row.peer_origin), type: 'peer', currency: ctx.config.currency, now });
@@ -269,7 +322,14 @@ export async function acceptIn(db: Executor, ctx: Context, statementId: string):
 }
 
 async function respond(db: Executor, ctx: Context, peer: string, statementId: string, outcome: 'accepted' | 'disputed', lines: LineReason[]): Promise<void> {
-  const message = { type: 'FlattrStatementResponse', id: settlementMessageIri(ctx.config.origin, randomUUID()), issuer: instanceActorIri(ctx.config.origin), statement: statementId, outcome, lines };
+  const message = {
+    type: 'FlattrStatementResponse',
+    id: settlementMessageIri(ctx.config.origin, randomUUID()),
+    issuer: instanceActorIri(ctx.config.origin),
+    statement: statementId,
+    outcome,
+    lines,
+  };
   await queueMessage(db, ctx, peer, message.id, JSON.stringify(message));
 }
 
@@ -281,10 +341,23 @@ async function onResponse(db: Executor, ctx: Context, peer: string, message: Rec
   const statementId = String(message.statement);
   const outcome = message.outcome;
   if (outcome !== 'accepted' && outcome !== 'disputed') throw new AppError('invalid_request', 'outcome must be accepted or disputed');
-  const lines = Array.isArray(message.lines) ? message.lines.slice(0, 10_000).map((l: { n?: unknown; reason?: unknown }) => ({ n: Number(l?.n), reason: String(l?.reason ?? '').slice(0, 500) })) : [];
-  const row = await db.selectFrom('statements').select(['period', 'state']).where('id', '=', statementId).where('direction', '=', 'out').where('peer_origin', '=', peer).forUpdate().executeTakeFirst();
+  const lines = Array.isArray(message.lines)
+    ? message.lines.slice(0, 10_000).map((l: { n?: unknown; reason?: unknown }) => ({ n: Number(l?.n), reason: String(l?.reason ?? '').slice(0, 500) }))
+    : [];
+  const row = await db
+    .selectFrom('statements')
+    .select(['period', 'state'])
+    .where('id', '=', statementId)
+    .where('direction', '=', 'out')
+    .where('peer_origin', '=', peer)
+    .forUpdate()
+    .executeTakeFirst();
   if (!row) throw new AppError('not_found', 'no such statement was issued to your instance');
   if (row.state === 'superseded' || row.state === 'accepted') return;
-  await db.updateTable('statements').set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() }).where('id', '=', statementId).execute();
+  await db
+    .updateTable('statements')
+    .set({ state: outcome, dispute: outcome === 'disputed' ? JSON.stringify(lines) : null, decided_at: ctx.clock.now() })
+    .where('id', '=', statementId)
+    .execute();
   await refreshAndClear(db, ctx, peer, row.period);
 }

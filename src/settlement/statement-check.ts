@@ -7,26 +7,57 @@
 import { MAX_AMOUNT_MICROS } from '../core/money.ts';
 import { addMonths, isPeriod } from '../core/period.ts';
 import { compareLines, isDigest, statementDigest } from './digest.ts';
-import { isXsdDateTime, verifyProof, type ProofFailure } from './eddsa-jcs-2022.ts';
-import type { ParsedSignedStatement } from './statement-schema.ts';
+import { isXsdDateTime, type ProofFailure, verifyProof } from './eddsa-jcs-2022.ts';
 import type { SignedStatement, Statement } from './statement.ts';
+import type { ParsedSignedStatement } from './statement-schema.ts';
 
 export type StatementReasonCode =
   // the document
-  | 'wrong_type' | 'wrong_version' | 'scale_not_6' | 'id_invalid' | 'issuer_invalid' | 'counterparty_invalid'
-  | 'counterparty_is_issuer' | 'id_not_on_issuer' | 'sequence_invalid' | 'previous_missing' | 'previous_unexpected'
-  | 'previous_invalid' | 'period_malformed' | 'currency_malformed' | 'issued_at_invalid'
+  | 'wrong_type'
+  | 'wrong_version'
+  | 'scale_not_6'
+  | 'id_invalid'
+  | 'issuer_invalid'
+  | 'counterparty_invalid'
+  | 'counterparty_is_issuer'
+  | 'id_not_on_issuer'
+  | 'sequence_invalid'
+  | 'previous_missing'
+  | 'previous_unexpected'
+  | 'previous_invalid'
+  | 'period_malformed'
+  | 'currency_malformed'
+  | 'issued_at_invalid'
   // its lines
-  | 'line_numbering' | 'lines_not_sorted' | 'duplicate_creator' | 'creator_invalid' | 'account_invalid' | 'flattr_count_invalid'
-  | 'flattr_set_digest_malformed' | 'amount_not_integer' | 'amount_too_large'
+  | 'line_numbering'
+  | 'lines_not_sorted'
+  | 'duplicate_creator'
+  | 'creator_invalid'
+  | 'account_invalid'
+  | 'flattr_count_invalid'
+  | 'flattr_set_digest_malformed'
+  | 'amount_not_integer'
+  | 'amount_too_large'
   // its summary
-  | 'summary_line_count' | 'summary_flattr_count' | 'summary_total'
+  | 'summary_line_count'
+  | 'summary_flattr_count'
+  | 'summary_total'
   // its proof
-  | ProofFailure | 'wrong_proof_purpose' | 'verification_method_invalid' | 'verification_method_not_on_issuer'
+  | ProofFailure
+  | 'wrong_proof_purpose'
+  | 'verification_method_invalid'
+  | 'verification_method_not_on_issuer'
   | 'verification_method_unexpected'
   // its place in the chain
-  | 'chain_previous_unknown' | 'chain_sequence' | 'chain_previous_id' | 'chain_previous_digest' | 'chain_issuer'
-  | 'chain_counterparty' | 'chain_currency' | 'chain_period_before_previous' | 'chain_period_gap'
+  | 'chain_previous_unknown'
+  | 'chain_sequence'
+  | 'chain_previous_id'
+  | 'chain_previous_digest'
+  | 'chain_issuer'
+  | 'chain_counterparty'
+  | 'chain_currency'
+  | 'chain_period_before_previous'
+  | 'chain_period_gap'
   // a statement with more reasons than are worth listing
   | 'more_reasons';
 
@@ -177,7 +208,8 @@ export function contentReasons(doc: Statement | ParsedSignedStatement): Statemen
     doc.lines.forEach((line, index) => {
       const key = `${line.creator} ${line.account ?? ''}`;
       const previous = doc.lines[index - 1];
-      if (seen.has(key) && (previous === undefined || compareLines(previous, line) !== 0)) add('duplicate_creator', `${lineName(line)} has more than one line`, index + 1);
+      if (seen.has(key) && (previous === undefined || compareLines(previous, line) !== 0))
+        add('duplicate_creator', `${lineName(line)} has more than one line`, index + 1);
       seen.add(key);
     });
   }
@@ -212,7 +244,10 @@ export function proofOptionReasons(doc: Statement | ParsedSignedStatement, proof
   const method = URL.parse(proof.verificationMethod);
   const issuer = normalUrl(doc.issuer);
   if (!method || (method.protocol !== 'https:' && method.protocol !== 'http:')) {
-    reasons.push({ code: 'verification_method_invalid', message: `verificationMethod must be an http(s) key IRI, got ${JSON.stringify(proof.verificationMethod)}` });
+    reasons.push({
+      code: 'verification_method_invalid',
+      message: `verificationMethod must be an http(s) key IRI, got ${JSON.stringify(proof.verificationMethod)}`,
+    });
   } else if (issuer && method.origin !== issuer.origin) {
     // A key elsewhere only *claims* to be the issuer's; only the issuer's origin can vouch for it.
     reasons.push({ code: 'verification_method_not_on_issuer', message: `key ${proof.verificationMethod} is not on the issuer's origin ${issuer.origin}` });

@@ -65,13 +65,12 @@ export function parseSignedStatement(json: unknown): ParsedSignedStatement {
   const parsed = signedStatementSchema.safeParse(json);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.slice(0, 10).map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-  throw new AppError(
-    'invalid_request',
-    `not a settlement statement: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    { issues, issueCount: parsed.error.issues.length },
-  );
+  throw new AppError('invalid_request', `not a settlement statement: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
+    issues,
+    issueCount: parsed.error.issues.length,
+  });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return '$' + path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
+  return `$${path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('')}`;
 }

@@ -9,7 +9,7 @@
  */
 import type { Period } from '../core/period.ts';
 import { compareLines, flattrSetDigest } from './digest.ts';
-import { CRYPTOSUITE, PROOF_TYPE, createProof } from './eddsa-jcs-2022.ts';
+import { CRYPTOSUITE, createProof, PROOF_TYPE } from './eddsa-jcs-2022.ts';
 import { contentReasons, proofOptionReasons, type StatementReason } from './statement-check.ts';
 
 export const STATEMENT_TYPE = 'FlattrStatement';
@@ -100,12 +100,16 @@ export class StatementError extends Error {
   readonly reasons: readonly StatementReason[];
 
   constructor(what: string, reasons: readonly StatementReason[]) {
-    super(`${what}: ${reasons.slice(0, 5).map((r) => r.message).join('; ')}${reasons.length > 5 ? `; and ${reasons.length - 5} more` : ''}`);
+    super(
+      `${what}: ${reasons
+        .slice(0, 5)
+        .map((r) => r.message)
+        .join('; ')}${reasons.length > 5 ? `; and ${reasons.length - 5} more` : ''}`,
+    );
     this.name = 'StatementError';
     this.reasons = reasons;
   }
 }
-
 
 /**
  * Builds the unsigned statement: one line per creator (and per account it claimed), sorted by

@@ -13,8 +13,8 @@ import { AppError, isAppError } from '../core/errors.ts';
 import { type Period, periodOf } from '../core/period.ts';
 import { createFlattr } from '../flattrs/service.ts';
 import { scopesForRole } from '../oauth/scopes.ts';
-import { enqueueEvent } from '../webhooks/events.ts';
 import { wakeWebhooks } from '../webhooks/delivery.ts';
+import { enqueueEvent } from '../webhooks/events.ts';
 
 /** Refusals after which flattring again next month would fail the same way. */
 const STOPPING = new Set(['no_means', 'not_found', 'flattr_owner', 'peer_blocked']);
@@ -95,7 +95,14 @@ export async function runSubscriptions(ctx: Context, period: Period = periodOf(c
   return summary;
 }
 
-async function recordRun(ctx: Context, subscriptionId: string, period: Period, outcome: 'flattred', flattrId: string | null, detail: string | null): Promise<void> {
+async function recordRun(
+  ctx: Context,
+  subscriptionId: string,
+  period: Period,
+  outcome: 'flattred',
+  flattrId: string | null,
+  detail: string | null,
+): Promise<void> {
   await ctx.db
     .insertInto('subscription_runs')
     .values({ subscription_id: subscriptionId, period, outcome, flattr_id: flattrId, detail, created_at: ctx.clock.now() })
@@ -107,11 +114,15 @@ async function recordRun(ctx: Context, subscriptionId: string, period: Period, o
  * The run row, the subscription's new state (stopped) and the notice and webhook event, in one
  * transaction; answers false when another process had settled this month already.
  */
-async function settleRefusal(ctx: Context, sub: { id: string; member_id: bigint; thing_id: string }, period: Period, stop: boolean, error: AppError): Promise<boolean> {
+async function settleRefusal(
+  ctx: Context,
+  sub: { id: string; member_id: bigint; thing_id: string },
+  period: Period,
+  stop: boolean,
+  error: AppError,
+): Promise<boolean> {
   const now = ctx.clock.now();
-  const message = stop
-    ? `Your subscription stopped in ${period}: ${error.message}`
-    : `Your subscribed flattr of ${period} was skipped: ${error.message}`;
+  const message = stop ? `Your subscription stopped in ${period}: ${error.message}` : `Your subscribed flattr of ${period} was skipped: ${error.message}`;
   return ctx.db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('subscription_runs')

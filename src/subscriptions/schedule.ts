@@ -6,11 +6,12 @@
  * the wallet covers the budget sees what is really left. With FARTHING_AUTO_CLOSE that is a few
  * minutes after the period begins; otherwise when the admin closes the month.
  */
+
+import { firstPeriod, getClose } from '../close/run.ts';
 import type { Context } from '../context.ts';
 import { addMonths, periodOf } from '../core/period.ts';
-import { firstPeriod, getClose } from '../close/run.ts';
-import { runSubscriptions } from './runner.ts';
 import { startWorker, type Worker } from '../worker.ts';
+import { runSubscriptions } from './runner.ts';
 
 const CHECK_EVERY_MS = 60_000;
 

@@ -162,7 +162,8 @@ async function move(ctx: Context, caller: Caller, id: string, from: Subscription
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) === 0) {
       const now = await subscriptionOf(ctx, caller, id);
-      if (now.state !== to) throw new AppError('subscription_ended', `this subscription is ${now.state}${now.stop_reason ? ` (${now.stop_reason})` : ''}: subscribe again instead`);
+      if (now.state !== to)
+        throw new AppError('subscription_ended', `this subscription is ${now.state}${now.stop_reason ? ` (${now.stop_reason})` : ''}: subscribe again instead`);
     }
   }
   return view(ctx, caller, row.id);

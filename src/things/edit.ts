@@ -6,7 +6,7 @@
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
-import { findThingById, thingView, type ThingView } from './service.ts';
+import { findThingById, type ThingView, thingView } from './service.ts';
 import { normalizeTitle } from './urls.ts';
 
 export async function updateThingTitle(ctx: Context, caller: Caller, id: string, titleInput: unknown): Promise<ThingView> {

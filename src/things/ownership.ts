@@ -13,10 +13,10 @@
  */
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { type Named, parseIri } from '../core/iris.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri, findMember } from '../members/service.ts';
 import type { ActorRecord, DirectoryRecord, LookupOptions, ObjectRecord } from '../ports.ts';
-import { type Named, parseIri } from '../core/iris.ts';
 
 export interface NamedOwner {
   /** The owner's actor IRI. */
@@ -93,7 +93,10 @@ export async function namedOwners(ctx: Context, url: string): Promise<{ owners: 
     const owner = await dir.author(found, loader);
     if (await isFarthingThing(ctx, found)) {
       const whose = owner ? `, owned by ${nameOf(owner)}` : '';
-      throw new AppError('not_owner', `this is a thing on ${new URL(found.iri as string).host}${whose}: flattr it, it cannot be registered again here`, { field: 'url', ...(owner ? { owner: owner.iri } : {}) });
+      throw new AppError('not_owner', `this is a thing on ${new URL(found.iri as string).host}${whose}: flattr it, it cannot be registered again here`, {
+        field: 'url',
+        ...(owner ? { owner: owner.iri } : {}),
+      });
     }
     if (owner) add(remoteOwner(owner));
   }

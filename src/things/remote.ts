@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { findMember } from '../members/service.ts';
-import { findThingByUrl, ownThingId, type ThingRow } from './service.ts';
-import { findClaim, recordClaim } from '../links/claims.ts';
-import { discoverRemoteThing, rememberActor } from './discover.ts';
 import { parseIriOf } from '../core/iris.ts';
+import { findClaim, recordClaim } from '../links/claims.ts';
+import { findMember } from '../members/service.ts';
+import { discoverRemoteThing, rememberActor } from './discover.ts';
+import { findThingByUrl, ownThingId, type ThingRow } from './service.ts';
 
 /** onlyLocalOwner: make no thing for a remote owner (an incoming Like of a linked account's post). */
 export async function thingForUrl(ctx: Context, url: string, options: { onlyLocalOwner?: boolean } = {}): Promise<ThingRow> {
@@ -28,7 +28,8 @@ export async function thingForUrl(ctx: Context, url: string, options: { onlyLoca
   const ownerIri = new URL(found.owner.iri);
   // A fediverse account linked both ways to a Farthing member is that member's (claims.ts).
   const claim = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await findClaim(ctx, found.owner);
-  const localOwner = ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : claim?.kind === 'local' ? claim.memberId : undefined;
+  const localOwner =
+    ownerIri.origin === new URL(ctx.config.origin).origin ? await localMemberOf(ctx, ownerIri) : claim?.kind === 'local' ? claim.memberId : undefined;
   if (!localOwner && options.onlyLocalOwner) throw new AppError('not_found', 'the owner named for this URL is not a member here');
   // A claimed account's post is the member's, and its Likes still go to the post's server.
   const remembered = ownerIri.origin === new URL(ctx.config.origin).origin ? null : await rememberActor(ctx, ctx.db, found.owner);

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { parseIriOf, thingIri } from '../core/iris.ts';
 import { isUniqueViolation, UUID_PATTERN } from '../db/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { actorIri } from '../members/service.ts';
 import { rememberActor } from './discover.ts';
 import { proveOwnership } from './ownership.ts';
 import { normalizeTitle, normalizeUrl } from './urls.ts';
-import { parseIriOf, thingIri } from '../core/iris.ts';
 
 export interface ThingView {
   id: string;
@@ -67,9 +67,17 @@ function selectThings(db: Executor) {
     .leftJoin('members', 'members.id', 'things.owner_member_id')
     .leftJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
     .select([
-      'things.id', 'things.url', 'things.title', 'things.uri', 'things.owner_member_id', 'members.username as owner_username',
-      'things.owner_actor_id', 'remote_actors.iri as owner_actor_iri', 'remote_actors.handle as owner_handle',
-      'things.verified', 'things.author_actor_id',
+      'things.id',
+      'things.url',
+      'things.title',
+      'things.uri',
+      'things.owner_member_id',
+      'members.username as owner_username',
+      'things.owner_actor_id',
+      'remote_actors.iri as owner_actor_iri',
+      'remote_actors.handle as owner_handle',
+      'things.verified',
+      'things.author_actor_id',
     ]);
 }
 
@@ -113,7 +121,9 @@ export function findThingById(ctx: Context, id: string, db: Executor = ctx.db): 
 export async function findThingByUrl(ctx: Context, url: string, db: Executor = ctx.db): Promise<ThingRow | undefined> {
   const id = ownThingId(ctx, url);
   if (id) return findThingById(ctx, id, db);
-  return selectThings(db).where((eb) => eb.or([eb('things.url', '=', url), eb('things.uri', '=', url)])).executeTakeFirst();
+  return selectThings(db)
+    .where((eb) => eb.or([eb('things.url', '=', url), eb('things.uri', '=', url)]))
+    .executeTakeFirst();
 }
 
 /** The id in a URL that is a thing's own IRI on this instance, else undefined. */

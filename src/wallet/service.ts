@@ -85,7 +85,14 @@ export interface PayoutView {
   reference: string | null;
 }
 
-function payoutView(row: { id: string; amount: bigint; state: 'requested' | 'exported' | 'paid'; requested_at: Date; paid_at: Date | null; reference: string | null }): PayoutView {
+function payoutView(row: {
+  id: string;
+  amount: bigint;
+  state: 'requested' | 'exported' | 'paid';
+  requested_at: Date;
+  paid_at: Date | null;
+  reference: string | null;
+}): PayoutView {
   return {
     id: row.id,
     amount: formatAmount(row.amount),
@@ -100,7 +107,10 @@ function payoutView(row: { id: string; amount: bigint; state: 'requested' | 'exp
 export async function requestPayout(ctx: Context, caller: Caller, amountInput: unknown): Promise<PayoutView> {
   const amount = parsePositiveAmount(amountInput);
   if (amount < ctx.config.minPayout) {
-    throw new AppError('invalid_amount', `payouts start at ${formatAmount(ctx.config.minPayout)}`, { field: 'amount', minimum: formatAmount(ctx.config.minPayout) });
+    throw new AppError('invalid_amount', `payouts start at ${formatAmount(ctx.config.minPayout)}`, {
+      field: 'amount',
+      minimum: formatAmount(ctx.config.minPayout),
+    });
   }
   const now = ctx.clock.now();
   const id = randomUUID();
@@ -120,14 +130,21 @@ export async function requestPayout(ctx: Context, caller: Caller, amountInput: u
     const committed = await committedBudget(trx, caller.id);
     if (available - committed.amount < amount) {
       const free = available - committed.amount > 0n ? available - committed.amount : 0n;
-      throw new AppError('budget_committed', `${formatAmount(committed.amount)} of your wallet is the budget you committed by flattring in ${committed.periods.join(' and ')}; until ${committed.periods.length > 1 ? 'those months close' : 'that month closes'} a payout can take at most ${formatAmount(free)}`, {
-        available: formatAmount(free),
-        committed: formatAmount(committed.amount),
-        periods: committed.periods,
-      });
+      throw new AppError(
+        'budget_committed',
+        `${formatAmount(committed.amount)} of your wallet is the budget you committed by flattring in ${committed.periods.join(' and ')}; until ${committed.periods.length > 1 ? 'those months close' : 'that month closes'} a payout can take at most ${formatAmount(free)}`,
+        {
+          available: formatAmount(free),
+          committed: formatAmount(committed.amount),
+          periods: committed.periods,
+        },
+      );
     }
     const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
-    await trx.insertInto('payouts').values({ id, member_id: caller.id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null }).execute();
+    await trx
+      .insertInto('payouts')
+      .values({ id, member_id: caller.id, amount, state: 'requested', requested_at: now, paid_at: null, reference: null })
+      .execute();
     await recordTransfer(trx, {
       debitAccountId: wallet,
       creditAccountId: payouts,
@@ -182,12 +199,7 @@ export async function markPayoutPaid(ctx: Context, id: string, referenceInput: u
  * payout's row lock): `payouts → external`, once per payout. By the admin's hand, or when the
  * bank's statement shows the debit.
  */
-export async function bookPayoutSent(
-  ctx: Context,
-  trx: Transaction<DB>,
-  payout: { id: string; amount: bigint },
-  reference: string,
-): Promise<PayoutView> {
+export async function bookPayoutSent(ctx: Context, trx: Transaction<DB>, payout: { id: string; amount: bigint }, reference: string): Promise<PayoutView> {
   const now = ctx.clock.now();
   const payouts = await ensureSystemAccount(trx, 'payouts', ctx.config.currency, now);
   const external = await ensureSystemAccount(trx, EXTERNAL, ctx.config.currency, now);

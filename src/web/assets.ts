@@ -20,6 +20,5 @@ export function assetRoutes(app: FastifyInstance): void {
       .header('cache-control', current ? 'public, max-age=31536000, immutable' : 'public, max-age=300')
       .send(STYLESHEET);
   });
-  app.get('/assets/farthing.svg', async (_request, reply) =>
-    reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(ICON));
+  app.get('/assets/farthing.svg', async (_request, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(ICON));
 }

@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../context.ts';
 import type { AppError } from '../core/errors.ts';
-import { errorHandler, type ErrorPageRenderer } from '../http/errors.ts';
+import { type ErrorPageRenderer, errorHandler } from '../http/errors.ts';
 import { html, query } from './html.ts';
 import { errorText, page, sendPage } from './layout.ts';
 import { pageHeaders } from './security.ts';

@@ -52,15 +52,29 @@ ${options.main}
 function navigation(options: PageOptions): Html {
   const { caller } = options;
   const links: [string, string][] = caller
-    ? [['/dashboard', 'Dashboard'], ['/creator', 'My things'], ['/creator/earnings', 'Earnings'], ['/invites', 'Invites'], ['/payouts', 'Payouts'], ['/popular', 'Popular'], ['/settings/profile', 'Settings']]
-    : [['/popular', 'Popular'], ['/signin', 'Sign in'], ['/signup', 'Sign up']];
+    ? [
+        ['/dashboard', 'Dashboard'],
+        ['/creator', 'My things'],
+        ['/creator/earnings', 'Earnings'],
+        ['/invites', 'Invites'],
+        ['/payouts', 'Payouts'],
+        ['/popular', 'Popular'],
+        ['/settings/profile', 'Settings'],
+      ]
+    : [
+        ['/popular', 'Popular'],
+        ['/signin', 'Sign in'],
+        ['/signup', 'Sign up'],
+      ];
   if (caller?.role === 'admin') links.push(['/admin', 'Admin']);
   const current = options.path?.split('?')[0];
   return html`<nav aria-label="Main"><ul>
 ${links.map(([href, label]) => html`<li><a href="${href}"${current === href ? html` aria-current="page"` : ''}>${label}</a></li>`)}
-${caller && options.csrf
+${
+  caller && options.csrf
     ? html`<li><form method="post" action="/signout" class="inline">${csrfField(options.csrf)}<button type="submit" class="link">Sign out ${caller.username}</button></form></li>`
-    : ''}
+    : ''
+}
 </ul></nav>`;
 }
 

@@ -3,15 +3,16 @@
  * (planClose in src/close/plan.ts: chargeOf, splitEvenly, feeOf), so the dashboard can never
  * promise a split the close would not make.
  */
+
+import { budgetFor } from '../budgets/service.ts';
+import { planClose } from '../close/plan.ts';
 import type { Caller, Context } from '../context.ts';
 import { formatAmount } from '../core/money.ts';
 import { addMonths, type Period, periodOf } from '../core/period.ts';
-import { budgetFor } from '../budgets/service.ts';
-import { planClose } from '../close/plan.ts';
 import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
-import { type PendingCreditView, pendingCreditsOf } from '../settlement/pending.ts';
 import { charityMemberId } from '../members/service.ts';
 import { myFlattrs } from '../reports/service.ts';
+import { type PendingCreditView, pendingCreditsOf } from '../settlement/pending.ts';
 
 type FlattrItem = Awaited<ReturnType<typeof myFlattrs>>['items'][number];
 
@@ -43,7 +44,14 @@ export async function monthSoFar(ctx: Context, caller: Caller): Promise<MonthSoF
   const inForce = budget ?? ctx.config.minBudget;
   // Owners are named by username (remote ones by actor IRI); the plan only compares them with the charity's name.
   const plan = planClose({
-    members: [{ id: caller.username, budget: inForce, balance, flattrs: report.items.map((f) => ({ flattrId: f.id, owner: f.thing.owner.username ?? f.thing.owner.actor })) }],
+    members: [
+      {
+        id: caller.username,
+        budget: inForce,
+        balance,
+        flattrs: report.items.map((f) => ({ flattrId: f.id, owner: f.thing.owner.username ?? f.thing.owner.actor })),
+      },
+    ],
     feePpm: ctx.config.feePpm,
     idleBudget: ctx.config.idleBudget,
     charity,

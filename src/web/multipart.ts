@@ -38,9 +38,10 @@ export function parseMultipart(body: Buffer, contentType: string): Record<string
     const name = /\bname="([^"]{1,100})"/.exec(disposition)?.[1];
     const filename = /\bfilename="([^"]{0,255})"/.exec(disposition)?.[1];
     if (name && name !== '__proto__') {
-      out[name] = filename !== undefined
-        ? { filename, type: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim() ?? 'application/octet-stream', data: Buffer.from(data) }
-        : data.toString('utf8');
+      out[name] =
+        filename !== undefined
+          ? { filename, type: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim() ?? 'application/octet-stream', data: Buffer.from(data) }
+          : data.toString('utf8');
     }
     at = next + 2;
   }

@@ -3,11 +3,11 @@
  * query; every write a page makes goes through the same service as the JSON API.
  */
 import { sql } from 'kysely';
+import type { CloseSummary } from '../close/run.ts';
+import { firstPeriod, lastEndedPeriod } from '../close/run.ts';
 import type { Caller, Context } from '../context.ts';
 import { type Period, periodOf, periodsBetween } from '../core/period.ts';
-import { firstPeriod, lastEndedPeriod } from '../close/run.ts';
-import type { CloseSummary } from '../close/run.ts';
-import { THING_COLUMNS_SQL, thingView, type ThingRow, type ThingView } from '../things/service.ts';
+import { THING_COLUMNS_SQL, type ThingRow, type ThingView, thingView } from '../things/service.ts';
 
 export interface FlattrCounts {
   month: number;
@@ -42,7 +42,11 @@ export async function thingsOwnedBy(ctx: Context, caller: Caller): Promise<(Thin
     .orderBy('created_at', 'desc')
     .limit(500)
     .execute();
-  const counts = await flattrCounts(ctx, rows.map((r) => r.id), periodOf(ctx.clock.now()));
+  const counts = await flattrCounts(
+    ctx,
+    rows.map((r) => r.id),
+    periodOf(ctx.clock.now()),
+  );
   return rows.map((r) => ({ ...thingView(ctx, { ...r, owner_username: caller.username }), ...(counts.get(r.id) as FlattrCounts) }));
 }
 
@@ -81,7 +85,10 @@ export interface InviteRow {
 }
 
 /** Every invite of the instance (whoever made it), newest first, one page at a time. */
-export async function allInvites(ctx: Context, options: { state: 'all' | 'used' | 'unused'; offset: number; limit: number }): Promise<{ rows: InviteRow[]; more: boolean }> {
+export async function allInvites(
+  ctx: Context,
+  options: { state: 'all' | 'used' | 'unused'; offset: number; limit: number },
+): Promise<{ rows: InviteRow[]; more: boolean }> {
   let q = ctx.db
     .selectFrom('invites')
     .leftJoin('members as makers', 'makers.id', 'invites.created_by')
@@ -89,7 +96,12 @@ export async function allInvites(ctx: Context, options: { state: 'all' | 'used' 
     .select(['invites.code', 'invites.created_at', 'makers.username as made_by', 'users.username as used_by', 'invites.used_at']);
   if (options.state === 'used') q = q.where('invites.used_by', 'is not', null);
   if (options.state === 'unused') q = q.where('invites.used_by', 'is', null);
-  const rows = await q.orderBy('invites.created_at', 'desc').orderBy('invites.code').limit(options.limit + 1).offset(options.offset).execute();
+  const rows = await q
+    .orderBy('invites.created_at', 'desc')
+    .orderBy('invites.code')
+    .limit(options.limit + 1)
+    .offset(options.offset)
+    .execute();
   return { rows: rows.slice(0, options.limit), more: rows.length > options.limit };
 }
 

@@ -62,17 +62,17 @@ export function earningsChart(bars: Bar[], currency: string): Html {
 <title id="chart-title">Earnings per month in ${currency}, ${first} to ${last}</title>
 <line x1="10" y1="${bottom}" x2="${width - 10}" y2="${bottom}" stroke="#55504a" stroke-width="1"/>
 ${bars.map((b, i) => {
-    const h = heightOf(b.micros);
-    const x = 10 + i * slot + slot * 0.15;
-    const month = Number(b.period.slice(5, 7));
-    const showYear = i === 0 || month === 1;
-    return html`<g>
+  const h = heightOf(b.micros);
+  const x = 10 + i * slot + slot * 0.15;
+  const month = Number(b.period.slice(5, 7));
+  const showYear = i === 0 || month === 1;
+  return html`<g>
 <rect x="${x.toFixed(1)}" y="${bottom - h}" width="${(slot * 0.7).toFixed(1)}" height="${h}" fill="#7a3e00"/>
 ${b.micros > 0n ? html`<text x="${(x + slot * 0.35).toFixed(1)}" y="${bottom - h - 7}" font-size="16" text-anchor="middle" fill="#1d1b18">${b.amount}</text>` : ''}
 <text x="${(x + slot * 0.35).toFixed(1)}" y="${bottom + 22}" font-size="17" text-anchor="middle" fill="#1d1b18">${MONTHS[month - 1]}</text>
 ${showYear ? html`<text x="${(x + slot * 0.35).toFixed(1)}" y="${bottom + 43}" font-size="15" text-anchor="middle" fill="#55504a">${b.period.slice(0, 4)}</text>` : ''}
 </g>`;
-  })}
+})}
 </svg>`;
 }
 

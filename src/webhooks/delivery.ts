@@ -12,10 +12,10 @@
  */
 import { sql } from 'kysely';
 import type { Context } from '../context.ts';
-import { relayDue, type RelaySpec } from '../jobs/relay.ts';
+import { type RelaySpec, relayDue } from '../jobs/relay.ts';
 import { isRefusedAddress, outboundOf } from '../net/outbound.ts';
+import { startWorker, type Worker, wakeWorker } from '../worker.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody } from './signature.ts';
-import { startWorker, wakeWorker, type Worker } from '../worker.ts';
 
 /** Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the delivery fails. */
 export const RETRY_SCHEDULE_SECONDS = [30, 120, 600, 3600, 21_600] as const;
@@ -58,7 +58,12 @@ export async function deliverDueWebhooks(ctx: Context): Promise<number> {
       const retryIn = outcome.kind === 'retry' ? (outcome.at.getTime() - startedAt.getTime()) / 1000 : null;
       ctx.log.info({ delivery: row.id, attempts: outcome.attempts, status, retry_in_s: retryIn }, 'webhook delivery failed');
       // A failed delivery's next_attempt_at stays the time of its last attempt (it is never listed).
-      return { state: outcome.kind === 'retry' ? 'pending' : 'failed', last_status: status, last_attempt_at: startedAt, ...(outcome.kind === 'failed' ? { next_attempt_at: startedAt } : {}) };
+      return {
+        state: outcome.kind === 'retry' ? 'pending' : 'failed',
+        last_status: status,
+        last_attempt_at: startedAt,
+        ...(outcome.kind === 'failed' ? { next_attempt_at: startedAt } : {}),
+      };
     },
   };
   return (await relayDue(ctx, spec)).done;

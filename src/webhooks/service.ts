@@ -58,16 +58,27 @@ export async function createWebhook(ctx: Context, caller: Caller, input: { url: 
       .where('deleted_at', 'is', null)
       .executeTakeFirstOrThrow();
     if (Number(count) >= WEBHOOKS_PER_MEMBER) throw new AppError('webhook_limit', `a member may have at most ${WEBHOOKS_PER_MEMBER} webhooks`);
-    await trx.insertInto('webhooks').values({ id, member_id: caller.id, url, events: events.join(' '), secret, created_at: now, deleted_at: null }).execute();
+    await trx
+      .insertInto('webhooks')
+      .values({ id, member_id: caller.id, url, events: events.join(' '), secret, created_at: now, deleted_at: null })
+      .execute();
   });
   return { id, url, events, secret, created_at: now.toISOString(), last_delivery: null };
 }
 
 export async function listWebhooks(ctx: Context, caller: Caller): Promise<{ items: WebhookView[] }> {
   const { rows } = await sql<{
-    id: string; url: string; events: string; created_at: Date;
-    d_id: string | null; d_event: string | null; d_state: LastDelivery['state'] | null; d_status: string | null;
-    d_attempts: number | null; d_attempted_at: Date | null; d_next: Date | null;
+    id: string;
+    url: string;
+    events: string;
+    created_at: Date;
+    d_id: string | null;
+    d_event: string | null;
+    d_state: LastDelivery['state'] | null;
+    d_status: string | null;
+    d_attempts: number | null;
+    d_attempted_at: Date | null;
+    d_next: Date | null;
   }>`
     SELECT w.id, w.url, w.events, w.created_at,
       d.id AS d_id, d.event AS d_event, d.state AS d_state, d.last_status AS d_status, d.attempts AS d_attempts,
@@ -85,17 +96,18 @@ export async function listWebhooks(ctx: Context, caller: Caller): Promise<{ item
       url: r.url,
       events: r.events.split(' ').filter(isWebhookEvent),
       created_at: new Date(r.created_at).toISOString(),
-      last_delivery: r.d_id === null
-        ? null
-        : {
-            id: r.d_id,
-            event: r.d_event as string,
-            state: r.d_state as LastDelivery['state'],
-            status: r.d_status,
-            attempts: Number(r.d_attempts),
-            attempted_at: r.d_attempted_at ? new Date(r.d_attempted_at).toISOString() : null,
-            next_attempt_at: r.d_state === 'pending' && r.d_next ? new Date(r.d_next).toISOString() : null,
-          },
+      last_delivery:
+        r.d_id === null
+          ? null
+          : {
+              id: r.d_id,
+              event: r.d_event as string,
+              state: r.d_state as LastDelivery['state'],
+              status: r.d_status,
+              attempts: Number(r.d_attempts),
+              attempted_at: r.d_attempted_at ? new Date(r.d_attempted_at).toISOString() : null,
+              next_attempt_at: r.d_state === 'pending' && r.d_next ? new Date(r.d_next).toISOString() : null,
+            },
     })),
   };
 }

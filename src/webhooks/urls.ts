@@ -4,9 +4,10 @@
  * FARTHING_ALLOW_PRIVATE_ADDRESS is set. An address in the URL is refused here; a name is
  * judged by what it resolves to at each delivery, when the connection is made (src/net/outbound.ts).
  */
+
+import { isIP } from 'node:net';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { isIP } from 'node:net';
 import { addressRefusal } from '../net/addresses.ts';
 
 export const WEBHOOK_URL_MAX = 2000;
@@ -16,7 +17,8 @@ export function checkWebhookUrl(ctx: Context, input: unknown): string {
   const refuse = (why: string): never => {
     throw new AppError('invalid_request', `url ${why}`, { field: 'url' });
   };
-  if (typeof input !== 'string' || input.length === 0 || input.length > WEBHOOK_URL_MAX) return refuse(`must be an http(s) URL of at most ${WEBHOOK_URL_MAX} characters`);
+  if (typeof input !== 'string' || input.length === 0 || input.length > WEBHOOK_URL_MAX)
+    return refuse(`must be an http(s) URL of at most ${WEBHOOK_URL_MAX} characters`);
   let url: URL;
   try {
     url = new URL(input);

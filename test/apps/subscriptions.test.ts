@@ -4,8 +4,9 @@
  * each close), pause skips a month, cancel ends it, and a wallet that no longer covers the budget
  * stops it with a notice and a webhook event.
  */
-import t from 'tap';
+
 import type { Test } from 'tap';
+import t from 'tap';
 import type { Period } from '../../src/core/period.ts';
 import { runSubscriptions } from '../../src/subscriptions/runner.ts';
 import { subscriptionsDue } from '../../src/subscriptions/schedule.ts';
@@ -32,7 +33,11 @@ await eachDatabase(t, async (t, kind) => {
     const blog = await thing(inst, creator, 'https://creator.example/blog');
     const other = await thing(inst, creator, 'https://creator.example/other');
 
-    t.equal((await api('POST', '/api/v1/subscriptions', { token: reader, body: { thing_id: blog, months: 3 } })).body.error.code, 'not_flattred', 'only what one has flattred');
+    t.equal(
+      (await api('POST', '/api/v1/subscriptions', { token: reader, body: { thing_id: blog, months: 3 } })).body.error.code,
+      'not_flattred',
+      'only what one has flattred',
+    );
     t.equal((await api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: blog } })).status, 201);
     const badMonths = await api('POST', '/api/v1/subscriptions', { token: reader, body: { thing_id: blog, months: 4 } });
     t.equal(badMonths.status, 400);
@@ -128,7 +133,11 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await api('POST', '/api/v1/flattrs', { token: reader, body: { thing_id: b } })).status, 201);
     t.match(await runSubscriptions(inst.ctx), { flattred: 1 });
     t.same((await flattrsOf(inst, reader, '2026-06')).sort(), [b], 'nothing for the cancelled one, one flattr for the other');
-    const list = (await api('GET', '/api/v1/subscriptions', { token: reader })).body.items as { id: string; state: string; runs: { detail: string | null }[] }[];
+    const list = (await api('GET', '/api/v1/subscriptions', { token: reader })).body.items as {
+      id: string;
+      state: string;
+      runs: { detail: string | null }[];
+    }[];
     t.equal(list.find((s) => s.id === subA)?.state, 'cancelled');
     t.match(list.find((s) => s.id === subB)?.runs, [{ detail: 'already flattred this month' }]);
 

@@ -7,8 +7,8 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import t from 'tap';
 import type { Test } from 'tap';
+import t from 'tap';
 import { createOutboundClient } from '../../src/net/outbound.ts';
 import { deliverDueWebhooks, RETRY_SCHEDULE_SECONDS } from '../../src/webhooks/delivery.ts';
 import { signWebhookBody, verifyWebhookSignature } from '../../src/webhooks/signature.ts';
@@ -83,7 +83,10 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(created.status, 201, created.text);
     t.match(created.body, { url: 'https://hooks.example/farthing', events: ['flattr.received', 'period.closed'], secret: /^whsec_/ });
     const list = await api('GET', '/api/v1/webhooks', { token: member });
-    t.same(list.body.items.map((h: { id: string }) => h.id), [created.body.id]);
+    t.same(
+      list.body.items.map((h: { id: string }) => h.id),
+      [created.body.id],
+    );
     t.notOk('secret' in list.body.items[0], 'the secret is not listed');
     t.equal(list.body.items[0].last_delivery, null);
     const other = await inst.member('other');
@@ -136,7 +139,16 @@ await eachDatabase(t, async (t, kind) => {
     }
     const body = JSON.parse(received[2]?.body ?? '{}');
     t.match(body, { event: 'payout.paid', data: { id: payout.body.id, amount: '10.00', state: 'paid', reference: 'SEPA-1' } });
-    t.notOk(verifyWebhookSignature(secret, received[2]?.headers['farthing-signature'] as string, received[2]?.body.replace('10.00', '11.00') ?? '', inst.clock.now(), 300), 'a tampered delivery fails');
+    t.notOk(
+      verifyWebhookSignature(
+        secret,
+        received[2]?.headers['farthing-signature'] as string,
+        received[2]?.body.replace('10.00', '11.00') ?? '',
+        inst.clock.now(),
+        300,
+      ),
+      'a tampered delivery fails',
+    );
   });
 
   t.test('a delivery that keeps failing is retried on the schedule, then failed', async (t) => {
@@ -210,7 +222,17 @@ await eachDatabase(t, async (t, kind) => {
     inst.ctx.outbound = createOutboundClient({ allowPrivateAddress: false, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
     const member = await inst.member('payee', { deposit: '40.00' });
     const post = (url: string) => inst.api('POST', '/api/v1/webhooks', { token: member, body: { url, events: ['payout.paid'] } });
-    for (const url of ['http://[::ffff:a9fe:a9fe]/meta', `http://[::ffff:127.0.0.1]:${port}/hook`, `http://[64:ff9b::7f00:1]:${port}/`, 'http://[2002:a9fe:a9fe::]/', 'http://192.0.2.1/', 'http://198.18.0.1/', 'http://100.64.0.1/', 'http://240.0.0.1/', 'http://224.0.0.1/']) {
+    for (const url of [
+      'http://[::ffff:a9fe:a9fe]/meta',
+      `http://[::ffff:127.0.0.1]:${port}/hook`,
+      `http://[64:ff9b::7f00:1]:${port}/`,
+      'http://[2002:a9fe:a9fe::]/',
+      'http://192.0.2.1/',
+      'http://198.18.0.1/',
+      'http://100.64.0.1/',
+      'http://240.0.0.1/',
+      'http://224.0.0.1/',
+    ]) {
       const refused = await post(url);
       t.equal(refused.status, 400, `${url} refused when registered`);
       t.match(refused.body.error.message, /private address/);
@@ -230,9 +252,17 @@ await eachDatabase(t, async (t, kind) => {
       if (rows.length === 2 && rows.every((r) => r.attempts >= 1)) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    t.same(rows.map((r) => r.last_status), ['refused', 'refused'], 'no status code, no error code from the target');
+    t.same(
+      rows.map((r) => r.last_status),
+      ['refused', 'refused'],
+      'no status code, no error code from the target',
+    );
     t.equal(received.length, 0, 'the receiver on loopback (answering 500) was never reached');
     const listed = (await inst.api('GET', '/api/v1/webhooks', { token: member })).body.items as { last_delivery: { status: string } }[];
-    t.same(listed.map((h) => h.last_delivery.status), ['refused', 'refused'], 'what the member sees');
+    t.same(
+      listed.map((h) => h.last_delivery.status),
+      ['refused', 'refused'],
+      'what the member sees',
+    );
   });
 });

@@ -5,8 +5,9 @@
  * configuration), then card payments are off.
  * One instance per database; the ledger self-check runs after every step.
  */
-import t from 'tap';
+
 import type { Test } from 'tap';
+import t from 'tap';
 import { buildApp } from '../../src/app.ts';
 import { testConfig } from '../../src/config.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
@@ -23,10 +24,14 @@ async function balanced(t: Test, inst: WebInstance, when: string) {
 }
 
 function webhook(inst: WebInstance, event: { body: string; signature?: string }, headers: Record<string, string> = {}) {
-  return inst.app.inject({
-    method: 'POST', url: '/stripe/webhook', payload: event.body,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...(event.signature ? { 'stripe-signature': event.signature } : {}), ...headers },
-  }).then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
+  return inst.app
+    .inject({
+      method: 'POST',
+      url: '/stripe/webhook',
+      payload: event.body,
+      headers: { 'content-type': 'application/json; charset=utf-8', ...(event.signature ? { 'stripe-signature': event.signature } : {}), ...headers },
+    })
+    .then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
 }
 
 const balanceOf = async (inst: WebInstance, token: string) => (await inst.api('GET', '/api/v1/me', { token })).body.balance as string;
@@ -67,14 +72,24 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   await t.test('amounts out of bounds, finer than a cent or not strings are refused and store nothing', async (t) => {
-    const before = (await inst.ctx.db.selectFrom('card_topups').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n;
+    const before = (
+      await inst.ctx.db
+        .selectFrom('card_topups')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n;
     for (const amount of ['4.99', '500.01', '20.001', '0', '-5.00', 20, 'abc', null]) {
       const r = await api('POST', '/api/v1/me/topups', { token: alice, body: { amount } });
       t.equal(r.status, 400, `${JSON.stringify(amount)} is refused`);
       t.equal(r.body.error.code, 'invalid_amount');
     }
     t.equal((await api('POST', '/api/v1/me/topups', { body: { amount: '10.00' } })).status, 401);
-    const after = (await inst.ctx.db.selectFrom('card_topups').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n;
+    const after = (
+      await inst.ctx.db
+        .selectFrom('card_topups')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n;
     t.equal(String(after), String(before));
   });
 
@@ -98,9 +113,15 @@ await eachDatabase(t, async (t, kind) => {
     await balanced(t, inst, 'after forgeries');
   });
 
-  await t.test('the signed checkout.session.completed credits the stored amount once; the fee is the instance\'s', async (t) => {
+  await t.test("the signed checkout.session.completed credits the stored amount once; the fee is the instance's", async (t) => {
     // the body lies about the amount and the member: only the stored session counts
-    const event = fake.signedEvent('checkout.session.completed', { id: first.session, object: 'checkout.session', amount_total: 999_999, client_reference_id: 'someone', metadata: { farthing_topup: 'x' } });
+    const event = fake.signedEvent('checkout.session.completed', {
+      id: first.session,
+      object: 'checkout.session',
+      amount_total: 999_999,
+      client_reference_id: 'someone',
+      metadata: { farthing_topup: 'x' },
+    });
     const r = await webhook(inst, event);
     t.equal(r.status, 200);
     t.equal(r.body.outcome, 'credited');
@@ -137,7 +158,10 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(early.body.outcome, 'not_expired', 'Stripe says the session is still open');
     fake.expire(open.session);
     t.equal((await webhook(inst, fake.signedEvent('checkout.session.expired', { id: open.session }))).body.outcome, 'expired');
-    t.match((await api('GET', '/api/v1/me/topups', { token: alice })).body.items.find((x: { id: string }) => x.id === open.id), { state: 'failed', checkout_url: null });
+    t.match(
+      (await api('GET', '/api/v1/me/topups', { token: alice })).body.items.find((x: { id: string }) => x.id === open.id),
+      { state: 'failed', checkout_url: null },
+    );
     const other = await webhook(inst, fake.signedEvent('customer.created', { id: 'cus_1' }));
     t.equal(other.body.outcome, 'ignored');
     t.equal(await balanceOf(inst, alice), '20.00');
@@ -195,7 +219,12 @@ await eachDatabase(t, async (t, kind) => {
     const outcomes = (await Promise.all(events.map((e) => webhook(inst, e)))).map((r) => r.body.outcome).sort();
     t.equal(outcomes.filter((o) => o === 'credited').length, 1, `one credit among ${outcomes.join(', ')}`);
     t.equal(await balanceOf(inst, fay), '30.00');
-    const deposits = await inst.ctx.db.selectFrom('transfers').select('amount').where('reference', '=', `stripe:${top.session}`).where('kind', '=', 'deposit').execute();
+    const deposits = await inst.ctx.db
+      .selectFrom('transfers')
+      .select('amount')
+      .where('reference', '=', `stripe:${top.session}`)
+      .where('kind', '=', 'deposit')
+      .execute();
     t.equal(deposits.length, 1);
     await balanced(t, inst, 'after racing deliveries');
   });
@@ -217,7 +246,11 @@ await eachDatabase(t, async (t, kind) => {
     const charge = fake.pay(top.session, { fee: 40 });
     t.equal((await webhook(inst, fake.signedEvent('checkout.session.completed', { id: top.session }))).body.outcome, 'credited');
     const won = fake.dispute(charge.id, 400, 'won');
-    t.equal((await webhook(inst, fake.signedEvent('charge.dispute.closed', { id: won, status: 'lost' }))).body.outcome, 'dispute_not_lost', 'the status comes from Stripe');
+    t.equal(
+      (await webhook(inst, fake.signedEvent('charge.dispute.closed', { id: won, status: 'lost' }))).body.outcome,
+      'dispute_not_lost',
+      'the status comes from Stripe',
+    );
     const lost = fake.dispute(charge.id, 400, 'lost');
     t.equal((await webhook(inst, fake.signedEvent('charge.dispute.closed', { id: lost }))).body.outcome, 'dispute_booked');
     t.equal(await balanceOf(inst, bob), '6.00');
@@ -239,18 +272,29 @@ await eachDatabase(t, async (t, kind) => {
     const go = await browser.post('/wallet/topup', { amount: '25.00' });
     t.equal(go.status, 303);
     t.match(go.location, /^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
-    const id = (await inst.ctx.db.selectFrom('card_topups').select('id').where('checkout_url', '=', go.location as string).executeTakeFirstOrThrow()).id;
+    const id = (
+      await inst.ctx.db
+        .selectFrom('card_topups')
+        .select('id')
+        .where('checkout_url', '=', go.location as string)
+        .executeTakeFirstOrThrow()
+    ).id;
     const done = await browser.get(`/wallet/topup/done?topup=${id}`);
     t.equal(done.status, 200);
     t.match(done.text, /25\.00/);
     const mine = await browser.get('/wallet/topup');
     t.equal(mine.status, 200);
-    t.match(mine.text, /<td class="num">0\.55<\/td><td>the instance<\/td>/, "the fee of each top-up, and who paid it");
+    t.match(mine.text, /<td class="num">0\.55<\/td><td>the instance<\/td>/, 'the fee of each top-up, and who paid it');
     const cancelled = await browser.get(`/wallet/topup/cancelled?topup=${id}`);
     t.equal(cancelled.status, 200);
     t.match(cancelled.text, /nothing was charged/i);
     t.equal((await browser.get('/wallet/topup/done?topup=not-an-id')).status, 404);
-    const bobs = await inst.ctx.db.selectFrom('card_topups').innerJoin('members', 'members.id', 'card_topups.member_id').select('card_topups.id').where('members.username', '=', 'bob').executeTakeFirstOrThrow();
+    const bobs = await inst.ctx.db
+      .selectFrom('card_topups')
+      .innerJoin('members', 'members.id', 'card_topups.member_id')
+      .select('card_topups.id')
+      .where('members.username', '=', 'bob')
+      .executeTakeFirstOrThrow();
     t.equal((await browser.get(`/wallet/topup/done?topup=${bobs.id}`)).status, 404, "another member's top-up");
 
     const admin = inst.browser();
@@ -276,7 +320,12 @@ await eachDatabase(t, async (t, kind) => {
   await t.test('when the member bears the fee the wallet is credited net of it; a full refund shows the fee as shortfall', async (t) => {
     const memberApp = await appWith({ FARTHING_CARD_FEE_BEARER: 'member' });
     const dave = await inst.member('dave');
-    const create = await memberApp.inject({ method: 'POST', url: '/api/v1/me/topups', headers: { authorization: `Bearer ${dave}` }, payload: { amount: '20.00' } });
+    const create = await memberApp.inject({
+      method: 'POST',
+      url: '/api/v1/me/topups',
+      headers: { authorization: `Bearer ${dave}` },
+      payload: { amount: '20.00' },
+    });
     t.equal(create.statusCode, 201);
     const id = JSON.parse(create.body).id as string;
     const row = await inst.ctx.db.selectFrom('card_topups').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -291,11 +340,18 @@ await eachDatabase(t, async (t, kind) => {
     fake.refund(charge.id, 2000);
     t.equal((await webhook(inst, fake.signedEvent('charge.refunded', { id: charge.id }))).body.outcome, 'refund_shortfall');
     t.equal(await balanceOf(inst, dave), '0.00');
-    const shortfall = (await api('GET', '/api/v1/admin/card-reversals?shortfall=true', { token: adminToken })).body.items.find((r: { username: string }) => r.username === 'dave');
+    const shortfall = (await api('GET', '/api/v1/admin/card-reversals?shortfall=true', { token: adminToken })).body.items.find(
+      (r: { username: string }) => r.username === 'dave',
+    );
     t.match(shortfall, { amount: '20.00', booked: '19.45', shortfall: '0.55' });
 
     // a fee Stripe does not show (no balance transaction yet) holds the top-up for the admin
-    const unknown = await memberApp.inject({ method: 'POST', url: '/api/v1/me/topups', headers: { authorization: `Bearer ${dave}` }, payload: { amount: '10.00' } });
+    const unknown = await memberApp.inject({
+      method: 'POST',
+      url: '/api/v1/me/topups',
+      headers: { authorization: `Bearer ${dave}` },
+      payload: { amount: '10.00' },
+    });
     const unknownRow = await inst.ctx.db.selectFrom('card_topups').selectAll().where('id', '=', JSON.parse(unknown.body).id).executeTakeFirstOrThrow();
     fake.pay(unknownRow.session_id as string, { fee: null });
     t.equal((await webhook(inst, fake.signedEvent('checkout.session.completed', { id: unknownRow.session_id }))).body.outcome, 'review');
@@ -307,16 +363,37 @@ await eachDatabase(t, async (t, kind) => {
   await t.test('when Stripe does not answer: 503, nothing credited, and the redelivery credits', async (t) => {
     const broken = await appWith({ FARTHING_STRIPE_SECRET_KEY: 'sk_test_revokedkey0000' });
     const gus = await inst.member('gus');
-    const refused = await broken.inject({ method: 'POST', url: '/api/v1/me/topups', headers: { authorization: `Bearer ${gus}` }, payload: { amount: '10.00' } });
+    const refused = await broken.inject({
+      method: 'POST',
+      url: '/api/v1/me/topups',
+      headers: { authorization: `Bearer ${gus}` },
+      payload: { amount: '10.00' },
+    });
     t.equal(refused.statusCode, 503);
     t.equal(JSON.parse(refused.body).error.code, 'unavailable');
-    t.match(await inst.ctx.db.selectFrom('card_topups').innerJoin('members', 'members.id', 'card_topups.member_id').select(['state', 'session_id']).where('members.username', '=', 'gus').execute(), [{ state: 'failed', session_id: null }]);
-    t.same((await api('GET', '/api/v1/me/topups', { token: gus })).body.items.map((x: { state: string }) => x.state), ['failed']);
+    t.match(
+      await inst.ctx.db
+        .selectFrom('card_topups')
+        .innerJoin('members', 'members.id', 'card_topups.member_id')
+        .select(['state', 'session_id'])
+        .where('members.username', '=', 'gus')
+        .execute(),
+      [{ state: 'failed', session_id: null }],
+    );
+    t.same(
+      (await api('GET', '/api/v1/me/topups', { token: gus })).body.items.map((x: { state: string }) => x.state),
+      ['failed'],
+    );
 
     const top = await topup(gus, '10.00');
     fake.pay(top.session, { fee: 40 });
     const event = fake.signedEvent('checkout.session.completed', { id: top.session });
-    const down = await broken.inject({ method: 'POST', url: '/stripe/webhook', headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, payload: event.body });
+    const down = await broken.inject({
+      method: 'POST',
+      url: '/stripe/webhook',
+      headers: { 'content-type': 'application/json', 'stripe-signature': event.signature },
+      payload: event.body,
+    });
     t.equal(down.statusCode, 503, 'Stripe will deliver again');
     t.equal(await balanceOf(inst, gus), '0.00');
     t.equal((await webhook(inst, event)).body.outcome, 'credited', 'the same event, delivered again');
@@ -330,7 +407,12 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(r.statusCode, 404);
     t.equal(JSON.parse(r.body).error.code, 'cards_disabled');
     const event = fake.signedEvent('checkout.session.completed', { id: 'cs_test_x' });
-    const hook = await off.inject({ method: 'POST', url: '/stripe/webhook', headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, payload: event.body });
+    const hook = await off.inject({
+      method: 'POST',
+      url: '/stripe/webhook',
+      headers: { 'content-type': 'application/json', 'stripe-signature': event.signature },
+      payload: event.body,
+    });
     t.equal(hook.statusCode, 404);
     t.equal(JSON.parse(hook.body).error.code, 'cards_disabled');
     await balanced(t, inst, 'with card payments off');
@@ -340,7 +422,7 @@ await eachDatabase(t, async (t, kind) => {
 await eachDatabase(t, async (t, kind) => {
   const inst = await startWeb(t, kind, { env: fakeStripeEnv(fake) });
   const { api } = inst;
-  await t.test('a top-up past the ledger\'s maximum balance is refused before anyone pays', async (t) => {
+  await t.test("a top-up past the ledger's maximum balance is refused before anyone pays", async (t) => {
     const rich = await inst.member('rich', { deposit: '999999999995.00' });
     const tooMuch = await api('POST', '/api/v1/me/topups', { token: rich, body: { amount: '10.00' } });
     t.equal(tooMuch.status, 422, tooMuch.text);

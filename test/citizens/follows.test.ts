@@ -31,7 +31,13 @@ interface Delivery {
 /** A Mastodon-shaped server with one account, alice, who can sign and send activities. */
 async function mastodon(t: Test) {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const signingKey = (await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign'])) as unknown as CryptoKey;
+  const signingKey = (await webcrypto.subtle.importKey(
+    'pkcs8',
+    privateKey.export({ type: 'pkcs8', format: 'der' }),
+    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    true,
+    ['sign'],
+  )) as unknown as CryptoKey;
   const deliveries: Delivery[] = [];
   let origin = '';
   const server = createServer(async (req, res) => {
@@ -67,7 +73,19 @@ async function mastodon(t: Test) {
       return json(200, { links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
     }
     if (req.method === 'GET' && path === '/nodeinfo/2.0') {
-      return json(200, { version: '2.0', software: { name: 'mastodon', version: '4.3.0' }, protocols: ['activitypub'], services: { outbound: [], inbound: [] }, usage: { users: {} }, openRegistrations: false, metadata: {} }, 'application/json');
+      return json(
+        200,
+        {
+          version: '2.0',
+          software: { name: 'mastodon', version: '4.3.0' },
+          protocols: ['activitypub'],
+          services: { outbound: [], inbound: [] },
+          usage: { users: {} },
+          openRegistrations: false,
+          metadata: {},
+        },
+        'application/json',
+      );
     }
     if (req.method === 'POST' && (path === '/users/alice/inbox' || path === '/inbox')) {
       if (req.headers['signature-input']) return res.writeHead(401).end('Unknown signature scheme');
@@ -83,7 +101,11 @@ async function mastodon(t: Test) {
   t.teardown(() => close(server));
   /** Signs `activity` as alice (draft-cavage, as Mastodon sends) and posts it to `inbox`. */
   const send = async (inbox: string, activity: Record<string, unknown>) => {
-    const request = new Request(inbox, { method: 'POST', headers: { 'content-type': AP, accept: AP }, body: JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', actor: `${origin}/users/alice`, ...activity }) });
+    const request = new Request(inbox, {
+      method: 'POST',
+      headers: { 'content-type': AP, accept: AP },
+      body: JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', actor: `${origin}/users/alice`, ...activity }),
+    });
     const signed = await signRequest(request, signingKey, new URL(`${origin}/users/alice#main-key`));
     return fetch(signed);
   };
@@ -98,10 +120,13 @@ async function verifyAsMastodon(req: IncomingMessage, path: string, body: Buffer
   for (const required of ['(request-target)', 'host', 'date', 'digest']) {
     if (!headers.includes(required)) return { verified: false, reason: `signature does not cover ${required}` };
   }
-  if (req.headers.digest !== `SHA-256=${createHash('sha256').update(body).digest('base64')}`) return { verified: false, reason: 'digest does not match the body' };
+  if (req.headers.digest !== `SHA-256=${createHash('sha256').update(body).digest('base64')}`)
+    return { verified: false, reason: 'digest does not match the body' };
   const date = Date.parse(String(req.headers.date));
   if (!Number.isFinite(date) || Math.abs(Date.now() - date) > 60 * 60 * 1000) return { verified: false, reason: 'date out of range' };
-  const signingString = headers.map((name) => (name === '(request-target)' ? `(request-target): ${req.method!.toLowerCase()} ${path}` : `${name}: ${req.headers[name]}`)).join('\n');
+  const signingString = headers
+    .map((name) => (name === '(request-target)' ? `(request-target): ${req.method!.toLowerCase()} ${path}` : `${name}: ${req.headers[name]}`))
+    .join('\n');
   const keyDoc = (await (await fetch(params.keyId!, { headers: { accept: AP } })).json()) as any;
   const key = keyDoc.publicKey?.id === params.keyId ? keyDoc.publicKey : null;
   if (!key) return { verified: false, reason: 'the actor does not list the key' };
@@ -148,10 +173,19 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('an activity nobody handles is logged at debug, not error', async (t) => {
-    const sent = await masto.send(`${a.origin}/inbox`, { id: `${masto.origin}/announces/1`, type: 'Announce', object: `${masto.origin}/users/alice/statuses/1`, to: [PUBLIC] });
+    const sent = await masto.send(`${a.origin}/inbox`, {
+      id: `${masto.origin}/announces/1`,
+      type: 'Announce',
+      object: `${masto.origin}/users/alice/statuses/1`,
+      to: [PUBLIC],
+    });
     t.equal(sent.status, 202);
     await eventually(async () => logged.some((l) => l.level === 'debug' && l.message === 'activity not handled here'), 20_000, 'the debug line');
-    t.same(logged.filter((l) => l.level === 'error'), [], 'no error');
+    t.same(
+      logged.filter((l) => l.level === 'error'),
+      [],
+      'no error',
+    );
   });
 
   t.test('a member who publishes: each flattr is a public post to the followers; a withdrawal deletes it', async (t) => {
@@ -178,7 +212,11 @@ await eachDatabase(t, async (t, kind) => {
     const cat = await a.member('cat', { deposit: '5.00', budget: '2.00' });
     const quiet = await a.api('POST', '/api/v1/flattrs', { token: cat, body: { thing_id: bobsThing } });
     t.equal(quiet.status, 201);
-    t.equal((await a.ctx.db.selectFrom('posts').select('id').where('flattr_id', '=', quiet.body.id).execute()).length, 0, 'a member who did not opt in posts nothing');
+    t.equal(
+      (await a.ctx.db.selectFrom('posts').select('id').where('flattr_id', '=', quiet.body.id).execute()).length,
+      0,
+      'a member who did not opt in posts nothing',
+    );
     t.equal((await getAp(`/flattrs/${quiet.body.id}`)).status, 404, 'and their flattr of a local thing stays unpublished');
 
     t.equal((await a.api('DELETE', `/api/v1/flattrs/${made.body.id}`, { token: ann })).status, 204);
@@ -195,7 +233,10 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(made.status, 201, made.text);
     const like = await getAp(`/flattrs/${made.body.id}`);
     t.equal(like.status, 200);
-    t.same([like.body.type, like.body.id, like.body.object, like.body.context, like.body.actor], ['Like', `${a.origin}/flattrs/${made.body.id}`, toot, `${a.origin}/periods/2026-11`, `${a.origin}/users/ann`]);
+    t.same(
+      [like.body.type, like.body.id, like.body.object, like.body.context, like.body.actor],
+      ['Like', `${a.origin}/flattrs/${made.body.id}`, toot, `${a.origin}/periods/2026-11`, `${a.origin}/users/ann`],
+    );
     const sentLike = await eventually(async () => masto.deliveries.find((d) => d.activity.type === 'Like'), 20_000, 'the Like');
     t.equal(sentLike.activity.id, like.body.id, 'the id the outbox minted is the one that dereferences');
     const browser = await a.api('GET', `/flattrs/${made.body.id}`, { headers: { accept: 'text/html' } });
@@ -238,6 +279,10 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(undo.status, 202);
     await eventually(async () => (await getAp('/users/ann/followers')).body.totalItems === 0, 20_000, 'the follower to go');
     t.match((await a.api('GET', '/users/ann', { headers: { accept: 'text/html' } })).text, '<strong>0</strong> followers');
-    t.same(logged.filter((l) => l.level === 'error'), [], 'nothing logged as an error on the way');
+    t.same(
+      logged.filter((l) => l.level === 'error'),
+      [],
+      'nothing logged as an error on the way',
+    );
   });
 });

@@ -5,8 +5,8 @@
  * loaded, bio, things with counts — and flattrs from it. Screenshots go to test/artifacts/.
  */
 import { writeFileSync } from 'node:fs';
-import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
+import t, { type Test } from 'tap';
 import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
 import { photo } from '../helpers/images.ts';
 import { thing } from '../helpers/instance.ts';

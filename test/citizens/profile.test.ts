@@ -47,10 +47,27 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await inst.api('POST', '/api/v1/flattrs', { token: bob, body: { thing_id: thingId } })).status, 201);
     const annId = (await inst.ctx.db.selectFrom('members').select('id').where('username', '=', 'ann').executeTakeFirstOrThrow()).id;
     const now = inst.clock.now();
-    await inst.ctx.db.insertInto('member_links').values([
-      { member_id: annId, actor_iri: 'https://social.example/users/ann', handle: '@ann@social.example', state: 'verified', created_at: now, verified_at: now },
-      { member_id: annId, actor_iri: 'https://other.example/users/maybe', handle: '@maybe@other.example', state: 'pending', created_at: now, verified_at: null },
-    ]).execute();
+    await inst.ctx.db
+      .insertInto('member_links')
+      .values([
+        {
+          member_id: annId,
+          actor_iri: 'https://social.example/users/ann',
+          handle: '@ann@social.example',
+          state: 'verified',
+          created_at: now,
+          verified_at: now,
+        },
+        {
+          member_id: annId,
+          actor_iri: 'https://other.example/users/maybe',
+          handle: '@maybe@other.example',
+          state: 'pending',
+          created_at: now,
+          verified_at: null,
+        },
+      ])
+      .execute();
     const visitor = inst.browser();
     const page = await visitor.get('/users/ann');
     t.equal(page.status, 200);
@@ -78,8 +95,14 @@ await eachDatabase(t, async (t, kind) => {
   t.test('display name and bio: through the API, onto the actor, escaped', async (t) => {
     const before = await inst.api('GET', '/api/v1/me/profile', { token: ann });
     t.equal(before.status, 200);
-    t.same({ display_name: before.body.display_name, bio: before.body.bio, publish_flattrs: before.body.publish_flattrs }, { display_name: null, bio: null, publish_flattrs: false });
-    const set = await inst.api('PUT', '/api/v1/me/profile', { token: ann, body: { display_name: '  Ann <Writer> ', bio: 'I write.\nAbout <script>alert(1)</script> & more.\n\nSecond part.' } });
+    t.same(
+      { display_name: before.body.display_name, bio: before.body.bio, publish_flattrs: before.body.publish_flattrs },
+      { display_name: null, bio: null, publish_flattrs: false },
+    );
+    const set = await inst.api('PUT', '/api/v1/me/profile', {
+      token: ann,
+      body: { display_name: '  Ann <Writer> ', bio: 'I write.\nAbout <script>alert(1)</script> & more.\n\nSecond part.' },
+    });
     t.equal(set.status, 200, set.text);
     t.equal(set.body.display_name, 'Ann <Writer>');
 
@@ -119,7 +142,8 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('avatar upload: a real picture, re-encoded; wrong type, too big and a bomb refused', async (t) => {
-    const put = (payload: Buffer, type = 'image/png', token = ann) => raw('PUT', '/api/v1/me/avatar', { authorization: `Bearer ${token}`, 'content-type': type }, payload);
+    const put = (payload: Buffer, type = 'image/png', token = ann) =>
+      raw('PUT', '/api/v1/me/avatar', { authorization: `Bearer ${token}`, 'content-type': type }, payload);
     const jpeg = await photo('jpeg', 1200, 800);
     t.ok((await sharp(jpeg).metadata()).exif, 'the upload carries EXIF');
     const ok = await put(jpeg, 'image/jpeg');
@@ -145,7 +169,13 @@ await eachDatabase(t, async (t, kind) => {
     const refusals: [string, Buffer, string, number, string][] = [
       ['a text file posing as a PNG', Buffer.from('#!/bin/sh\necho not a picture\n'), 'image/png', 415, 'unsupported_media_type'],
       ['an SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), 'image/png', 415, 'unsupported_media_type'],
-      ['a PNG signature over junk', Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200, 7)]), 'image/png', 422, 'invalid_image'],
+      [
+        'a PNG signature over junk',
+        Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200, 7)]),
+        'image/png',
+        422,
+        'invalid_image',
+      ],
       ['a decompression bomb (60000×60000)', pngBomb(), 'image/png', 422, 'invalid_image'],
       ['over 2 MiB', Buffer.concat([await photo('png', 10, 10), Buffer.alloc(2 * 1024 * 1024)]), 'image/png', 413, 'payload_too_large'],
       ['empty', Buffer.alloc(0), 'image/png', 422, 'invalid_image'],
@@ -203,7 +233,10 @@ await eachDatabase(t, async (t, kind) => {
     const publish = await browser.post('/settings/profile', { listed: 'on', publish_flattrs: 'on' });
     t.equal(publish.status, 303);
     const me = await inst.api('GET', '/api/v1/me/profile', { token: await tokenOf('cat') });
-    t.same({ d: me.body.display_name, b: me.body.bio, a: me.body.avatar_uploaded, p: me.body.publish_flattrs }, { d: 'Cat Power', b: 'Line one\nLine two', a: true, p: true });
+    t.same(
+      { d: me.body.display_name, b: me.body.bio, a: me.body.avatar_uploaded, p: me.body.publish_flattrs },
+      { d: 'Cat Power', b: 'Line one\nLine two', a: true, p: true },
+    );
   });
 
   async function tokenOf(username: string): Promise<string> {

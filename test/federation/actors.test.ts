@@ -13,19 +13,20 @@ import { Application, Like, lookupObject, Person } from '@fedify/vocab';
 import { lookupWebFinger } from '@fedify/webfinger';
 import t from 'tap';
 import packageJson from '../../package.json' with { type: 'json' };
-import { createInstance } from '../../src/instance.ts';
 import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
 import { actorKeyPairs } from '../../src/activitypub/keys.ts';
+import { createInstance } from '../../src/instance.ts';
 import { actorIri, findMember } from '../../src/members/service.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { startInstance, thing, type TestInstance } from '../helpers/instance.ts';
+import { startInstance, type TestInstance, thing } from '../helpers/instance.ts';
 import { startNetworked } from '../helpers/network.ts';
 
 const ORIGIN = 'https://a.example';
 const AP = 'application/activity+json';
 
 const getAp = (inst: TestInstance, url: string) => inst.api('GET', url, { headers: { accept: AP } });
-const multikeys = (actor: { assertionMethod?: unknown }) => [actor.assertionMethod ?? []].flat() as { id: string; type: string; controller: string; publicKeyMultibase: string }[];
+const multikeys = (actor: { assertionMethod?: unknown }) =>
+  [actor.assertionMethod ?? []].flat() as { id: string; type: string; controller: string; publicKeyMultibase: string }[];
 
 t.test('members and the instance are ActivityPub actors', async (t) => {
   await eachDatabase(t, async (t, kind) => {
@@ -181,7 +182,13 @@ t.test('members and the instance are ActivityPub actors', async (t) => {
       // An inbox verifies signatures: an unsigned activity is refused.
       const unsigned = await inst.api('POST', '/users/ann/inbox', {
         headers: { 'content-type': AP },
-        body: { '@context': 'https://www.w3.org/ns/activitystreams', type: 'Like', id: 'https://b.example/likes/1', actor: 'https://b.example/users/bo', object: `${ORIGIN}/users/ann` },
+        body: {
+          '@context': 'https://www.w3.org/ns/activitystreams',
+          type: 'Like',
+          id: 'https://b.example/likes/1',
+          actor: 'https://b.example/users/bo',
+          object: `${ORIGIN}/users/ann`,
+        },
       });
       t.equal(unsigned.status, 401);
 
@@ -229,7 +236,29 @@ t.test('acct: handles resolve the way a remote Fedify server resolves them (HTTP
   // Fedify's WebFinger client always asks https://<host> for an acct: handle, so this instance
   // is served over TLS with a certificate this process trusts for the duration of the test.
   const dir = t.testdir();
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const cert = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
   const trusted = tls.getCACertificates('default');
   tls.setDefaultCACertificates([...trusted, cert]);
@@ -237,7 +266,9 @@ t.test('acct: handles resolve the way a remote Fedify server resolves them (HTTP
 
   // The server listens first (its port names the origin), and routes to the app once it is ready.
   let inst: TestInstance | undefined;
-  const server = createHttpsServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) => (inst ? inst.app.routing(req, res) : res.writeHead(503).end()));
+  const server = createHttpsServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) =>
+    inst ? inst.app.routing(req, res) : res.writeHead(503).end(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
   const port = (server.address() as { port: number }).port;

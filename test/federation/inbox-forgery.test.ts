@@ -42,7 +42,11 @@ async function hostileServer(t: Test, victim: () => string) {
   origin = `http://127.0.0.1:${await listen(server)}`;
   t.teardown(() => close(server));
   const key = await importJwk(
-    await exportJwk(await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign'])),
+    await exportJwk(
+      await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, [
+        'sign',
+      ]),
+    ),
     'private',
   );
   return { origin, actor: `${origin}/actor`, ownKey: `${origin}/actor#main-key`, claimingKey: `${origin}/claims#main-key`, key };
@@ -72,7 +76,12 @@ await eachDatabase(t, async (t, kind) => {
   /** POSTs `activity` to B's inbox signed by the hostile server's key `keyId`; `tamper` edits the headers. */
   const deliver = async (activity: unknown, keyId: string, tamper: (h: Headers) => void = () => {}, spec?: 'rfc9421') => {
     const body = JSON.stringify(activity);
-    const signed = await signRequest(new Request(`${b.origin}/inbox`, { method: 'POST', headers: { 'content-type': AP }, body }), evil.key, new URL(keyId), spec ? { spec } : {});
+    const signed = await signRequest(
+      new Request(`${b.origin}/inbox`, { method: 'POST', headers: { 'content-type': AP }, body }),
+      evil.key,
+      new URL(keyId),
+      spec ? { spec } : {},
+    );
     const headers = new Headers(signed.headers);
     tamper(headers);
     const answer = await fetch(`${b.origin}/inbox`, { method: 'POST', headers, body });
@@ -83,8 +92,15 @@ await eachDatabase(t, async (t, kind) => {
   const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: postUri } });
   t.equal(made.status, 201, made.text);
   const annLike = `${a.origin}/flattrs/${made.body.id}`;
-  await eventually(async () => (await recorded(annLike)).length === 1, 20_000, 'ann\'s Like arriving');
-  const undoOfAnn = (extra: Record<string, unknown> = {}) => ({ '@context': AS, id: `${annLike}#undo-${randomUUID()}`, type: 'Undo', actor: annActor, object: annLike, ...extra });
+  await eventually(async () => (await recorded(annLike)).length === 1, 20_000, "ann's Like arriving");
+  const undoOfAnn = (extra: Record<string, unknown> = {}) => ({
+    '@context': AS,
+    id: `${annLike}#undo-${randomUUID()}`,
+    type: 'Undo',
+    actor: annActor,
+    object: annLike,
+    ...extra,
+  });
 
   t.test('a Signature header with two keyId parameters', async (t) => {
     // First the victim's real key id (on her origin, listed by her actor), last the attacker's key
@@ -97,7 +113,12 @@ await eachDatabase(t, async (t, kind) => {
       t.match(answer.body?.error?.message, /names a parameter twice \(Signature: keyId\)/);
     }
     // The same in RFC 9421's Signature-Input.
-    const rfc = await deliver(like(), evil.claimingKey, (h) => h.set('signature-input', h.get('signature-input')!.replace(';keyid=', `;keyid="${annKey}";keyid=`)), 'rfc9421');
+    const rfc = await deliver(
+      like(),
+      evil.claimingKey,
+      (h) => h.set('signature-input', h.get('signature-input')!.replace(';keyid=', `;keyid="${annKey}";keyid=`)),
+      'rfc9421',
+    );
     t.equal(rfc.status, 401);
     t.match(rfc.body?.error?.message, /twice \(Signature-Input: keyid\)/);
   });
@@ -105,11 +126,14 @@ await eachDatabase(t, async (t, kind) => {
   t.test('a JSON-LD @context that redefines actor', async (t) => {
     // Raw `actor` is the attacker (whose key signs), `who` is as:actor: Fedify reads ann as the actor.
     const context = [AS, { actor: 'https://example.invalid/ns#x', who: { '@id': 'as:actor', '@type': '@id' } }];
-    for (const activity of [like({ '@context': context, actor: evil.actor, who: annActor }), undoOfAnn({ '@context': context, actor: evil.actor, who: annActor })]) {
+    for (const activity of [
+      like({ '@context': context, actor: evil.actor, who: annActor }),
+      undoOfAnn({ '@context': context, actor: evil.actor, who: annActor }),
+    ]) {
       const answer = await deliver(activity, evil.ownKey);
       t.equal(answer.status, 401, `${activity.type} refused`);
       t.equal(answer.body?.error?.code, 'unauthorized');
-      t.match(answer.body?.error?.message, 'the signing key is not on the actor\'s server');
+      t.match(answer.body?.error?.message, "the signing key is not on the actor's server");
       t.same(await recorded(activity.id), [], 'nothing recorded');
     }
   });
@@ -118,42 +142,76 @@ await eachDatabase(t, async (t, kind) => {
     for (const activity of [like(), undoOfAnn()]) {
       const answer = await deliver(activity, evil.claimingKey);
       t.equal(answer.status, 401, `${activity.type} refused`);
-      t.match(answer.body?.error?.message, 'the signing key is not on the actor\'s server');
+      t.match(answer.body?.error?.message, "the signing key is not on the actor's server");
     }
   });
 
-  t.test('after the forgeries: ann\'s Like stands, nothing else from her was recorded', async (t) => {
+  t.test("after the forgeries: ann's Like stands, nothing else from her was recorded", async (t) => {
     const rows = await b.ctx.db.selectFrom('incoming_flattrs').select(['activity_id', 'withdrawn_at']).where('actor_iri', '=', annActor).execute();
     t.same(rows, [{ activity_id: annLike, withdrawn_at: null }]);
   });
 
   t.test('a genuine Like from the hostile server, as itself, counts', async (t) => {
-    const own = { '@context': AS, id: `${evil.origin}/likes/${randomUUID()}`, type: 'Like', actor: evil.actor, object: postUri, context: `${evil.origin}/periods/2026-11` };
+    const own = {
+      '@context': AS,
+      id: `${evil.origin}/likes/${randomUUID()}`,
+      type: 'Like',
+      actor: evil.actor,
+      object: postUri,
+      context: `${evil.origin}/periods/2026-11`,
+    };
     const answer = await deliver(own, evil.ownKey);
     t.equal(answer.status, 202);
-    const rows = await eventually(async () => {
-      const found = await recorded(own.id);
-      return found.length === 1 && found;
-    }, 20_000, 'the hostile server\'s own Like');
+    const rows = await eventually(
+      async () => {
+        const found = await recorded(own.id);
+        return found.length === 1 && found;
+      },
+      20_000,
+      "the hostile server's own Like",
+    );
     t.equal(rows[0]!.actor_iri, evil.actor);
   });
 
   t.test('the listeners check the keys themselves (a forgery past the door is dropped)', async (t) => {
     const queue = new KyselyMessageQueue(b.ctx.db);
     const queued = (activity: Record<string, unknown>, extra: Record<string, unknown>) =>
-      queue.enqueue({ type: 'inbox', id: randomUUID(), baseUrl: b.origin, activity, identifier: null, attempt: 0, started: new Date().toISOString(), traceContext: {}, ...extra });
+      queue.enqueue({
+        type: 'inbox',
+        id: randomUUID(),
+        baseUrl: b.origin,
+        activity,
+        identifier: null,
+        attempt: 0,
+        started: new Date().toISOString(),
+        traceContext: {},
+        ...extra,
+      });
     const key = (keyId: string) => ({ farthingHttpSignatureKey: keyId });
     const rsaSignature = (creator: string) => ({ type: 'RsaSignature2017', creator, created: new Date().toISOString(), signatureValue: 'AAAA' });
     const dropped = {
       'no record of the verifying key': [like(), {}],
-      'the attacker\'s verifying key': [like(), key(evil.ownKey)],
+      "the attacker's verifying key": [like(), key(evil.ownKey)],
       'a verifying key that claims the actor': [like(), key(evil.claimingKey)],
-      'a Linked Data signature by a key that claims the actor': [like({ signature: rsaSignature(evil.claimingKey) }), { ...key(annKey), ldSignatureVerified: true }],
+      'a Linked Data signature by a key that claims the actor': [
+        like({ signature: rsaSignature(evil.claimingKey) }),
+        { ...key(annKey), ldSignatureVerified: true },
+      ],
       'a proof by a key on her server she does not list': [
-        like({ '@context': [AS, 'https://w3id.org/security/data-integrity/v1'], proof: { type: 'DataIntegrityProof', cryptosuite: 'eddsa-jcs-2022', verificationMethod: `${annActor}#forged-key`, proofPurpose: 'assertionMethod', proofValue: 'z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk9czhSePTFehP8c3PGfb6a22gkfUKKiZUdcfvbrNDhkjb4', created: '2026-11-10T12:00:00Z' } }),
+        like({
+          '@context': [AS, 'https://w3id.org/security/data-integrity/v1'],
+          proof: {
+            type: 'DataIntegrityProof',
+            cryptosuite: 'eddsa-jcs-2022',
+            verificationMethod: `${annActor}#forged-key`,
+            proofPurpose: 'assertionMethod',
+            proofValue: 'z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk9czhSePTFehP8c3PGfb6a22gkfUKKiZUdcfvbrNDhkjb4',
+            created: '2026-11-10T12:00:00Z',
+          },
+        }),
         key(annKey),
       ],
-      'an Undo of her Like by the attacker\'s key': [undoOfAnn(), key(evil.ownKey)],
+      "an Undo of her Like by the attacker's key": [undoOfAnn(), key(evil.ownKey)],
     } as const;
     for (const [activity, extra] of Object.values(dropped)) await queued(activity as Record<string, unknown>, extra);
     // Last, a control the listener does take: the recorded key is ann's own.
@@ -164,6 +222,10 @@ await eachDatabase(t, async (t, kind) => {
     for (const [what, [activity]] of Object.entries(dropped)) {
       if (activity.type === 'Like') t.same(await recorded(activity.id), [], `dropped: ${what}`);
     }
-    t.same((await recorded(annLike)).map((r) => r.withdrawn_at), [null], 'the forged Undo withdrew nothing');
+    t.same(
+      (await recorded(annLike)).map((r) => r.withdrawn_at),
+      [null],
+      'the forged Undo withdrew nothing',
+    );
   });
 });

@@ -2,14 +2,14 @@
  * KyselyKvStore against PostgreSQL and PGlite: values round-trip as JSON, keys match element by
  * element, TTLs expire by the database's clock, list() pages by prefix, cas() is atomic.
  */
+
+import type { KvKey } from '@fedify/fedify';
 import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t from 'tap';
-import type { KvKey } from '@fedify/fedify';
 import { KyselyKvStore } from '../../src/activitypub/kv-store.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
-
 
 async function collect(iterable: AsyncIterable<{ key: KvKey; value: unknown }>) {
   const entries: { key: KvKey; value: unknown }[] = [];
@@ -19,8 +19,7 @@ async function collect(iterable: AsyncIterable<{ key: KvKey; value: unknown }>) 
 
 await eachDatabase(t, async (t, kind) => {
   const { db } = await freshDatabase(t, kind);
-  const rowCount = async () =>
-    (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_kv`.execute(db)).rows[0]!.n;
+  const rowCount = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_kv`.execute(db)).rows[0]!.n;
   t.beforeEach(async () => {
     await db.deleteFrom('fedify_kv').execute();
   });
@@ -76,11 +75,21 @@ await eachDatabase(t, async (t, kind) => {
       "prefix ['a'] takes ['a'] and its children, never ['ab'] or ['a ']",
     );
     t.same(underA[3], { key: ['a', '2', 'x'], value: 'a/2/x' }, 'entries carry their values');
-    t.same((await collect(kv.list(['a', '2']))).map((e) => e.key), [['a', '2'], ['a', '2', 'x']]);
+    t.same(
+      (await collect(kv.list(['a', '2']))).map((e) => e.key),
+      [
+        ['a', '2'],
+        ['a', '2', 'x'],
+      ],
+    );
     t.same(await collect(kv.list(['zzz'])), [], 'no match, no entries');
 
     const pages = await collect(kv.list(['page']));
-    t.same(pages.map((e) => e.value), [0, 1, 2, 3, 4, 5, 6], 'every entry across pages of 3, once');
+    t.same(
+      pages.map((e) => e.value),
+      [0, 1, 2, 3, 4, 5, 6],
+      'every entry across pages of 3, once',
+    );
     t.equal((await collect(kv.list())).length, keys.length + 7, 'no prefix lists everything');
   });
 

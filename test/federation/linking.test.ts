@@ -61,7 +61,11 @@ async function mastodon(t: Test) {
         endpoints: { sharedInbox: `${origin}/inbox` },
         alsoKnownAs: p.alsoKnownAs,
         attachment: Object.entries(p.fields).map(([name, value]) => ({ type: 'PropertyValue', name, value })),
-        publicKey: { id: `${origin}/users/${user}#main-key`, owner: `${origin}/users/${user}`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
+        publicKey: {
+          id: `${origin}/users/${user}#main-key`,
+          owner: `${origin}/users/${user}`,
+          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+        },
       });
     }
     const status = /^\/users\/alice\/statuses\/(\d+)$/.exec(url.pathname)?.[1];
@@ -77,7 +81,8 @@ async function mastodon(t: Test) {
     }
     if (req.method === 'GET' && url.pathname === '/blog/1') {
       // A web page naming its author by handle, as Mastodon's "author attribution" asks.
-      return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      return res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
         .end(`<!doctype html><html><head><title>Alice's blog</title><meta name="fediverse:creator" content="@alice@${host}"></head><body>Hello</body></html>`);
     }
     if (req.method === 'GET' && url.pathname === '/.well-known/webfinger') {
@@ -90,10 +95,18 @@ async function mastodon(t: Test) {
       return json({ links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
     }
     if (req.method === 'GET' && url.pathname === '/nodeinfo/2.0') {
-      return json({
-        version: '2.0', software: { name: 'mastodon', version: '4.3.0' }, protocols: ['activitypub'],
-        services: { outbound: [], inbound: [] }, usage: { users: {}, localPosts: 2 }, openRegistrations: false, metadata: {},
-      }, 'application/json');
+      return json(
+        {
+          version: '2.0',
+          software: { name: 'mastodon', version: '4.3.0' },
+          protocols: ['activitypub'],
+          services: { outbound: [], inbound: [] },
+          usage: { users: {}, localPosts: 2 },
+          openRegistrations: false,
+          metadata: {},
+        },
+        'application/json',
+      );
     }
     if (req.method === 'POST' && /inbox$/.test(url.pathname)) {
       try {
@@ -148,7 +161,10 @@ await eachDatabase(t, async (t, kind) => {
     const row = await a.ctx.db.selectFrom('remote_actors').select(['claimed_by', 'software']).where('iri', '=', alice).executeTakeFirstOrThrow();
     t.same(row, { claimed_by: null, software: 'mastodon' }, 'not claimed');
     await eventually(async () => masto.received.some((x) => x.type === 'Like' && x.object === status(1)), 20_000, 'the Like reaching Mastodon');
-    t.notOk(masto.received.some((x) => x.object === status(1) && x.to === bobActor), 'not sent to bob');
+    t.notOk(
+      masto.received.some((x) => x.object === status(1) && x.to === bobActor),
+      'not sent to bob',
+    );
     masto.profiles.alice!.alsoKnownAs = [];
   });
 
@@ -161,7 +177,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(closed.body.summary.owed_to_peers, '0.00');
   });
 
-  t.test('bob links alice by handle: pending, and listed in his actor\'s alsoKnownAs at once', async (t) => {
+  t.test("bob links alice by handle: pending, and listed in his actor's alsoKnownAs at once", async (t) => {
     const added = await b.api('POST', '/api/v1/me/links', { token: bob, body: { account: `@alice@${masto.host}` } });
     t.equal(added.status, 201, added.text);
     t.equal(added.body.account, alice);
@@ -175,7 +191,10 @@ await eachDatabase(t, async (t, kind) => {
     t.same(aliasesOf(await actorDoc(bobActor)), [alice]);
     const list = await b.api('GET', '/api/v1/me/links', { token: bob });
     t.equal(list.status, 200);
-    t.same(list.body.items.map((i: any) => [i.account, i.state]), [[alice, 'pending']]);
+    t.same(
+      list.body.items.map((i: any) => [i.account, i.state]),
+      [[alice, 'pending']],
+    );
   });
 
   t.test('verify: alice does not point back yet, so it stays pending', async (t) => {
@@ -185,11 +204,13 @@ await eachDatabase(t, async (t, kind) => {
     t.match(verified.body.problem, 'does not point back');
     const other = await b.member('carl');
     const foreign = await b.api('POST', `/api/v1/me/links/${linkId}/verify`, { token: other });
-    t.equal(foreign.status, 404, 'nobody else\'s link');
+    t.equal(foreign.status, 404, "nobody else's link");
   });
 
-  t.test('verify: a profile field linking to bob\'s actor proves it', async (t) => {
-    masto.profiles.alice!.fields = { Farthing: `<a href="${bobActor}" rel="me nofollow noopener" target="_blank">${b.origin.replace('http://', '')}/users/bob</a>` };
+  t.test("verify: a profile field linking to bob's actor proves it", async (t) => {
+    masto.profiles.alice!.fields = {
+      Farthing: `<a href="${bobActor}" rel="me nofollow noopener" target="_blank">${b.origin.replace('http://', '')}/users/bob</a>`,
+    };
     const verified = await b.api('POST', `/api/v1/me/links/${linkId}/verify`, { token: bob });
     t.equal(verified.status, 200, verified.text);
     t.equal(verified.body.state, 'verified');
@@ -197,26 +218,34 @@ await eachDatabase(t, async (t, kind) => {
     t.notOk(verified.body.problem);
   });
 
-  t.test('both directions: A\'s flattr of alice\'s post reaches bob on B as an incoming flattr', async (t) => {
+  t.test("both directions: A's flattr of alice's post reaches bob on B as an incoming flattr", async (t) => {
     masto.profiles.alice!.alsoKnownAs = [bobActor];
     const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: status(2) } });
     t.equal(made.status, 201, made.text);
     const row = await a.ctx.db.selectFrom('remote_actors').select(['claimed_by']).where('iri', '=', alice).executeTakeFirstOrThrow();
     t.equal(row.claimed_by, bobActor, 'A records that bob claims alice');
-    const items = await eventually(async () => {
-      const list = (await b.api('GET', '/api/v1/me/incoming?period=2026-12', { token: bob })).body.items as any[];
-      return list.length === 1 && list;
-    }, 20_000, 'the Like arriving at B');
+    const items = await eventually(
+      async () => {
+        const list = (await b.api('GET', '/api/v1/me/incoming?period=2026-12', { token: bob })).body.items as any[];
+        return list.length === 1 && list;
+      },
+      20_000,
+      'the Like arriving at B',
+    );
     t.equal(items[0].from, `${a.origin}/users/ann`);
     t.equal(items[0].state, 'pending');
-    const thing = await b.ctx.db.selectFrom('things').select(['owner_member_id', 'owner_actor_id', 'uri']).where('uri', '=', status(2)).executeTakeFirstOrThrow();
-    t.equal(thing.owner_actor_id, null, 'on B the post is bob\'s thing');
+    const thing = await b.ctx.db
+      .selectFrom('things')
+      .select(['owner_member_id', 'owner_actor_id', 'uri'])
+      .where('uri', '=', status(2))
+      .executeTakeFirstOrThrow();
+    t.equal(thing.owner_actor_id, null, "on B the post is bob's thing");
     t.ok(thing.owner_member_id);
     // The post's server gets the Like too, so alice sees the favourite (issue 13).
     await eventually(async () => masto.received.some((x) => x.type === 'Like' && x.object === status(2)), 20_000, 'the Like reaching Mastodon as well');
   });
 
-  t.test('A\'s close owes the share to B, and alice\'s held unclaimed share moves to B', async (t) => {
+  t.test("A's close owes the share to B, and alice's held unclaimed share moves to B", async (t) => {
     a.clock.set('2027-01-01T00:30:00Z');
     b.clock.set('2027-01-01T00:30:00Z');
     const closed = await a.api('POST', '/api/v1/admin/periods/2026-12/close', { token: a.adminToken });
@@ -225,8 +254,15 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(closed.body.summary.owed_to_peers, '9.00');
     t.equal(closed.body.summary.unclaimed, '0.00');
     const balance = async (code: string) =>
-      (await a.ctx.db.selectFrom('accounts').innerJoin('account_balances', 'account_id', 'accounts.id').select('balance').where('code', '=', code).executeTakeFirst())?.balance ?? 0n;
-    t.equal(await balance(`peer:${b.origin}`), 9_000_000n, 'December\'s 4.50 and November\'s held 4.50');
+      (
+        await a.ctx.db
+          .selectFrom('accounts')
+          .innerJoin('account_balances', 'account_id', 'accounts.id')
+          .select('balance')
+          .where('code', '=', code)
+          .executeTakeFirst()
+      )?.balance ?? 0n;
+    t.equal(await balance(`peer:${b.origin}`), 9_000_000n, "December's 4.50 and November's held 4.50");
     t.equal(await balance('unclaimed'), 0n);
     t.equal(await balance(`peer:${masto.origin}`), 0n, 'nothing owed to the Mastodon server');
     const held = await a.ctx.db.selectFrom('unclaimed').select(['state', 'settled_period', 'claimed_peer', 'claimed_creator']).execute();
@@ -234,18 +270,28 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('A states both shares to B — the claimed one as held shares of alice — B credits bob, and the net settles', async (t) => {
-    const onB = await eventually(async () => {
-      const s = (await b.api('GET', '/api/v1/admin/statements?direction=in&period=2026-12', { token: b.adminToken })).body.items[0];
-      return s?.state === 'accepted' && s;
-    }, 30_000, 'A\'s statement accepted at B');
+    const onB = await eventually(
+      async () => {
+        const s = (await b.api('GET', '/api/v1/admin/statements?direction=in&period=2026-12', { token: b.adminToken })).body.items[0];
+        return s?.state === 'accepted' && s;
+      },
+      30_000,
+      "A's statement accepted at B",
+    );
     t.equal(onB.total, '9.00');
     const doc = JSON.parse((await b.api('GET', `/api/v1/admin/statements/${onB.id.split('/').pop()}`, { token: b.adminToken })).text);
-    t.same(doc.lines.map((l: any) => [l.n, l.creator, l.account, l.flattrCount, l.amount]), [
-      [1, bobActor, undefined, 1, '4500000'],
-      [2, bobActor, alice, 1, '4500000'],
-    ], 'December\'s flattr, then November\'s held share of alice');
+    t.same(
+      doc.lines.map((l: any) => [l.n, l.creator, l.account, l.flattrCount, l.amount]),
+      [
+        [1, bobActor, undefined, 1, '4500000'],
+        [2, bobActor, alice, 1, '4500000'],
+      ],
+      "December's flattr, then November's held share of alice",
+    );
     // Credits from a peer are pending until the settlement (issue 12): one pending credit per line.
-    const credited = await b.ctx.db.selectFrom('pending_credits').select((eb) => eb.fn.sum<bigint>('amount').as('total'))
+    const credited = await b.ctx.db
+      .selectFrom('pending_credits')
+      .select((eb) => eb.fn.sum<bigint>('amount').as('total'))
       .where('member_id', '=', (await b.ctx.db.selectFrom('members').select('id').where('username', '=', 'bob').executeTakeFirstOrThrow()).id)
       .executeTakeFirstOrThrow();
     t.equal(BigInt(credited.total), 9_000_000n, 'bob credited both shares (pending until the settlement)');
@@ -253,18 +299,28 @@ await eachDatabase(t, async (t, kind) => {
     // B closes December too: its (empty) statement to A lets both sides net the month.
     const closedB = await b.api('POST', '/api/v1/admin/periods/2026-12/close', { token: b.adminToken });
     t.equal(closedB.status, 200, closedB.text);
-    const settlement = (inst: typeof a, peer: string) => eventually(async () => {
-      const s = (await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer)}&period=2026-12`, { token: inst.adminToken })).body.items[0];
-      return (s?.state === 'accepted' || s?.state === 'paid' || s?.state === 'settled') && s;
-    }, 30_000, 'the settlement accepted');
+    const settlement = (inst: typeof a, peer: string) =>
+      eventually(
+        async () => {
+          const s = (await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer)}&period=2026-12`, { token: inst.adminToken })).body
+            .items[0];
+          return (s?.state === 'accepted' || s?.state === 'paid' || s?.state === 'settled') && s;
+        },
+        30_000,
+        'the settlement accepted',
+      );
     const onA = await settlement(a, b.origin);
     t.match(onA, { payable: '9.00', receivable: '0.00', net: '9.00', debtor: 'us', state: 'accepted' });
     const paid = await a.api('POST', `/api/v1/admin/settlements/${onA.id}/paid`, { token: a.adminToken, body: { reference: 'SEPA-CLAIM' } });
     t.equal(paid.status, 200, paid.text);
-    const onBSettlement = await eventually(async () => {
-      const s = await settlement(b, a.origin);
-      return s.state === 'paid' && s;
-    }, 20_000, 'B told of the payment');
+    const onBSettlement = await eventually(
+      async () => {
+        const s = await settlement(b, a.origin);
+        return s.state === 'paid' && s;
+      },
+      20_000,
+      'B told of the payment',
+    );
     t.equal((await b.api('POST', `/api/v1/admin/settlements/${onBSettlement.id}/confirm`, { token: b.adminToken })).status, 200);
     const peerBalance = async (inst: typeof a, peer: string) =>
       (await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items.find((p: any) => p.origin === peer)?.balance;
@@ -285,7 +341,11 @@ await eachDatabase(t, async (t, kind) => {
     masto.profiles.alice!.fields = fields;
     // The instance's own worker (every six hours, and when woken) finds it again.
     wakeWorker(a.ctx, CLAIMS_WORKER);
-    await eventually(async () => (await a.ctx.db.selectFrom('remote_actors').select('claimed_by').where('iri', '=', alice).executeTakeFirstOrThrow()).claimed_by === bobActor, 20_000, 'the scheduled refresh');
+    await eventually(
+      async () => (await a.ctx.db.selectFrom('remote_actors').select('claimed_by').where('iri', '=', alice).executeTakeFirstOrThrow()).claimed_by === bobActor,
+      20_000,
+      'the scheduled refresh',
+    );
     t.same(await refreshClaims(a.ctx), { changed: 0, next: 0n }, 'nothing changed since');
     // A page at a time: with a page of one, the next call goes on after that account.
     const one = await refreshClaims(a.ctx, 1);
@@ -308,9 +368,13 @@ await eachDatabase(t, async (t, kind) => {
   t.test('a web page naming its author with fediverse:creator: the flattr goes to that account (here claimed by bob)', async (t) => {
     const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${masto.origin}/blog/1` } });
     t.equal(made.status, 201, made.text);
-    t.equal(made.body.thing.title, 'Alice\'s blog');
-    const owner = await a.ctx.db.selectFrom('things').innerJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
-      .select(['remote_actors.iri', 'remote_actors.claimed_by']).where('things.url', '=', `${masto.origin}/blog/1`).executeTakeFirstOrThrow();
+    t.equal(made.body.thing.title, "Alice's blog");
+    const owner = await a.ctx.db
+      .selectFrom('things')
+      .innerJoin('remote_actors', 'remote_actors.id', 'things.owner_actor_id')
+      .select(['remote_actors.iri', 'remote_actors.claimed_by'])
+      .where('things.url', '=', `${masto.origin}/blog/1`)
+      .executeTakeFirstOrThrow();
     t.same(owner, { iri: alice, claimed_by: bobActor }, 'found through WebFinger');
   });
 

@@ -8,8 +8,8 @@ import { testMessageQueue } from '@fedify/testing';
 import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
-import { type Database, type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
 import { KyselyMessageQueue, type KyselyMessageQueueOptions } from '../../src/activitypub/message-queue.ts';
+import { type Database, type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,8 +58,7 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
       ...(kind === 'postgres' ? { listenConnection: main.url } : {}),
       ...options,
     });
-  const remaining = async () =>
-    (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_messages`.execute(main.db)).rows[0]!.n;
+  const remaining = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_messages`.execute(main.db)).rows[0]!.n;
   t.beforeEach(async () => {
     errors.length = 0;
     await main.db.deleteFrom('fedify_messages').execute();
@@ -69,7 +68,11 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     // Two queue instances on the same table; on PostgreSQL each has its own pool and LISTEN.
     const dbs = [main.db, (await otherProcess()).db];
     let made = 0;
-    await testMessageQueue(() => queue(dbs[made++ % 2]!), ({ controller }) => controller.abort(), { testOrderingKey: true });
+    await testMessageQueue(
+      () => queue(dbs[made++ % 2]!),
+      ({ controller }) => controller.abort(),
+      { testOrderingKey: true },
+    );
     t.equal(made, 2, 'the suite ran with two queue instances');
     t.equal(await remaining(), 0, 'every message was removed once handled');
     t.same(errors, [], 'no errors reported');
@@ -96,7 +99,11 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     await mq.enqueue('late', { delay: ms(1_500) });
     await mq.enqueue('now');
     await waitFor('both messages', () => received.length === 2, 8_000);
-    t.same(received.map((r) => r.message), ['now', 'late'], 'the undelayed message does not wait behind the delayed one');
+    t.same(
+      received.map((r) => r.message),
+      ['now', 'late'],
+      'the undelayed message does not wait behind the delayed one',
+    );
     const late = received[1]!.at - sent;
     t.ok(late >= 1_500, `not before its delay (${late} ms)`);
     t.ok(late < 4_500, `soon after its delay despite a 60 s poll interval (${late} ms)`);
@@ -159,7 +166,11 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     await waitFor('every message', () => seen.size === total, 20_000);
     await sleep(300); // time for a duplicate to show up, if there were one
     t.equal(seen.size, total, 'every message handled');
-    t.same([...seen.values()].filter((count) => count !== 1), [], 'none handled twice');
+    t.same(
+      [...seen.values()].filter((count) => count !== 1),
+      [],
+      'none handled twice',
+    );
     t.ok(byProcess[0]! > 0 && byProcess[1]! > 0, `both processes took part (${byProcess.join(' + ')})`);
     t.equal(await remaining(), 0, 'the table is empty');
     t.same(errors, []);

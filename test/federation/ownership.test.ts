@@ -24,14 +24,14 @@ await eachDatabase(t, async (t, kind) => {
   const aHost = new URL(a.origin).host;
   const register = (url: string, token = ann) => a.api('POST', '/api/v1/things', { token, body: { url } });
 
-  t.test('squatting is refused: another actor\'s post, another instance\'s thing, a page naming someone else', async (t) => {
+  t.test("squatting is refused: another actor's post, another instance's thing, a page naming someone else", async (t) => {
     const post = await register(masto.status('alice', 1));
     t.equal(post.status, 403, post.text);
     t.equal(post.body.error.code, 'not_owner');
     t.match(post.body.error.message, `@alice@${masto.host}`, 'says whose it is');
     t.equal(post.body.error.owner, masto.actor('alice'));
 
-    const onB = await b.api('POST', '/api/v1/things', { token: bob, body: { url: 'https://bob.example/essay', title: 'Bob\'s essay' } });
+    const onB = await b.api('POST', '/api/v1/things', { token: bob, body: { url: 'https://bob.example/essay', title: "Bob's essay" } });
     t.equal(onB.status, 201, onB.text);
     const foreign = await register(onB.body.uri);
     t.equal(foreign.status, 403, foreign.text);
@@ -46,17 +46,25 @@ await eachDatabase(t, async (t, kind) => {
 
     masto.pages['/blog/pays-bob'] = html(`<link rel="payment" href="${onB.body.uri}">`);
     const paysBob = await register(`${masto.origin}/blog/pays-bob`);
-    t.equal(paysBob.status, 403, 'a page paying another member\'s thing names that member');
+    t.equal(paysBob.status, 403, "a page paying another member's thing names that member");
 
     masto.pages['/blog/cat'] = html(`<link rel="author" href="${a.origin}/users/cat">`);
     const cats = await register(`${masto.origin}/blog/cat`);
     t.equal(cats.status, 403, 'a page naming another member here');
     t.match(cats.body.error.message, `@cat@${aHost}`);
 
-    t.equal(await a.ctx.db.selectFrom('things').select('id').execute().then((r) => r.length), 0, 'nothing was registered on A');
+    t.equal(
+      await a.ctx.db
+        .selectFrom('things')
+        .select('id')
+        .execute()
+        .then((r) => r.length),
+      0,
+      'nothing was registered on A',
+    );
   });
 
-  t.test('actor IRIs and this instance\'s own URLs are not things', async (t) => {
+  t.test("actor IRIs and this instance's own URLs are not things", async (t) => {
     const actor = await register(masto.actor('alice'));
     t.equal(actor.status, 400, actor.text);
     t.equal(actor.body.error.code, 'invalid_request');
@@ -79,7 +87,7 @@ await eachDatabase(t, async (t, kind) => {
       t.equal(made.body.owner.username, 'ann');
     }
     const third = await a.api('GET', `/api/v1/things/lookup?url=${encodeURIComponent(`${masto.origin}/ann/3`)}`);
-    t.equal(third.body.title, 'Ann\'s page', 'the page\'s title when none is given');
+    t.equal(third.body.title, "Ann's page", "the page's title when none is given");
     t.equal(third.body.verified, true);
   });
 
@@ -96,7 +104,9 @@ await eachDatabase(t, async (t, kind) => {
 
     const visitor = await a.app.inject({ url: `/things/${plain.body.id}` });
     t.match(visitor.body, 'Unverified:');
-    const verifiedPage = await a.app.inject({ url: `/things/${(await a.api('GET', `/api/v1/things/lookup?url=${encodeURIComponent(`${masto.origin}/ann/1`)}`)).body.id}` });
+    const verifiedPage = await a.app.inject({
+      url: `/things/${(await a.api('GET', `/api/v1/things/lookup?url=${encodeURIComponent(`${masto.origin}/ann/1`)}`)).body.id}`,
+    });
     t.notMatch(verifiedPage.body, 'Unverified:');
     t.match(verifiedPage.body, 'verified: the page names its owner');
 

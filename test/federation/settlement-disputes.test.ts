@@ -11,17 +11,20 @@ import { asIssuer, balanced, closeBoth, creditedOf, pair, settlementOf } from '.
 
 const period = '2026-11';
 
-
 await eachDatabase(t, async (t, kind) => {
   t.test('a statement that does not reconcile is disputed, corrected and settled', async (t) => {
     const { a, b, bob } = await pair(t, kind);
     // B loses the Like from A (as if a delivery had gone astray).
     await b.ctx.db.deleteFrom('incoming_flattrs').execute();
     await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
-    const disputed = await eventually(async () => {
-      const s = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items[0];
-      return s?.state === 'disputed' && s;
-    }, 30_000, 'A told of the dispute');
+    const disputed = await eventually(
+      async () => {
+        const s = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items[0];
+        return s?.state === 'disputed' && s;
+      },
+      30_000,
+      'A told of the dispute',
+    );
     t.same(disputed.dispute, [{ n: 1, reason: `no flattrs of ${b.origin}/users/bob from your instance arrived here for ${period}` }], 'per-line reasons');
     const onB = (await b.api('GET', `/api/v1/admin/statements?direction=in&period=${period}`, { token: b.adminToken })).body.items[0];
     t.equal(onB.state, 'disputed');
@@ -31,11 +34,21 @@ await eachDatabase(t, async (t, kind) => {
     const corrected = await a.api('POST', `/api/v1/admin/statements/${disputed.id.split('/').pop()}/correct`, { token: a.adminToken });
     t.equal(corrected.status, 200, corrected.text);
     t.equal(corrected.body.sequence, 2, 'the correction takes the next sequence number');
-    const statementsA = await eventually(async () => {
-      const items = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items;
-      return items[0]?.state === 'accepted' && items;
-    }, 30_000, 'the correction accepted');
-    t.same(statementsA.map((s: { sequence: number; state: string }) => [s.sequence, s.state]), [[2, 'accepted'], [1, 'superseded']]);
+    const statementsA = await eventually(
+      async () => {
+        const items = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items;
+        return items[0]?.state === 'accepted' && items;
+      },
+      30_000,
+      'the correction accepted',
+    );
+    t.same(
+      statementsA.map((s: { sequence: number; state: string }) => [s.sequence, s.state]),
+      [
+        [2, 'accepted'],
+        [1, 'superseded'],
+      ],
+    );
     await eventually(async () => (await settlementOf(a, b, period))?.state === 'accepted', 30_000, 'the settlement accepted');
     t.equal(await creditedOf(b, bob), '12.50', 'bob credited once');
     const settlement = await settlementOf(a, b, period);
@@ -52,7 +65,9 @@ await eachDatabase(t, async (t, kind) => {
     const { a, b } = await pair(t, kind);
     await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
     await eventually(async () => (await settlementOf(b, a, period))?.state === 'accepted', 30_000, 'the real statements accepted');
-    const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
+    const good = JSON.parse(
+      (await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document,
+    ) as SignedStatement;
     const snapshot = async () => ({
       statements: await b.ctx.db.selectFrom('statements').select(['id', 'state']).orderBy('id').execute(),
       transfers: (await b.ctx.db.selectFrom('transfers').select('id').execute()).length,
@@ -61,12 +76,28 @@ await eachDatabase(t, async (t, kind) => {
     const { post, sign } = await asIssuer(a, b, good);
 
     const cases: [string, () => Promise<Response>, number, RegExp][] = [
-      ['a changed amount', async () => {
-        const tampered = structuredClone(good) as any;
-        tampered.id = `${a.origin}/settlement/statements/${crypto.randomUUID()}`;
-        return post(JSON.stringify({ ...tampered, lines: tampered.lines.map((l: any) => ({ ...l, amount: '9000000' })), summary: { ...tampered.summary, total: '9000000' } }));
-      }, 422, /proof|signature/i],
-      ['a broken chain', async () => post(JSON.stringify(await sign({ previous: { id: good.id, digest: 'sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:' } }))), 422, /previous/],
+      [
+        'a changed amount',
+        async () => {
+          const tampered = structuredClone(good) as any;
+          tampered.id = `${a.origin}/settlement/statements/${crypto.randomUUID()}`;
+          return post(
+            JSON.stringify({
+              ...tampered,
+              lines: tampered.lines.map((l: any) => ({ ...l, amount: '9000000' })),
+              summary: { ...tampered.summary, total: '9000000' },
+            }),
+          );
+        },
+        422,
+        /proof|signature/i,
+      ],
+      [
+        'a broken chain',
+        async () => post(JSON.stringify(await sign({ previous: { id: good.id, digest: 'sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:' } }))),
+        422,
+        /previous/,
+      ],
       ['a replayed sequence', async () => post(JSON.stringify(await sign({ sequence: good.sequence, previous: null }))), 422, /sequence|previous/],
       ['a wrong period', async () => post(JSON.stringify(await sign({ period: '2027-01' as never }))), 422, /period/],
       ['a foreign currency', async () => post(JSON.stringify(await sign({ currency: 'USD' }))), 422, /USD/],
@@ -80,7 +111,11 @@ await eachDatabase(t, async (t, kind) => {
       t.match(text, message, `${name}: says why`);
     }
     t.same(await snapshot(), before, 'nothing changed');
-    const again = await post(JSON.stringify(good).length ? (await b.ctx.db.selectFrom('statements').select('document').where('id', '=', good.id).executeTakeFirstOrThrow()).document : '');
+    const again = await post(
+      JSON.stringify(good).length
+        ? (await b.ctx.db.selectFrom('statements').select('document').where('id', '=', good.id).executeTakeFirstOrThrow()).document
+        : '',
+    );
     t.equal(again.status, 200, 'the very same statement again is answered as before');
     t.same(await snapshot(), before, 'and changes nothing');
     await balanced(t, b, 'after the refusals');
@@ -90,13 +125,22 @@ await eachDatabase(t, async (t, kind) => {
     const { a, b, bob } = await pair(t, kind);
     await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');
     await eventually(async () => (await settlementOf(b, a, period))?.state === 'accepted', 30_000, 'the real statements accepted');
-    const good = JSON.parse((await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document) as SignedStatement;
+    const good = JSON.parse(
+      (await b.ctx.db.selectFrom('statements').select('document').where('direction', '=', 'in').executeTakeFirstOrThrow()).document,
+    ) as SignedStatement;
     const { post, sign } = await asIssuer(a, b, good);
     b.clock.set('2027-01-01T00:30:00Z');
     const walletBefore = await creditedOf(b, bob);
     const statement = await sign({
       period: '2026-12' as Period,
-      creators: [{ creator: `${b.origin}/users/bob`, account: 'https://m.example/users/zoe', flattrIds: [`${a.origin}/flattrs/${crypto.randomUUID()}`], amountMicros: 1_000_000n }],
+      creators: [
+        {
+          creator: `${b.origin}/users/bob`,
+          account: 'https://m.example/users/zoe',
+          flattrIds: [`${a.origin}/flattrs/${crypto.randomUUID()}`],
+          amountMicros: 1_000_000n,
+        },
+      ],
     });
     const answer = await post(JSON.stringify(statement));
     const body = await answer.json();
@@ -106,5 +150,4 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(await creditedOf(b, bob), walletBefore, 'bob is not credited');
     await balanced(t, b, 'after the dispute');
   });
-
 });

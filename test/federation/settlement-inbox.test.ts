@@ -74,15 +74,30 @@ await eachDatabase(t, async (t, kind) => {
   const stranger = createServer((req, res) => {
     req.resume();
     if (req.url !== '/actor') return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify({
-      '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
-      id: `${strangerOrigin}/actor`, type: 'Application', inbox: `${strangerOrigin}/inbox`,
-      publicKey: { id: `${strangerOrigin}/actor#main-key`, owner: `${strangerOrigin}/actor`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
-    }));
+    res.writeHead(200, { 'content-type': 'application/activity+json' }).end(
+      JSON.stringify({
+        '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+        id: `${strangerOrigin}/actor`,
+        type: 'Application',
+        inbox: `${strangerOrigin}/inbox`,
+        publicKey: {
+          id: `${strangerOrigin}/actor#main-key`,
+          owner: `${strangerOrigin}/actor`,
+          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+        },
+      }),
+    );
   });
   strangerOrigin = `http://127.0.0.1:${await listen(stranger)}`;
   t.teardown(() => close(stranger));
-  const strangerKey = await importJwk(await exportJwk(await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign'])), 'private');
+  const strangerKey = await importJwk(
+    await exportJwk(
+      await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, [
+        'sign',
+      ]),
+    ),
+    'private',
+  );
 
   /** The headers of a POST of `body` signed by `key` (`keyId`). */
   const signedHeaders = async (body: string, key: CryptoKey, keyId: URL) => {
@@ -162,8 +177,11 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('/healthz answers while many oversized unsigned posts are held open', async (t) => {
-    const held = await Promise.all(Array.from({ length: 16 }, (_, i) =>
-      rawPost(directInbox, { 'content-type': 'application/json', ...(i % 2 ? { 'content-length': String(60 * MiB) } : {}) }, 60, MiB, true)));
+    const held = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        rawPost(directInbox, { 'content-type': 'application/json', ...(i % 2 ? { 'content-length': String(60 * MiB) } : {}) }, 60, MiB, true),
+      ),
+    );
     const health = await fetch(`${b.origin}/healthz`);
     t.equal(health.status, 200);
     t.same(await health.json(), { status: 'ok' });

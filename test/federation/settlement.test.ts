@@ -23,7 +23,7 @@ await eachDatabase(t, async (t, kind) => {
 
     const out = (await a.api('GET', `/api/v1/admin/statements?direction=out&period=${period}`, { token: a.adminToken })).body.items;
     t.equal(out.length, 1, 'A issued one statement to B');
-    t.equal(out[0].total, '4.50', 'ann\'s 5.00 less the 10% fee');
+    t.equal(out[0].total, '4.50', "ann's 5.00 less the 10% fee");
     const document = await a.api('GET', `/api/v1/admin/statements/${out[0].id.split('/').pop()}`, { token: a.adminToken });
     const signed = JSON.parse(document.text) as SignedStatement;
     t.equal(signed.sequence, 1);
@@ -33,17 +33,28 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(signed.lines[0]?.amount, '4500000');
     t.equal(signed.proof.cryptosuite, 'eddsa-jcs-2022');
     const actor = await (await fetch(`${a.origin}/actor`, { headers: { accept: 'application/activity+json' } })).json();
-    t.ok([actor.assertionMethod].flat().some((m: { id: string }) => m.id === signed.proof.verificationMethod), 'signed with the key the instance actor publishes in assertionMethod');
+    t.ok(
+      [actor.assertionMethod].flat().some((m: { id: string }) => m.id === signed.proof.verificationMethod),
+      'signed with the key the instance actor publishes in assertionMethod',
+    );
 
     // Both statements cross, reconcile and are accepted; both settlements see the same net.
-    const settledA = await eventually(async () => {
-      const s = await settlementOf(a, b, period);
-      return s?.state === 'accepted' && s;
-    }, 30_000, 'A\'s settlement accepted');
-    const settledB = await eventually(async () => {
-      const s = await settlementOf(b, a, period);
-      return s?.state === 'accepted' && s;
-    }, 30_000, 'B\'s settlement accepted');
+    const settledA = await eventually(
+      async () => {
+        const s = await settlementOf(a, b, period);
+        return s?.state === 'accepted' && s;
+      },
+      30_000,
+      "A's settlement accepted",
+    );
+    const settledB = await eventually(
+      async () => {
+        const s = await settlementOf(b, a, period);
+        return s?.state === 'accepted' && s;
+      },
+      30_000,
+      "B's settlement accepted",
+    );
     t.match(settledA, { payable: '4.50', receivable: '2.70', net: '1.80', debtor: 'us' });
     t.match(settledB, { payable: '2.70', receivable: '4.50', net: '1.80', debtor: 'peer' });
     t.equal(await creditedOf(b, bob), '12.50', 'bob: 10.00 - 2.00 charged + 4.50 from A');
@@ -66,24 +77,33 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(confirmed.body.state, 'settled');
     await eventually(async () => (await settlementOf(a, b, period))?.state === 'settled', 20_000, 'A told of the confirmation');
     const peersA = (await a.api('GET', '/api/v1/admin/peers', { token: a.adminToken })).body.items;
-    t.same(peersA.map((p: { origin: string; balance: string }) => [p.origin, p.balance]), [[b.origin, '0.00']], 'nothing owed either way');
+    t.same(
+      peersA.map((p: { origin: string; balance: string }) => [p.origin, p.balance]),
+      [[b.origin, '0.00']],
+      'nothing owed either way',
+    );
     await balanced(t, a, 'after settling');
     await balanced(t, b, 'after settling');
 
     // Next month: nothing crosses, but both statements are issued, empty and chained.
     await closeBoth(t, a, b, '2026-12', '2027-01-01T00:30:00Z');
-    const next = await eventually(async () => {
-      const s = await settlementOf(a, b, '2026-12');
-      return s?.state === 'settled' && s;
-    }, 30_000, 'the empty month settled');
+    const next = await eventually(
+      async () => {
+        const s = await settlementOf(a, b, '2026-12');
+        return s?.state === 'settled' && s;
+      },
+      30_000,
+      'the empty month settled',
+    );
     t.match(next, { payable: '0.00', receivable: '0.00', net: '0.00' });
     const december = (await a.api('GET', '/api/v1/admin/statements?direction=out&period=2026-12', { token: a.adminToken })).body.items[0];
-    const decemberDoc = JSON.parse((await a.api('GET', `/api/v1/admin/statements/${december.id.split('/').pop()}`, { token: a.adminToken })).text) as SignedStatement;
+    const decemberDoc = JSON.parse(
+      (await a.api('GET', `/api/v1/admin/statements/${december.id.split('/').pop()}`, { token: a.adminToken })).text,
+    ) as SignedStatement;
     t.equal(decemberDoc.sequence, 2);
     t.same(decemberDoc.lines, []);
-    t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, 'chained to November\'s');
+    t.same(decemberDoc.previous, { id: signed.id, digest: statementDigest(signed) }, "chained to November's");
     const csv = await a.api('GET', '/api/v1/admin/settlements?format=csv', { token: a.adminToken });
     t.match(csv.text, /^"id","peer","period","payable","receivable","net","debtor","state","reference","due","due_debtor","covers","paid_with"\r\n/);
   });
-
 });

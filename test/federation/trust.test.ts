@@ -25,7 +25,22 @@ await eachDatabase(t, async (t, kind) => {
   b.clock.set('2026-12-01T00:30:00Z');
   t.equal((await a.api('POST', '/api/v1/admin/periods/2026-11/close', { token: a.adminToken })).status, 200);
   const peers = (await a.api('GET', '/api/v1/admin/peers', { token: a.adminToken })).body.items;
-  t.match(peers, [{ origin: b.origin, actor: `${b.origin}/actor`, state: 'pending', blocked: false, owe_limit: null, balance: '4.50', pending: '0.00', credit_line: '0.00' }], 'A owes B 4.50');
+  t.match(
+    peers,
+    [
+      {
+        origin: b.origin,
+        actor: `${b.origin}/actor`,
+        state: 'pending',
+        blocked: false,
+        owe_limit: null,
+        balance: '4.50',
+        pending: '0.00',
+        credit_line: '0.00',
+      },
+    ],
+    'A owes B 4.50',
+  );
   t.equal(peers.length, 1);
 
   t.test('a limit on what may be owed to a peer', async (t) => {
@@ -53,10 +68,14 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(refusedNew.body.error.code, 'peer_blocked');
     // B's statement for November reaches A and is refused while B is blocked.
     t.equal((await b.api('POST', '/api/v1/admin/periods/2026-11/close', { token: b.adminToken })).status, 200);
-    const delivery = await eventually(async () => {
-      const row = await b.ctx.db.selectFrom('settlement_deliveries').select(['last_status', 'attempts']).executeTakeFirst();
-      return row && row.attempts > 0 && row;
-    }, 20_000, 'B tries to deliver');
+    const delivery = await eventually(
+      async () => {
+        const row = await b.ctx.db.selectFrom('settlement_deliveries').select(['last_status', 'attempts']).executeTakeFirst();
+        return row && row.attempts > 0 && row;
+      },
+      20_000,
+      'B tries to deliver',
+    );
     t.match(delivery.last_status, /^403 .*peer_blocked/);
     t.equal((await a.ctx.db.selectFrom('statements').select('id').where('direction', '=', 'in').execute()).length, 0, 'nothing received');
     await a.api('PUT', '/api/v1/admin/peers', { token: a.adminToken, body: { peer: b.origin, blocked: false } });

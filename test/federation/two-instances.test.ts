@@ -24,7 +24,8 @@ await eachDatabase(t, async (t, kind) => {
   const postId = await thing(b, bob, 'https://bob.example/posts/1', 'Bob’s first post');
   const postUri = `${b.origin}/things/${postId}`;
 
-  const incoming = async (inst: NetworkedInstance, token: string) => (await inst.api('GET', '/api/v1/me/incoming?period=2026-11', { token })).body.items as any[];
+  const incoming = async (inst: NetworkedInstance, token: string) =>
+    (await inst.api('GET', '/api/v1/me/incoming?period=2026-11', { token })).body.items as any[];
   const remoteIncoming = (items: any[]) => items.filter((i) => !i.from.startsWith(b.origin));
 
   t.test('a local thing is an ActivityPub object at its uri, and a page for a browser', async (t) => {
@@ -49,16 +50,20 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(made.body.thing.uri, postUri, 'the thing is known by its own IRI');
     t.equal(made.body.thing.owner.actor, `${b.origin}/users/bob`);
     t.equal(made.body.thing.title, 'Bob’s first post');
-    const items = await eventually(async () => {
-      const list = remoteIncoming(await incoming(b, bob));
-      return list.length === 1 && list;
-    }, 20_000, 'the Like arriving');
+    const items = await eventually(
+      async () => {
+        const list = remoteIncoming(await incoming(b, bob));
+        return list.length === 1 && list;
+      },
+      20_000,
+      'the Like arriving',
+    );
     t.equal(items[0].from, `${a.origin}/users/ann`);
     t.equal(items[0].state, 'pending');
     t.equal(items[0].thing.id, postId);
     const row = await b.ctx.db.selectFrom('incoming_flattrs').selectAll().executeTakeFirstOrThrow();
-    t.equal(row.activity_id, `${a.origin}/flattrs/${annFlattr}`, 'the Like\'s id is the flattr\'s URL');
-    t.equal(row.period, '2026-11', 'the period comes from the Like\'s context');
+    t.equal(row.activity_id, `${a.origin}/flattrs/${annFlattr}`, "the Like's id is the flattr's URL");
+    t.equal(row.period, '2026-11', "the period comes from the Like's context");
     t.equal(row.instance_origin, a.origin);
     const again = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: postUri } });
     t.equal(again.status, 409);
@@ -69,7 +74,10 @@ await eachDatabase(t, async (t, kind) => {
     // Forget Fedify's own one-day idempotency on B, and relay the same Like again from A.
     await b.ctx.db.deleteFrom('fedify_kv').execute();
     await a.ctx.db.updateTable('outbox').set({ relayed_at: null, claimed_until: null }).execute();
-    const delivered = await a.ctx.db.selectFrom('fedify_messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const delivered = await a.ctx.db
+      .selectFrom('fedify_messages')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     t.ok(delivered, 'the queue is readable');
     await new Promise((r) => setTimeout(r, 3_000)); // the relay polls every 2 s; the queue delivers at once
     const rows = await b.ctx.db.selectFrom('incoming_flattrs').select('activity_id').execute();
@@ -89,9 +97,10 @@ await eachDatabase(t, async (t, kind) => {
   t.test('a web page naming a thing with rel=payment', async (t) => {
     const pageThing = await thing(b, bob, 'https://bob.example/posts/2', 'Second post');
     const blog = createServer((_req, res) =>
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
-        `<!doctype html><html><head><title>Bob's blog</title><link rel="payment" href="${b.origin}/things/${pageThing}"></head><body>hi</body></html>`,
-      ));
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(`<!doctype html><html><head><title>Bob's blog</title><link rel="payment" href="${b.origin}/things/${pageThing}"></head><body>hi</body></html>`),
+    );
     const port = await listen(blog);
     t.teardown(() => close(blog));
     const made = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `http://127.0.0.1:${port}/2026/11/post.html` } });
@@ -106,7 +115,9 @@ await eachDatabase(t, async (t, kind) => {
     let hits = 0;
     const blog = createServer((_req, res) => {
       hits++;
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><html><head><title>Bob's</title><link rel="payment" href="${b.origin}/things/${pageThing}"></head></html>`);
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(`<!doctype html><html><head><title>Bob's</title><link rel="payment" href="${b.origin}/things/${pageThing}"></head></html>`);
     });
     const port = await listen(blog);
     t.teardown(() => close(blog));
@@ -138,18 +149,27 @@ await eachDatabase(t, async (t, kind) => {
     // An attacker publishes a key "owned by" ann on A, and signs a Like as ann with it.
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const evil = createServer((req, res) => {
-      res.writeHead(200, { 'content-type': AP }).end(JSON.stringify({
-        '@context': 'https://w3id.org/security/v1',
-        id: `http://127.0.0.1:${(evil.address() as { port: number }).port}/key`,
-        type: 'Key',
-        owner: `${a.origin}/users/ann`,
-        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
-      }));
+      res.writeHead(200, { 'content-type': AP }).end(
+        JSON.stringify({
+          '@context': 'https://w3id.org/security/v1',
+          id: `http://127.0.0.1:${(evil.address() as { port: number }).port}/key`,
+          type: 'Key',
+          owner: `${a.origin}/users/ann`,
+          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+        }),
+      );
       req.resume();
     });
     const port = await listen(evil);
     t.teardown(() => close(evil));
-    const key = await importJwk(await exportJwk(await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign'])), 'private');
+    const key = await importJwk(
+      await exportJwk(
+        await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, [
+          'sign',
+        ]),
+      ),
+      'private',
+    );
     const like = {
       '@context': 'https://www.w3.org/ns/activitystreams',
       id: `${a.origin}/flattrs/${randomUUID()}`,
@@ -183,7 +203,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await big.json()).error.code, 'payload_too_large');
   });
 
-  t.test('the close books shares for the peer\'s creators as owed to that instance', async (t) => {
+  t.test("the close books shares for the peer's creators as owed to that instance", async (t) => {
     const peer = await a.ctx.db.selectFrom('remote_actors').select(['software', 'instance_origin']).executeTakeFirstOrThrow();
     t.equal(peer.software, 'farthing', 'NodeInfo said so');
     a.clock.set('2026-12-01T00:30:00Z');

@@ -7,9 +7,9 @@
  * nothing more; a month before the money expires, one reminder. The ledger is checked after it.
  */
 import t from 'tap';
+import { relayOutbox } from '../../src/activitypub/outbox.ts';
 import { loadConfig } from '../../src/config.ts';
 import { addMonths } from '../../src/core/period.ts';
-import { relayOutbox } from '../../src/activitypub/outbox.ts';
 import { noticeUnclaimed } from '../../src/links/unclaimed.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { mastodon } from '../helpers/mastodon.ts';
@@ -30,7 +30,7 @@ await eachDatabase(t, async (t, kind) => {
   const handle = `@alice@${masto.host}`;
   const dms = () => masto.deliveries.filter((d) => d.activity?.type === 'Create');
 
-  t.test('the close holds alice\'s share; the admin and a public page show it', async (t) => {
+  t.test("the close holds alice's share; the admin and a public page show it", async (t) => {
     const made = await a.api('POST', '/api/v1/flattrs', { token: cat, body: { url: masto.status('alice', 1) } });
     t.equal(made.status, 201, made.text);
     a.clock.set('2026-12-01T00:30:00Z');
@@ -65,7 +65,7 @@ await eachDatabase(t, async (t, kind) => {
   t.test('alice gets one direct message, as Mastodon reads it', async (t) => {
     const delivery = await eventually(async () => dms()[0], 30_000, 'the message at Mastodon');
     t.same({ verified: delivery.verified, reason: delivery.reason }, { verified: true, reason: undefined }, 'signed by the instance actor');
-    t.equal(delivery.inbox, '/users/alice/inbox', 'to alice\'s own inbox');
+    t.equal(delivery.inbox, '/users/alice/inbox', "to alice's own inbox");
     const create = delivery.activity;
     t.equal(create.actor, `${a.origin}/actor`);
     t.same([create.to].flat(), [alice], 'the Create is addressed to alice only');
@@ -84,7 +84,7 @@ await eachDatabase(t, async (t, kind) => {
 
     // Its id dereferences, as a direct message does: for alice's server, signed; for nobody else.
     const signed = await masto.signedGet(note.id, 'alice');
-    t.equal(signed.status, 200, 'alice\'s server, signed: the Note');
+    t.equal(signed.status, 200, "alice's server, signed: the Note");
     const served = (await signed.json()) as Record<string, unknown>;
     t.match(served, { id: note.id, type: 'Note', attributedTo: `${a.origin}/actor`, content: note.content, to: alice });
     t.ok(served.published, 'with the time it was written');
@@ -117,10 +117,20 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(reminder.status?.visibility, 'direct');
     t.equal(await noticeUnclaimed(a.ctx), 0);
     const kinds = await a.ctx.db.selectFrom('unclaimed_notices').select(['kind', 'month']).orderBy('id').execute();
-    t.same(kinds, [{ kind: 'first', month: '2026-12' }, { kind: 'expiring', month: '2027-05' }]);
+    t.same(kinds, [
+      { kind: 'first', month: '2026-12' },
+      { kind: 'expiring', month: '2027-05' },
+    ]);
     await a.ctx.db.deleteFrom('outbox').where('kind', '=', 'notice').execute();
     await a.ctx.db.deleteFrom('unclaimed_notices').execute();
     t.equal(await noticeUnclaimed({ ...a.ctx, config: { ...a.ctx.config, notifyUnclaimed: false } }), 0, 'FARTHING_NOTIFY_UNCLAIMED=off decides nothing');
-    t.equal(await a.ctx.db.selectFrom('unclaimed_notices').select('id').execute().then((r) => r.length), 0);
+    t.equal(
+      await a.ctx.db
+        .selectFrom('unclaimed_notices')
+        .select('id')
+        .execute()
+        .then((r) => r.length),
+      0,
+    );
   });
 });

@@ -5,8 +5,8 @@
  * Screenshots go to ARTIFACTS (test/artifacts/, git-ignored).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import type { Test } from 'tap';
 import { type Browser, chromium } from 'playwright-core';
+import type { Test } from 'tap';
 
 const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = new URL('../artifacts/', import.meta.url);

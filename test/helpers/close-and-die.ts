@@ -2,10 +2,11 @@
  * A child process for the crash test: runs the close of PERIOD against DATABASE_URL and kills
  * itself with SIGKILL (no cleanup, no rollback of committed stages) as stage DIE_AT commits.
  */
+
+import { closePeriod } from '../../src/close/run.ts';
+import { testConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { Period } from '../../src/core/period.ts';
-import { testConfig } from '../../src/config.ts';
-import { closePeriod } from '../../src/close/run.ts';
 import { createInstance } from '../../src/instance.ts';
 
 const { DATABASE_URL, PERIOD, DIE_AT, NOW } = process.env;

@@ -16,11 +16,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import pg from 'pg';
+import type { Test } from 'tap';
 import { type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrate.ts';
 import type { DB } from '../../src/db/schema.ts';
-
-import type { Test } from 'tap';
 
 type Tap = Pick<Test, 'test' | 'teardown' | 'fail'>;
 
@@ -31,7 +30,12 @@ let migrationsKey: string | undefined;
 function migrationsHash(): string {
   if (migrationsKey) return migrationsKey;
   const hash = createHash('sha256');
-  for (const file of readdirSync(MIGRATIONS_DIR).sort()) hash.update(file).update('\0').update(readFileSync(path.join(MIGRATIONS_DIR, file))).update('\0');
+  for (const file of readdirSync(MIGRATIONS_DIR).sort())
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(path.join(MIGRATIONS_DIR, file)))
+      .update('\0');
   migrationsKey = hash.digest('hex').slice(0, 16);
   return migrationsKey;
 }

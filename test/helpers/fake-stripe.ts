@@ -56,7 +56,11 @@ export interface FakeStripe {
   /** A dispute on the charge, in the given state. */
   dispute(chargeId: string, amount: number, status?: 'lost' | 'won' | 'needs_response'): string;
   /** An event body and its Stripe-Signature header, signed with the webhook secret (or another one: a forgery). */
-  signedEvent(type: string, object: Record<string, unknown>, options?: { secret?: string; id?: string; timestamp?: number }): { body: string; signature: string; id: string };
+  signedEvent(
+    type: string,
+    object: Record<string, unknown>,
+    options?: { secret?: string; id?: string; timestamp?: number },
+  ): { body: string; signature: string; id: string };
   close(): Promise<void>;
 }
 
@@ -88,7 +92,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     const intent = session.payment_intent ? intents.get(session.payment_intent) : undefined;
     if (!intent) return session;
     const charge = charges.get(intent.latest_charge) as Charge;
-    const balance = charge.balance_transaction ? balanceTransactions.get(charge.balance_transaction) ?? null : null;
+    const balance = charge.balance_transaction ? (balanceTransactions.get(charge.balance_transaction) ?? null) : null;
     return { ...session, payment_intent: { ...intent, latest_charge: { ...charge, balance_transaction: balance } } };
   };
 
@@ -103,17 +107,27 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         res.end(JSON.stringify(value));
       };
       const missing = () => send(404, { error: { type: 'invalid_request_error', message: `No such object: ${url.pathname}` } });
-      if (req.headers.authorization !== `Bearer ${FAKE_SECRET_KEY}`) return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
+      if (req.headers.authorization !== `Bearer ${FAKE_SECRET_KEY}`)
+        return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
       let match: RegExpExecArray | null;
       if (req.method === 'POST' && url.pathname === '/v1/checkout/sessions') {
         const form = parseForm(body) as any;
         const item = form.line_items?.['0'];
         const id = newId('cs');
         const session: Session = {
-          id, object: 'checkout.session', mode: form.mode, url: `https://checkout.stripe.test/c/pay/${id}`, status: 'open', payment_status: 'unpaid',
-          amount_total: Number(item.price_data.unit_amount) * Number(item.quantity), currency: item.price_data.currency,
-          client_reference_id: form.client_reference_id ?? null, metadata: form.metadata ?? {}, payment_intent: null,
-          success_url: form.success_url, cancel_url: form.cancel_url,
+          id,
+          object: 'checkout.session',
+          mode: form.mode,
+          url: `https://checkout.stripe.test/c/pay/${id}`,
+          status: 'open',
+          payment_status: 'unpaid',
+          amount_total: Number(item.price_data.unit_amount) * Number(item.quantity),
+          currency: item.price_data.currency,
+          client_reference_id: form.client_reference_id ?? null,
+          metadata: form.metadata ?? {},
+          payment_intent: null,
+          success_url: form.success_url,
+          cancel_url: form.cancel_url,
         };
         sessions.set(id, session);
         return send(200, session);
@@ -147,11 +161,23 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (options.amountTotal !== undefined) session.amount_total = options.amountTotal;
       if (options.currency) session.currency = options.currency;
       const charge: Charge = {
-        id: newId('ch'), object: 'charge', amount: session.amount_total, amount_refunded: 0, currency: session.currency,
-        payment_intent: newId('pi'), balance_transaction: null, refunded: false,
+        id: newId('ch'),
+        object: 'charge',
+        amount: session.amount_total,
+        amount_refunded: 0,
+        currency: session.currency,
+        payment_intent: newId('pi'),
+        balance_transaction: null,
+        refunded: false,
       };
       if (options.fee !== null) {
-        const txn = { id: newId('txn'), object: 'balance_transaction' as const, fee: options.fee ?? 0, currency: options.feeCurrency ?? session.currency, amount: session.amount_total };
+        const txn = {
+          id: newId('txn'),
+          object: 'balance_transaction' as const,
+          fee: options.fee ?? 0,
+          currency: options.feeCurrency ?? session.currency,
+          amount: session.amount_total,
+        };
         balanceTransactions.set(txn.id, txn);
         charge.balance_transaction = txn.id;
       }
@@ -177,9 +203,19 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     },
     signedEvent(type, object, options = {}) {
       const id = options.id ?? newId('evt');
-      const body = JSON.stringify({ id, object: 'event', api_version: Stripe.API_VERSION, created: Math.floor(Date.now() / 1000), type, livemode: false, data: { object } });
+      const body = JSON.stringify({
+        id,
+        object: 'event',
+        api_version: Stripe.API_VERSION,
+        created: Math.floor(Date.now() / 1000),
+        type,
+        livemode: false,
+        data: { object },
+      });
       const signature = Stripe.webhooks.generateTestHeaderString({
-        payload: body, secret: options.secret ?? FAKE_WEBHOOK_SECRET, ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+        payload: body,
+        secret: options.secret ?? FAKE_WEBHOOK_SECRET,
+        ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
       });
       return { body, signature, id };
     },

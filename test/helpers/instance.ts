@@ -71,7 +71,10 @@ export async function startInstance(
     await registerMember(instance.ctx, { username, password: `${username}-password` }, { bypassRegistration: true });
     const token = (await api('POST', '/api/v1/tokens', { body: { username, password: `${username}-password` } })).body.token as string;
     if (opts.deposit) {
-      const r = await api('POST', '/api/v1/admin/deposits', { token: adminToken, body: { username, amount: opts.deposit, reference: `deposit-${username}-${opts.deposit}` } });
+      const r = await api('POST', '/api/v1/admin/deposits', {
+        token: adminToken,
+        body: { username, amount: opts.deposit, reference: `deposit-${username}-${opts.deposit}` },
+      });
       if (r.status !== 201) throw new Error(`deposit failed: ${r.text}`);
     }
     if (opts.budget) {

@@ -91,7 +91,11 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
         endpoints: { sharedInbox: `${origin}/inbox` },
         alsoKnownAs: p.alsoKnownAs,
         attachment: Object.entries(p.fields).map(([name, value]) => ({ type: 'PropertyValue', name, value })),
-        publicKey: { id: `${origin}/users/${user}#main-key`, owner: `${origin}/users/${user}`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
+        publicKey: {
+          id: `${origin}/users/${user}#main-key`,
+          owner: `${origin}/users/${user}`,
+          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+        },
       });
     }
     const status = /^\/users\/([a-z0-9_]+)\/statuses\/(\d+)$/.exec(path);
@@ -120,15 +124,19 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
       return json(200, { links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
     }
     if (req.method === 'GET' && path === '/nodeinfo/2.0') {
-      return json(200, {
-        version: '2.0',
-        software: { name: 'mastodon', version: '4.3.0' },
-        protocols: ['activitypub'],
-        services: { outbound: [], inbound: [] },
-        usage: { users: {}, localPosts: 1 },
-        openRegistrations: false,
-        metadata: {},
-      }, 'application/json');
+      return json(
+        200,
+        {
+          version: '2.0',
+          software: { name: 'mastodon', version: '4.3.0' },
+          protocols: ['activitypub'],
+          services: { outbound: [], inbound: [] },
+          usage: { users: {}, localPosts: 1 },
+          openRegistrations: false,
+          metadata: {},
+        },
+        'application/json',
+      );
     }
     if (req.method === 'POST' && (path === '/inbox' || /^\/users\/[a-z0-9_]+\/inbox$/.test(path))) {
       // RFC 9421 (Signature-Input) is not what this Mastodon knows: 401, and the sender falls back.
@@ -161,7 +169,13 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
     actor: (name) => `${origin}/users/${name}`,
     status: (name, n) => `${origin}/users/${name}/statuses/${n}`,
     signedGet: async (url, name) => {
-      const key = await crypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
+      const key = await crypto.subtle.importKey(
+        'pkcs8',
+        privateKey.export({ type: 'pkcs8', format: 'der' }),
+        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+        true,
+        ['sign'],
+      );
       const request = new Request(url, { headers: { accept: AP } });
       return fetch(await signRequest(request, key, new URL(`${origin}/users/${name}#main-key`)));
     },
@@ -169,7 +183,10 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
 }
 
 function list(value: unknown): string[] {
-  return [value ?? []].flat().map((v) => (typeof v === 'string' ? v : (v as { id?: string })?.id ?? '')).filter(Boolean);
+  return [value ?? []]
+    .flat()
+    .map((v) => (typeof v === 'string' ? v : ((v as { id?: string })?.id ?? '')))
+    .filter(Boolean);
 }
 
 /**
@@ -182,7 +199,10 @@ function readStatus(activity: any, origin: string): NonNullable<Delivery['status
   const note = activity.object;
   const to = list(note.to);
   const cc = list(note.cc);
-  const mentions = [note.tag ?? []].flat().filter((tag: any) => tag?.type === 'Mention' && typeof tag.href === 'string').map((tag: any) => tag.href as string);
+  const mentions = [note.tag ?? []]
+    .flat()
+    .filter((tag: any) => tag?.type === 'Mention' && typeof tag.href === 'string')
+    .map((tag: any) => tag.href as string);
   let visibility: NonNullable<Delivery['status']>['visibility'];
   if (to.some((a) => PUBLIC.has(a))) visibility = 'public';
   else if (cc.some((a) => PUBLIC.has(a))) visibility = 'unlisted';
@@ -190,7 +210,7 @@ function readStatus(activity: any, origin: string): NonNullable<Delivery['status
   else if ([...to, ...cc].every((a) => mentions.includes(a))) visibility = 'direct';
   else visibility = 'limited';
   const local = mentions.filter((m) => m.startsWith(`${origin}/users/`));
-  if (list(note.attributedTo)[0] !== activity.actor) return { visibility, mentions, accepted: false, reason: 'the Note is not by the activity\'s actor' };
+  if (list(note.attributedTo)[0] !== activity.actor) return { visibility, mentions, accepted: false, reason: "the Note is not by the activity's actor" };
   if (local.length === 0) return { visibility, mentions, accepted: false, reason: 'mentions nobody here' };
   return { visibility, mentions, accepted: true };
 }
@@ -226,7 +246,7 @@ export async function verifyAsMastodon(req: IncomingMessage, path: string, body:
   } catch {
     return { verified: false, reason: 'the body is not JSON' };
   }
-  if (key.owner !== actor || keyDoc.id !== actor) return { verified: false, reason: 'the key is not the actor\'s' };
+  if (key.owner !== actor || keyDoc.id !== actor) return { verified: false, reason: "the key is not the actor's" };
   const ok = verify('sha256', Buffer.from(signingString), createPublicKey(key.publicKeyPem), Buffer.from(params.signature!, 'base64'));
   return ok ? { verified: true } : { verified: false, reason: 'bad signature' };
 }

@@ -3,7 +3,7 @@
  * small switchable front (so a test can take a peer "down" and bring it back on the same
  * origin), with FARTHING_ALLOW_PRIVATE_ADDRESS so Fedify may reach it.
  */
-import { createServer, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { Test } from 'tap';
 import type { DatabaseKind } from '../../src/db/database.ts';

@@ -3,9 +3,9 @@
  * property tests of the close, races, the crash test and benchmarks of the rules.
  */
 import { sql } from 'kysely';
+import type { PlanInput, PlanMember } from '../../src/close/plan.ts';
 import type { Caller, Context } from '../../src/context.ts';
 import type { Period } from '../../src/core/period.ts';
-import { type PlanInput, type PlanMember } from '../../src/close/plan.ts';
 import { registerMember } from '../../src/members/service.ts';
 import { scopesForRole } from '../../src/oauth/scopes.ts';
 

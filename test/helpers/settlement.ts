@@ -4,11 +4,11 @@
  */
 import { signRequest } from '@fedify/fedify';
 import type { Test } from 'tap';
-import type { Period } from '../../src/core/period.ts';
 import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
+import type { Period } from '../../src/core/period.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
-import { statementDigest } from '../../src/settlement/digest.ts';
 import { withProof } from '../../src/settlement/channel.ts';
+import { statementDigest } from '../../src/settlement/digest.ts';
 import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
 import { thing } from './instance.ts';
 import { eventually, type NetworkedInstance, openFront, startNetworked } from './network.ts';
@@ -17,7 +17,6 @@ export async function balanced(t: Test, inst: NetworkedInstance, when: string) {
   const check = await checkLedger(inst.ctx.db);
   t.ok(check.balanced, `${inst.origin} ledger balanced ${when}${check.balanced ? '' : `: ${JSON.stringify(check.checks.filter((c) => !c.ok))}`}`);
 }
-
 
 export async function settlementOf(inst: NetworkedInstance, peer: NetworkedInstance, p: string) {
   const list = await inst.api('GET', `/api/v1/admin/settlements?peer=${encodeURIComponent(peer.origin)}&period=${p}`, { token: inst.adminToken });
@@ -75,18 +74,22 @@ export async function asIssuer(a: NetworkedInstance, b: NetworkedInstance, previ
     return fetch(signed ? await signRequest(request, rsa!.privateKey, rsa!.keyId) : request);
   };
   const sign = (overrides: Partial<Parameters<typeof buildStatement>[0]>) =>
-    signStatement(buildStatement({
-      id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
-      issuer: `${a.origin}/actor`,
-      counterparty: `${b.origin}/actor`,
-      sequence: (previous?.sequence ?? 0) + 1,
-      previous: previous ? { id: previous.id, digest: statementDigest(previous) } : null,
-      period: '2026-11' as Period,
-      currency: 'EUR',
-      issuedAt: new Date('2026-12-01T00:31:00Z'),
-      creators: [],
-      ...overrides,
-    }), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, new Date('2026-12-01T00:31:00Z'));
+    signStatement(
+      buildStatement({
+        id: `${a.origin}/settlement/statements/${crypto.randomUUID()}`,
+        issuer: `${a.origin}/actor`,
+        counterparty: `${b.origin}/actor`,
+        sequence: (previous?.sequence ?? 0) + 1,
+        previous: previous ? { id: previous.id, digest: statementDigest(previous) } : null,
+        period: '2026-11' as Period,
+        currency: 'EUR',
+        issuedAt: new Date('2026-12-01T00:31:00Z'),
+        creators: [],
+        ...overrides,
+      }),
+      { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href },
+      new Date('2026-12-01T00:31:00Z'),
+    );
   /** A settlement message (an answer, a payment...) with A's proof, as A's relay would send it. */
   const message = (fields: Record<string, unknown>, created = new Date()) =>
     withProof(JSON.stringify(fields), { privateKey: ed!.privateKey, verificationMethod: ed!.multikey.id!.href }, created);

@@ -69,7 +69,13 @@ export class Browser {
     const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
     if (token) this.csrf = token;
     const location = response.headers.location;
-    return { status: response.statusCode, headers: response.headers, text: response.body, location: typeof location === 'string' ? location : undefined, setCookies: response.cookies };
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      text: response.body,
+      location: typeof location === 'string' ? location : undefined,
+      setCookies: response.cookies,
+    };
   }
 }
 

@@ -51,7 +51,13 @@ await eachDatabase(t, async (t, kind) => {
     const dup = await open.api('POST', '/api/v1/accounts', { body: { username: 'carol_1', password: 'long-password' } });
     t.equal(dup.status, 409);
     t.equal(dup.body.error.code, 'username_taken', 'usernames are unique regardless of case');
-    for (const body of [{ username: 'no spaces', password: 'long-password' }, { username: 'x', password: 'short' }, { username: 'a'.repeat(31), password: 'long-password' }, { password: 'long-password' }, []]) {
+    for (const body of [
+      { username: 'no spaces', password: 'long-password' },
+      { username: 'x', password: 'short' },
+      { username: 'a'.repeat(31), password: 'long-password' },
+      { password: 'long-password' },
+      [],
+    ]) {
       const bad = await open.api('POST', '/api/v1/accounts', { body });
       t.equal(bad.status, 400, JSON.stringify(body));
       t.equal(bad.body.error.code, 'invalid_request');
@@ -64,7 +70,17 @@ await eachDatabase(t, async (t, kind) => {
     const token = await open.api('POST', '/api/v1/tokens', { body: { username: 'carol_1', password: 'long-password' } });
     t.equal(token.status, 201);
     const me = await open.api('GET', '/api/v1/me', { token: token.body.token });
-    t.same(me.body, { username: 'Carol_1', actor: 'https://a.example/users/Carol_1', currency: 'EUR', balance: '0.00', pending: '0.00', pending_credits: [], budget: '2.00', role: 'member', period: '2026-11' });
+    t.same(me.body, {
+      username: 'Carol_1',
+      actor: 'https://a.example/users/Carol_1',
+      currency: 'EUR',
+      balance: '0.00',
+      pending: '0.00',
+      pending_credits: [],
+      budget: '2.00',
+      role: 'member',
+      period: '2026-11',
+    });
     t.equal((await open.api('GET', '/api/v1/me')).status, 401);
     t.equal((await open.api('GET', '/api/v1/me', { token: 'fth_forged' })).body.error.code, 'unauthorized');
 
@@ -93,8 +109,14 @@ await eachDatabase(t, async (t, kind) => {
       const r = await api('POST', '/api/v1/admin/deposits', { token: adminToken, body: { username: 'ann', amount, reference: 'bank-x' } });
       t.equal(r.body.error.code, 'invalid_amount', `deposit of ${JSON.stringify(amount)}`);
     }
-    t.equal((await api('POST', '/api/v1/admin/deposits', { token: adminToken, body: { username: 'zed', amount: '1.00', reference: 'r' } })).body.error.code, 'not_found');
-    t.equal((await api('POST', '/api/v1/admin/deposits', { token: ann, body: { username: 'ann', amount: '1.00', reference: 'r' } })).body.error.code, 'forbidden');
+    t.equal(
+      (await api('POST', '/api/v1/admin/deposits', { token: adminToken, body: { username: 'zed', amount: '1.00', reference: 'r' } })).body.error.code,
+      'not_found',
+    );
+    t.equal(
+      (await api('POST', '/api/v1/admin/deposits', { token: ann, body: { username: 'ann', amount: '1.00', reference: 'r' } })).body.error.code,
+      'forbidden',
+    );
     t.equal((await api('GET', '/api/v1/me', { token: ann })).body.balance, '10.00');
 
     const low = await api('PUT', '/api/v1/me/budget', { token: ann, body: { amount: '1.99' } });
@@ -114,7 +136,7 @@ await eachDatabase(t, async (t, kind) => {
     const dupThing = await api('POST', '/api/v1/things', { token: ann, body: { url: 'https://bob.example/post' } });
     t.equal(dupThing.status, 409);
     t.equal(dupThing.body.error.code, 'thing_exists');
-    for (const url of ['ftp://x.example/', 'not a url', '', 42, 'https://' + 'a'.repeat(3000) + '.example/']) {
+    for (const url of ['ftp://x.example/', 'not a url', '', 42, `https://${'a'.repeat(3000)}.example/`]) {
       t.equal((await api('POST', '/api/v1/things', { token: bob, body: { url } })).body.error.code, 'invalid_request', `url ${String(url).slice(0, 20)}`);
     }
     const lookup = await api('GET', `/api/v1/things/lookup?url=${encodeURIComponent('https://bob.example/post')}`);
@@ -176,7 +198,23 @@ await eachDatabase(t, async (t, kind) => {
     inst.clock.set('2026-12-01T00:00:01Z');
     const close = await api('POST', '/api/v1/admin/periods/2026-11/close', { token: adminToken });
     t.equal(close.status, 200);
-    t.same(Object.keys(close.body.summary).sort(), ['charged', 'expired', 'fees', 'flattrs', 'held', 'members_charged', 'owed_to_peers', 'paid', 'released', 'to_charity', 'unclaimed', 'unclaimed_released'].sort());
+    t.same(
+      Object.keys(close.body.summary).sort(),
+      [
+        'charged',
+        'expired',
+        'fees',
+        'flattrs',
+        'held',
+        'members_charged',
+        'owed_to_peers',
+        'paid',
+        'released',
+        'to_charity',
+        'unclaimed',
+        'unclaimed_released',
+      ].sort(),
+    );
     t.equal(close.body.summary.flattrs, 2);
     const closedWithdraw = await api('DELETE', `/api/v1/flattrs/${reflattr.body.id}`, { token: ann });
     t.equal(closedWithdraw.status, 409);
@@ -191,13 +229,27 @@ await eachDatabase(t, async (t, kind) => {
     const earnings = await api('GET', '/api/v1/me/earnings?period=2026-11', { token: bob });
     t.equal(earnings.body.total, '4.50');
     t.equal(earnings.body.closed, true);
-    t.same(earnings.body.items.map((i: any) => [i.flattrs, i.amount]), [[1, '4.50']]);
+    t.same(
+      earnings.body.items.map((i: any) => [i.flattrs, i.amount]),
+      [[1, '4.50']],
+    );
     t.equal((await api('GET', '/api/v1/me/incoming?period=2026-11', { token: bob })).body.items[0].state, 'paid');
     const ledger = await api('GET', '/api/v1/me/ledger?period=2026-11', { token: ann });
-    t.same(ledger.body.items.map((i: any) => [i.kind, i.direction, i.amount]), [['deposit', 'in', '10.00'], ['budget_charge', 'out', '5.00'], ['share', 'in', '2.70']]);
+    t.same(
+      ledger.body.items.map((i: any) => [i.kind, i.direction, i.amount]),
+      [
+        ['deposit', 'in', '10.00'],
+        ['budget_charge', 'out', '5.00'],
+        ['share', 'in', '2.70'],
+      ],
+    );
     const csv = await api('GET', '/api/v1/me/ledger?period=2026-11&format=csv', { token: ann });
     t.match(csv.headers['content-type'], /text\/csv/);
-    t.equal(csv.text.split('\r\n')[0], '"period","transfer_id","created_at","kind","direction","amount","reference","account"', 'every cell quoted (src/http/csv.ts)');
+    t.equal(
+      csv.text.split('\r\n')[0],
+      '"period","transfer_id","created_at","kind","direction","amount","reference","account"',
+      'every cell quoted (src/http/csv.ts)',
+    );
     t.equal(csv.text.trim().split('\r\n').length, 4);
     const earningsCsv = await api('GET', '/api/v1/me/earnings?period=2026-11&format=csv', { token: bob });
     t.match(earningsCsv.text, /"https:\/\/bob\.example\/post","A post","1","4\.50","0\.00"/);
@@ -230,23 +282,47 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(same.status, 200, 'marking paid again with the same reference is a no-op');
     const other = await api('POST', `/api/v1/admin/payouts/${payout.body.id}/paid`, { token: adminToken, body: { reference: 'SEPA-78' } });
     t.equal(other.body.error.code, 'already_paid');
-    t.equal((await api('POST', '/api/v1/admin/payouts/00000000-0000-4000-8000-000000000000/paid', { token: adminToken, body: { reference: 'x' } })).status, 404);
+    t.equal(
+      (await api('POST', '/api/v1/admin/payouts/00000000-0000-4000-8000-000000000000/paid', { token: adminToken, body: { reference: 'x' } })).status,
+      404,
+    );
     const ledger = await api('GET', '/api/v1/me/ledger', { token: ann });
-    t.same(ledger.body.items.map((i: any) => [i.kind, i.amount]), [['deposit', '25.00'], ['payout_reserve', '15.00']]);
+    t.same(
+      ledger.body.items.map((i: any) => [i.kind, i.amount]),
+      [
+        ['deposit', '25.00'],
+        ['payout_reserve', '15.00'],
+      ],
+    );
   });
 
   t.test('malformed and oversized requests change nothing', async (t) => {
     const inst = await startInstance(t, kind);
     const { api, adminToken } = inst;
-    const notJson = await inst.app.inject({ method: 'POST', url: '/api/v1/accounts', headers: { 'content-type': 'application/json' }, payload: '{"username":' });
+    const notJson = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"username":',
+    });
     t.equal(notJson.statusCode, 400);
     t.equal(JSON.parse(notJson.body).error.code, 'invalid_request');
-    const big = await inst.app.inject({ method: 'POST', url: '/api/v1/accounts', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ username: 'x', password: 'y'.repeat(200_000) }) });
+    const big = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ username: 'x', password: 'y'.repeat(200_000) }),
+    });
     t.equal(big.statusCode, 413);
     t.equal(JSON.parse(big.body).error.code, 'payload_too_large');
     const form = await inst.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
     t.equal(form.statusCode, 415);
-    const proto = await inst.app.inject({ method: 'POST', url: '/api/v1/admin/deposits', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, payload: '{"__proto__":{"amount":"1.00"},"username":"admin","reference":"p"}' });
+    const proto = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/deposits',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      payload: '{"__proto__":{"amount":"1.00"},"username":"admin","reference":"p"}',
+    });
     t.equal(proto.statusCode, 400);
     t.equal((await api('GET', '/api/nothing-here')).body.error.code, 'not_found');
     t.equal((await api('GET', '/nothing-here')).status, 404, 'a page path: 404 as an HTML page (test/integration/edges-input.test.ts)');

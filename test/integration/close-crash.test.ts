@@ -5,18 +5,18 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { setBudget } from '../../src/budgets/service.ts';
+import { closePeriod } from '../../src/close/run.ts';
+import { testConfig } from '../../src/config.ts';
+import type { Caller } from '../../src/context.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { Period } from '../../src/core/period.ts';
-import { testConfig } from '../../src/config.ts';
-import { closePeriod } from '../../src/close/run.ts';
 import { createFlattr } from '../../src/flattrs/service.ts';
 import { createInstance, type Instance } from '../../src/instance.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { setCharity } from '../../src/members/service.ts';
 import { registerThing } from '../../src/things/service.ts';
 import { recordDeposit } from '../../src/wallet/service.ts';
-import { setBudget } from '../../src/budgets/service.ts';
-import type { Caller } from '../../src/context.ts';
 import { freshDatabase, postgresUnavailable } from '../helpers/databases.ts';
 import { addMember } from '../helpers/scenario.ts';
 
@@ -50,11 +50,34 @@ async function buildMonth(inst: Instance, clock: ManualClock): Promise<void> {
 async function outcome(inst: Instance) {
   const db = inst.ctx.db;
   const charges = await db.selectFrom('close_charges').select(['member_id', 'charged', 'funded']).orderBy('member_id').execute();
-  const shares = await db.selectFrom('shares').innerJoin('flattrs', 'flattrs.id', 'shares.flattr_id')
-    .select(['flattrs.member_id', 'flattrs.seq', 'shares.gross', 'shares.fee', 'shares.net', 'shares.disposition']).orderBy('flattrs.seq').execute();
-  const balances = await db.selectFrom('accounts').leftJoin('transfers', (j) => j.on((eb) => eb.or([eb('transfers.credit_account_id', '=', eb.ref('accounts.id')), eb('transfers.debit_account_id', '=', eb.ref('accounts.id'))])))
-    .select(['accounts.code', (eb) => eb.fn.sum<string>(eb.case().when('transfers.credit_account_id', '=', eb.ref('accounts.id')).then(eb.ref('transfers.amount')).else(eb.neg(eb.ref('transfers.amount'))).end()).as('balance')])
-    .groupBy('accounts.code').orderBy('accounts.code').execute();
+  const shares = await db
+    .selectFrom('shares')
+    .innerJoin('flattrs', 'flattrs.id', 'shares.flattr_id')
+    .select(['flattrs.member_id', 'flattrs.seq', 'shares.gross', 'shares.fee', 'shares.net', 'shares.disposition'])
+    .orderBy('flattrs.seq')
+    .execute();
+  const balances = await db
+    .selectFrom('accounts')
+    .leftJoin('transfers', (j) =>
+      j.on((eb) => eb.or([eb('transfers.credit_account_id', '=', eb.ref('accounts.id')), eb('transfers.debit_account_id', '=', eb.ref('accounts.id'))])),
+    )
+    .select([
+      'accounts.code',
+      (eb) =>
+        eb.fn
+          .sum<string>(
+            eb
+              .case()
+              .when('transfers.credit_account_id', '=', eb.ref('accounts.id'))
+              .then(eb.ref('transfers.amount'))
+              .else(eb.neg(eb.ref('transfers.amount')))
+              .end(),
+          )
+          .as('balance'),
+    ])
+    .groupBy('accounts.code')
+    .orderBy('accounts.code')
+    .execute();
   const close = await db.selectFrom('closes').select(['stage', 'summary']).executeTakeFirstOrThrow();
   return { charges, shares, balances: balances.map((b) => [b.code, String(b.balance)]), close };
 }

@@ -4,19 +4,19 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { ManualClock } from '../../src/core/clock.ts';
-import { addMonths, type Period, periodStart } from '../../src/core/period.ts';
-import { testConfig } from '../../src/config.ts';
-import { createInstance } from '../../src/instance.ts';
+import { setBudget } from '../../src/budgets/service.ts';
 import { planClose } from '../../src/close/plan.ts';
 import { closePeriod } from '../../src/close/run.ts';
-import { setBudget } from '../../src/budgets/service.ts';
+import { testConfig } from '../../src/config.ts';
+import type { Caller } from '../../src/context.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { addMonths, type Period, periodStart } from '../../src/core/period.ts';
 import { createFlattr, withdrawFlattr } from '../../src/flattrs/service.ts';
+import { createInstance } from '../../src/instance.ts';
 import { assertLedgerBalanced } from '../../src/ledger/check.ts';
 import { setCharity } from '../../src/members/service.ts';
 import { registerThing } from '../../src/things/service.ts';
 import { recordDeposit } from '../../src/wallet/service.ts';
-import type { Caller } from '../../src/context.ts';
 import { freshDatabase } from '../helpers/databases.ts';
 import { addMember, planInputFromDatabase } from '../helpers/scenario.ts';
 
@@ -97,7 +97,9 @@ for (const [name, env, withCharity] of configs) {
         for (const s of expected.shares) {
           const row = byFlattr.get(s.flattrId);
           if (!row || row.gross !== s.gross || row.fee !== s.fee || row.net !== s.net || row.disposition !== s.disposition) {
-            throw new Error(`share of ${s.flattrId}: planned ${JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}, closed ${JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+            throw new Error(
+              `share of ${s.flattrId}: planned ${JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}, closed ${JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+            );
           }
         }
         if (shares.length !== expected.shares.length) throw new Error('the close made other shares than planned');

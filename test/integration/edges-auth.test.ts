@@ -13,7 +13,7 @@ import t from 'tap';
 import { issueToken } from '../../src/members/tokens.ts';
 import { registerApp } from '../../src/oauth/apps.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { startWeb, textOf, fieldError } from '../helpers/web.ts';
+import { fieldError, startWeb, textOf } from '../helpers/web.ts';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -36,12 +36,19 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await browser.signIn('ann')).status, 303);
     const list = await api('GET', '/api/v1/tokens', { token: ann });
     t.equal(list.status, 200);
-    t.same(list.body.items.map((i: { kind: string }) => i.kind), ['session', 'api', 'api'], 'newest first');
+    t.same(
+      list.body.items.map((i: { kind: string }) => i.kind),
+      ['session', 'api', 'api'],
+      'newest first',
+    );
     const current = list.body.items.filter((i: { current?: boolean }) => i.current);
     t.equal(current.length, 1, 'the calling token is marked current');
     t.equal(current[0].id, list.body.items[2].id);
     t.ok(current[0].last_used_at, 'its use was written');
-    t.ok(list.body.items.every((i: { expires_at: string | null }) => i.expires_at), 'password tokens and sessions end when idle');
+    t.ok(
+      list.body.items.every((i: { expires_at: string | null }) => i.expires_at),
+      'password tokens and sessions end when idle',
+    );
 
     const secondId = list.body.items[1].id as string;
     t.equal((await api('GET', '/api/v1/me', { token: second })).status, 200, 'in the cache');
@@ -169,7 +176,12 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await signInFrom('192.0.2.50', 'fay', 'fay-password')).statusCode, 201, 'another address is not limited by this one');
     inst.clock.advance(61_000);
     t.equal((await signInFrom('127.0.0.1', 'fay', 'fay-password')).statusCode, 201, 'a window, not a lock: a minute later it works');
-    for (let i = 0; i < 10; i++) t.equal((await signInFrom('127.0.0.1', 'fay', 'fay-password')).statusCode === 429, i >= LIMIT - 1, `success ${i} ${i >= LIMIT - 1 ? 'over' : 'within'} the account's limit`);
+    for (let i = 0; i < 10; i++)
+      t.equal(
+        (await signInFrom('127.0.0.1', 'fay', 'fay-password')).statusCode === 429,
+        i >= LIMIT - 1,
+        `success ${i} ${i >= LIMIT - 1 ? 'over' : 'within'} the account's limit`,
+      );
     inst.clock.advance(61_000);
   });
 
@@ -199,7 +211,14 @@ await eachDatabase(t, async (t, kind) => {
   if (kind === 'postgres') {
     t.test('the CLI sets a member password from FARTHING_NEW_PASSWORD', async (t) => {
       const hal = await inst.member('hal');
-      const env = { PATH: process.env.PATH ?? '', DATABASE_URL: inst.database.url ?? '', FARTHING_NEW_PASSWORD: 'hal-cli-password', LOG_LEVEL: 'warn', FARTHING_TEST_FAST_HASHING: '1', FARTHING_AUTO_CLOSE: 'off' };
+      const env = {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: inst.database.url ?? '',
+        FARTHING_NEW_PASSWORD: 'hal-cli-password',
+        LOG_LEVEL: 'warn',
+        FARTHING_TEST_FAST_HASHING: '1',
+        FARTHING_AUTO_CLOSE: 'off',
+      };
       const { stdout } = await run(process.execPath, [CLI, 'password', 'hal'], { env, cwd: '/' });
       t.same(JSON.parse(stdout), { username: 'hal', revoked: 1 });
       t.equal((await api('GET', '/api/v1/me', { token: hal })).status, 401, 'the CLI revoked the token (this process re-reads it from the database)');

@@ -45,7 +45,10 @@ function readCsv(text: string, sep: string): string[][] {
 
 /** A reader that ignores quotes altogether and splits every line on `sep`. */
 function splitNaively(text: string, sep: string): string[] {
-  return text.split(/\r?\n/).flatMap((line) => line.split(sep)).map((cell) => cell.replace(/^"+|"+$/g, ''));
+  return text
+    .split(/\r?\n/)
+    .flatMap((line) => line.split(sep))
+    .map((cell) => cell.replace(/^"+|"+$/g, ''));
 }
 
 const TRIGGER = /^ *[=+\-@\t\r]/;
@@ -55,7 +58,13 @@ function formulas(cells: string[]): string[] {
 }
 
 t.test('CSV cells: quoted, formulas neutralised part by part, numbers kept', async (t) => {
-  const text = toCsv(['a', 'b', 'c', 'd'], [["x;=cmd|' /C calc'!A0;@SUM(1+1)", '-1.50', '+cmd', 'a,-2, =1+1,\tTAB'], ['"quoted"', null, 7, '@']]);
+  const text = toCsv(
+    ['a', 'b', 'c', 'd'],
+    [
+      ["x;=cmd|' /C calc'!A0;@SUM(1+1)", '-1.50', '+cmd', 'a,-2, =1+1,\tTAB'],
+      ['"quoted"', null, 7, '@'],
+    ],
+  );
   t.equal(text.split('\r\n')[0], '"a","b","c","d"', 'every cell quoted, the header too');
   t.match(text, `"x;'=cmd|' /C calc'!A0;'@SUM(1+1)"`, 'each part that starts a formula is prefixed');
   t.match(text, '"-1.50"', 'a plain negative number stays a number');
@@ -76,29 +85,93 @@ await eachDatabase(t, async (t, kind) => {
   const bob = await inst.member('bob');
 
   t.test('control characters and lone surrogates are 400 invalid_request naming the field, on the API', async (t) => {
-    const before = await inst.ctx.db.selectFrom('things').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const before = await inst.ctx.db
+      .selectFrom('things')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     const cases: { name: string; method: string; url: string; token?: string; body?: unknown; raw?: string; field: string }[] = [
-      { name: 'NUL in a thing title', method: 'POST', url: '/api/v1/things', token: ann, body: { url: 'https://ann.example/1', title: 'a\u0000b' }, field: 'title' },
-      { name: 'CR/LF in a thing title', method: 'POST', url: '/api/v1/things', token: ann, body: { url: 'https://ann.example/1', title: 'a\r\nb' }, field: 'title' },
-      { name: 'NUL in a deposit reference', method: 'POST', url: '/api/v1/admin/deposits', token: inst.adminToken, body: { username: 'ann', amount: '1.00', reference: 'r\u0000' }, field: 'reference' },
-      { name: 'NUL in an app name', method: 'POST', url: '/api/v1/apps', body: { client_name: 'App\u0000', redirect_uris: 'https://app.example/cb' }, field: 'client_name' },
-      { name: 'NUL in the sign-in username', method: 'POST', url: '/api/v1/tokens', body: { username: 'ann\u0000', password: 'ann-password' }, field: 'username' },
-      { name: 'a lone surrogate in the sign-in username', method: 'POST', url: '/api/v1/tokens', raw: '{"username":"\\ud800","password":"x"}', field: 'username' },
-      { name: 'a lone low surrogate in a title', method: 'POST', url: '/api/v1/things', token: ann, raw: '{"url":"https://ann.example/2","title":"x\\udc00"}', field: 'title' },
-      { name: 'DEL in a nested field', method: 'POST', url: '/api/v1/admin/statements/1/dispute', token: inst.adminToken, body: { lines: [{ n: 0, reason: 'no\u007f' }] }, field: 'lines.0.reason' },
+      {
+        name: 'NUL in a thing title',
+        method: 'POST',
+        url: '/api/v1/things',
+        token: ann,
+        body: { url: 'https://ann.example/1', title: 'a\u0000b' },
+        field: 'title',
+      },
+      {
+        name: 'CR/LF in a thing title',
+        method: 'POST',
+        url: '/api/v1/things',
+        token: ann,
+        body: { url: 'https://ann.example/1', title: 'a\r\nb' },
+        field: 'title',
+      },
+      {
+        name: 'NUL in a deposit reference',
+        method: 'POST',
+        url: '/api/v1/admin/deposits',
+        token: inst.adminToken,
+        body: { username: 'ann', amount: '1.00', reference: 'r\u0000' },
+        field: 'reference',
+      },
+      {
+        name: 'NUL in an app name',
+        method: 'POST',
+        url: '/api/v1/apps',
+        body: { client_name: 'App\u0000', redirect_uris: 'https://app.example/cb' },
+        field: 'client_name',
+      },
+      {
+        name: 'NUL in the sign-in username',
+        method: 'POST',
+        url: '/api/v1/tokens',
+        body: { username: 'ann\u0000', password: 'ann-password' },
+        field: 'username',
+      },
+      {
+        name: 'a lone surrogate in the sign-in username',
+        method: 'POST',
+        url: '/api/v1/tokens',
+        raw: '{"username":"\\ud800","password":"x"}',
+        field: 'username',
+      },
+      {
+        name: 'a lone low surrogate in a title',
+        method: 'POST',
+        url: '/api/v1/things',
+        token: ann,
+        raw: '{"url":"https://ann.example/2","title":"x\\udc00"}',
+        field: 'title',
+      },
+      {
+        name: 'DEL in a nested field',
+        method: 'POST',
+        url: '/api/v1/admin/statements/1/dispute',
+        token: inst.adminToken,
+        body: { lines: [{ n: 0, reason: 'no\u007f' }] },
+        field: 'lines.0.reason',
+      },
       { name: 'ESC in a query', method: 'GET', url: '/api/v1/things/lookup?url=https%3A%2F%2Fx.example%2F%1B', field: 'url' },
       { name: 'NUL in a path parameter', method: 'DELETE', url: '/api/v1/flattrs/1%00', token: ann, field: 'id' },
     ];
     for (const c of cases) {
       const headers: Record<string, string> = c.raw ? { 'content-type': 'application/json' } : {};
       if (c.token) headers.authorization = `Bearer ${c.token}`;
-      const r = await inst.app.inject({ method: c.method as 'POST', url: c.url, headers, ...(c.raw ? { payload: c.raw } : c.body ? { payload: c.body as object } : {}) });
+      const r = await inst.app.inject({
+        method: c.method as 'POST',
+        url: c.url,
+        headers,
+        ...(c.raw ? { payload: c.raw } : c.body ? { payload: c.body as object } : {}),
+      });
       const body = JSON.parse(r.body);
       t.equal(r.statusCode, 400, `${c.name}: 400 (${r.body.slice(0, 160)})`);
       t.equal(body.error.code, 'invalid_request', `${c.name}: invalid_request`);
       t.equal(body.error.field, c.field, `${c.name}: names ${c.field}`);
     }
-    const after = await inst.ctx.db.selectFrom('things').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const after = await inst.ctx.db
+      .selectFrom('things')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     t.equal(String(after.n), String(before.n), 'no thing was written');
 
     const tabs = await inst.api('POST', '/api/v1/apps', { body: { client_name: 'Lines', redirect_uris: 'https://app.example/a\r\n\thttps://app.example/b' } });
@@ -106,7 +179,12 @@ await eachDatabase(t, async (t, kind) => {
     t.same(tabs.body.redirect_uris, ['https://app.example/a', 'https://app.example/b']);
     const nulInList = await inst.api('POST', '/api/v1/apps', { body: { client_name: 'Lines', redirect_uris: ['https://app.example/a\u0000'] } });
     t.equal(nulInList.status, 400, 'but never NUL');
-    const key = await inst.app.inject({ method: 'POST', url: '/api/v1/things', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, payload: '{"url":"https://ann.example/3","\\u0000":1}' });
+    const key = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/things',
+      headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' },
+      payload: '{"url":"https://ann.example/3","\\u0000":1}',
+    });
     t.equal(key.statusCode, 201, 'an unknown key is dropped by the schema, whatever it holds');
     const oauth = await inst.app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'authorization_code', code: 'x\u0000' } });
     t.equal(oauth.statusCode, 400);
@@ -138,7 +216,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(longPage.statusCode, 414);
     t.match(longPage.headers['content-type'], /text\/html/, 'a page path gets an HTML page');
     t.match(longPage.body, /uri_too_long/);
-    t.match(String(longPage.headers['content-security-policy']), /default-src 'none'/, 'with the pages\' headers');
+    t.match(String(longPage.headers['content-security-policy']), /default-src 'none'/, "with the pages' headers");
     const longUrl = await inst.api('GET', `/api/v1/me?x=${'y'.repeat(9000)}`, { token: ann });
     t.equal(longUrl.status, 414);
     t.equal(longUrl.body.error.code, 'uri_too_long');
@@ -161,10 +239,20 @@ await eachDatabase(t, async (t, kind) => {
     const badTypePage = await inst.app.inject({ method: 'POST', url: '/signin', headers: { 'content-type': 'application/xml' }, payload: '<x/>' });
     t.equal(badTypePage.statusCode, 415);
     t.match(badTypePage.headers['content-type'], /text\/html/);
-    const emptyJson = await inst.app.inject({ method: 'POST', url: '/api/v1/things', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, payload: '' });
+    const emptyJson = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/things',
+      headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' },
+      payload: '',
+    });
     t.equal(emptyJson.statusCode, 400);
     t.equal(JSON.parse(emptyJson.body).error.code, 'invalid_request');
-    const tooLarge = await inst.app.inject({ method: 'POST', url: '/api/v1/things', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, payload: JSON.stringify({ url: 'x'.repeat(70_000) }) });
+    const tooLarge = await inst.app.inject({
+      method: 'POST',
+      url: '/api/v1/things',
+      headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ url: 'x'.repeat(70_000) }),
+    });
     t.equal(tooLarge.statusCode, 413);
     t.equal(JSON.parse(tooLarge.body).error.code, 'payload_too_large');
 

@@ -10,8 +10,9 @@
  * Bounded: RUNS requests per route and database, through inject; outbound addresses in the inputs
  * are refused or unreachable at once (port 1 on loopback), so nothing waits on the network.
  */
-import type { FastifyInstance } from 'fastify';
+
 import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { authenticateToken, issueToken } from '../../src/members/tokens.ts';
@@ -41,15 +42,57 @@ function routesOf(app: FastifyInstance): { method: string; path: string }[] {
 
 /** Percent-encodes the UTF-8 bytes of any string (a lone surrogate becomes U+FFFD's bytes, as in a browser). */
 function encode(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
-const SPECIALS = ['\u0000', '\ud800', '\udfff', '\r\n', '\t', '\u007f', '\u0085', '\u202e', '\ufeff', '\uffff', '💸', 'é', 'ł', '../..', '%00', '%', '-1', '0', '1', '1e308', 'NaN', 'null', '[]', '{}',
-  '2026-11', '2026-13', '5.00', '-1.50', '0.0000001', '99999999999999999999', 'https://127.0.0.1:1/x', 'http://[::ffff:127.0.0.1]:1/', 'javascript:alert(1)', '=cmd|', '@admin', 'admin', 'ann'];
+const SPECIALS = [
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\r\n',
+  '\t',
+  '\u007f',
+  '\u0085',
+  '\u202e',
+  '\ufeff',
+  '\uffff',
+  '💸',
+  'é',
+  'ł',
+  '../..',
+  '%00',
+  '%',
+  '-1',
+  '0',
+  '1',
+  '1e308',
+  'NaN',
+  'null',
+  '[]',
+  '{}',
+  '2026-11',
+  '2026-13',
+  '5.00',
+  '-1.50',
+  '0.0000001',
+  '99999999999999999999',
+  'https://127.0.0.1:1/x',
+  'http://[::ffff:127.0.0.1]:1/',
+  'javascript:alert(1)',
+  '=cmd|',
+  '@admin',
+  'admin',
+  'ann',
+];
 
 const weirdString = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 20 }) },
-  { weight: 2, arbitrary: fc.array(fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', maxLength: 4 })), { maxLength: 5 }).map((parts) => parts.join('')) },
+  {
+    weight: 2,
+    arbitrary: fc.array(fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', maxLength: 4 })), { maxLength: 5 }).map((parts) => parts.join('')),
+  },
   { weight: 1, arbitrary: fc.constantFrom('x'.repeat(300), 'y'.repeat(5_000), 'z'.repeat(70_000)) },
 );
 
@@ -62,8 +105,42 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: deep },
 );
 
-const FORM_FIELDS = ['username', 'password', 'invite', 'amount', 'url', 'title', 'thing_id', 'instance', 'next', 'q', 'page', 'state', 'reference', 'current', 'new', 'listed',
-  'handle', 'peer', 'credit_line', 'owe_limit', 'reason', 'line', 'n', 'period', 'code', 'client_id', 'redirect_uri', 'scope', 'code_challenge', 'code_challenge_method', 'response_type', 'decision', 'done', 'format'];
+const FORM_FIELDS = [
+  'username',
+  'password',
+  'invite',
+  'amount',
+  'url',
+  'title',
+  'thing_id',
+  'instance',
+  'next',
+  'q',
+  'page',
+  'state',
+  'reference',
+  'current',
+  'new',
+  'listed',
+  'handle',
+  'peer',
+  'credit_line',
+  'owe_limit',
+  'reason',
+  'line',
+  'n',
+  'period',
+  'code',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'code_challenge',
+  'code_challenge_method',
+  'response_type',
+  'decision',
+  'done',
+  'format',
+];
 
 /** An object with some of `names` (and maybe a random key) set to anything. */
 function fields(names: string[], value: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> {
@@ -72,14 +149,16 @@ function fields(names: string[], value: fc.Arbitrary<unknown>): fc.Arbitrary<Rec
     .tuple(known, fc.array(value, { minLength: names.length, maxLength: names.length }), fc.option(fc.tuple(weirdString, value), { nil: undefined }))
     .map(([keys, values, extra]) => {
       const out: Record<string, unknown> = {};
-      keys.forEach((k) => (out[k] = values[names.indexOf(k)]));
+      for (const k of keys) out[k] = values[names.indexOf(k)];
       if (extra) out[extra[0]] = extra[1];
       return out;
     });
 }
 
 function queryString(values: Record<string, unknown>): string {
-  const parts = Object.entries(values).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((item) => `${encode(k)}=${encode(typeof item === 'string' ? item : JSON.stringify(item) ?? '')}`));
+  const parts = Object.entries(values).flatMap(([k, v]) =>
+    (Array.isArray(v) ? v : [v]).map((item) => `${encode(k)}=${encode(typeof item === 'string' ? item : (JSON.stringify(item) ?? ''))}`),
+  );
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
@@ -96,7 +175,14 @@ await eachDatabase(t, async (t, kind) => {
   const tokens = new Map<string, string>();
   const tokenFor = async (role: 'member' | 'admin'): Promise<string> => {
     const known = tokens.get(role);
-    if (known && (await authenticateToken(inst.ctx, known, 'api').then(() => true, () => false))) return known;
+    if (
+      known &&
+      (await authenticateToken(inst.ctx, known, 'api').then(
+        () => true,
+        () => false,
+      ))
+    )
+      return known;
     const fresh = await issueToken(inst.ctx, idOf(role === 'admin' ? 'admin' : 'ann'), 'api');
     tokens.set(role, fresh);
     return fresh;
@@ -121,8 +207,18 @@ await eachDatabase(t, async (t, kind) => {
     return b;
   };
 
-  const doc = JSON.parse((await app.inject({ url: '/api/openapi.json' })).body) as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } }>> };
-  const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+  const doc = JSON.parse((await app.inject({ url: '/api/openapi.json' })).body) as {
+    paths: Record<
+      string,
+      Record<
+        string,
+        { parameters?: { in: string; name: string }[]; requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } }
+      >
+    >;
+  };
+  const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+  );
   t.ok(operations.length >= 40, `the document has the API's operations (${operations.length})`);
 
   t.test('every API operation: never a 5xx, always {"error":{code,message}}', async (t) => {
@@ -135,80 +231,98 @@ await eachDatabase(t, async (t, kind) => {
         params: fc.array(fc.oneof(weirdString, fc.constant(thingId), fc.constant('1')), { minLength: params.length, maxLength: params.length }),
         query: fields(queryNames, fc.oneof(weirdString, fc.array(weirdString, { maxLength: 3 }))),
         body: fc.oneof({ weight: 4, arbitrary: fields(bodyNames, anyValue) }, { weight: 1, arbitrary: anyValue }),
-        raw: fc.option(fc.constantFrom('{', '{"a":', '\u0000', '[1,2', 'null', '"\\ud800"', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}'), { nil: undefined, freq: 6 }),
+        raw: fc.option(fc.constantFrom('{', '{"a":', '\u0000', '[1,2', 'null', '"\\ud800"', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}'), {
+          nil: undefined,
+          freq: 6,
+        }),
       });
       let failure: string | undefined;
-      await fc.assert(
-        fc.asyncProperty(input, async ({ role, params: values, query, body, raw }) => {
-          let url = path;
-          params.forEach((name, i) => (url = url.replace(`{${name}}`, encode(String(values[i])))));
-          url += queryString(query);
-          const headers: Record<string, string> = {};
-          if (role !== 'visitor') headers.authorization = `Bearer ${await tokenFor(role as 'member' | 'admin')}`;
-          const hasBody = method !== 'GET' && method !== 'DELETE';
-          if (hasBody) headers['content-type'] = 'application/json';
-          const payload = hasBody ? (raw ?? JSON.stringify(body)) : undefined;
-          const r = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
-          const where = `${method} ${url.slice(0, 200)} as ${role}: ${r.statusCode} ${r.body.slice(0, 200)}`;
-          if (r.statusCode >= 500) failure = where;
-          if (r.statusCode >= 400) {
-            let parsed: { error?: { code?: unknown; message?: unknown } } | undefined;
-            try {
-              parsed = JSON.parse(r.body);
-            } catch {
-              parsed = undefined;
+      await fc
+        .assert(
+          fc.asyncProperty(input, async ({ role, params: values, query, body, raw }) => {
+            let url = path;
+            for (const [i, name] of params.entries()) url = url.replace(`{${name}}`, encode(String(values[i])));
+            url += queryString(query);
+            const headers: Record<string, string> = {};
+            if (role !== 'visitor') headers.authorization = `Bearer ${await tokenFor(role as 'member' | 'admin')}`;
+            const hasBody = method !== 'GET' && method !== 'DELETE';
+            if (hasBody) headers['content-type'] = 'application/json';
+            const payload = hasBody ? (raw ?? JSON.stringify(body)) : undefined;
+            const r = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
+            const where = `${method} ${url.slice(0, 200)} as ${role}: ${r.statusCode} ${r.body.slice(0, 200)}`;
+            if (r.statusCode >= 500) failure = where;
+            if (r.statusCode >= 400) {
+              let parsed: { error?: { code?: unknown; message?: unknown } } | undefined;
+              try {
+                parsed = JSON.parse(r.body);
+              } catch {
+                parsed = undefined;
+              }
+              if (typeof parsed?.error?.code !== 'string' || typeof parsed.error.message !== 'string') failure = `not the API's error format: ${where}`;
             }
-            if (typeof parsed?.error?.code !== 'string' || typeof parsed.error.message !== 'string') failure = `not the API's error format: ${where}`;
-          }
-          return failure === undefined;
-        }),
-        { numRuns: RUNS },
-      ).catch((error: Error) => t.fail(`${method} ${path}: ${failure ?? error.message.slice(0, 500)}`));
+            return failure === undefined;
+          }),
+          { numRuns: RUNS },
+        )
+        .catch((error: Error) => t.fail(`${method} ${path}: ${failure ?? error.message.slice(0, 500)}`));
     }
     t.pass(`${operations.length} operations, ${RUNS} requests each`);
   });
 
   t.test('every page route and form: never a 5xx, errors as HTML pages', async (t) => {
-    const pages = routesOf(app).filter((r) => (r.method === 'GET' || r.method === 'POST') && !/^\/(api|oauth\/(token|revoke)$|healthz|\.well-known|nodeinfo|settlement|stripe|inbox|users\/[^/]+\/inbox|actor$)/.test(r.path) && r.path !== '/api');
+    const pages = routesOf(app).filter(
+      (r) =>
+        (r.method === 'GET' || r.method === 'POST') &&
+        !/^\/(api|oauth\/(token|revoke)$|healthz|\.well-known|nodeinfo|settlement|stripe|inbox|users\/[^/]+\/inbox|actor$)/.test(r.path) &&
+        r.path !== '/api',
+    );
     t.ok(pages.length >= 30, `the router has the pages (${pages.length})`);
     for (const { method, path } of pages) {
       const params = [...path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
       const input = fc.record({
         role: fc.constantFrom('visitor', 'member', 'admin'),
-        params: fc.array(fc.oneof(weirdString, fc.constant(thingId), fc.constant('ann'), fc.constant('2026-11')), { minLength: params.length, maxLength: params.length }),
-        query: fields(['next', 'url', 'title', 'period', 'page', 'q', 'state', 'done', 'invite', 'client_id', 'redirect_uri', 'response_type', 'code_challenge'], fc.oneof(weirdString, fc.array(weirdString, { maxLength: 3 }))),
+        params: fc.array(fc.oneof(weirdString, fc.constant(thingId), fc.constant('ann'), fc.constant('2026-11')), {
+          minLength: params.length,
+          maxLength: params.length,
+        }),
+        query: fields(
+          ['next', 'url', 'title', 'period', 'page', 'q', 'state', 'done', 'invite', 'client_id', 'redirect_uri', 'response_type', 'code_challenge'],
+          fc.oneof(weirdString, fc.array(weirdString, { maxLength: 3 })),
+        ),
         form: fields(FORM_FIELDS, fc.oneof(weirdString, fc.array(weirdString, { maxLength: 3 }))),
         json: fc.boolean(),
       });
       let failure: string | undefined;
-      await fc.assert(
-        fc.asyncProperty(input, async ({ role, params: values, query, form, json }) => {
-          let url = path;
-          params.forEach((name, i) => (url = url.replace(`:${name}`, encode(String(values[i])))));
-          url += queryString(query);
-          const b = await browserFor(role as 'visitor' | 'member' | 'admin', method === 'POST');
-          const headers: Record<string, string> = { accept: 'text/html', cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-          let payload: string | undefined;
-          if (method === 'POST') {
-            const withToken = { ...form, _csrf: b.csrf ?? '' };
-            if (json) {
-              headers['content-type'] = 'application/json';
-              payload = JSON.stringify(withToken);
-            } else {
-              headers['content-type'] = 'application/x-www-form-urlencoded';
-              payload = queryString(withToken).slice(1);
+      await fc
+        .assert(
+          fc.asyncProperty(input, async ({ role, params: values, query, form, json }) => {
+            let url = path;
+            for (const [i, name] of params.entries()) url = url.replace(`:${name}`, encode(String(values[i])));
+            url += queryString(query);
+            const b = await browserFor(role as 'visitor' | 'member' | 'admin', method === 'POST');
+            const headers: Record<string, string> = { accept: 'text/html', cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+            let payload: string | undefined;
+            if (method === 'POST') {
+              const withToken = { ...form, _csrf: b.csrf ?? '' };
+              if (json) {
+                headers['content-type'] = 'application/json';
+                payload = JSON.stringify(withToken);
+              } else {
+                headers['content-type'] = 'application/x-www-form-urlencoded';
+                payload = queryString(withToken).slice(1);
+              }
             }
-          }
-          const r = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
-          const where = `${method} ${url.slice(0, 200)} as ${role}: ${r.statusCode} ${r.body.slice(0, 300)}`;
-          if (r.statusCode >= 500) failure = where;
-          // The badge lives in other sites' <img>: it answers an image ("flattr: 0") even for an unknown thing.
-          const image = path.endsWith('/badge.svg') && String(r.headers['content-type']).startsWith('image/svg+xml');
-          if (r.statusCode >= 400 && !image && !String(r.headers['content-type']).startsWith('text/html')) failure = `not an HTML error page: ${where}`;
-          return failure === undefined;
-        }),
-        { numRuns: PAGE_RUNS },
-      ).catch((error: Error) => t.fail(`${method} ${path}: ${failure ?? error.message.slice(0, 500)}`));
+            const r = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
+            const where = `${method} ${url.slice(0, 200)} as ${role}: ${r.statusCode} ${r.body.slice(0, 300)}`;
+            if (r.statusCode >= 500) failure = where;
+            // The badge lives in other sites' <img>: it answers an image ("flattr: 0") even for an unknown thing.
+            const image = path.endsWith('/badge.svg') && String(r.headers['content-type']).startsWith('image/svg+xml');
+            if (r.statusCode >= 400 && !image && !String(r.headers['content-type']).startsWith('text/html')) failure = `not an HTML error page: ${where}`;
+            return failure === undefined;
+          }),
+          { numRuns: PAGE_RUNS },
+        )
+        .catch((error: Error) => t.fail(`${method} ${path}: ${failure ?? error.message.slice(0, 500)}`));
     }
   });
 

@@ -54,7 +54,11 @@ await eachDatabase(t, async (t, kind) => {
       period = addMonths(period, 1);
     }
     t.equal(summaries[0].held, '2.70');
-    t.same(summaries.slice(1, 6).map((s) => s.expired), ['0.00', '0.00', '0.00', '0.00', '0.00'], 'held through five more closes');
+    t.same(
+      summaries.slice(1, 6).map((s) => s.expired),
+      ['0.00', '0.00', '0.00', '0.00', '0.00'],
+      'held through five more closes',
+    );
     t.equal(summaries[6].expired, '2.70', 'the sixth close after it gives it to the charity');
     t.equal((await api('GET', '/api/v1/me/incoming?period=2026-01', { token: gone })).body.items[0].state, 'expired');
     const charityLedger = await api('GET', '/api/v1/me/ledger?period=2026-07', { token: await tokenOf(inst, 'charity') });
@@ -62,7 +66,10 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('idle budgets: to the charity by default; kept with FARTHING_IDLE_BUDGET=keep', async (t) => {
-    for (const [mode, expected] of [['charity', '8.00'], ['keep', '10.00']] as const) {
+    for (const [mode, expected] of [
+      ['charity', '8.00'],
+      ['keep', '10.00'],
+    ] as const) {
       const inst = await startInstance(t, kind, { env: { FARTHING_IDLE_BUDGET: mode } });
       const idle = await inst.member('idle', { deposit: '10.00' });
       inst.clock.set('2026-12-01T00:00:00Z');

@@ -6,8 +6,8 @@ import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import { ManualClock } from '../../src/core/clock.ts';
 import { testConfig } from '../../src/config.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { createInstance } from '../../src/instance.ts';
 import { freshDatabase } from '../helpers/databases.ts';
 

@@ -36,19 +36,27 @@ async function issuer(inst: TestInstance, origin: string) {
   return {
     /** Sends the next statement of `period`, one line per creator; answers what receiveMessage answers. */
     async send(period: string, lines: { creator: string; flattrIds: string[]; amount: string }[]) {
-      const statement: SignedStatement = await signStatement(buildStatement({
-        id: `${origin}/settlement/statements/${randomUUID()}`,
-        issuer: `${origin}/actor`,
-        counterparty: `${inst.ctx.config.origin}/actor`,
-        sequence: (previous?.sequence ?? 0) + 1,
-        previous: previous ? { id: previous.id, digest: statementDigest(previous) } : null,
-        period: period as Period,
-        currency: 'EUR',
-        issuedAt: new Date('2026-11-01T01:00:00Z'),
-        creators: lines.map((l) => ({ creator: l.creator, flattrIds: l.flattrIds, amountMicros: BigInt(l.amount) })),
-      }), { privateKey: keys.privateKey, verificationMethod }, new Date('2026-11-01T01:00:00Z'));
+      const statement: SignedStatement = await signStatement(
+        buildStatement({
+          id: `${origin}/settlement/statements/${randomUUID()}`,
+          issuer: `${origin}/actor`,
+          counterparty: `${inst.ctx.config.origin}/actor`,
+          sequence: (previous?.sequence ?? 0) + 1,
+          previous: previous ? { id: previous.id, digest: statementDigest(previous) } : null,
+          period: period as Period,
+          currency: 'EUR',
+          issuedAt: new Date('2026-11-01T01:00:00Z'),
+          creators: lines.map((l) => ({ creator: l.creator, flattrIds: l.flattrIds, amountMicros: BigInt(l.amount) })),
+        }),
+        { privateKey: keys.privateKey, verificationMethod },
+        new Date('2026-11-01T01:00:00Z'),
+      );
       previous = statement;
-      return receiveMessage(inst.ctx as Context, { origin, multikeys: new Map([[verificationMethod, keys.publicKey]]) }, JSON.stringify(statement)) as Promise<{ statement: string; state: string; disputes: { n: number; code?: string; reason: string }[] }>;
+      return receiveMessage(inst.ctx as Context, { origin, multikeys: new Map([[verificationMethod, keys.publicKey]]) }, JSON.stringify(statement)) as Promise<{
+        statement: string;
+        state: string;
+        disputes: { n: number; code?: string; reason: string }[];
+      }>;
     },
   };
 }
@@ -56,9 +64,18 @@ async function issuer(inst: TestInstance, origin: string) {
 /** A Like of `thingId` from `origin` in `period`, as the inbox records it. */
 async function like(inst: TestInstance, origin: string, thingId: string, period: string): Promise<string> {
   const id = `${origin}/flattrs/${randomUUID()}`;
-  await inst.ctx.db.insertInto('incoming_flattrs').values({
-    id: randomUUID(), activity_id: id, thing_id: thingId, actor_iri: `${origin}/users/someone`, instance_origin: origin, period, received_at: inst.clock.now(),
-  }).execute();
+  await inst.ctx.db
+    .insertInto('incoming_flattrs')
+    .values({
+      id: randomUUID(),
+      activity_id: id,
+      thing_id: thingId,
+      actor_iri: `${origin}/users/someone`,
+      instance_origin: origin,
+      period,
+      received_at: inst.clock.now(),
+    })
+    .execute();
   return id;
 }
 
@@ -70,7 +87,8 @@ async function balanced(t: Test, inst: TestInstance, when: string) {
 await eachDatabase(t, async (t, kind) => {
   t.test('pending peers, implausible lines, overflows, committed budgets and a failed close', async (t) => {
     const inst = await startInstance(t, kind, { env: { FARTHING_PEERS: `${TRUSTED},` } });
-    const me = async (token: string) => (await inst.api('GET', '/api/v1/me', { token })).body as { balance: string; pending: string; pending_credits: unknown[] };
+    const me = async (token: string) =>
+      (await inst.api('GET', '/api/v1/me', { token })).body as { balance: string; pending: string; pending_credits: unknown[] };
     const ann = await inst.member('ann', { deposit: '100.00', budget: '20.00' });
     // rich: so near the ledger's maximum (1000000000000.00) that the instance as a whole is too.
     const rich = await inst.member('rich', { deposit: '999999999900.00' });
@@ -80,13 +98,19 @@ await eachDatabase(t, async (t, kind) => {
     await t.test('no deposit overflows a balance: ten of 1000000000000.00 are 422, never 500', async (t) => {
       const dan = await inst.member('dan');
       for (let i = 0; i < 10; i++) {
-        const r = await inst.api('POST', '/api/v1/admin/deposits', { token: inst.adminToken, body: { username: i % 2 ? 'dan' : 'rich', amount: '1000000000000.00', reference: `big-${i}` } });
+        const r = await inst.api('POST', '/api/v1/admin/deposits', {
+          token: inst.adminToken,
+          body: { username: i % 2 ? 'dan' : 'rich', amount: '1000000000000.00', reference: `big-${i}` },
+        });
         t.equal(r.status, 422, `deposit ${i + 1}: ${r.text.slice(0, 120)}`);
         t.equal(r.body.error.code, 'amount_too_large');
       }
       t.equal((await me(dan)).balance, '0.00', 'nothing was written');
       t.equal((await me(rich)).balance, '999999999900.00');
-      const atTheEdge = await inst.api('POST', '/api/v1/admin/deposits', { token: inst.adminToken, body: { username: 'dan', amount: '0.01', reference: 'small' } });
+      const atTheEdge = await inst.api('POST', '/api/v1/admin/deposits', {
+        token: inst.adminToken,
+        body: { username: 'dan', amount: '0.01', reference: 'small' },
+      });
       t.equal(atTheEdge.status, 422, 'the external account mirrors every deposit: the instance as a whole is at the maximum too');
       await balanced(t, inst, 'after the refused deposits');
     });
@@ -101,10 +125,13 @@ await eachDatabase(t, async (t, kind) => {
       t.equal(huge.state, 'disputed');
       t.match(huge.disputes, [{ n: 1, code: 'amount_implausible', reason: /^amount_implausible: 500000000\.00 for 1 flattrs/ }]);
       const correction = await stranger.send('2026-10', [{ creator: richActor, flattrIds: [strangerLike], amount: '90000000' }]);
-      t.equal(correction.state, 'open', 'reconciles, but a pending peer\'s statement waits for the admin');
+      t.equal(correction.state, 'open', "reconciles, but a pending peer's statement waits for the admin");
       t.match(await me(rich), { balance: '999999999900.00', pending: '0.00' }, 'rich credited nothing');
       const peers = (await inst.api('GET', '/api/v1/admin/peers', { token: inst.adminToken })).body.items;
-      t.match(peers.find((p: { origin: string }) => p.origin === STRANGER), { state: 'pending', claimed: '90.00', awaiting: '90.00', pending: '0.00', credit_line: '0.00', statements: 2 });
+      t.match(
+        peers.find((p: { origin: string }) => p.origin === STRANGER),
+        { state: 'pending', claimed: '90.00', awaiting: '90.00', pending: '0.00', credit_line: '0.00', statements: 2 },
+      );
       t.ok(peers.find((p: { origin: string }) => p.origin === STRANGER).first_seen, 'first seen');
       const uuid = correction.statement.split('/').pop();
       const accept = await inst.api('POST', `/api/v1/admin/statements/${uuid}/accept`, { token: inst.adminToken });
@@ -126,7 +153,14 @@ await eachDatabase(t, async (t, kind) => {
       t.match(line.body, { state: 'trusted', credit_line: '100.00', pending: '0.00' });
       t.match(await me(rich), { balance: '999999999990.00', pending: '0.00' }, 'within the credit line: spendable at once');
       const ledger = (await inst.api('GET', '/api/v1/me/ledger?period=2026-10', { token: rich })).body.items;
-      t.match(ledger, [{ kind: 'statement_credit', account: 'pending', direction: 'in', amount: '90.00' }, { kind: 'credit_cleared', account: 'wallet', direction: 'in', amount: '90.00' }], 'the member\'s ledger shows both steps');
+      t.match(
+        ledger,
+        [
+          { kind: 'statement_credit', account: 'pending', direction: 'in', amount: '90.00' },
+          { kind: 'credit_cleared', account: 'wallet', direction: 'in', amount: '90.00' },
+        ],
+        "the member's ledger shows both steps",
+      );
 
       const trust = await inst.api('PUT', '/api/v1/admin/peers', { token: inst.adminToken, body: { peer: STRANGER, state: 'trusted' } });
       t.equal(trust.status, 200, trust.text);
@@ -153,9 +187,14 @@ await eachDatabase(t, async (t, kind) => {
       const closed = await inst.api('POST', '/api/v1/admin/periods/2026-11/close', { token: inst.adminToken });
       t.equal(closed.status, 200, closed.text);
       // rich's own idle budget (the minimum, 2.00) went to the charity: 999999999988.00 + 18.00 would pass the maximum.
-      t.match(closed.body.summary, { charged: '22.00', held: '18.00', paid: '0.00' }, 'rich\'s share waits in holds: his wallet has no room for it');
+      t.match(closed.body.summary, { charged: '22.00', held: '18.00', paid: '0.00' }, "rich's share waits in holds: his wallet has no room for it");
       t.equal((await me(rich)).balance, '999999999988.00');
-      t.match((await inst.api('GET', '/api/v1/admin/periods/2026-11', { token: inst.adminToken })).body, { period: '2026-11', state: 'closed', stage: 'done', error: null });
+      t.match((await inst.api('GET', '/api/v1/admin/periods/2026-11', { token: inst.adminToken })).body, {
+        period: '2026-11',
+        state: 'closed',
+        stage: 'done',
+        error: null,
+      });
       t.equal((await inst.api('POST', '/api/v1/me/payouts', { token: ann, body: { amount: '50.00' } })).status, 201, 'after the close: allowed');
       await balanced(t, inst, 'after the close');
     });
@@ -164,8 +203,13 @@ await eachDatabase(t, async (t, kind) => {
       // Paying ann's payouts out makes room in the instance for a deposit; rich becomes the
       // charity, and ann's idle December budget would take his wallet past the maximum.
       const payouts = (await inst.api('GET', '/api/v1/admin/payouts', { token: inst.adminToken })).body.items as { id: string }[];
-      for (const p of payouts) t.equal((await inst.api('POST', `/api/v1/admin/payouts/${p.id}/paid`, { token: inst.adminToken, body: { reference: `sent-${p.id}` } })).status, 200);
-      t.equal((await inst.api('POST', '/api/v1/admin/deposits', { token: inst.adminToken, body: { username: 'ann', amount: '60.00', reference: 'ann-again' } })).status, 201);
+      for (const p of payouts)
+        t.equal((await inst.api('POST', `/api/v1/admin/payouts/${p.id}/paid`, { token: inst.adminToken, body: { reference: `sent-${p.id}` } })).status, 200);
+      t.equal(
+        (await inst.api('POST', '/api/v1/admin/deposits', { token: inst.adminToken, body: { username: 'ann', amount: '60.00', reference: 'ann-again' } }))
+          .status,
+        201,
+      );
       t.equal((await inst.api('PUT', '/api/v1/admin/charity', { token: inst.adminToken, body: { username: 'rich' } })).status, 200);
       inst.clock.set('2027-01-01T00:30:00Z');
       const failed = await inst.api('POST', '/api/v1/admin/periods/2026-12/close', { token: inst.adminToken });

@@ -27,12 +27,23 @@ interface Run {
 function run(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Run {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('FARTHING_') && k !== 'DATABASE_URL' && k !== 'PORT') env[k] = v;
-  Object.assign(env, { NODE_ENV: 'test', FARTHING_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', FARTHING_AUTO_CLOSE: 'off', FARTHING_TEST_FAST_HASHING: '1', ...extraEnv });
+  Object.assign(env, {
+    NODE_ENV: 'test',
+    FARTHING_DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    FARTHING_AUTO_CLOSE: 'off',
+    FARTHING_TEST_FAST_HASHING: '1',
+    ...extraEnv,
+  });
   const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   t.teardown(() => void child.kill('SIGKILL'));
   return { child, output: () => text, exited };
 }

@@ -155,7 +155,11 @@ await eachDatabase(t, async (t, kind) => {
 
     const number = await api('PUT', '/api/v1/me/budget', { token: ann, body: { amount: 5 } });
     t.equal(number.status, 400);
-    t.same(number.body, { error: { code: 'invalid_amount', message: 'amount must be a decimal string such as "5.00", got the number 5 (send it as a string)' } }, 'the same words as the service');
+    t.same(
+      number.body,
+      { error: { code: 'invalid_amount', message: 'amount must be a decimal string such as "5.00", got the number 5 (send it as a string)' } },
+      'the same words as the service',
+    );
     const missing = await api('PUT', '/api/v1/me/budget', { token: ann, body: {} });
     t.equal(missing.body.error.code, 'invalid_amount', 'a missing amount is an invalid amount');
     const decimals = await api('POST', '/api/v1/admin/deposits', { token: adminToken, body: { username: 'ann', amount: '1.1234567', reference: 'r' } });

@@ -11,7 +11,7 @@ import t from 'tap';
 import type { Context } from '../../src/context.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { openDatabase } from '../../src/db/database.ts';
-import { type Attempt, claim, type Outcome, relayDue, type RelaySpec } from '../../src/jobs/relay.ts';
+import { type Attempt, claim, type Outcome, type RelaySpec, relayDue } from '../../src/jobs/relay.ts';
 import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
 
 interface Row {
@@ -35,7 +35,10 @@ function spec(ctx: Context, options: Partial<RelaySpec<Row>> & { outcomes?: Outc
     deliver: async () => ({ ok: true }),
     record: (_row, outcome, attempt: Attempt) => {
       options.outcomes?.push(outcome);
-      return { last_status: attempt.status ?? null, ...(outcome.kind === 'done' ? { done_at: ctx.clock.now() } : outcome.kind === 'failed' ? { failed: true } : {}) };
+      return {
+        last_status: attempt.status ?? null,
+        ...(outcome.kind === 'done' ? { done_at: ctx.clock.now() } : outcome.kind === 'failed' ? { failed: true } : {}),
+      };
     },
     ...options,
   };
@@ -74,7 +77,8 @@ await eachDatabase(t, async (t, kind) => {
   }
   const rows = async (values: { grp?: string; next_attempt_at?: Date }[]) => {
     await handle.db.deleteFrom('relay_test' as never).execute();
-    for (const v of values) await sql`INSERT INTO relay_test (grp, next_attempt_at) VALUES (${v.grp ?? 'x'}, ${v.next_attempt_at ?? clock.now()})`.execute(handle.db);
+    for (const v of values)
+      await sql`INSERT INTO relay_test (grp, next_attempt_at) VALUES (${v.grp ?? 'x'}, ${v.next_attempt_at ?? clock.now()})`.execute(handle.db);
   };
 
   t.test('two relays racing never deliver a row twice', async (t) => {
@@ -89,15 +93,24 @@ await eachDatabase(t, async (t, kind) => {
     // A relay whose claim found rows locked by another's may stop short; one more pass ends it.
     passes.push(await relayDue(ctx, spec(ctx, { deliver })));
     t.equal(delivered.size, 120, 'every row delivered');
-    t.same([...delivered.values()].filter((n) => n !== 1), [], 'none twice');
-    t.equal(passes.reduce((n, p) => n + p.done, 0), 120, 'and counted once');
+    t.same(
+      [...delivered.values()].filter((n) => n !== 1),
+      [],
+      'none twice',
+    );
+    t.equal(
+      passes.reduce((n, p) => n + p.done, 0),
+      120,
+      'and counted once',
+    );
     const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM relay_test WHERE done_at IS NULL OR claimed_until IS NOT NULL`.execute(handle.db);
     t.equal(left.rows[0]?.n, 0, 'all recorded, every lease released');
     t.same(await relayDue(ctx, spec(ctx, { deliver })), { claimed: 0, done: 0 }, 'nothing left');
   });
 
   /** Moves the database's clock for the leases: as if `seconds` had passed there. */
-  const leasesAge = (seconds: number) => sql`UPDATE relay_test SET claimed_until = claimed_until - make_interval(secs => ${seconds}) WHERE claimed_until IS NOT NULL`.execute(handle.db);
+  const leasesAge = (seconds: number) =>
+    sql`UPDATE relay_test SET claimed_until = claimed_until - make_interval(secs => ${seconds}) WHERE claimed_until IS NOT NULL`.execute(handle.db);
 
   t.test('a lease runs on the database clock; once it runs out the row is taken again', async (t) => {
     clock.set('2026-11-10T12:00:00Z');
@@ -149,7 +162,16 @@ await eachDatabase(t, async (t, kind) => {
       },
     });
     t.same(await relayDue(ctx, failing), { claimed: 1, done: 0 }, 'never attempted: due at once, whatever its due time');
-    const row = async () => (await sql<{ attempts: number; next_attempt_at: Date; claimed_until: Date | null; last_status: string; failed: boolean }>`SELECT attempts, next_attempt_at, claimed_until, last_status, failed FROM relay_test`.execute(handle.db)).rows[0];
+    const row = async () =>
+      (
+        await sql<{
+          attempts: number;
+          next_attempt_at: Date;
+          claimed_until: Date | null;
+          last_status: string;
+          failed: boolean;
+        }>`SELECT attempts, next_attempt_at, claimed_until, last_status, failed FROM relay_test`.execute(handle.db)
+      ).rows[0];
     t.match(await row(), { attempts: 1, last_status: '500 #1', claimed_until: null, failed: false });
     t.equal((await row())?.next_attempt_at.toISOString(), '2026-11-10T12:00:10.000Z', 'retried 10 s after on the instance clock');
     clock.set('2026-11-10T12:00:09.999Z');
@@ -162,7 +184,10 @@ await eachDatabase(t, async (t, kind) => {
     clock.advance(60_000);
     await relayDue(ctx, failing);
     t.match(await row(), { attempts: 3, last_status: '500 #3', failed: true, claimed_until: null }, 'failed after the schedule');
-    t.same(outcomes.map((o) => o.kind), ['retry', 'retry', 'failed']);
+    t.same(
+      outcomes.map((o) => o.kind),
+      ['retry', 'retry', 'failed'],
+    );
     clock.advance(86_400_000);
     await relayDue(ctx, failing);
     t.equal(calls, 3, 'never again');
@@ -219,10 +244,14 @@ await eachDatabase(t, async (t, kind) => {
     };
     const race = (c: Context) => relayDue(c, spec(c, { group: 'grp', concurrent: true, deliver }));
     // A relay may find nothing while the other holds every group's head; both go again until done.
-    await until(async () => {
-      await Promise.all([race(ctx), race(other)]);
-      return delivered === 32;
-    }, 60_000, 'all delivered');
+    await until(
+      async () => {
+        await Promise.all([race(ctx), race(other)]);
+        return delivered === 32;
+      },
+      60_000,
+      'all delivered',
+    );
     t.same(problems, [], 'in order, one at a time per group');
     t.equal(delivered, 32, 'each once');
   });

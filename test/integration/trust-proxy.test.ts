@@ -28,7 +28,13 @@ async function guesses(inst: TestInstance, count: number): Promise<number[]> {
 t.test('the setting: unset trusts no proxy, in production too; hop counts and CIDRs are checked', async (t) => {
   t.equal(loadConfig({ NODE_ENV: 'production' }).trustProxy, false);
   t.equal(loadConfig({ FARTHING_TRUST_PROXY: '1' }).trustProxy, 1);
-  t.same(loadConfig({ FARTHING_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+  t.same(loadConfig({ FARTHING_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }).trustProxy, [
+    '127.0.0.1',
+    '10.0.0.0/8',
+    '::1',
+    'fd00::/8',
+    'loopback',
+  ]);
   for (const value of ['true', '0', '11', '10.0.0.0/99', 'proxy.example', '127.0.0.1,,', '1.2.3']) {
     t.throws(() => loadConfig({ FARTHING_TRUST_PROXY: value }), { name: 'ConfigError', message: /FARTHING_TRUST_PROXY/ }, value);
   }
@@ -40,7 +46,11 @@ await eachDatabase(t, async (t, kind) => {
     const statuses = await guesses(inst, 30);
     // At least those past the limit are 429 (@fastify/rate-limit may answer a whole burst 429).
     t.ok(statuses.filter((s) => s === 429).length >= 30 - LIMIT, `past the limit, 429: ${statuses.join(',')}`);
-    t.same([...new Set(statuses)].filter((s) => s !== 401 && s !== 429), [], 'nothing else');
+    t.same(
+      [...new Set(statuses)].filter((s) => s !== 401 && s !== 429),
+      [],
+      'nothing else',
+    );
     const next = await guesses(inst, 1);
     t.same(next, [429], 'and one more, from yet another "forwarded" address, too: it is one address');
   });

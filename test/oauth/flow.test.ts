@@ -26,11 +26,24 @@ eachDatabase(t, async (t, kind) => {
     method: 'POST',
     url: '/api/v1/apps',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ client_name: 'Page Flattrer', redirect_uris: 'https://app.example/callback\nmyapp://oauth', scopes: 'read flattr', website: 'https://app.example' }).toString(),
+    payload: new URLSearchParams({
+      client_name: 'Page Flattrer',
+      redirect_uris: 'https://app.example/callback\nmyapp://oauth',
+      scopes: 'read flattr',
+      website: 'https://app.example',
+    }).toString(),
   });
   t.equal(form.statusCode, 200, 'an app registers with a form, as Mastodon clients do');
   const app = JSON.parse(form.body);
-  t.match(app, { id: String, name: 'Page Flattrer', client_id: String, client_secret: String, redirect_uri: 'https://app.example/callback\nmyapp://oauth', redirect_uris: ['https://app.example/callback', 'myapp://oauth'], scopes: ['read', 'flattr'] });
+  t.match(app, {
+    id: String,
+    name: 'Page Flattrer',
+    client_id: String,
+    client_secret: String,
+    redirect_uri: 'https://app.example/callback\nmyapp://oauth',
+    redirect_uris: ['https://app.example/callback', 'myapp://oauth'],
+    scopes: ['read', 'flattr'],
+  });
   const stored = await inst.ctx.db.selectFrom('oauth_apps').select('client_secret_hash').where('client_id', '=', app.client_id).executeTakeFirstOrThrow();
   t.same(Buffer.from(stored.client_secret_hash), createHash('sha256').update(app.client_secret).digest(), 'only the SHA-256 of the client secret is stored');
 
@@ -66,7 +79,7 @@ eachDatabase(t, async (t, kind) => {
   t.match(String(page.headers['content-security-policy']), "form-action 'self' https://app.example;", 'the form may lead to the app');
   t.equal(answer.status, 303, 'approving redirects');
   const firstCode = codeOf(answer);
-  t.equal(firstCode.state, 'state-123', 'with the app\'s state');
+  t.equal(firstCode.state, 'state-123', "with the app's state");
   t.ok(answer.location?.startsWith('https://app.example/callback?code='), 'to the redirect URI');
 
   const forged = await alice.post('/oauth/authorize', { ...hiddenFields(page), _csrf: 'forged', decision: 'approve' });
@@ -75,11 +88,23 @@ eachDatabase(t, async (t, kind) => {
 
   // --- the token endpoint -------------------------------------------------------------------
   const exchange = (code: string, verifier: string, extra: Record<string, string> = {}) =>
-    tokenRequest(inst, { grant_type: 'authorization_code', code, redirect_uri: 'https://app.example/callback', code_verifier: verifier, client_id: app.client_id, client_secret: app.client_secret, ...extra });
+    tokenRequest(inst, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'https://app.example/callback',
+      code_verifier: verifier,
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+      ...extra,
+    });
 
   const wrongVerifier = await exchange(firstCode.code, pkce().verifier);
   t.equal(wrongVerifier.status, 400, 'a wrong verifier is refused');
-  t.same(wrongVerifier.body, { error: 'invalid_grant', error_description: 'the code_verifier does not match the code_challenge' }, 'as invalid_grant, in OAuth\'s error shape');
+  t.same(
+    wrongVerifier.body,
+    { error: 'invalid_grant', error_description: 'the code_verifier does not match the code_challenge' },
+    "as invalid_grant, in OAuth's error shape",
+  );
   t.equal((await exchange(firstCode.code, first.verifier)).body.error, 'invalid_grant', 'and the code is spent: a failed attempt burns it');
 
   const second = pkce();
@@ -87,9 +112,18 @@ eachDatabase(t, async (t, kind) => {
   t.equal((await exchange(code2, second.verifier, { client_secret: 'fcs_wrong' })).status, 401, 'a wrong client secret is invalid_client');
   t.equal((await exchange(code2, second.verifier, { client_secret: 'fcs_wrong' })).body.error, 'invalid_client');
   const basic = Buffer.from(`${encodeURIComponent(app.client_id)}:${encodeURIComponent(app.client_secret)}`).toString('base64');
-  const granted = await tokenRequest(inst, { grant_type: 'authorization_code', code: code2, redirect_uri: 'https://app.example/callback', code_verifier: second.verifier }, { authorization: `Basic ${basic}` });
+  const granted = await tokenRequest(
+    inst,
+    { grant_type: 'authorization_code', code: code2, redirect_uri: 'https://app.example/callback', code_verifier: second.verifier },
+    { authorization: `Basic ${basic}` },
+  );
   t.equal(granted.status, 200, 'the right verifier gets a token (client_secret_basic here)');
-  t.match(granted.body, { access_token: String, token_type: 'Bearer', scope: 'read flattr', created_at: Math.floor(Date.parse('2026-11-10T12:00:00Z') / 1000) });
+  t.match(granted.body, {
+    access_token: String,
+    token_type: 'Bearer',
+    scope: 'read flattr',
+    created_at: Math.floor(Date.parse('2026-11-10T12:00:00Z') / 1000),
+  });
   t.equal(granted.headers['cache-control'], 'no-store', 'token answers are not cached');
   const token = granted.body.access_token as string;
 
@@ -114,17 +148,31 @@ eachDatabase(t, async (t, kind) => {
   const other = await registerClient(inst, 'Other App', 'read flattr', 'https://other.example/cb');
   const third = pkce();
   const code3 = codeOf((await consent(alice, authorizeUrl(app, { code_challenge: third.challenge }))).answer).code;
-  const foreign = await tokenRequest(inst, { grant_type: 'authorization_code', code: code3, redirect_uri: 'https://app.example/callback', code_verifier: third.verifier, client_id: other.client_id, client_secret: other.client_secret });
+  const foreign = await tokenRequest(inst, {
+    grant_type: 'authorization_code',
+    code: code3,
+    redirect_uri: 'https://app.example/callback',
+    code_verifier: third.verifier,
+    client_id: other.client_id,
+    client_secret: other.client_secret,
+  });
   t.equal(foreign.body.error, 'invalid_grant', 'another client cannot use the code');
   t.equal((await exchange(code3, third.verifier)).status, 200, 'the code still works for its own client');
   const fourth = pkce();
   const code4 = codeOf((await consent(alice, authorizeUrl(app, { code_challenge: fourth.challenge }))).answer).code;
-  t.equal((await exchange(code4, fourth.verifier, { redirect_uri: 'myapp://oauth' })).body.error, 'invalid_grant', 'the redirect URI must be the one the code was issued for');
+  t.equal(
+    (await exchange(code4, fourth.verifier, { redirect_uri: 'myapp://oauth' })).body.error,
+    'invalid_grant',
+    'the redirect URI must be the one the code was issued for',
+  );
   const fifth = pkce();
   const code5 = codeOf((await consent(alice, authorizeUrl(app, { code_challenge: fifth.challenge }))).answer).code;
   inst.clock.advance(10 * 60 * 1000 + 1);
   t.match((await exchange(code5, fifth.verifier)).body, { error: 'invalid_grant', error_description: /expired/ }, 'a code lives ten minutes');
-  t.equal((await tokenRequest(inst, { grant_type: 'password', client_id: app.client_id, client_secret: app.client_secret })).body.error, 'unsupported_grant_type');
+  t.equal(
+    (await tokenRequest(inst, { grant_type: 'password', client_id: app.client_id, client_secret: app.client_secret })).body.error,
+    'unsupported_grant_type',
+  );
 
   // --- authorization requests that are refused ----------------------------------------------
   const noPkce = await alice.get(authorizeUrl(app, {}));
@@ -202,16 +250,27 @@ eachDatabase(t, async (t, kind) => {
   const shown = (await consent(alice, authorizeUrl(oob, { code_challenge: six.challenge }))).answer;
   t.equal(shown.status, 200, 'an out-of-band app gets its code shown');
   const oobCode = /<code class="code" id="code">([^<]+)<\/code>/.exec(shown.text)?.[1] as string;
-  const oobToken = await tokenRequest(inst, { grant_type: 'authorization_code', code: oobCode, redirect_uri: 'urn:ietf:wg:oauth:2.0:oob', code_verifier: six.verifier, client_id: oob.client_id, client_secret: oob.client_secret });
+  const oobToken = await tokenRequest(inst, {
+    grant_type: 'authorization_code',
+    code: oobCode,
+    redirect_uri: 'urn:ietf:wg:oauth:2.0:oob',
+    code_verifier: six.verifier,
+    client_id: oob.client_id,
+    client_secret: oob.client_secret,
+  });
   t.equal(oobToken.body.scope, 'read', 'and exchanges it');
 
   // --- an installed app's own scheme ----------------------------------------------------------
   const seven = pkce();
   const custom = await consent(alice, authorizeUrl(app, { redirect_uri: 'myapp://oauth', code_challenge: seven.challenge }));
-  t.match(String(custom.page.headers['content-security-policy']), "form-action 'self' myapp:;", 'the form may lead to the app\'s scheme');
+  t.match(String(custom.page.headers['content-security-policy']), "form-action 'self' myapp:;", "the form may lead to the app's scheme");
   t.match(textOf(custom.page), 'you go back to myapp://oauth');
   t.ok(custom.answer.location?.startsWith('myapp://oauth?code='), 'and the code goes there');
 
   // --- password tokens keep every scope of the role -----------------------------------------
-  t.equal((await inst.api('POST', '/api/v1/things', { token: bob, body: { url: 'https://bob.example/other' } })).status, 201, 'a password token needs no OAuth');
+  t.equal(
+    (await inst.api('POST', '/api/v1/things', { token: bob, body: { url: 'https://bob.example/other' } })).status,
+    201,
+    'a password token needs no OAuth',
+  );
 });

@@ -27,13 +27,25 @@ export function pkce(): { verifier: string; challenge: string } {
 
 export function authorizeUrl(app: ClientApp, params: Record<string, string | undefined>): string {
   const search = new URLSearchParams();
-  const all: Record<string, string | undefined> = { response_type: 'code', client_id: app.client_id, redirect_uri: app.redirect_uri.split('\n')[0], state: 'state-123', code_challenge_method: 'S256', ...params };
+  const all: Record<string, string | undefined> = {
+    response_type: 'code',
+    client_id: app.client_id,
+    redirect_uri: app.redirect_uri.split('\n')[0],
+    state: 'state-123',
+    code_challenge_method: 'S256',
+    ...params,
+  };
   for (const [k, v] of Object.entries(all)) if (v !== undefined) search.set(k, v);
   return `/oauth/authorize?${search}`;
 }
 
 function unescapeHtml(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** The consent form's hidden fields (the request it repeats, and its CSRF token). */
@@ -77,7 +89,14 @@ export async function authorizeApp(inst: TestInstance, browser: Browser, app: Cl
   const { verifier, challenge } = pkce();
   const { answer } = await consent(browser, authorizeUrl(app, { scope, code_challenge: challenge }));
   const { code } = codeOf(answer);
-  const r = await tokenRequest(inst, { grant_type: 'authorization_code', code, redirect_uri: app.redirect_uri.split('\n')[0] as string, code_verifier: verifier, client_id: app.client_id, client_secret: app.client_secret });
+  const r = await tokenRequest(inst, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: app.redirect_uri.split('\n')[0] as string,
+    code_verifier: verifier,
+    client_id: app.client_id,
+    client_secret: app.client_secret,
+  });
   if (r.status !== 200) throw new Error(`token: ${JSON.stringify(r.body)}`);
   return r.body;
 }

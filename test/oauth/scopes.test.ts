@@ -46,7 +46,11 @@ t.test('scope strings', async (t) => {
 t.test('a route missing from the table needs every scope of the role', async (t) => {
   const request = { method: 'GET', url: '/api/v1/naked', routeOptions: { url: '/api/v1/naked' } } as unknown as FastifyRequest;
   t.doesNotThrow(() => requireScope(request, { id: 1n, username: 'a', role: 'member', scopes: scopesForRole('member') }), 'a password token passes');
-  t.throws(() => requireScope(request, { id: 1n, username: 'a', role: 'member', scopes: ['read', 'flattr', 'things'] }), { code: 'forbidden', message: "this token lacks the scope 'account' that GET /api/v1/naked needs", details: { scope: 'account' } });
+  t.throws(() => requireScope(request, { id: 1n, username: 'a', role: 'member', scopes: ['read', 'flattr', 'things'] }), {
+    code: 'forbidden',
+    message: "this token lacks the scope 'account' that GET /api/v1/naked needs",
+    details: { scope: 'account' },
+  });
 });
 
 eachDatabase(t, async (t, kind) => {
@@ -67,7 +71,10 @@ eachDatabase(t, async (t, kind) => {
     if (scope === undefined) continue;
     if (scope === 'public') {
       const r = await call(method, url, await tokenWith([]));
-      t.notOk(r.status === 403 && /lacks the scope/.test(r.body?.error?.message ?? ''), `${method} ${url} is public: a token without scopes is not refused for one`);
+      t.notOk(
+        r.status === 403 && /lacks the scope/.test(r.body?.error?.message ?? ''),
+        `${method} ${url} is public: a token without scopes is not refused for one`,
+      );
       continue;
     }
     const without = await call(method, url, await tokenWith(SCOPES.filter((s) => s !== scope)));
@@ -75,6 +82,9 @@ eachDatabase(t, async (t, kind) => {
     t.equal(without.body?.error?.code, 'forbidden', `${method} ${url}: forbidden`);
     t.match(without.body?.error?.message, `lacks the scope '${scope}'`, `${method} ${url}: the message names '${scope}'`);
     const only = await call(method, url, await tokenWith([scope]));
-    t.notOk(only.status === 403 && /lacks the scope/.test(only.body?.error?.message ?? ''), `${method} ${url} with only '${scope}' is not refused for a scope (${only.status})`);
+    t.notOk(
+      only.status === 403 && /lacks the scope/.test(only.body?.error?.message ?? ''),
+      `${method} ${url} with only '${scope}' is not refused for a scope (${only.status})`,
+    );
   }
 });

@@ -113,8 +113,10 @@ for (const check of checks) {
 t.test('the instance-path check finds what it should', async (t) => {
   const probe = (code: string) =>
     instancePathsOutsideIris([{ path: 'src/probe.ts', file: ts.createSourceFile('src/probe.ts', code, ts.ScriptTarget.Latest, true) }]);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the probe is source code with a template in it
   t.equal(probe('const a = `${origin}/users/${u}`;').length, 1, 'a template');
   t.equal(probe("const a = '/actor';").length, 1, 'a string');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the probe is source code with a template in it
   t.equal(probe('const a = html`<a href="/things/${id}">x</a>`;').length, 1, 'a tagged template');
   t.equal(probe("reply.redirect('/things/' + id);").length, 1, 'a redirect is not a route');
   t.equal(probe("app.get('/things/:id', handler);").length, 0, 'a fastify route');
@@ -162,8 +164,9 @@ const ALLOWED: { file: string; specifier: string; reason: string }[] = [];
 const ALLOWED_CYCLES: { files: string[]; reason: string }[] = [
   {
     files: ['settlement/netting.ts', 'settlement/pending.ts'],
-    reason: 'one process in two files: pending.ts recomputes the settlement a credit nets into (netting.refreshSettlement), '
-      + 'and a settlement paid or received clears the pending credits it covers (pending.clearCredits); calls at run time only, never at load',
+    reason:
+      'one process in two files: pending.ts recomputes the settlement a credit nets into (netting.refreshSettlement), ' +
+      'and a settlement paid or received clears the pending credits it covers (pending.clearCredits); calls at run time only, never at load',
   },
 ];
 
@@ -204,7 +207,12 @@ function importsOf(file: string): Import[] {
         typeOnly = node.isTypeOnly;
       }
       add(node.moduleSpecifier.text, typeOnly);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       add(node.arguments[0].text, false);
     }
     ts.forEachChild(node, visit);
@@ -217,7 +225,7 @@ const files = sourceFiles();
 const imports = files.flatMap(importsOf);
 
 const isDomain = (file: string) => !ROOT_FILES.has(file) && !NON_DOMAIN_FOLDERS.some((folder) => file.startsWith(folder));
-const inFolder = (target: string | null, folder: string) => target !== null && target.startsWith(folder);
+const inFolder = (target: string | null, folder: string) => target?.startsWith(folder) ?? false;
 const describe = (i: Import) => `${i.file} imports '${i.specifier}'`;
 const allowed = (i: Import) => ALLOWED.find((a) => a.file === i.file && (a.specifier === '*' || a.specifier === i.specifier));
 
@@ -230,15 +238,24 @@ const rules: { name: string; breaks: (i: Import) => boolean }[] = [
   { name: 'the domain does not import web/', breaks: (i) => isDomain(i.file) && inFolder(i.target, 'web/') },
   { name: 'settlement/ does not import close/', breaks: (i) => i.file.startsWith('settlement/') && inFolder(i.target, 'close/') },
   { name: 'close/ does not import settlement/', breaks: (i) => i.file.startsWith('close/') && inFolder(i.target, 'settlement/') },
-  { name: 'http/ and web/ do not import the ActivityPub adapter', breaks: (i) => (i.file.startsWith('http/') || i.file.startsWith('web/')) && inFolder(i.target, ADAPTER) },
+  {
+    name: 'http/ and web/ do not import the ActivityPub adapter',
+    breaks: (i) => (i.file.startsWith('http/') || i.file.startsWith('web/')) && inFolder(i.target, ADAPTER),
+  },
 ];
 
 t.test('the source is read', async (t) => {
   t.ok(files.length > 100, `${files.length} files in src/`);
-  t.ok(imports.some((i) => i.specifier.startsWith('@fedify/')), 'imports of @fedify/* are seen');
+  t.ok(
+    imports.some((i) => i.specifier.startsWith('@fedify/')),
+    'imports of @fedify/* are seen',
+  );
   t.ok(imports.some((i) => i.typeOnly) && imports.some((i) => !i.typeOnly), 'type-only imports are told apart');
   for (const i of imports) {
-    if (i.target) t.ok(files.includes(i.target) || i.target.endsWith('.json'), `${describe(i)}: it resolves`, { skip: !i.target.endsWith('.ts') && !i.target.endsWith('.json') });
+    if (i.target)
+      t.ok(files.includes(i.target) || i.target.endsWith('.json'), `${describe(i)}: it resolves`, {
+        skip: !i.target.endsWith('.ts') && !i.target.endsWith('.json'),
+      });
   }
 });
 
@@ -317,7 +334,15 @@ t.test('no import cycle in src/ but the allowed ones', async (t) => {
   const key = (c: string[]) => c.join(' ');
   const known = new Set(ALLOWED_CYCLES.map((c) => key([...c.files].sort())));
   const unexpected = found.filter((c) => !known.has(key(c)));
-  t.same(unexpected.map((c) => c.join(' -> ')), [], unexpected.length ? `import cycles (files of each):\n  ${unexpected.map((c) => c.join(', ')).join('\n  ')}` : 'no cycle');
+  t.same(
+    unexpected.map((c) => c.join(' -> ')),
+    [],
+    unexpected.length ? `import cycles (files of each):\n  ${unexpected.map((c) => c.join(', ')).join('\n  ')}` : 'no cycle',
+  );
   const gone = ALLOWED_CYCLES.filter((c) => !found.some((f) => key(f) === key([...c.files].sort())));
-  t.same(gone.map((c) => c.reason), [], 'every allowed cycle is still there (else drop it from the list)');
+  t.same(
+    gone.map((c) => c.reason),
+    [],
+    'every allowed cycle is still there (else drop it from the list)',
+  );
 });

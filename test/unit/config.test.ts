@@ -54,7 +54,11 @@ t.test('decimals in the fee, admin passwords with colons, origin without trailin
 
 t.test('FARTHING_PEERS: origins, comma-separated, written as origins', async (t) => {
   t.same(loadConfig({}).peers, []);
-  t.same(loadConfig({ FARTHING_PEERS: 'https://b.example, https://C.example/,http://127.0.0.1:3001,https://b.example' }).peers, ['https://b.example', 'https://c.example', 'http://127.0.0.1:3001']);
+  t.same(loadConfig({ FARTHING_PEERS: 'https://b.example, https://C.example/,http://127.0.0.1:3001,https://b.example' }).peers, [
+    'https://b.example',
+    'https://c.example',
+    'http://127.0.0.1:3001',
+  ]);
 });
 
 t.test('card top-ups: both Stripe secrets or neither, bounds, fee bearer, the fake API only outside production', async (t) => {
@@ -76,7 +80,7 @@ t.test('card top-ups: both Stripe secrets or neither, bounds, fee bearer, the fa
     t.throws(() => loadConfig(env), { name: 'ConfigError', message: new RegExp(name) }, `${JSON.stringify(env)} names ${name}`);
   }
   try {
-    loadConfig({ FARTHING_STRIPE_SECRET_KEY: 'sk_live_not valid secret' , FARTHING_STRIPE_WEBHOOK_SECRET: 'whsec_abcdefgh12' });
+    loadConfig({ FARTHING_STRIPE_SECRET_KEY: 'sk_live_not valid secret', FARTHING_STRIPE_WEBHOOK_SECRET: 'whsec_abcdefgh12' });
     t.fail('a malformed key is refused');
   } catch (error) {
     t.notMatch((error as Error).message, /not valid secret/, 'a secret is never echoed');

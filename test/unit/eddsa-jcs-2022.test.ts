@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { canonicalize } from '../../src/settlement/canonical.ts';
-import {
-  createProof,
-  decodeMultibaseBase58btc,
-  encodeMultibaseBase58btc,
-  hashData,
-  verifyProof,
-} from '../../src/settlement/eddsa-jcs-2022.ts';
+import { createProof, decodeMultibaseBase58btc, encodeMultibaseBase58btc, hashData, verifyProof } from '../../src/settlement/eddsa-jcs-2022.ts';
 
 /*
  * The known answer: "Representation: eddsa-jcs-2022" of the W3C Recommendation Data Integrity
@@ -43,8 +37,7 @@ const CANON_PROOF_CONFIG =
   '{"@context":["https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"],"created":"2023-02-24T23:36:38Z","cryptosuite":"eddsa-jcs-2022","proofPurpose":"assertionMethod","type":"DataIntegrityProof","verificationMethod":"did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2#z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"}';
 const PROOF_HASH_HEX = '66ab154f5c2890a140cb8388a22a160454f80575f6eae09e5a097cabe539a1db';
 const DOC_HASH_HEX = '59b7cb6251b8991add1ce0bc83107e3db9dbbab5bd2c28f687db1a03abc92f19';
-const SIGNATURE_HEX =
-  '407cd12654b33d718ecbb99179a1506daaa849450bf3fc523cce3e1c96f8b80351da3f253d725c6f00b07c9e5448d50b3ef78012b9ab54255116d069c6dd2808';
+const SIGNATURE_HEX = '407cd12654b33d718ecbb99179a1506daaa849450bf3fc523cce3e1c96f8b80351da3f253d725c6f00b07c9e5448d50b3ef78012b9ab54255116d069c6dd2808';
 const PROOF_VALUE = 'z2HnFSSPPBzR36zdDgK8PbEHeXbR56YF24jwMpt3R1eHXQzJDMWS93FCzpvJpwTWd3GAVFuUfjoJdcnTMuVor51aX';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -55,13 +48,9 @@ async function importVectorKeys(): Promise<{ privateKey: CryptoKey; publicKey: C
   const priv = decodeMultibaseBase58btc(KEY_PAIR.privateKeyMultibase) as Uint8Array<ArrayBuffer>;
   if (hex(pub.slice(0, 2)) !== 'ed01' || hex(priv.slice(0, 2)) !== '8026') throw new Error('unexpected multicodec prefixes');
   const b64url = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
-  const privateKey = await crypto.subtle.importKey(
-    'jwk',
-    { kty: 'OKP', crv: 'Ed25519', d: b64url(priv.slice(2)), x: b64url(pub.slice(2)) },
-    'Ed25519',
-    false,
-    ['sign'],
-  );
+  const privateKey = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', d: b64url(priv.slice(2)), x: b64url(pub.slice(2)) }, 'Ed25519', false, [
+    'sign',
+  ]);
   const publicKey = await crypto.subtle.importKey('raw', pub.slice(2), 'Ed25519', false, ['verify']);
   return { privateKey, publicKey };
 }
@@ -116,14 +105,14 @@ t.test('base58btc multibase', async (t) => {
   // An independent reference: the bytes as one big number written in base 58.
   const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
   const reference = (bytes: Uint8Array): string => {
-    let n = BigInt('0x0' + hex(bytes));
+    let n = BigInt(`0x0${hex(bytes)}`);
     let digits = '';
     while (n > 0n) {
       digits = ALPHABET[Number(n % 58n)] + digits;
       n /= 58n;
     }
     const zeros = bytes.findIndex((b) => b !== 0);
-    return 'z' + '1'.repeat(zeros === -1 ? bytes.length : zeros) + digits;
+    return `z${'1'.repeat(zeros === -1 ? bytes.length : zeros)}${digits}`;
   };
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {

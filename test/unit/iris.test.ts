@@ -46,7 +46,14 @@ t.test('every minted IRI parses back to what it names', async (t) => {
 
 t.test('ids that are UUIDs must be UUIDs, answered lower case', async (t) => {
   t.same(parseIri(O, `${O}/things/${ID.toUpperCase()}`), { kind: 'thing', id: ID });
-  for (const bad of ['0f8fad5b-d9cb-469f-a165-70867728950', '0f8fad5b-d9cb-469f-a165-70867728950e0', '0f8fad5bd9cb-469f-a165-70867728950e-', 'zf8fad5b-d9cb-469f-a165-70867728950e', '1', '']) {
+  for (const bad of [
+    '0f8fad5b-d9cb-469f-a165-70867728950',
+    '0f8fad5b-d9cb-469f-a165-70867728950e0',
+    '0f8fad5bd9cb-469f-a165-70867728950e-',
+    'zf8fad5b-d9cb-469f-a165-70867728950e',
+    '1',
+    '',
+  ]) {
     for (const path of ['things', 'flattrs', 'posts', 'settlement/statements', 'settlement/messages']) {
       t.equal(parseIri(O, `${O}/${path}/${bad}`), null, `${path}/${bad}`);
     }

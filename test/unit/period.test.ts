@@ -1,6 +1,6 @@
 import t from 'tap';
-import { addMonths, isPeriod, parsePeriod, periodEnd, periodOf, periodStart, periodsBetween, type Period } from '../../src/core/period.ts';
-import { ManualClock, clockStartingAt } from '../../src/core/clock.ts';
+import { clockStartingAt, ManualClock } from '../../src/core/clock.ts';
+import { addMonths, isPeriod, type Period, parsePeriod, periodEnd, periodOf, periodStart, periodsBetween } from '../../src/core/period.ts';
 
 t.test('periods are calendar months in UTC', async (t) => {
   t.equal(periodOf(new Date('2026-11-30T23:59:59.999Z')), '2026-11');

@@ -7,7 +7,19 @@ t.test('without a network the ports refuse, saying so (503 unavailable), never a
     ['directory.lookup', () => offlineDirectory.lookup('https://b.example/users/bob')],
     ['directory.handle', () => offlineDirectory.handle('bob', 'b.example')],
     ['directory.author', () => offlineDirectory.author({ kind: 'object', iri: 'https://b.example/notes/1', url: null, title: null })],
-    ['directory.pointers', () => offlineDirectory.pointers({ kind: 'actor', iri: 'https://b.example/users/bob', inbox: null, sharedInbox: null, preferredUsername: null, aliases: [], publicKeyIds: [] })],
+    [
+      'directory.pointers',
+      () =>
+        offlineDirectory.pointers({
+          kind: 'actor',
+          iri: 'https://b.example/users/bob',
+          inbox: null,
+          sharedInbox: null,
+          preferredUsername: null,
+          aliases: [],
+          publicKeyIds: [],
+        }),
+    ],
     ['directory.page', () => offlineDirectory.page('https://b.example/')],
     ['directory.software', () => offlineDirectory.software('https://b.example/')],
     ['transport.sender', () => offlineTransport.sender()],
@@ -15,7 +27,10 @@ t.test('without a network the ports refuse, saying so (503 unavailable), never a
     ['transport.senderKey', () => offlineTransport.senderKey(new URL('https://b.example/actor#main-key'), 'https://b.example/actor')],
   ];
   for (const [name, call] of calls) {
-    const error = await call().then(() => null, (e: unknown) => e);
+    const error = await call().then(
+      () => null,
+      (e: unknown) => e,
+    );
     t.ok(error instanceof AppError, `${name} refuses with an AppError`);
     t.equal((error as AppError).code, 'unavailable', `${name}: unavailable`);
     t.equal((error as AppError).status, 503);

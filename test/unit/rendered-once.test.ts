@@ -1,5 +1,5 @@
-import t from 'tap';
 import { sql } from 'kysely';
+import t from 'tap';
 import { openDatabase } from '../../src/db/database.ts';
 import { renderedOnce } from '../../src/db/rendered-once.ts';
 
@@ -8,8 +8,10 @@ t.test('a statement rendered once takes each call its values by name', async (t)
   t.teardown(() => handle.close());
   // Used out of the keys' order, one of them twice, inside a nested fragment.
   const inner = (n: number) => sql`${n}::int * 10`;
-  const statement = renderedOnce((v: { a: number; b: string; c: number }) =>
-    sql<{ x: string; y: number; z: number }>`SELECT ${v.b}::text AS x, ${inner(v.c)} AS y, ${v.a}::int + ${v.c}::int AS z`);
+  const statement = renderedOnce(
+    (v: { a: number; b: string; c: number }) =>
+      sql<{ x: string; y: number; z: number }>`SELECT ${v.b}::text AS x, ${inner(v.c)} AS y, ${v.a}::int + ${v.c}::int AS z`,
+  );
   t.same(await statement(handle.db, { a: 1, b: 'one', c: 2 }), [{ x: 'one', y: 20, z: 3 }]);
   t.same(await statement(handle.db, { c: 5, b: 'two', a: 4 }), [{ x: 'two', y: 50, z: 9 }]);
 });

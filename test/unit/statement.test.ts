@@ -4,17 +4,17 @@ import type { Period } from '../../src/core/period.ts';
 import { canonicalize } from '../../src/settlement/canonical.ts';
 import { compareByCodePoint, flattrSetDigest, referenceTo, sha256Digest, statementDigest } from '../../src/settlement/digest.ts';
 import { createProof } from '../../src/settlement/eddsa-jcs-2022.ts';
-import { checkChain, verifyStatement, type StatementReasonCode } from '../../src/settlement/statement-check.ts';
-import { parseSignedStatement } from '../../src/settlement/statement-schema.ts';
 import {
-  StatementError,
   buildStatement,
-  signStatement,
   type CreatorShares,
   type SignedStatement,
   type Statement,
+  StatementError,
   type StatementInput,
+  signStatement,
 } from '../../src/settlement/statement.ts';
+import { checkChain, type StatementReasonCode, verifyStatement } from '../../src/settlement/statement-check.ts';
+import { parseSignedStatement } from '../../src/settlement/statement-schema.ts';
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -135,11 +135,32 @@ t.test('every tampered field is refused', async (t) => {
   const otherLine = { n: 4, creator: `${B}/users/zoe`, flattrCount: 1, flattrSetDigest: flattrSetDigest(['z']), amount: '5' };
   const tampering: Array<[string, (doc: any) => void, StatementReasonCode[]]> = [
     ['an amount', (d) => (d.lines[1].amount = '2'), ['summary_total', 'signature_invalid']],
-    ['an amount and the total to match', (d) => ((d.lines[1].amount = '2'), (d.summary.total = '1350002')), ['signature_invalid']],
-    ['a flattr count', (d) => ((d.lines[0].flattrCount = 2), (d.summary.flattrCount = 7)), ['signature_invalid']],
+    [
+      'an amount and the total to match',
+      (d) => {
+        d.lines[1].amount = '2';
+        d.summary.total = '1350002';
+      },
+      ['signature_invalid'],
+    ],
+    [
+      'a flattr count',
+      (d) => {
+        d.lines[0].flattrCount = 2;
+        d.summary.flattrCount = 7;
+      },
+      ['signature_invalid'],
+    ],
     ['a flattr set digest', (d) => (d.lines[0].flattrSetDigest = flattrSetDigest(['other'])), ['signature_invalid']],
     ['a creator', (d) => (d.lines[0].creator = `${B}/users/aaa`), ['signature_invalid']],
-    ['a line added', (d) => (d.lines.push(otherLine), (d.summary = { lineCount: 4, flattrCount: 7, total: '1350006' })), ['signature_invalid']],
+    [
+      'a line added',
+      (d) => {
+        d.lines.push(otherLine);
+        d.summary = { lineCount: 4, flattrCount: 7, total: '1350006' };
+      },
+      ['signature_invalid'],
+    ],
     ['a line removed', (d) => d.lines.pop(), ['summary_line_count', 'summary_flattr_count', 'summary_total', 'signature_invalid']],
     ['the summary total', (d) => (d.summary.total = '1350000'), ['summary_total', 'signature_invalid']],
     ['the summary line count', (d) => (d.summary.lineCount = 2), ['summary_line_count', 'signature_invalid']],
@@ -176,19 +197,50 @@ t.test('every tampered field is refused', async (t) => {
 t.test('content rules hold even when the issuer signed the nonsense', async (t) => {
   // A peer that signs whatever it likes: a valid proof over inconsistent content.
   const signRaw = async (doc: Record<string, unknown>): Promise<unknown> => {
-    const proof = await createProof(doc, { type: 'DataIntegrityProof', cryptosuite: 'eddsa-jcs-2022', verificationMethod: KEY_ID, proofPurpose: 'assertionMethod', created: signedAt.toISOString() }, keys.privateKey);
+    const proof = await createProof(
+      doc,
+      {
+        type: 'DataIntegrityProof',
+        cryptosuite: 'eddsa-jcs-2022',
+        verificationMethod: KEY_ID,
+        proofPurpose: 'assertionMethod',
+        created: signedAt.toISOString(),
+      },
+      keys.privateKey,
+    );
     return { ...doc, proof };
   };
   const base = structuredClone(buildStatement(input())) as any;
   const cases: Array<[string, (doc: any) => void, StatementReasonCode[]]> = [
-    ['lines numbered from 0', (d) => d.lines.forEach((l: any, i: number) => (l.n = i)), ['line_numbering', 'line_numbering', 'line_numbering']],
-    ['lines out of order', (d) => ([d.lines[0], d.lines[1]] = [{ ...d.lines[1], n: 1 }, { ...d.lines[0], n: 2 }]), ['lines_not_sorted']],
+    [
+      'lines numbered from 0',
+      (d) => {
+        for (const [i, l] of d.lines.entries()) l.n = i;
+      },
+      ['line_numbering', 'line_numbering', 'line_numbering'],
+    ],
+    [
+      'lines out of order',
+      (d) =>
+        ([d.lines[0], d.lines[1]] = [
+          { ...d.lines[1], n: 1 },
+          { ...d.lines[0], n: 2 },
+        ]),
+      ['lines_not_sorted'],
+    ],
     ['a duplicate creator', (d) => (d.lines[1].creator = d.lines[0].creator), ['duplicate_creator']],
     ['a duplicate creator further down', (d) => (d.lines[2].creator = d.lines[0].creator), ['lines_not_sorted', 'duplicate_creator']],
     ['a decimal amount', (d) => (d.lines[0].amount = '0.45'), ['amount_not_integer']],
     ['a negative amount', (d) => (d.lines[0].amount = '-450000'), ['amount_not_integer']],
     ['a zero-padded amount', (d) => (d.lines[0].amount = '0450000'), ['amount_not_integer']],
-    ['a zero flattr count', (d) => ((d.lines[0].flattrCount = 0), (d.summary.flattrCount = 5)), ['flattr_count_invalid']],
+    [
+      'a zero flattr count',
+      (d) => {
+        d.lines[0].flattrCount = 0;
+        d.summary.flattrCount = 5;
+      },
+      ['flattr_count_invalid'],
+    ],
     ['a malformed digest', (d) => (d.lines[0].flattrSetDigest = 'sha-256=:abc:'), ['flattr_set_digest_malformed']],
     ['a wrong total', (d) => (d.summary.total = '1350002'), ['summary_total']],
     ['a total that is no integer', (d) => (d.summary.total = '1.350001'), ['summary_total']],
@@ -274,7 +326,7 @@ t.test('digests', async (t) => {
 
   fc.assert(
     fc.property(fc.uniqueArray(fc.webUrl(), { minLength: 1, maxLength: 30 }), fc.integer(), (ids, seed) => {
-      const shuffled = [...ids].sort((a, b) => (hash(a, seed) - hash(b, seed)) || compareByCodePoint(a, b));
+      const shuffled = [...ids].sort((a, b) => hash(a, seed) - hash(b, seed) || compareByCodePoint(a, b));
       return flattrSetDigest(ids) === flattrSetDigest(shuffled);
     }),
   );
@@ -291,7 +343,10 @@ t.test('for any lines: the summary equals the lines, and what is signed verifies
   const creatorShares = fc.uniqueArray(
     fc.record({
       creator: fc.stringMatching(/^[a-z0-9_]{1,12}$/).map((name) => `${B}/users/${name}`),
-      flattrIds: fc.uniqueArray(fc.nat().map((n) => `${A}/flattrs/${n}`), { minLength: 1, maxLength: 8 }),
+      flattrIds: fc.uniqueArray(
+        fc.nat().map((n) => `${A}/flattrs/${n}`),
+        { minLength: 1, maxLength: 8 },
+      ),
       amountMicros: fc.bigInt({ min: 0n, max: 10n ** 12n }),
     }),
     { selector: (s) => s.creator, maxLength: 25 },
@@ -320,12 +375,19 @@ function hash(text: string, seed: number): number {
   return h;
 }
 
-t.test('claimed held shares: a line per claimed account, after the creator\'s own line', async (t) => {
+t.test("claimed held shares: a line per claimed account, after the creator's own line", async (t) => {
   const M = 'https://m.example';
-  const claimedBy = (account: string, ids: string[], amount: bigint): CreatorShares => ({ creator: `${B}/users/ada`, account, flattrIds: ids, amountMicros: amount });
-  const statement = buildStatement(input({
-    creators: [claimedBy(`${M}/users/zoe`, [`${A}/flattrs/9`], 2n), claimedBy(`${M}/users/al`, [`${A}/flattrs/8`], 3n), ...CREATORS],
-  }));
+  const claimedBy = (account: string, ids: string[], amount: bigint): CreatorShares => ({
+    creator: `${B}/users/ada`,
+    account,
+    flattrIds: ids,
+    amountMicros: amount,
+  });
+  const statement = buildStatement(
+    input({
+      creators: [claimedBy(`${M}/users/zoe`, [`${A}/flattrs/9`], 2n), claimedBy(`${M}/users/al`, [`${A}/flattrs/8`], 3n), ...CREATORS],
+    }),
+  );
   t.same(
     statement.lines.map((l) => [l.n, l.creator, l.account, l.amount]),
     [
@@ -356,14 +418,30 @@ t.test('claimed held shares: a line per claimed account, after the creator\'s ow
   t.same(refusal([claimedBy('al@m.example', ['x'], 1n)]), ['account_invalid']);
 
   const signRaw = async (doc: Record<string, unknown>): Promise<unknown> => {
-    const proof = await createProof(doc, { type: 'DataIntegrityProof', cryptosuite: 'eddsa-jcs-2022', verificationMethod: KEY_ID, proofPurpose: 'assertionMethod', created: signedAt.toISOString() }, keys.privateKey);
+    const proof = await createProof(
+      doc,
+      {
+        type: 'DataIntegrityProof',
+        cryptosuite: 'eddsa-jcs-2022',
+        verificationMethod: KEY_ID,
+        proofPurpose: 'assertionMethod',
+        created: signedAt.toISOString(),
+      },
+      keys.privateKey,
+    );
     return { ...doc, proof };
   };
   const swapped = structuredClone(statement) as any;
-  [swapped.lines[1], swapped.lines[2]] = [{ ...swapped.lines[2], n: 2 }, { ...swapped.lines[1], n: 3 }];
+  [swapped.lines[1], swapped.lines[2]] = [
+    { ...swapped.lines[2], n: 2 },
+    { ...swapped.lines[1], n: 3 },
+  ];
   t.same(await reasonCodes(await signRaw(swapped)), ['lines_not_sorted'], 'claimed accounts in order');
   const before = structuredClone(statement) as any;
-  [before.lines[0], before.lines[1]] = [{ ...before.lines[1], n: 1 }, { ...before.lines[0], n: 2 }];
+  [before.lines[0], before.lines[1]] = [
+    { ...before.lines[1], n: 1 },
+    { ...before.lines[0], n: 2 },
+  ];
   t.same(await reasonCodes(await signRaw(before)), ['lines_not_sorted'], 'the own line first');
   const twice = structuredClone(statement) as any;
   twice.lines[2].account = twice.lines[1].account;

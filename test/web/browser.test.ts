@@ -8,8 +8,8 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
+import t, { type Test } from 'tap';
 import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
 import { startNetworked } from '../helpers/network.ts';
 
@@ -109,7 +109,11 @@ async function journeys(t: Test, browser: Browser, javaScriptEnabled: boolean): 
   t.equal(badge?.headers()['cache-control'], 'public, max-age=300');
   t.match(await badge?.text(), '<title>flattr: 1</title>');
   await creator.goto(thingPath);
-  t.equal(await creator.locator('img[alt="The badge as it looks now"]').evaluate((img: HTMLImageElement) => img.naturalWidth > 0), true, 'the badge renders as an image');
+  t.equal(
+    await creator.locator('img[alt="The badge as it looks now"]').evaluate((img: HTMLImageElement) => img.naturalWidth > 0),
+    true,
+    'the badge renders as an image',
+  );
 
   // Another site embeds the button and the badge. Our Lax cookies are not sent into a cross-site
   // frame, so even the signed-in reader is offered a link that opens a tab of its own.

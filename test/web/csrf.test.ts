@@ -43,11 +43,21 @@ await eachDatabase(t, async (t, kind) => {
     const visitor = inst.browser();
     await visitor.get('/signin');
     plant(bob, visitor, [CSRF]);
-    t.equal((await bob.post('/dashboard/budget', { amount: '7.00', _csrf: visitor.csrf as string }, { csrf: false })).status, 403, "a visitor's cookie and token with bob's session");
+    t.equal(
+      (await bob.post('/dashboard/budget', { amount: '7.00', _csrf: visitor.csrf as string }, { csrf: false })).status,
+      403,
+      "a visitor's cookie and token with bob's session",
+    );
     plant(bob, visitor, [CSRF, PRESESSION]);
-    t.equal((await bob.post('/dashboard/budget', { amount: '7.00', _csrf: visitor.csrf as string }, { csrf: false })).status, 403, 'even with the pre-session cookie: the session decides');
+    t.equal(
+      (await bob.post('/dashboard/budget', { amount: '7.00', _csrf: visitor.csrf as string }, { csrf: false })).status,
+      403,
+      'even with the pre-session cookie: the session decides',
+    );
     t.match(textOf(await inst.browser().get('/')), 'Farthing');
-    const me = await inst.api('GET', '/api/v1/me', { token: (await inst.api('POST', '/api/v1/tokens', { body: { username: 'bob', password: 'bob-password' } })).body.token });
+    const me = await inst.api('GET', '/api/v1/me', {
+      token: (await inst.api('POST', '/api/v1/tokens', { body: { username: 'bob', password: 'bob-password' } })).body.token,
+    });
     t.equal(me.body.budget, '2.00', 'the budget did not change');
 
     const honest = inst.browser();
@@ -80,7 +90,11 @@ await eachDatabase(t, async (t, kind) => {
     t.notOk(victim.cookies.get(SESSION), 'not signed in');
     const bare = inst.browser();
     bare.cookies.set(CSRF, attacker.cookies.get(CSRF) as string);
-    t.equal((await bare.post('/signin', { username: 'eve', password: 'eve-password', _csrf: attacker.csrf as string })).status, 403, 'without a pre-session at all');
+    t.equal(
+      (await bare.post('/signin', { username: 'eve', password: 'eve-password', _csrf: attacker.csrf as string })).status,
+      403,
+      'without a pre-session at all',
+    );
     const signup = inst.browser();
     await signup.get('/signup');
     plant(signup, attacker, [CSRF]);

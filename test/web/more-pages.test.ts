@@ -107,7 +107,11 @@ await eachDatabase(t, async (t, kind) => {
     const page = textOf(await cora.get(saved.location!));
     t.match(page, 'Title saved.');
     t.match(page, /New title · Farthing|New title/);
-    t.equal((await inst.api('GET', `/api/v1/things/lookup?url=${encodeURIComponent('https://cora.example/a')}`)).body.title, 'New title', 'the thing itself changed');
+    t.equal(
+      (await inst.api('GET', `/api/v1/things/lookup?url=${encodeURIComponent('https://cora.example/a')}`)).body.title,
+      'New title',
+      'the thing itself changed',
+    );
 
     const long = await cora.post(`/things/${id}/title`, { title: 'x'.repeat(201) });
     t.equal(long.status, 400);
@@ -210,7 +214,7 @@ await eachDatabase(t, async (t, kind) => {
     t.notMatch(second, /m_50|mx01/);
     t.match(textOf(await admin.get('/admin/members?q=MX')), /mx01 member 20\.00 2\.00 yes/, 'any case; wallet and budget');
     const none = await admin.get('/admin/members?q=zzz');
-    t.match(textOf(none), 'No member\'s name contains “zzz”.');
+    t.match(textOf(none), "No member's name contains “zzz”.");
     const badPage = await admin.get('/admin/members?page=0');
     t.equal(badPage.status, 400);
     t.match(textOf(badPage), 'page must be a whole number from 1 to 10000, got "0" (invalid_request)');

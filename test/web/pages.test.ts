@@ -269,7 +269,10 @@ await eachDatabase(t, async (t, kind) => {
     t.match(textOf(await fay.get(`/things/${id}/button`)), 'Flattred. Thank you! 3 flattrs');
 
     const page = await inst.browser().get('/');
-    t.equal(page.headers['content-security-policy'], "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    t.equal(
+      page.headers['content-security-policy'],
+      "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
     t.equal(page.headers['x-frame-options'], 'DENY');
     t.notMatch(page.text, /<script/i, 'no script anywhere');
     t.match(textOf(page), 'each creator receives 0.45, and the instance keeps 0.50');

@@ -27,13 +27,24 @@ await eachDatabase(t, async (t, kind) => {
   const notFarthing = createServer((req, res) => {
     const origin = `http://${req.headers.host}`;
     res.writeHead(200, { 'content-type': 'application/json' });
-    if (req.url === '/.well-known/nodeinfo') return res.end(JSON.stringify({ links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }));
-    return res.end(JSON.stringify({ version: '2.0', software: { name: 'mastodon', version: '4.3.0' }, protocols: ['activitypub'], services: { outbound: [], inbound: [] }, usage: { users: {} }, openRegistrations: false, metadata: {} }));
+    if (req.url === '/.well-known/nodeinfo')
+      return res.end(JSON.stringify({ links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }));
+    return res.end(
+      JSON.stringify({
+        version: '2.0',
+        software: { name: 'mastodon', version: '4.3.0' },
+        protocols: ['activitypub'],
+        services: { outbound: [], inbound: [] },
+        usage: { users: {} },
+        openRegistrations: false,
+        metadata: {},
+      }),
+    );
   });
   const mastoPort = await listen(notFarthing);
   t.teardown(() => close(notFarthing));
 
-  t.test('a thing\'s page leads a visitor to the form, which has a label and a CSRF token', async (t) => {
+  t.test("a thing's page leads a visitor to the form, which has a label and a CSRF token", async (t) => {
     const visitor = new Browser(a.app);
     const thingPage = await visitor.get(`/things/${thingId}`);
     const link = `/flattr/remote?${new URLSearchParams({ url: uri, title: 'Cat’s drawing' })}`;
@@ -52,7 +63,7 @@ await eachDatabase(t, async (t, kind) => {
     t.match(confirm.text, 'action="/flattr/remote"', 'and on GET /flattr for a visitor');
   });
 
-  t.test('a handle or an instance sends the visitor to their instance\'s confirmation page', async (t) => {
+  t.test("a handle or an instance sends the visitor to their instance's confirmation page", async (t) => {
     const visitor = new Browser(a.app);
     await visitor.get(`/flattr/remote?${new URLSearchParams({ url: uri })}`);
     const byHandle = await visitor.post('/flattr/remote', { url: uri, title: 'Cat’s drawing', instance: `@ann@${bHost}` });
@@ -76,11 +87,15 @@ await eachDatabase(t, async (t, kind) => {
     const made = await ann.post('/flattr', { url: uri });
     t.equal(made.status, 303, made.text);
     t.match(made.location, /^\/things\//);
-    await eventually(async () => {
-      const items = (await a.api('GET', '/api/v1/me/incoming?period=2026-11', { token: cat })).body.items as any[];
-      return items.some((i) => i.from === `${b.origin}/users/ann`);
-    }, 20_000, 'the Like arriving at A');
-    t.pass('cat sees ann\'s flattr as incoming');
+    await eventually(
+      async () => {
+        const items = (await a.api('GET', '/api/v1/me/incoming?period=2026-11', { token: cat })).body.items as any[];
+        return items.some((i) => i.from === `${b.origin}/users/ann`);
+      },
+      20_000,
+      'the Like arriving at A',
+    );
+    t.pass("cat sees ann's flattr as incoming");
   });
 
   t.test('a host that is not Farthing, or that does not answer, is refused next to the field', async (t) => {
@@ -122,7 +137,14 @@ await eachDatabase(t, async (t, kind) => {
     target.on('connection', () => connections++);
     const port = await listen(target);
     t.teardown(() => close(target));
-    for (const instance of [`127.0.0.1:${port}`, `http://[::ffff:127.0.0.1]:${port}`, `https://[::ffff:7f00:1]:${port}`, `@ann@localhost:${port}`, `http://[64:ff9b::7f00:1]:${port}`, `https://[::ffff:a9fe:a9fe]`]) {
+    for (const instance of [
+      `127.0.0.1:${port}`,
+      `http://[::ffff:127.0.0.1]:${port}`,
+      `https://[::ffff:7f00:1]:${port}`,
+      `@ann@localhost:${port}`,
+      `http://[64:ff9b::7f00:1]:${port}`,
+      `https://[::ffff:a9fe:a9fe]`,
+    ]) {
       const answer = await visitor.post('/flattr/remote', { url: `https://a.example/things/${cThing}`, instance });
       t.ok(answer.status === 404 || answer.status === 400, `${instance}: ${answer.status}`);
       t.equal(answer.location, undefined);
@@ -135,13 +157,23 @@ await eachDatabase(t, async (t, kind) => {
     const hits: string[] = [];
     const site = createServer((req, res) => {
       hits.push(req.url ?? '');
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><head><title>Cat's page</title><link rel="payment" href="${a.origin}/things/${second}"></head></html>`);
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(`<html><head><title>Cat's page</title><link rel="payment" href="${a.origin}/things/${second}"></head></html>`);
     });
     const sitePort = await listen(site);
     t.teardown(() => close(site));
     const pageUrl = `http://127.0.0.1:${sitePort}/drawings/2`;
     const rows = async () => {
-      const count = async (table: 'things' | 'remote_actors' | 'flattrs') => Number((await b.ctx.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const count = async (table: 'things' | 'remote_actors' | 'flattrs') =>
+        Number(
+          (
+            await b.ctx.db
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       return { things: await count('things'), remote_actors: await count('remote_actors'), flattrs: await count('flattrs') };
     };
     const ann = new Browser(b.app);

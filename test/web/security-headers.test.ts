@@ -17,7 +17,7 @@ await eachDatabase(t, async (t, kind) => {
   const inst = await startWeb(t, kind);
   const id = await thing(inst, await inst.member('cora'), 'https://cora.example/a', 'Cora A');
 
-  t.test('pages: helmet\'s headers and today\'s CSP', async (t) => {
+  t.test("pages: helmet's headers and today's CSP", async (t) => {
     t.equal(PAGE_CSP, TODAYS_CSP, 'the policy itself is unchanged');
     t.equal(BUTTON_CSP, TODAYS_CSP.replace("frame-ancestors 'none'", 'frame-ancestors *'));
     for (const path of ['/', '/signin', `/things/${id}`, '/things/00000000-0000-4000-8000-000000000000']) {

@@ -18,17 +18,34 @@ async function receivedStatement(inst: WebInstance, state: 'open' | 'disputed' =
   const uuid = randomUUID();
   const id = direction === 'in' ? `${PEER}/settlement/statements/${uuid}` : `${inst.ctx.config.origin}/settlement/statements/${uuid}`;
   const document = `{"type":"FlattrStatement", "id":${JSON.stringify(id)},"period":"2026-11","lines":[{"n":1,"creator":"${inst.ctx.config.origin}/users/cora","flattrCount":3,"flattrSetDigest":"x","amount":"1350000"},{"n":2,"creator":"${inst.ctx.config.origin}/users/dan","flattrCount":1,"flattrSetDigest":"y","amount":"450000"}],"summary":{"total":"1800000"}}\n`;
-  await inst.ctx.db.insertInto('statements').values({
-    id, direction, peer_origin: PEER, sequence: direction === 'in' ? 1 : 2, period: '2026-11', currency: 'EUR', total: 1_800_000n, digest: 'digest', document, state,
-    dispute: state === 'disputed' ? JSON.stringify([{ n: 2, reason: 'never arrived' }]) : null, created_at: inst.clock.now(), decided_at: null,
-  }).execute();
+  await inst.ctx.db
+    .insertInto('statements')
+    .values({
+      id,
+      direction,
+      peer_origin: PEER,
+      sequence: direction === 'in' ? 1 : 2,
+      period: '2026-11',
+      currency: 'EUR',
+      total: 1_800_000n,
+      digest: 'digest',
+      document,
+      state,
+      dispute: state === 'disputed' ? JSON.stringify([{ n: 2, reason: 'never arrived' }]) : null,
+      created_at: inst.clock.now(),
+      decided_at: null,
+    })
+    .execute();
   return { uuid, id, document };
 }
 
 await eachDatabase(t, async (t, kind) => {
   t.test('admin settlement pages: peers, statements, dispute, download, settlements; 403 and CSRF', async (t) => {
     const inst = await startWeb(t, kind);
-    await inst.ctx.db.insertInto('peers').values({ origin: PEER, actor: `${PEER}/actor`, created_at: inst.clock.now() }).execute();
+    await inst.ctx.db
+      .insertInto('peers')
+      .values({ origin: PEER, actor: `${PEER}/actor`, created_at: inst.clock.now() })
+      .execute();
     const received = await receivedStatement(inst);
     const ours = await receivedStatement(inst, 'disputed', 'out');
 
@@ -40,7 +57,13 @@ await eachDatabase(t, async (t, kind) => {
     await inst.member('mia');
     const mia = inst.browser();
     await mia.signIn('mia');
-    for (const url of ['/admin/peers', '/admin/statements', `/admin/statements/${received.uuid}`, `/admin/statements/${received.uuid}/document.json`, '/admin/settlements']) {
+    for (const url of [
+      '/admin/peers',
+      '/admin/statements',
+      `/admin/statements/${received.uuid}`,
+      `/admin/statements/${received.uuid}/document.json`,
+      '/admin/settlements',
+    ]) {
       const r = await mia.get(url);
       t.equal(r.status, 403, `${url} is for admins`);
       t.notMatch(r.text, 'never arrived');
@@ -52,7 +75,11 @@ await eachDatabase(t, async (t, kind) => {
     // Peers: the table, then blocking with a limit; the API sees it.
     const peers = await admin.get('/admin/peers');
     t.equal(peers.status, 200);
-    t.match(textOf(peers), /https:\/\/peer\.example pending unknown \S+ 1\.80 \(1\.80 waiting\) 0\.00 0\.00 none 0\.00/, 'a pending peer, what its statements claim');
+    t.match(
+      textOf(peers),
+      /https:\/\/peer\.example pending unknown \S+ 1\.80 \(1\.80 waiting\) 0\.00 0\.00 none 0\.00/,
+      'a pending peer, what its statements claim',
+    );
     t.match(peers.text, /<label for="state-0">State<\/label>/);
     const forged = await admin.post('/admin/peers', { peer: PEER, blocked: 'on' }, { csrf: false });
     t.equal(forged.status, 403, 'no CSRF token, no change');
@@ -120,7 +147,11 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(fieldError(noReason, 'reason'), 'reason must say why, in 1 to 500 characters (invalid_request)');
     const forgedDispute = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '2', reason: 'x' }, { csrf: false });
     t.equal(forgedDispute.status, 403);
-    t.equal((await inst.ctx.db.selectFrom('statements').select('state').where('id', '=', received.id).executeTakeFirstOrThrow()).state, 'open', 'refused forms change nothing');
+    t.equal(
+      (await inst.ctx.db.selectFrom('statements').select('state').where('id', '=', received.id).executeTakeFirstOrThrow()).state,
+      'open',
+      'refused forms change nothing',
+    );
     const disputed = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '2', reason: 'no flattrs of dan arrived' });
     t.equal(disputed.status, 303);
     t.equal(disputed.location, `/admin/statements/${received.uuid}?done=disputed`);
@@ -129,12 +160,19 @@ await eachDatabase(t, async (t, kind) => {
     t.same(row.dispute, [{ n: 2, reason: 'no flattrs of dan arrived' }]);
     const api = await inst.api('GET', `/api/v1/admin/statements/${received.uuid}?view=details`, { token: inst.adminToken });
     t.same(api.body.dispute, [{ n: 2, reason: 'no flattrs of dan arrived' }]);
-    t.equal((await inst.ctx.db.selectFrom('settlement_deliveries').select('body').execute()).filter((d) => d.body.includes('no flattrs of dan arrived')).length, 1, 'the reasons go to the issuer');
+    t.equal(
+      (await inst.ctx.db.selectFrom('settlement_deliveries').select('body').execute()).filter((d) => d.body.includes('no flattrs of dan arrived')).length,
+      1,
+      'the reasons go to the issuer',
+    );
     const shown = await admin.get(disputed.location!);
     t.match(textOf(shown), /Dispute sent to the issuer\..*State disputed.*2 https?:\/\/[^ ]+\/users\/dan 1 0\.45 no flattrs of dan arrived/);
     // A second line keeps the first line's reason.
     t.equal((await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '1', reason: 'two, not three' })).status, 303);
-    t.same((await inst.ctx.db.selectFrom('statements').select('dispute').where('id', '=', received.id).executeTakeFirstOrThrow()).dispute, [{ n: 1, reason: 'two, not three' }, { n: 2, reason: 'no flattrs of dan arrived' }]);
+    t.same((await inst.ctx.db.selectFrom('statements').select('dispute').where('id', '=', received.id).executeTakeFirstOrThrow()).dispute, [
+      { n: 1, reason: 'two, not three' },
+      { n: 2, reason: 'no flattrs of dan arrived' },
+    ]);
     t.match(textOf(await admin.get(`/admin/statements/${received.uuid}`)), /cora 3 1\.35 two, not three/);
 
     // One of ours that the peer disputed: the reasons shown, a correct button, no accept or dispute.
@@ -150,11 +188,45 @@ await eachDatabase(t, async (t, kind) => {
     const weOwe = randomUUID();
     const theyOwe = randomUUID();
     const open = randomUUID();
-    await inst.ctx.db.insertInto('settlements').values([
-      { id: weOwe, peer_origin: PEER, period: '2026-10', payable: 5_000_000n, receivable: 2_000_000n, state: 'accepted', reference: null, paid_at: null, settled_at: null },
-      { id: theyOwe, peer_origin: PEER, period: '2026-09', payable: 1_000_000n, receivable: 1_500_000n, state: 'paid', reference: 'PEER-77', paid_at: inst.clock.now(), settled_at: null, paid_with: '2026-09' },
-      { id: open, peer_origin: 'https://other.example', period: '2026-10', payable: null, receivable: null, state: 'open', reference: null, paid_at: null, settled_at: null },
-    ]).execute();
+    await inst.ctx.db
+      .insertInto('settlements')
+      .values([
+        {
+          id: weOwe,
+          peer_origin: PEER,
+          period: '2026-10',
+          payable: 5_000_000n,
+          receivable: 2_000_000n,
+          state: 'accepted',
+          reference: null,
+          paid_at: null,
+          settled_at: null,
+        },
+        {
+          id: theyOwe,
+          peer_origin: PEER,
+          period: '2026-09',
+          payable: 1_000_000n,
+          receivable: 1_500_000n,
+          state: 'paid',
+          reference: 'PEER-77',
+          paid_at: inst.clock.now(),
+          settled_at: null,
+          paid_with: '2026-09',
+        },
+        {
+          id: open,
+          peer_origin: 'https://other.example',
+          period: '2026-10',
+          payable: null,
+          receivable: null,
+          state: 'open',
+          reference: null,
+          paid_at: null,
+          settled_at: null,
+        },
+      ])
+      .execute();
     const settlements = await admin.get('/admin/settlements');
     t.equal(settlements.status, 200);
     const st = textOf(settlements);
@@ -175,12 +247,28 @@ await eachDatabase(t, async (t, kind) => {
     t.match(textOf(await admin.get(paid.location!)), /Payment recorded.*2026-10 5\.00 2\.00 3\.00 we pay 3\.00 \(we pay\) paid SEPA-1 —/);
     const confirmed = await admin.post(`/admin/settlements/${theyOwe}/confirm`);
     t.equal(confirmed.status, 303);
-    t.match(textOf(await admin.get(confirmed.location!)), /Receipt confirmed: settled\..*2026-09 1\.00 1\.50 0\.50 the peer pays 0\.50 \(the peer pays\) settled PEER-77 —/);
+    t.match(
+      textOf(await admin.get(confirmed.location!)),
+      /Receipt confirmed: settled\..*2026-09 1\.00 1\.50 0\.50 the peer pays 0\.50 \(the peer pays\) settled PEER-77 —/,
+    );
     const again = await admin.post(`/admin/settlements/${open}/confirm`);
     t.equal(again.status, 409);
     t.match(textOf(again), '(settlement_not_paid)');
     const api2 = (await inst.api('GET', '/api/v1/admin/settlements', { token: inst.adminToken })).body.items as { id: string; state: string }[];
-    t.same(Object.fromEntries(api2.map((s) => [s.id, s.state])), { [weOwe]: 'paid', [theyOwe]: 'settled', [open]: 'open', [api2.find((s) => s.id !== weOwe && s.id !== theyOwe && s.id !== open)?.id ?? 'missing']: 'disputed' }, 'and the disputed statement made its period disputed');
-    t.match(textOf(await admin.get('/admin/peers')), /https:\/\/peer\.example pending unknown \S+ 1\.80 0\.00 0\.00 none -2\.50/, 'the payments moved the peer account: -3.00 paid, +0.50 received');
+    t.same(
+      Object.fromEntries(api2.map((s) => [s.id, s.state])),
+      {
+        [weOwe]: 'paid',
+        [theyOwe]: 'settled',
+        [open]: 'open',
+        [api2.find((s) => s.id !== weOwe && s.id !== theyOwe && s.id !== open)?.id ?? 'missing']: 'disputed',
+      },
+      'and the disputed statement made its period disputed',
+    );
+    t.match(
+      textOf(await admin.get('/admin/peers')),
+      /https:\/\/peer\.example pending unknown \S+ 1\.80 0\.00 0\.00 none -2\.50/,
+      'the payments moved the peer account: -3.00 paid, +0.50 received',
+    );
   });
 });

@@ -20,23 +20,42 @@ await eachDatabase(t, async (t, kind) => {
   await adminA.signIn('admin', 'admin-password');
   const adminB = new Browser(b.app);
   await adminB.signIn('admin', 'admin-password');
-  const outOfA = async () => (await a.api('GET', '/api/v1/admin/statements?direction=out&period=2026-11', { token: a.adminToken })).body.items as { id: string; state: string; sequence: number }[];
-  const intoB = async () => (await b.api('GET', '/api/v1/admin/statements?direction=in&period=2026-11', { token: b.adminToken })).body.items as { id: string; state: string; sequence: number }[];
+  const outOfA = async () =>
+    (await a.api('GET', '/api/v1/admin/statements?direction=out&period=2026-11', { token: a.adminToken })).body.items as {
+      id: string;
+      state: string;
+      sequence: number;
+    }[];
+  const intoB = async () =>
+    (await b.api('GET', '/api/v1/admin/statements?direction=in&period=2026-11', { token: b.adminToken })).body.items as {
+      id: string;
+      state: string;
+      sequence: number;
+    }[];
 
   t.test('A corrects the disputed statement from its page', async (t) => {
     const disputed = await eventually(async () => (await outOfA()).find((s) => s.state === 'disputed'), 30_000, 'A told of the dispute');
     const uuid = disputed.id.split('/').pop()!;
     const page = await adminA.get(`/admin/statements/${uuid}`);
     t.equal(page.status, 200);
-    t.match(textOf(page), `no flattrs of ${b.origin}/users/bob from your instance arrived here for 2026-11`, 'the peer\'s reason next to its line');
+    t.match(textOf(page), `no flattrs of ${b.origin}/users/bob from your instance arrived here for 2026-11`, "the peer's reason next to its line");
     t.match(page.text, `action="/admin/statements/${uuid}/correct"`);
     t.notMatch(page.text, `action="/admin/statements/${uuid}/accept"`, 'an issuer does not accept its own statement');
     const corrected = await adminA.post(`/admin/statements/${uuid}/correct`);
     t.equal(corrected.status, 303);
     const next = await outOfA();
-    t.same(next.map((s) => [s.sequence, s.state]), [[2, 'open'], [1, 'superseded']]);
-    t.equal(corrected.location, `/admin/statements/${next[0]!.id.split('/').pop()}?done=corrected`, 'to the correction\'s page');
-    t.match(textOf(await adminA.get(corrected.location!)), /Correction issued: this is the new statement..*Sequence 2 Period 2026-11 Total 4.50 EUR State open/);
+    t.same(
+      next.map((s) => [s.sequence, s.state]),
+      [
+        [2, 'open'],
+        [1, 'superseded'],
+      ],
+    );
+    t.equal(corrected.location, `/admin/statements/${next[0]!.id.split('/').pop()}?done=corrected`, "to the correction's page");
+    t.match(
+      textOf(await adminA.get(corrected.location!)),
+      /Correction issued: this is the new statement..*Sequence 2 Period 2026-11 Total 4.50 EUR State open/,
+    );
   });
 
   t.test('B, accepting by hand, accepts the correction from its page: bob is credited', async (t) => {
@@ -47,7 +66,10 @@ await eachDatabase(t, async (t, kind) => {
     const before = await creditedOf(b, bob);
     const uuid = correction.id.split('/').pop()!;
     // Through the API of api.md too: a dispute with per-line reasons (the issuer is told).
-    const disputed = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [{ n: 1, reason: 'checking with bob first' }] } });
+    const disputed = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, {
+      token: b.adminToken,
+      body: { lines: [{ n: 1, reason: 'checking with bob first' }] },
+    });
     t.equal(disputed.status, 200, disputed.text);
     t.match(disputed.body, { state: 'disputed', dispute: [{ n: 1, reason: 'checking with bob first' }] });
     const badDispute = await b.api('POST', `/api/v1/admin/statements/${uuid}/dispute`, { token: b.adminToken, body: { lines: [] } });
@@ -71,10 +93,14 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('the settlement is paid and confirmed from the settlements pages', async (t) => {
-    const onB = await eventually(async () => {
-      const s = await settlementOf(b, a, '2026-11');
-      return s?.state === 'accepted' && s;
-    }, 30_000, 'B\'s settlement accepted');
+    const onB = await eventually(
+      async () => {
+        const s = await settlementOf(b, a, '2026-11');
+        return s?.state === 'accepted' && s;
+      },
+      30_000,
+      "B's settlement accepted",
+    );
     await eventually(async () => (await settlementOf(a, b, '2026-11'))?.state === 'accepted', 30_000, 'A told of the acceptance');
     t.equal(onB.due_debtor, 'peer');
     const settlementsA = await adminA.get('/admin/settlements');

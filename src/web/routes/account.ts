@@ -10,7 +10,7 @@ import { isAppError } from '../../core/errors.ts';
 import { retryAfterHeader } from '../../http/errors.ts';
 import { changePassword, listTokens, revokeTokenOf } from '../../members/sessions.ts';
 import { html } from '../html.ts';
-import { csrfField, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { endSession, requireMemberPage } from '../session.ts';
 
@@ -28,9 +28,13 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
 <div class="scroll"><table>
 <caption>Sessions and tokens, newest first</caption>
 <thead><tr><th scope="col">What</th><th scope="col">Made</th><th scope="col">Last used</th><th scope="col">Ends</th><th scope="col"></th></tr></thead>
-<tbody>${items.map((i) => html`<tr id="token-${i.id}"><td>${i.kind === 'session' ? 'Browser session' : i.app ? html`App: ${i.app}` : 'API token'}${i.current ? html` <strong>(this browser)</strong>` : ''}</td>
+<tbody>${items.map(
+      (
+        i,
+      ) => html`<tr id="token-${i.id}"><td>${i.kind === 'session' ? 'Browser session' : i.app ? html`App: ${i.app}` : 'API token'}${i.current ? html` <strong>(this browser)</strong>` : ''}</td>
 <td>${day(i.created_at)}</td><td>${day(i.last_used_at)}</td><td>${i.expires_at ? html`${day(i.expires_at)} unless used` : 'when revoked'}</td>
-<td><form method="post" action="/settings/sessions/${i.id}/revoke" class="inline">${csrfField(csrf)}<button type="submit">Revoke${i.current ? ' (signs you out)' : ''}</button></form></td></tr>`)}</tbody>
+<td><form method="post" action="/settings/sessions/${i.id}/revoke" class="inline">${csrfField(csrf)}<button type="submit">Revoke${i.current ? ' (signs you out)' : ''}</button></form></td></tr>`,
+    )}</tbody>
 </table></div>`;
     const notice = noticeFor(request.query, { revoked: 'Revoked: it can no longer use your account.' });
     return sendPage(reply, page({ title: 'Sessions and tokens', main, caller, csrf, notice, path: '/settings/sessions' }));

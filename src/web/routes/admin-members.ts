@@ -12,7 +12,7 @@ import { checkLedger } from '../../ledger/check.ts';
 import { createInvite } from '../../members/service.ts';
 import { setPasswordByAdmin } from '../../members/sessions.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { PAGE_SIZE, pageParam, pager } from '../paging.ts';
 import { allInvites, searchMembers } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -41,12 +41,18 @@ export function adminMemberRoutes(app: FastifyInstance, ctx: Context): void {
 ${field({ name: 'q', label: 'Username contains', type: 'search', value: search.slice(0, 30) || undefined, error })}
 <button type="submit">Search</button></form>
 ${error && error.field !== 'q' ? html`<div role="alert">${errorText(error, `${error.field ?? 'page'}-error`)}</div>` : ''}
-${rows.length === 0 ? html`<p>${error ? 'Nothing shown.' : search ? html`No member's name contains “${search}”.` : 'No members.'}</p>` : html`<div class="scroll"><table>
+${
+  rows.length === 0
+    ? html`<p>${error ? 'Nothing shown.' : search ? html`No member's name contains “${search}”.` : 'No members.'}</p>`
+    : html`<div class="scroll"><table>
 <caption>Members${search ? html` whose name contains “${search}”` : ''}</caption>
 <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col" class="num">Wallet (${c})</th><th scope="col" class="num">Budget</th><th scope="col">Listed</th><th scope="col">Since</th></tr></thead>
-<tbody>${rows.map((m) => html`<tr><td>${m.username}</td><td>${m.role}</td><td class="num">${formatAmount(m.balance)}</td>
-<td class="num">${m.budget === null ? '—' : formatAmount(m.budget)}</td><td>${m.listed ? 'yes' : 'no'}</td><td>${m.created_at.toISOString().slice(0, 10)}</td></tr>`)}</tbody>
-</table></div>`}
+<tbody>${rows.map(
+        (m) => html`<tr><td>${m.username}</td><td>${m.role}</td><td class="num">${formatAmount(m.balance)}</td>
+<td class="num">${m.budget === null ? '—' : formatAmount(m.budget)}</td><td>${m.listed ? 'yes' : 'no'}</td><td>${m.created_at.toISOString().slice(0, 10)}</td></tr>`,
+      )}</tbody>
+</table></div>`
+}
 ${pager('/admin/members', { q: search || undefined }, pageNo, more)}
 <p><a href="/admin/deposits">Record a deposit</a> · <a href="/admin/members/password">Set a member's password</a></p>`;
     return sendPage(reply, page({ title: 'Members', main, caller, csrf: csrfToken(reply), path: '/admin/members' }), error?.status ?? 200);
@@ -67,18 +73,25 @@ ${pager('/admin/members', { q: search || undefined }, pageNo, more)}
     const csrf = csrfToken(reply);
     const made = typeof q.code === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(q.code) ? q.code : undefined;
     const link = (code: string) => `${ctx.config.origin}/signup${query({ invite: code })}`;
-    const tab = (value: InviteState, label: string) => html`<li>${value === state ? html`<a href="/admin/invites${query({ state: value })}" aria-current="page"><strong>${label}</strong></a>` : html`<a href="/admin/invites${query({ state: value })}">${label}</a>`}</li>`;
+    const tab = (value: InviteState, label: string) =>
+      html`<li>${value === state ? html`<a href="/admin/invites${query({ state: value })}" aria-current="page"><strong>${label}</strong></a>` : html`<a href="/admin/invites${query({ state: value })}">${label}</a>`}</li>`;
     const main = html`<p>An invite is a code for one new member${ctx.config.registration === 'invite' ? ' (this instance is invite-only)' : ''}. Admins can make as many as they need; members make up to ${ctx.config.invitesPerMember} each.</p>
 <form method="post" action="/admin/invites">${csrfField(csrf)}<button type="submit">Make an invite</button>${failed ? errorText(failed, 'invite-error') : ''}</form>
 ${made && !error ? html`<p>New invite: <a href="/signup${query({ invite: made })}">${link(made)}</a></p>` : ''}
 <nav aria-label="Invites by state"><ul class="tabs">${tab('unused', 'Unused')}${tab('used', 'Used')}${tab('all', 'All')}</ul></nav>
 ${error && !failed ? html`<div role="alert">${errorText(error, `${error.field ?? 'state'}-error`)}</div>` : ''}
-${rows.length === 0 ? html`<p>No ${state === 'all' ? '' : `${state} `}invites.</p>` : html`<div class="scroll"><table>
+${
+  rows.length === 0
+    ? html`<p>No ${state === 'all' ? '' : `${state} `}invites.</p>`
+    : html`<div class="scroll"><table>
 <caption>${state === 'all' ? 'All invites' : state === 'used' ? 'Used invites' : 'Unused invites'}, newest first</caption>
 <thead><tr><th scope="col">Code</th><th scope="col">Made by</th><th scope="col">Made</th><th scope="col">Used by</th><th scope="col">Used</th></tr></thead>
-<tbody>${rows.map((i) => html`<tr><td><span class="code">${i.code}</span></td><td>${i.made_by ?? 'the instance'}</td><td>${i.created_at.toISOString().slice(0, 10)}</td>
-<td>${i.used_by ?? '—'}</td><td>${i.used_at ? i.used_at.toISOString().slice(0, 10) : '—'}</td></tr>`)}</tbody>
-</table></div>`}
+<tbody>${rows.map(
+        (i) => html`<tr><td><span class="code">${i.code}</span></td><td>${i.made_by ?? 'the instance'}</td><td>${i.created_at.toISOString().slice(0, 10)}</td>
+<td>${i.used_by ?? '—'}</td><td>${i.used_at ? i.used_at.toISOString().slice(0, 10) : '—'}</td></tr>`,
+      )}</tbody>
+</table></div>`
+}
 ${pager('/admin/invites', { state }, pageNo, more)}`;
     const notice = error ? undefined : noticeFor(q, { invite: 'Invite made: send its link to the person you invite.' });
     return sendPage(reply, page({ title: 'Invites', main, caller, csrf, notice, path: '/admin/invites' }), error?.status ?? 200);

@@ -1,11 +1,11 @@
 /** Admin: the periods of the instance, the close button and each close's summary. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type CloseSummary, closePeriod } from '../../close/run.ts';
 import type { Caller, Context } from '../../context.ts';
 import { parsePeriod } from '../../core/period.ts';
-import { closePeriod, type CloseSummary } from '../../close/run.ts';
 import { type Html, html } from '../html.ts';
-import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
-import { periodsWithCloses, type PeriodRow } from '../queries.ts';
+import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
+import { type PeriodRow, periodsWithCloses } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
@@ -64,11 +64,14 @@ function periodSection(p: PeriodRow, csrf: string, error: FormError | undefined)
   const state = p.stage === 'done' ? 'closed' : p.stage ? `closing (${p.stage})` : p.ended ? 'ended, not closed yet' : 'open';
   let body: Html | string = '';
   if (p.summary && p.stage === 'done') {
-    body = html`<table><caption>Close summary</caption><tbody>${SUMMARY_LABELS.map(([key, label]) =>
-      html`<tr><th scope="row">${label}</th><td class="num">${String(p.summary?.[key] ?? '')}</td></tr>`)}</tbody></table>`;
+    body = html`<table><caption>Close summary</caption><tbody>${SUMMARY_LABELS.map(
+      ([key, label]) => html`<tr><th scope="row">${label}</th><td class="num">${String(p.summary?.[key] ?? '')}</td></tr>`,
+    )}</tbody></table>`;
   } else if (closable(p)) {
-    const failedAt = p.error ? html`<div role="alert" class="error" id="close-${p.period}-failed"><p>The close stopped in its <strong>${p.stage}</strong> stage on ${p.error.at.toISOString()}: ${p.error.message}</p>
-<p>Nothing of that stage was recorded. Fix the cause, then close again: it resumes at that stage.</p></div>` : '';
+    const failedAt = p.error
+      ? html`<div role="alert" class="error" id="close-${p.period}-failed"><p>The close stopped in its <strong>${p.stage}</strong> stage on ${p.error.at.toISOString()}: ${p.error.message}</p>
+<p>Nothing of that stage was recorded. Fix the cause, then close again: it resumes at that stage.</p></div>`
+      : '';
     body = html`${failedAt}<form method="post" action="/admin/periods/close">${csrfField(csrf)}<input type="hidden" name="period" value="${p.period}">
 <button type="submit">${p.error ? `Run the close of ${p.period} again` : `Close ${p.period}`}</button>${error ? errorText(error, `close-${p.period}-error`) : ''}</form>`;
   } else if (!p.ended) {

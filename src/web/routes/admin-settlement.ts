@@ -10,10 +10,19 @@ import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { formatAmount, parseAmount } from '../../core/money.ts';
 import { parsePeriod } from '../../core/period.ts';
-import { acceptStatement, correctStatement, disputeStatement, listPeers, listStatements, statementDetails, statementDocument, updatePeer } from '../../settlement/admin.ts';
+import {
+  acceptStatement,
+  correctStatement,
+  disputeStatement,
+  listPeers,
+  listStatements,
+  statementDetails,
+  statementDocument,
+  updatePeer,
+} from '../../settlement/admin.ts';
 import { confirmReceived, listSettlements, markPaid } from '../../settlement/netting.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
@@ -46,9 +55,19 @@ export function adminSettlementRoutes(app: FastifyInstance, ctx: Context): void 
       const chosen = values ? (typeof values.state === 'string' ? values.state : values.blocked === 'on' ? 'blocked' : current.state) : current.state;
       const stateError = mine?.error.field === 'state' ? mine.error : undefined;
       return html`<form method="post" action="/admin/peers" class="row">${csrfField(csrf)}
-${origin === undefined
-    ? field({ name: 'peer', id: `peer-${i}`, label: 'Instance origin', value: values?.peer, error: mine?.error, required: true, hint: 'such as https://b.example' })
-    : html`<input type="hidden" name="peer" value="${origin}">`}
+${
+  origin === undefined
+    ? field({
+        name: 'peer',
+        id: `peer-${i}`,
+        label: 'Instance origin',
+        value: values?.peer,
+        error: mine?.error,
+        required: true,
+        hint: 'such as https://b.example',
+      })
+    : html`<input type="hidden" name="peer" value="${origin}">`
+}
 ${origin !== undefined ? formAlert(mine?.error, ['state', 'credit_line', 'owe_limit']) : formAlert(mine?.error, ['peer', 'state', 'credit_line', 'owe_limit'])}
 <div class="field${stateError ? ' invalid' : ''}">
 <label for="state-${i}">State</label>
@@ -58,16 +77,25 @@ ${(['pending', 'trusted', 'blocked'] as const).map((s) => html`<option value="${
 ${stateError ? errorText(stateError, `state-${i}-error`) : ''}
 </div>
 ${field({ name: 'credit_line', id: `credit_line-${i}`, label: `Credit line (${c})`, value: values ? values.credit_line : current.credit_line, error: mine?.error, inputmode: 'decimal', hint: 'spendable before the money arrives' })}
-${field({ name: 'owe_limit', id: `owe_limit-${i}`, label: `Owe limit (${c})`, value: values ? values.owe_limit : current.owe_limit ?? undefined, error: mine?.error, inputmode: 'decimal', hint: 'empty: no limit' })}
+${field({ name: 'owe_limit', id: `owe_limit-${i}`, label: `Owe limit (${c})`, value: values ? values.owe_limit : (current.owe_limit ?? undefined), error: mine?.error, inputmode: 'decimal', hint: 'empty: no limit' })}
 <button type="submit">${origin === undefined ? 'Add the peer' : 'Save'}</button></form>`;
     };
     const main = html`<p>The instances this one has seen. Only a <strong>trusted</strong> peer's statements credit creators here; a <strong>pending</strong> peer's are verified, kept and reconciled but credit nobody until you trust it (then they apply); a <strong>blocked</strong> peer's statements and flattrs are refused. A creator's credit from a peer stays pending until the settlement covering it is settled, except within the peer's credit line. The owe limit caps what this instance may owe the peer (flattrs beyond it are refused with <span class="code">peer_limit</span>). The balance is positive when this instance owes the peer, negative when the peer owes us.</p>
-${peers.length === 0 ? html`<p>No peers yet.</p>` : html`<div class="scroll"><table>
+${
+  peers.length === 0
+    ? html`<p>No peers yet.</p>`
+    : html`<div class="scroll"><table>
 <caption>Peers</caption>
 <thead><tr><th scope="col">Instance</th><th scope="col">State</th><th scope="col">Software</th><th scope="col">First seen</th><th scope="col" class="num">Its statements claim (${c})</th><th scope="col" class="num">Pending credits (${c})</th><th scope="col" class="num">Credit line (${c})</th><th scope="col" class="num">Owe limit (${c})</th><th scope="col" class="num">Balance (${c})</th><th scope="col">Change</th></tr></thead>
-<tbody>${peers.map((p, i) => html`<tr id="peer-row-${i}"><td>${p.origin}</td><td>${p.state}</td><td>${p.software ?? 'unknown'}</td><td>${p.first_seen ? p.first_seen.slice(0, 10) : ''}</td><td class="num">${p.claimed}${p.awaiting !== '0.00' ? ` (${p.awaiting} waiting)` : ''}</td><td class="num">${p.pending}</td><td class="num">${p.credit_line}</td><td class="num">${p.owe_limit ?? 'none'}</td><td class="num">${p.balance}</td>
-<td>${peerForm(p.origin, String(i), p)}</td></tr>`)}</tbody>
-</table></div>`}
+<tbody>${peers.map(
+        (
+          p,
+          i,
+        ) => html`<tr id="peer-row-${i}"><td>${p.origin}</td><td>${p.state}</td><td>${p.software ?? 'unknown'}</td><td>${p.first_seen ? p.first_seen.slice(0, 10) : ''}</td><td class="num">${p.claimed}${p.awaiting !== '0.00' ? ` (${p.awaiting} waiting)` : ''}</td><td class="num">${p.pending}</td><td class="num">${p.credit_line}</td><td class="num">${p.owe_limit ?? 'none'}</td><td class="num">${p.balance}</td>
+<td>${peerForm(p.origin, String(i), p)}</td></tr>`,
+      )}</tbody>
+</table></div>`
+}
 <h2>Add a peer</h2>
 ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '0.00' })}
 <p><a href="/admin/statements">Statements</a> · <a href="/admin/settlements">Settlements</a></p>`;
@@ -82,11 +110,13 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
     const body = request.body as Form;
     const peer = typeof body.peer === 'string' ? body.peer.trim() : '';
     try {
-      if (body.blocked !== undefined && body.blocked !== 'on') throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'state' });
+      if (body.blocked !== undefined && body.blocked !== 'on')
+        throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'state' });
       if (body.state !== undefined && body.state !== 'trusted' && body.state !== 'pending' && body.state !== 'blocked') {
         throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
       }
-      if (peer === '' || peer.length > 300) throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
+      if (peer === '' || peer.length > 300)
+        throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
       const amountField = (name: 'owe_limit' | 'credit_line') => {
         const text = typeof body[name] === 'string' ? (body[name] as string).trim() : '';
         try {
@@ -101,7 +131,11 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
       const creditText = amountField('credit_line');
       // Older forms send a blocked checkbox instead of the state.
       const state = body.state ?? (body.blocked === 'on' ? 'blocked' : undefined);
-      await updatePeer(ctx, peer, { ...(state !== undefined ? { state } : { blocked: false }), owe_limit: limitText === '' ? null : limitText, ...(creditText !== '' ? { credit_line: creditText } : {}) });
+      await updatePeer(ctx, peer, {
+        ...(state !== undefined ? { state } : { blocked: false }),
+        owe_limit: limitText === '' ? null : limitText,
+        ...(creditText !== '' ? { credit_line: creditText } : {}),
+      });
       return reply.redirect('/admin/peers?done=saved', 303);
     } catch (error) {
       return showPeers(request, reply, caller, { peer, values: body, error: formError(error, 'owe_limit') });
@@ -118,7 +152,8 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
     let period: string | undefined;
     try {
       if (q.direction !== undefined && q.direction !== '') {
-        if (q.direction !== 'in' && q.direction !== 'out') throw new AppError('invalid_request', `direction must be in or out, got ${JSON.stringify(q.direction)}`, { field: 'direction' });
+        if (q.direction !== 'in' && q.direction !== 'out')
+          throw new AppError('invalid_request', `direction must be in or out, got ${JSON.stringify(q.direction)}`, { field: 'direction' });
         direction = q.direction;
       }
       if (q.period !== undefined && q.period !== '') period = parsePeriod(q.period);
@@ -136,16 +171,26 @@ ${direction ? html`<input type="hidden" name="direction" value="${direction}">` 
 ${field({ name: 'period', label: 'Month (YYYY-MM)', value: typeof q.period === 'string' ? q.period.slice(0, 20) || undefined : undefined, error })}
 <button type="submit">Show</button></form>
 ${error && error.field !== 'period' ? html`<div role="alert">${errorText(error, `${error.field ?? 'direction'}-error`)}</div>` : ''}
-${rows.length === 0 ? html`<p>No statements${period ? html` for ${period}` : ''}.</p>` : html`<div class="scroll"><table>
+${
+  rows.length === 0
+    ? html`<p>No statements${period ? html` for ${period}` : ''}.</p>`
+    : html`<div class="scroll"><table>
 <caption>Statements, newest first</caption>
 <thead><tr><th scope="col">Peer</th><th scope="col">Direction</th><th scope="col" class="num">Sequence</th><th scope="col">Period</th><th scope="col" class="num">Total (${c})</th><th scope="col">State</th></tr></thead>
 <tbody>${rows.map((s) => html`<tr><td>${s.peer}</td><td>${s.direction === 'in' ? 'received' : 'issued'}</td><td class="num"><a href="/admin/statements/${uuidOf(s.id)}">${s.sequence}</a></td><td>${s.period}</td><td class="num">${s.total}</td><td><a href="/admin/statements/${uuidOf(s.id)}">${s.state}</a></td></tr>`)}</tbody>
-</table></div>`}
+</table></div>`
+}
 <p><a href="/admin/peers">Peers</a> · <a href="/admin/settlements">Settlements</a></p>`;
     return sendPage(reply, page({ title: 'Statements', main, caller, csrf: csrfToken(reply), path: '/admin/statements' }), error?.status ?? 200);
   });
 
-  const showStatement = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, uuid: string, failed?: { form: 'accept' | 'dispute' | 'correct'; values: Form; error: FormError }) => {
+  const showStatement = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    caller: Caller,
+    uuid: string,
+    failed?: { form: 'accept' | 'dispute' | 'correct'; values: Form; error: FormError },
+  ) => {
     const s = await statementDetails(ctx, uuid);
     const lines = (JSON.parse(await statementDocument(ctx, uuid)) as { lines?: DocumentLine[] }).lines ?? [];
     const reasons = new Map<number, string[]>();
@@ -171,23 +216,41 @@ ${rows.length === 0 ? html`<p>No statements${period ? html` for ${period}` : ''}
 <dt>Recorded</dt><dd>${s.created_at.slice(0, 10)}</dd>
 </dl>
 <p><a href="${base}/document.json" download>Download the signed document (JSON)</a></p>
-${lines.length === 0 ? html`<p>The document has no lines.</p>` : html`<div class="scroll"><table>
+${
+  lines.length === 0
+    ? html`<p>The document has no lines.</p>`
+    : html`<div class="scroll"><table>
 <caption>The lines of the signed document</caption>
 <thead><tr><th scope="col" class="num">Line</th><th scope="col">Creator</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Amount (${c})</th><th scope="col">Dispute</th></tr></thead>
 <tbody>${lines.map((l) => html`<tr id="line-${l.n}"><td class="num">${l.n}</td><td>${l.creator}${l.account === undefined ? '' : html`<br><small>held shares of ${l.account}, claimed</small>`}</td><td class="num">${l.flattrCount}</td><td class="num">${formatAmount(BigInt(l.amount))}</td><td>${(reasons.get(l.n) ?? []).join('; ') || '—'}</td></tr>`)}</tbody>
-</table></div>`}
+</table></div>`
+}
 ${[...reasons.keys()].some((n) => !lines.some((l) => l.n === n)) ? html`<p>Disputed lines not in the document: ${[...reasons].filter(([n]) => !lines.some((l) => l.n === n)).map(([n, r]) => html`line ${n}: ${r.join('; ')}. `)}</p>` : ''}
 ${canAccept ? html`<h2>Accept</h2><form method="post" action="${base}/accept">${csrfField(csrf)}<p>Accepting credits the creators named in the lines.</p><button type="submit">Accept the statement</button>${actionAlert('accept')}</form>` : ''}
-${canDispute ? html`<h2>Dispute a line</h2><form method="post" action="${base}/dispute">${csrfField(csrf)}
+${
+  canDispute
+    ? html`<h2>Dispute a line</h2><form method="post" action="${base}/dispute">${csrfField(csrf)}
 ${formAlert(errorOf('dispute'), ['line', 'reason'])}
 ${field({ name: 'line', label: 'Line number', value: failed?.form === 'dispute' ? failed.values.line : undefined, error: errorOf('dispute'), required: true, inputmode: 'numeric' })}
 ${field({ name: 'reason', label: 'Reason', value: failed?.form === 'dispute' ? failed.values.reason : undefined, error: errorOf('dispute'), required: true, hint: 'sent to the issuing instance' })}
-<button type="submit">Dispute the line</button></form>` : ''}
+<button type="submit">Dispute the line</button></form>`
+    : ''
+}
 ${canCorrect ? html`<h2>Correct</h2><form method="post" action="${base}/correct">${csrfField(csrf)}<p>The flattrs are sent again and the next statement restates the period; it replaces this one.</p><button type="submit">Correct the statement</button>${actionAlert('correct')}</form>` : ''}
 ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispute' && canDispute) && !(failed.form === 'correct' && canCorrect) ? html`<div role="alert">${errorText(failed.error, `${failed.form}-error`)}</div>` : ''}
 <p><a href="/admin/statements">All statements</a></p>`;
-    const notice = failed ? undefined : noticeFor(request.query, { accepted: 'Statement accepted.', disputed: 'Dispute sent to the issuer.', corrected: 'Correction issued: this is the new statement.' });
-    return sendPage(reply, page({ title: `Statement ${s.sequence} ${s.direction === 'in' ? 'from' : 'to'} ${s.peer}`, main, caller, csrf, notice }), failed?.error.status ?? 200);
+    const notice = failed
+      ? undefined
+      : noticeFor(request.query, {
+          accepted: 'Statement accepted.',
+          disputed: 'Dispute sent to the issuer.',
+          corrected: 'Correction issued: this is the new statement.',
+        });
+    return sendPage(
+      reply,
+      page({ title: `Statement ${s.sequence} ${s.direction === 'in' ? 'from' : 'to'} ${s.peer}`, main, caller, csrf, notice }),
+      failed?.error.status ?? 200,
+    );
   };
 
   app.get<{ Params: { uuid: string } }>('/admin/statements/:uuid', async (request, reply) => {
@@ -199,10 +262,7 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
     await requireAdminPage(ctx, request);
     const uuid = uuidParam(request.params.uuid);
     const document = await statementDocument(ctx, uuid);
-    return reply
-      .type('application/json')
-      .header('content-disposition', `attachment; filename="statement-${uuid}.json"`)
-      .send(document);
+    return reply.type('application/json').header('content-disposition', `attachment; filename="statement-${uuid}.json"`).send(document);
   });
 
   app.post<{ Params: { uuid: string } }>('/admin/statements/:uuid/accept', { preHandler: csrfCheck(app) }, async (request, reply) => {
@@ -222,7 +282,8 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
     const body = request.body as Form;
     try {
       const lineText = typeof body.line === 'string' ? body.line.trim() : '';
-      if (!/^\d{1,9}$/.test(lineText)) throw new AppError('invalid_request', `line must be a line number, got ${JSON.stringify(body.line ?? null)}`, { field: 'line' });
+      if (!/^\d{1,9}$/.test(lineText))
+        throw new AppError('invalid_request', `line must be a line number, got ${JSON.stringify(body.line ?? null)}`, { field: 'line' });
       const n = Number(lineText);
       const lines = (JSON.parse(await statementDocument(ctx, uuid)) as { lines?: DocumentLine[] }).lines ?? [];
       if (!lines.some((l) => l.n === n)) throw new AppError('invalid_request', `the statement has no line ${n}`, { field: 'line' });
@@ -230,7 +291,11 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
       if (reason === '' || reason.length > 500) throw new AppError('invalid_request', 'reason must say why, in 1 to 500 characters', { field: 'reason' });
       // The dispute names every disputed line: earlier reasons for other lines stay.
       const earlier = (await statementDetails(ctx, uuid)).dispute ?? [];
-      await disputeStatement(ctx, uuid, [...earlier.filter((d) => d.n !== n), { n, reason }].sort((a, b) => a.n - b.n));
+      await disputeStatement(
+        ctx,
+        uuid,
+        [...earlier.filter((d) => d.n !== n), { n, reason }].sort((a, b) => a.n - b.n),
+      );
       return reply.redirect(`/admin/statements/${uuid}?done=disputed`, 303);
     } catch (error) {
       return showStatement(request, reply, caller, uuid, { form: 'dispute', values: body, error: formError(error) });
@@ -281,22 +346,36 @@ ${formAlert(mine(s.id), ['reference'])}
       }
       return '—';
     };
-    const shown = failed && rows.some((s) => s.id === failed.id && ((s.due_debtor === 'us' && s.state === 'accepted') || (s.due_debtor === 'peer' && s.state === 'paid')));
+    const shown =
+      failed && rows.some((s) => s.id === failed.id && ((s.due_debtor === 'us' && s.state === 'accepted') || (s.due_debtor === 'peer' && s.state === 'paid')));
     const main = html`<p>One row per peer and month. The net is what one side still owes the other once both statements are accepted: the debtor records its payment with the bank's reference, the creditor confirms it arrived. A net left unpaid carries into the next month's: a payment covers its month and every earlier accepted month still unpaid (the due column).</p>
 <form method="get" action="/admin/settlements" class="row">
 ${field({ name: 'period', label: 'Month (YYYY-MM)', value: typeof q.period === 'string' ? q.period.slice(0, 20) || undefined : undefined, error })}
 <button type="submit">Show</button></form>
 ${failed && !shown ? html`<div role="alert">${errorText(failed.error, 'settlement-error')}</div>` : ''}
-${rows.length === 0 ? html`<p>No settlements${period ? html` for ${period}` : ''}.</p>` : html`<div class="scroll"><table>
+${
+  rows.length === 0
+    ? html`<p>No settlements${period ? html` for ${period}` : ''}.</p>`
+    : html`<div class="scroll"><table>
 <caption>Settlements${period ? html` of ${period}` : ''}</caption>
 <thead><tr><th scope="col">Peer</th><th scope="col">Period</th><th scope="col" class="num">Payable (${c})</th><th scope="col" class="num">Receivable (${c})</th><th scope="col" class="num">Net (${c})</th><th scope="col">Who pays</th><th scope="col" class="num">Due (${c})</th><th scope="col">State</th><th scope="col">Reference</th><th scope="col">Action</th></tr></thead>
-<tbody>${rows.map((s) => html`<tr id="settlement-${s.id}"><td>${s.peer}</td><td>${s.period}</td><td class="num">${s.payable ?? '—'}</td><td class="num">${s.receivable ?? '—'}</td><td class="num">${s.net ?? '—'}</td>
+<tbody>${rows.map(
+        (
+          s,
+        ) => html`<tr id="settlement-${s.id}"><td>${s.peer}</td><td>${s.period}</td><td class="num">${s.payable ?? '—'}</td><td class="num">${s.receivable ?? '—'}</td><td class="num">${s.net ?? '—'}</td>
 <td>${s.debtor === 'us' ? 'we pay' : s.debtor === 'peer' ? 'the peer pays' : '—'}</td>
-<td class="num">${dueText(s)}</td><td>${s.state}</td><td>${s.reference ? html`<span class="code">${s.reference}</span>` : '—'}</td><td>${action(s)}</td></tr>`)}</tbody>
-</table></div>`}
+<td class="num">${dueText(s)}</td><td>${s.state}</td><td>${s.reference ? html`<span class="code">${s.reference}</span>` : '—'}</td><td>${action(s)}</td></tr>`,
+      )}</tbody>
+</table></div>`
+}
 <p><a href="/admin/peers">Peers</a> · <a href="/admin/statements">Statements</a></p>`;
-    const notice = failed || error ? undefined : noticeFor(request.query, { paid: 'Payment recorded; the peer is told.', confirmed: 'Receipt confirmed: settled.' });
-    return sendPage(reply, page({ title: 'Settlements', main, caller, csrf, notice, path: '/admin/settlements' }), failed?.error.status ?? error?.status ?? 200);
+    const notice =
+      failed || error ? undefined : noticeFor(request.query, { paid: 'Payment recorded; the peer is told.', confirmed: 'Receipt confirmed: settled.' });
+    return sendPage(
+      reply,
+      page({ title: 'Settlements', main, caller, csrf, notice, path: '/admin/settlements' }),
+      failed?.error.status ?? error?.status ?? 200,
+    );
   };
 
   app.get('/admin/settlements', async (request, reply) => showSettlements(request, reply, await requireAdminPage(ctx, request)));

@@ -1,11 +1,11 @@
 /** Admin pages: the overview, deposits, payouts. Members, invites and the ledger are in admin-members.ts, periods in admin-periods.ts. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
+import { AppError } from '../../core/errors.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from '../../wallet/service.ts';
-import { AppError } from '../../core/errors.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage } from '../session.ts';
 
@@ -44,7 +44,9 @@ ${field({ name: 'username', label: 'Member', value: values.username, error, requ
 ${field({ name: 'amount', label: `Amount in ${c}`, value: values.amount, error, required: true, inputmode: 'decimal' })}
 ${field({ name: 'reference', label: 'Reference', value: values.reference, error, required: true, hint: 'the bank transfer reference, for example' })}
 <button type="submit">Record the deposit</button></form>`;
-    const notice = error ? undefined : noticeFor(request.query, { deposit: 'Deposit recorded.', replayed: 'That reference was recorded before; nothing new was booked.' });
+    const notice = error
+      ? undefined
+      : noticeFor(request.query, { deposit: 'Deposit recorded.', replayed: 'That reference was recorded before; nothing new was booked.' });
     return sendPage(reply, page({ title: 'Record a deposit', main, caller, csrf, notice }), error?.status ?? 200);
   };
 
@@ -65,17 +67,28 @@ ${field({ name: 'reference', label: 'Reference', value: values.reference, error,
     const state = payoutStateParam((request.query as { state?: unknown }).state);
     const payouts = await listPayouts(ctx, state === 'all' ? {} : { state });
     const csrf = csrfToken(reply);
-    const tab = (value: string, label: string) => html`<li>${value === state ? html`<a href="/admin/payouts${query({ state: value })}" aria-current="page"><strong>${label}</strong></a>` : html`<a href="/admin/payouts${query({ state: value })}">${label}</a>`}</li>`;
+    const tab = (value: string, label: string) =>
+      html`<li>${value === state ? html`<a href="/admin/payouts${query({ state: value })}" aria-current="page"><strong>${label}</strong></a>` : html`<a href="/admin/payouts${query({ state: value })}">${label}</a>`}</li>`;
     const main = html`<nav aria-label="Payouts by state"><ul class="tabs">${tab('requested', 'To send')}${tab('paid', 'Paid')}${tab('all', 'All')}</ul></nav>
 <p>Send the money, then record it here with the transfer's reference. The same reference again changes nothing; another one is refused <span class="code">(already_paid)</span>.</p>
 ${failed && !payouts.some((p) => p.id === failed.id && p.state === 'requested') ? html`<div role="alert">${errorText(failed.error, 'payout-error')}</div>` : ''}
-${payouts.length === 0 ? html`<p>No payouts${state === 'all' ? '' : state === 'paid' ? ' paid yet' : ' to send'}.</p>` : html`<div class="scroll"><table>
+${
+  payouts.length === 0
+    ? html`<p>No payouts${state === 'all' ? '' : state === 'paid' ? ' paid yet' : ' to send'}.</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Member</th><th scope="col" class="num">Amount (${c})</th><th scope="col">Asked</th><th scope="col">State</th></tr></thead>
-<tbody>${payouts.map((p) => html`<tr><td>${p.username}</td><td class="num">${p.amount}</td><td>${p.requested_at.slice(0, 10)}</td>
-<td>${p.state === 'paid' ? html`paid ${p.paid_at?.slice(0, 10) ?? ''}, reference <span class="code">${p.reference}</span>` : html`<form method="post" action="/admin/payouts/${p.id}/paid" class="row">${csrfField(csrf)}
+<tbody>${payouts.map(
+        (p) => html`<tr><td>${p.username}</td><td class="num">${p.amount}</td><td>${p.requested_at.slice(0, 10)}</td>
+<td>${
+          p.state === 'paid'
+            ? html`paid ${p.paid_at?.slice(0, 10) ?? ''}, reference <span class="code">${p.reference}</span>`
+            : html`<form method="post" action="/admin/payouts/${p.id}/paid" class="row">${csrfField(csrf)}
 ${field({ name: 'reference', id: `reference-${p.id}`, label: 'Reference', error: failed?.id === p.id ? failed.error : undefined, required: true })}
-<button type="submit">Mark paid</button></form>`}</td></tr>`)}</tbody>
-</table></div>`}`;
+<button type="submit">Mark paid</button></form>`
+        }</td></tr>`,
+      )}</tbody>
+</table></div>`
+}`;
     const notice = failed ? undefined : noticeFor(request.query, { paid: 'Payout recorded as paid.' });
     return sendPage(reply, page({ title: 'Payouts', main, caller, csrf, notice }), failed?.error.status ?? 200);
   };

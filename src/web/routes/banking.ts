@@ -5,12 +5,6 @@
  * Every write goes through the same service as the API.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Caller, Context } from '../../context.ts';
-import { AppError } from '../../core/errors.ts';
-import { type Html, html, raw } from '../html.ts';
-import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
-import { csrfCheck, csrfToken } from '../security.ts';
-import { requireAdminPage, requireMemberPage } from '../session.ts';
 import { MAX_STATEMENT_BYTES } from '../../banking/camt053.ts';
 import { depositInstructions } from '../../banking/deposit-instructions.ts';
 import { assignBankEntry, type BankEntryView, ignoreBankEntry, listBankEntries } from '../../banking/entries.ts';
@@ -20,6 +14,12 @@ import { payoutAccountOf, setPayoutAccount } from '../../banking/payout-account.
 import { friendlyRf } from '../../banking/rf-reference.ts';
 import { exportSepaBatch, listSepaBatches, sepaBatch } from '../../banking/sepa-export.ts';
 import { type ImportedEntry, type ImportResult, importBankStatement } from '../../banking/statement-import.ts';
+import type { Caller, Context } from '../../context.ts';
+import { AppError } from '../../core/errors.ts';
+import { type Html, html, raw } from '../html.ts';
+import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfCheck, csrfToken } from '../security.ts';
+import { requireAdminPage, requireMemberPage } from '../session.ts';
 
 type Form = Record<string, string | undefined>;
 

@@ -5,13 +5,13 @@
  * every top-up with its fee.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, type TopupView } from '../../cards/topups.ts';
 import type { Caller, Context } from '../../context.ts';
 import { formatAmount } from '../../core/money.ts';
-import { html, type Html } from '../html.ts';
-import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
+import { type Html, html } from '../html.ts';
+import { csrfField, type FormError, field, formError, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
 import { requireAdminPage, requireMemberPage } from '../session.ts';
-import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, type TopupView } from '../../cards/topups.ts';
 
 /** The page with the form may send the browser on to Stripe Checkout (form-action covers the redirect). */
 export const TOPUP_CSP = PAGE_CSP.replace("form-action 'self'", "form-action 'self' https://checkout.stripe.com");
@@ -22,9 +22,10 @@ export function topupSection(ctx: Context, reply: FastifyReply, csrf: string, er
   if (!cards) return '';
   reply.header('content-security-policy', TOPUP_CSP);
   const c = ctx.config.currency;
-  const fee = cards.feeBearer === 'member'
-    ? "Stripe's card fee is taken from the amount: your wallet receives the rest."
-    : 'The instance pays the card fee: your wallet receives the whole amount.';
+  const fee =
+    cards.feeBearer === 'member'
+      ? "Stripe's card fee is taken from the amount: your wallet receives the rest."
+      : 'The instance pays the card fee: your wallet receives the whole amount.';
   return html`<h2 id="topup">Top up by card</h2>
 <p>Pay ${formatAmount(cards.minTopup)} to ${formatAmount(cards.maxTopup)} ${c} by card through Stripe. ${fee}</p>
 <form method="post" action="/wallet/topup" class="row">${csrfField(csrf)}
@@ -72,13 +73,14 @@ export function cardPages(app: FastifyInstance, ctx: Context): void {
     requireCards(ctx);
     const topup = await myTopup(ctx, caller, (request.query as { topup?: unknown }).topup);
     const what = `${topup.amount} ${topup.currency}`;
-    const main = outcome === 'cancelled'
-      ? html`<p>You left the card payment of ${what}: nothing was charged. <a href="/payouts#topup">Try again</a>.</p>`
-      : topup.state === 'credited'
-        ? html`<p>Thank you: ${topup.credited} ${topup.currency} of your ${what} is in your wallet${topup.fee && topup.fee_bearer === 'member' ? ` (Stripe's fee was ${topup.fee})` : ''}.</p>`
-        : topup.state === 'review'
-          ? html`<p>Stripe reported your payment of ${what}, but it needs a look from an admin before it is credited.</p>`
-          : html`<p>Thank you: your payment of ${what} is credited as soon as Stripe confirms it (usually within a minute). <a href="/payouts">Your wallet</a>.</p>`;
+    const main =
+      outcome === 'cancelled'
+        ? html`<p>You left the card payment of ${what}: nothing was charged. <a href="/payouts#topup">Try again</a>.</p>`
+        : topup.state === 'credited'
+          ? html`<p>Thank you: ${topup.credited} ${topup.currency} of your ${what} is in your wallet${topup.fee && topup.fee_bearer === 'member' ? ` (Stripe's fee was ${topup.fee})` : ''}.</p>`
+          : topup.state === 'review'
+            ? html`<p>Stripe reported your payment of ${what}, but it needs a look from an admin before it is credited.</p>`
+            : html`<p>Thank you: your payment of ${what} is credited as soon as Stripe confirms it (usually within a minute). <a href="/payouts">Your wallet</a>.</p>`;
     return sendPage(reply, page({ title: outcome === 'cancelled' ? 'Top-up cancelled' : 'Top-up', main, caller, csrf: csrfToken(reply), path: '/payouts' }));
   };
   app.get('/wallet/topup/done', backFromStripe('done'));
@@ -90,23 +92,35 @@ export function cardPages(app: FastifyInstance, ctx: Context): void {
     const c = ctx.config.currency;
     const main = html`${ctx.config.cards ? html`<p>Card top-ups through Stripe; the ${ctx.config.cards.feeBearer} bears Stripe's fee.</p>` : html`<p>Card top-ups are off (no Stripe secrets configured).</p>`}
 <h2>Held for review</h2>
-${review.length === 0 ? html`<p>None: every paid top-up matched what the instance asked for.</p>` : html`<div class="scroll"><table>
+${
+  review.length === 0
+    ? html`<p>None: every paid top-up matched what the instance asked for.</p>`
+    : html`<div class="scroll"><table>
 <caption>Paid but not credited</caption>
 <thead><tr><th scope="col">Member</th><th scope="col" class="num">Amount</th><th scope="col">Session</th><th scope="col">Problem</th></tr></thead>
 <tbody>${review.map((r) => html`<tr><td>${r.username}</td><td class="num">${r.amount}</td><td class="code">${r.session_id ?? '—'}</td><td>${r.problem ?? '—'}</td></tr>`)}</tbody>
-</table></div>`}
+</table></div>`
+}
 <h2>Shortfalls</h2>
-${shortfalls.length === 0 ? html`<p>None: every refund and lost dispute was covered by the wallet.</p>` : html`<div class="scroll"><table>
+${
+  shortfalls.length === 0
+    ? html`<p>None: every refund and lost dispute was covered by the wallet.</p>`
+    : html`<div class="scroll"><table>
 <caption>Money Stripe took back that the wallet no longer held (${c})</caption>
 <thead><tr><th scope="col">Member</th><th scope="col">Kind</th><th scope="col" class="num">Taken back</th><th scope="col" class="num">From the wallet</th><th scope="col" class="num">Shortfall</th><th scope="col">Stripe</th></tr></thead>
 <tbody>${shortfalls.map((r) => html`<tr><td>${r.username}</td><td>${r.kind}</td><td class="num">${r.amount}</td><td class="num">${r.booked}</td><td class="num"><strong>${r.shortfall}</strong></td><td class="code">${r.stripe_ref}</td></tr>`)}</tbody>
-</table></div>`}
+</table></div>`
+}
 <h2>Top-ups</h2>
-${topups.length === 0 ? html`<p>No card top-ups yet.</p>` : html`<div class="scroll"><table>
+${
+  topups.length === 0
+    ? html`<p>No card top-ups yet.</p>`
+    : html`<div class="scroll"><table>
 <caption>The latest card top-ups (${c})</caption>
 <thead><tr><th scope="col">Made</th><th scope="col">Member</th><th scope="col">State</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Fee</th><th scope="col">Fee paid by</th><th scope="col" class="num">Credited</th><th scope="col" class="num">Refunded</th></tr></thead>
 <tbody>${topups.map((r) => html`<tr><td>${r.created_at.slice(0, 10)}</td><td>${r.username}</td><td>${r.state}</td><td class="num">${r.amount}</td><td class="num">${r.fee ?? '—'}</td><td>${r.fee_bearer}</td><td class="num">${r.credited ?? '—'}</td><td class="num">${r.refunded}</td></tr>`)}</tbody>
-</table></div>`}`;
+</table></div>`
+}`;
     return sendPage(reply, page({ title: 'Card top-ups', main, caller, csrf: csrfToken(reply), path: '/admin' }));
   });
 }

@@ -12,23 +12,23 @@
  * - /periods/{YYYY-MM}: what a period is, for people (ActivityPub clients get the object).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { periodDescription, periodFacts } from '../../close/period-facts.ts';
 import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { avatarPath, memberPath, periodIri, thingPath } from '../../core/iris.ts';
 import { periodOf } from '../../core/period.ts';
-import { periodDescription, periodFacts } from '../../close/period-facts.ts';
 import { publishedState } from '../../flattrs/published.ts';
-import { followerCount } from '../../members/followers.ts';
 import { avatarOf } from '../../members/avatar.ts';
+import { followerCount } from '../../members/followers.ts';
 import { profileOf } from '../../members/profile.ts';
 import { findMember } from '../../members/service.ts';
-import { thingView, type ThingView } from '../../things/service.ts';
+import { type ThingView, thingView } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, page, sendPage } from '../layout.ts';
 import { type FlattrCounts, flattrCounts } from '../queries.ts';
 import { csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { thingTitle } from '../views/thing.ts';
-import { avatarPath, memberPath, periodIri, thingPath } from '../../core/iris.ts';
 
 const AP_TYPES = /application\/activity\+json|application\/ld\+json/;
 /** Things shown on a profile, newest first. */
@@ -62,9 +62,11 @@ ${links.map((l) => meLinks(l).map((href) => html`<link rel="me" href="${href}">`
 <p><strong>${followers}</strong> ${followers === 1 ? 'follower' : 'followers'} in the fediverse · member since ${profile.created_at.toISOString().slice(0, 7)}</p></div>
 </div>
 ${profile.bio ? html`<div class="bio">${profile.bio.split(/\n{2,}/).map((p) => html`<p>${p.split('\n').map((line, i) => html`${i > 0 ? html`<br>` : ''}${line}`)}</p>`)}</div>` : ''}
-${verified.length > 0
+${
+  verified.length > 0
     ? html`<h2>Elsewhere in the fediverse</h2><ul>${verified.map((l) => html`<li><a rel="me nofollow noopener" href="${l.actor_iri}">${l.handle ?? l.actor_iri}</a></li>`)}</ul>`
-    : ''}
+    : ''
+}
 <p class="muted">Follow ${name} from Mastodon or any fediverse server: search for <strong>@${profile.username}@${host}</strong>.</p>
 <h2>Things</h2>
 ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html`<ul class="things">${things.map((t) => thingItem(t, caller?.username, csrf, request.url))}</ul>`}`;
@@ -75,11 +77,7 @@ ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html
     const { username } = request.params;
     const image = username.length <= 30 ? await avatarOf(ctx, username) : undefined;
     if (!image) throw new AppError('not_found', 'no member is called that here');
-    return reply
-      .header('cache-control', 'public, max-age=3600')
-      .header('content-security-policy', "default-src 'none'")
-      .type(image.mediaType)
-      .send(image.body);
+    return reply.header('cache-control', 'public, max-age=3600').header('content-security-policy', "default-src 'none'").type(image.mediaType).send(image.body);
   });
 
   const dereference = (kind: 'flattr' | 'post') => async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
@@ -88,10 +86,17 @@ ${things.length === 0 ? html`<p>${name} has no things to flattr yet.</p>` : html
     if (found.state === 'gone') {
       if (AP_TYPES.test(request.headers.accept ?? '')) {
         const id = `${ctx.config.origin}/${kind === 'flattr' ? 'flattrs' : 'posts'}/${request.params.id.toLowerCase()}`;
-        return reply.code(410).type('application/activity+json').send(JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', id, type: 'Tombstone' }));
+        return reply
+          .code(410)
+          .type('application/activity+json')
+          .send(JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', id, type: 'Tombstone' }));
       }
       const caller = await currentMember(ctx, request);
-      return sendPage(reply, page({ title: 'Gone', caller, main: html`<p>This ${kind} was withdrawn: it is gone for good.</p><p><a href="/">Back to the front page</a></p>` }), 410);
+      return sendPage(
+        reply,
+        page({ title: 'Gone', caller, main: html`<p>This ${kind} was withdrawn: it is gone for good.</p><p><a href="/">Back to the front page</a></p>` }),
+        410,
+      );
     }
     return reply.redirect(thingPath(found.thingId), 303);
   };
@@ -130,7 +135,11 @@ async function thingsOf(ctx: Context, memberId: bigint, username: string): Promi
     .orderBy('created_at', 'desc')
     .limit(PROFILE_THINGS)
     .execute();
-  const counts = await flattrCounts(ctx, rows.map((r) => r.id), periodOf(ctx.clock.now()));
+  const counts = await flattrCounts(
+    ctx,
+    rows.map((r) => r.id),
+    periodOf(ctx.clock.now()),
+  );
   return rows.map((r) => ({ ...thingView(ctx, { ...r, owner_username: username }), ...(counts.get(r.id) as FlattrCounts) }));
 }
 

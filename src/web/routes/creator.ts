@@ -1,20 +1,20 @@
 /** Creators: their things (and adding one), earnings per month and per thing, incoming flattrs. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
+import { thingPath } from '../../core/iris.ts';
 import { parseAmount } from '../../core/money.ts';
 import { addMonths, periodOf } from '../../core/period.ts';
 import { periodParam } from '../../http/input.ts';
+import { actorIri } from '../../members/service.ts';
 import { myEarnings, myIncoming } from '../../reports/service.ts';
 import { registerThing } from '../../things/service.ts';
 import { html, query } from '../html.ts';
-import { csrfField, field, formAlert, formError, type FormError, page, sendPage } from '../layout.ts';
+import { csrfField, type FormError, field, formAlert, formError, page, sendPage } from '../layout.ts';
 import { thingsOwnedBy } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 import { earningsChart } from '../svg.ts';
 import { proofSnippets, thingTitle } from '../views/thing.ts';
-import { actorIri } from '../../members/service.ts';
-import { thingPath } from '../../core/iris.ts';
 
 type Form = { url?: string; title?: string };
 
@@ -36,10 +36,16 @@ ${field({ name: 'title', label: 'Title (optional)', value: values.title, error }
 ${proofSnippets(actorIri(ctx, caller.username))}
 </details>
 <h2>Your things</h2>
-${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table>
+${
+  things.length === 0
+    ? html`<p>None yet.</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">This month</th><th scope="col" class="num">All time</th><th scope="col">Change</th></tr></thead>
-<tbody>${things.map((t) => html`<tr><td><a href="${thingPath(t.id)}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
-<td>${t.verified ? 'verified' : html`<a href="${thingPath(t.id)}#prove">unverified</a>`}, <a href="${thingPath(t.id)}#edit">title</a>, <a href="${thingPath(t.id)}#embed">button and badge</a></td></tr>`)}</tbody></table></div>`}`;
+<tbody>${things.map(
+        (t) => html`<tr><td><a href="${thingPath(t.id)}">${thingTitle(t)}</a></td><td class="num">${t.month}</td><td class="num">${t.total}</td>
+<td>${t.verified ? 'verified' : html`<a href="${thingPath(t.id)}#prove">unverified</a>`}, <a href="${thingPath(t.id)}#edit">title</a>, <a href="${thingPath(t.id)}#embed">button and badge</a></td></tr>`,
+      )}</tbody></table></div>`
+}`;
     return sendPage(reply, page({ title: 'My things', main, caller, csrf, path: '/creator' }), error?.status ?? 200);
   };
 
@@ -69,19 +75,32 @@ ${things.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table
 <div class="scroll"><table>
 <caption>Earnings per month (${c})</caption>
 <thead><tr><th scope="col">Month</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col">State</th></tr></thead>
-<tbody>${reports.slice().reverse().map((r) => html`<tr><td><a href="/creator/earnings${query({ period: r.period })}">${r.period}</a></td>
-<td class="num">${r.items.reduce((n, i) => n + i.flattrs, 0)}</td><td class="num">${r.total}</td><td>${r.closed ? 'closed' : 'open'}</td></tr>`)}</tbody>
+<tbody>${reports
+      .slice()
+      .reverse()
+      .map(
+        (r) => html`<tr><td><a href="/creator/earnings${query({ period: r.period })}">${r.period}</a></td>
+<td class="num">${r.items.reduce((n, i) => n + i.flattrs, 0)}</td><td class="num">${r.total}</td><td>${r.closed ? 'closed' : 'open'}</td></tr>`,
+      )}</tbody>
 </table></div>
 <h2>Per thing in ${report.period}</h2>
-${report.items.length === 0 ? html`<p>No flattrs in ${report.period}.</p>` : html`<div class="scroll"><table>
+${
+  report.items.length === 0
+    ? html`<p>No flattrs in ${report.period}.</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col" class="num">Flattrs</th><th scope="col" class="num">Received</th><th scope="col" class="num">Held</th></tr></thead>
 <tbody>${report.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td class="num">${i.flattrs}</td><td class="num">${i.amount}</td><td class="num">${i.held}</td></tr>`)}</tbody>
-</table></div>`}
-${report.from_peers.length > 0 ? html`<h2>From other instances in ${report.period}</h2>
+</table></div>`
+}
+${
+  report.from_peers.length > 0
+    ? html`<h2>From other instances in ${report.period}</h2>
 <div class="scroll"><table>
 <thead><tr><th scope="col">Instance</th><th scope="col" class="num">Amount (${c})</th><th scope="col">State</th></tr></thead>
 <tbody>${report.from_peers.map((p) => html`<tr><td>${p.peer}</td><td class="num">${p.amount}</td><td>${p.state === 'pending' ? 'pending until the settlement with that instance' : 'spendable'}</td></tr>`)}</tbody>
-</table></div>` : ''}
+</table></div>`
+    : ''
+}
 ${report.items.some((i) => i.held !== '0.00') ? html`<p class="muted">Held shares are paid at the first close of a month in which you have a funded budget yourself.</p>` : ''}
 <p><a href="/export/earnings.csv${query({ period: report.period })}">Download ${report.period} as CSV</a></p>`;
     return sendPage(reply, page({ title: 'Earnings', main, caller, csrf: csrfToken(reply), path: '/creator/earnings' }));
@@ -92,10 +111,16 @@ ${report.items.some((i) => i.held !== '0.00') ? html`<p class="muted">Held share
     const report = await myIncoming(ctx, caller, periodParam(ctx, request));
     const previous = addMonths(report.period, -1);
     const main = html`<p>Flattrs of your things in ${report.period}. They are <em>pending</em> until the month closes.</p>
-${report.items.length === 0 ? html`<p>None in ${report.period}.</p>` : html`<div class="scroll"><table>
+${
+  report.items.length === 0
+    ? html`<p>None in ${report.period}.</p>`
+    : html`<div class="scroll"><table>
 <thead><tr><th scope="col">Thing</th><th scope="col">From</th><th scope="col">When</th><th scope="col">State</th><th scope="col" class="num">Amount</th></tr></thead>
-<tbody>${report.items.map((i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td>${i.from.split('/').pop()}</td>
-<td>${i.created_at.slice(0, 10)}</td><td>${i.state}</td><td class="num">${i.amount ?? '—'}</td></tr>`)}</tbody></table></div>`}
+<tbody>${report.items.map(
+        (i) => html`<tr><td><a href="${thingPath(i.thing.id)}">${thingTitle(i.thing)}</a></td><td>${i.from.split('/').pop()}</td>
+<td>${i.created_at.slice(0, 10)}</td><td>${i.state}</td><td class="num">${i.amount ?? '—'}</td></tr>`,
+      )}</tbody></table></div>`
+}
 <p><a href="/creator/incoming${query({ period: previous })}">Earlier: ${previous}</a></p>`;
     return sendPage(reply, page({ title: `Incoming flattrs, ${report.period}`, main, caller, csrf: csrfToken(reply), path: '/creator/incoming' }));
   });

@@ -1,21 +1,21 @@
 /** The member's dashboard, a past month's page (/dashboard/{period}), the budget form, withdrawing a flattr and the CSV exports. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setBudget } from '../../budgets/service.ts';
+import { firstPeriod } from '../../close/run.ts';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { addMonths, type Period, parsePeriod, periodOf, periodsBetween } from '../../core/period.ts';
-import { setBudget } from '../../budgets/service.ts';
-import { firstPeriod } from '../../close/run.ts';
 import { withdrawFlattr } from '../../flattrs/service.ts';
 import { toCsv } from '../../http/csv.ts';
 import { periodParam } from '../../http/input.ts';
 import { myEarnings, myFlattrs, myLedger } from '../../reports/service.ts';
-import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { html } from '../html.ts';
+import { type FormError, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { monthSoFar } from '../month.ts';
 import { chargeOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 import { exportLinks, monthLinks, monthSoFarMain, pastMonthMain } from '../views/dashboard.ts';
-import { html } from '../html.ts';
 
 const NOTICES = {
   welcome: 'Welcome! Your wallet is empty: ask an admin to record your deposit, then flattr away.',
@@ -98,18 +98,24 @@ export function dashboardRoutes(app: FastifyInstance, ctx: Context): void {
 async function exportCsv(ctx: Context, caller: Caller, kind: string, period: Period): Promise<string> {
   if (kind === 'flattrs.csv') {
     const r = await myFlattrs(ctx, caller, period);
-    return toCsv(['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
-      r.items.map((i) => [r.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]));
+    return toCsv(
+      ['period', 'flattr_id', 'created_at', 'thing_url', 'thing_title', 'owner', 'amount'],
+      r.items.map((i) => [r.period, i.id, i.created_at, i.thing.url, i.thing.title, i.thing.owner.actor, i.amount]),
+    );
   }
   if (kind === 'earnings.csv') {
     const r = await myEarnings(ctx, caller, period);
-    return toCsv(['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
-      r.items.map((i) => [r.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]));
+    return toCsv(
+      ['period', 'thing_id', 'thing_url', 'thing_title', 'flattrs', 'amount', 'held'],
+      r.items.map((i) => [r.period, i.thing.id, i.thing.url, i.thing.title, i.flattrs, i.amount, i.held]),
+    );
   }
   if (kind === 'ledger.csv') {
     const r = await myLedger(ctx, caller, period);
-    return toCsv(['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference'],
-      r.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference]));
+    return toCsv(
+      ['period', 'transfer_id', 'created_at', 'kind', 'direction', 'amount', 'reference'],
+      r.items.map((i) => [i.period, i.id, i.created_at, i.kind, i.direction, i.amount, i.reference]),
+    );
   }
   throw new AppError('not_found', 'exports are flattrs.csv, earnings.csv and ledger.csv');
 }

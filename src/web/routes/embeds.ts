@@ -9,18 +9,18 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
+import { thingPath } from '../../core/iris.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
 import { findThingById, getThing } from '../../things/service.ts';
 import { STYLESHEET_HREF } from '../assets.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, formError, type FormError, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, formError, sendPage } from '../layout.ts';
 import { flattrCountsOf, flattrOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { badge } from '../svg.ts';
 import { thingTitle } from '../views/thing.ts';
-import { thingPath } from '../../core/iris.ts';
 
 type Params = { Params: { id: string } };
 
@@ -47,7 +47,7 @@ export function embedRoutes(app: FastifyInstance, ctx: Context): void {
     const own = caller?.username === thing.owner.username;
     const flattred = caller && !own ? await flattrOf(ctx, caller, thing.id, periodOf(ctx.clock.now())) : undefined;
     const confirm = `/flattr${query({ url: thing.uri, title: thing.title ?? undefined })}`;
-    let action;
+    let action: ReturnType<typeof html>;
     if (!caller) {
       action = html`<a class="button" href="/signin${query({ next: confirm })}" target="_blank" rel="noopener">Sign in to flattr</a>`;
     } else if (own || (flattred && !error)) {

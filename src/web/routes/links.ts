@@ -8,14 +8,19 @@ import type { Caller, Context } from '../../context.ts';
 import { addLink, listLinks, removeLink, verifyLink } from '../../links/links.ts';
 import { actorIri } from '../../members/service.ts';
 import { externalLink, html } from '../html.ts';
-import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 
 type Params = { Params: { id: string } };
 
 export function linkPageRoutes(app: FastifyInstance, ctx: Context): void {
-  const show = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, o: { error?: FormError; account?: string; problem?: { id: string; text: string } } = {}) => {
+  const show = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    caller: Caller,
+    o: { error?: FormError; account?: string; problem?: { id: string; text: string } } = {},
+  ) => {
     const links = await listLinks(ctx, caller.id);
     const csrf = csrfToken(reply);
     const mine = actorIri(ctx, caller.username);
@@ -29,23 +34,32 @@ account alias, then press “Verify”.</li>
 <form method="post" action="/settings/links">${csrfField(csrf)}
 ${field({ name: 'account', label: 'Fediverse account', hint: 'A handle like @alice@mastodon.example, or the account’s URL', value: o.account, error: o.error, required: true, autocomplete: 'off' })}
 <button type="submit">Add the account</button></form>
-${links.length === 0 ? html`<p>No linked accounts yet.</p>` : html`<div class="scroll"><table>
+${
+  links.length === 0
+    ? html`<p>No linked accounts yet.</p>`
+    : html`<div class="scroll"><table>
 <caption>Your linked accounts</caption>
 <thead><tr><th scope="col">Account</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead>
-<tbody>${links.map((l) => html`<tr>
+<tbody>${links.map(
+        (l) => html`<tr>
 <td>${externalLink(l.account, l.handle ?? l.account)}</td>
 <td>${l.state === 'verified' ? html`<strong>verified</strong> ${l.verified_at?.slice(0, 10)}` : 'pending: not pointing back yet'}
 ${o.problem?.id === l.id ? html`<p class="error" role="alert">${o.problem.text}</p>` : ''}</td>
 <td><form method="post" action="/settings/links/${l.id}/verify" class="inline">${csrfField(csrf)}<button type="submit">Verify ${l.handle ?? 'the account'}</button></form>
 <form method="post" action="/settings/links/${l.id}/remove" class="inline">${csrfField(csrf)}<button type="submit" class="link">Remove ${l.handle ?? 'the account'}</button></form></td>
-</tr>`)}</tbody>
-</table></div>`}
+</tr>`,
+      )}</tbody>
+</table></div>`
+}
 ${o.error && o.error.field !== 'account' ? html`<div role="alert">${errorText(o.error)}</div>` : ''}`;
-    const notice = o.error || o.problem ? undefined : noticeFor(request.query, {
-      added: 'Account added. Now point it back to your Farthing profile, then verify.',
-      verified: 'Verified: flattrs of this account’s posts now come to you.',
-      removed: 'Link removed.',
-    });
+    const notice =
+      o.error || o.problem
+        ? undefined
+        : noticeFor(request.query, {
+            added: 'Account added. Now point it back to your Farthing profile, then verify.',
+            verified: 'Verified: flattrs of this account’s posts now come to you.',
+            removed: 'Link removed.',
+          });
     return sendPage(reply, page({ title: 'Linked accounts', main, caller, csrf, notice, path: '/settings/links' }), o.error?.status ?? 200);
   };
 

@@ -17,7 +17,7 @@ import { type AuthorizationRequest, checkAuthorizationRequest, grantableScopes, 
 import { SCOPE_WORDS, type Scope } from '../../oauth/scopes.ts';
 import { externalLink, html } from '../html.ts';
 import { csrfField, page, sendPage } from '../layout.ts';
-import { PAGE_CSP, csrfCheck, csrfToken } from '../security.ts';
+import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
 
 /** What the consent form repeats of the request, so its POST is checked exactly as the GET was. */
@@ -49,7 +49,7 @@ function scopeList(scopes: readonly Scope[]) {
 
 export function consentRoutes(app: FastifyInstance, ctx: Context): void {
   /** The checked request, or the answer already sent for one that cannot go on. */
-  const check = async (request: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>): Promise<AuthorizationRequest | FastifyReply> => {
+  const check = async (_request: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>): Promise<AuthorizationRequest | FastifyReply> => {
     try {
       const checked = await checkAuthorizationRequest(ctx, params);
       if ('request' in checked) return checked.request;
@@ -74,7 +74,11 @@ export function consentRoutes(app: FastifyInstance, ctx: Context): void {
     const a = checked.app;
     const target = checked.redirectUri === OOB_REDIRECT ? undefined : new URL(checked.redirectUri);
     // An app on the web is named by its origin; an installed app by its redirect URI (myapp://callback).
-    const destination = !target ? 'this site (you will be shown a code to copy into the app)' : target.protocol === 'http:' || target.protocol === 'https:' ? target.origin : checked.redirectUri;
+    const destination = !target
+      ? 'this site (you will be shown a code to copy into the app)'
+      : target.protocol === 'http:' || target.protocol === 'https:'
+        ? target.origin
+        : checked.redirectUri;
     const main = html`<p><strong>${a.name}</strong>${a.website ? html` (${externalLink(a.website)})` : ''} asks to use your Farthing account <strong>${caller.username}</strong>.</p>
 <p>If you allow it, the app may:</p>
 ${scopeList(granted)}

@@ -5,15 +5,15 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
+import { thingPath } from '../../core/iris.ts';
 import { addMonths, type Period, periodOf } from '../../core/period.ts';
 import { periodParam } from '../../http/input.ts';
 import { type Html, html, query } from '../html.ts';
-import { field, formError, type FormError, page, sendPage } from '../layout.ts';
-import { popularCreators, type PopularCreator, popularThings, type PopularThing } from '../queries.ts';
+import { type FormError, field, formError, page, sendPage } from '../layout.ts';
+import { type PopularCreator, type PopularThing, popularCreators, popularThings } from '../queries.ts';
 import { csrfToken } from '../security.ts';
 import { currentMember } from '../session.ts';
 import { ownerName, thingTitle } from '../views/thing.ts';
-import { thingPath } from '../../core/iris.ts';
 
 /** How many rows each list shows. */
 export const POPULAR_LIMIT = 20;
@@ -31,7 +31,7 @@ ${thingsTable(things, when)}
 ${creatorsTable(creators, when)}
 ${period !== null ? html`<p><a href="/popular${query({ period: addMonths(period, -1) })}">Earlier: ${addMonths(period, -1)}</a></p>` : ''}
 <form method="get" action="/popular" class="row">
-${field({ name: 'period', label: 'Another month (YYYY-MM)', value: asked?.value ?? (period ?? undefined), error: asked?.error, inputmode: 'numeric' })}
+${field({ name: 'period', label: 'Another month (YYYY-MM)', value: asked?.value ?? period ?? undefined, error: asked?.error, inputmode: 'numeric' })}
 <button type="submit">Show</button></form>`;
     const title = period === null ? 'Popular of all time' : `Popular ${period === current ? 'this month' : `in ${period}`}`;
     return sendPage(reply, page({ title, main, caller, csrf: caller && csrfToken(reply), path: '/popular' }), asked?.error.status ?? 200);
@@ -65,8 +65,10 @@ function thingsTable(things: PopularThing[], when: string): Html {
   return html`<h2>Things</h2><div class="scroll"><table>
 <caption>The most flattred things ${when}</caption>
 <thead><tr><th scope="col" class="num">#</th><th scope="col">Thing</th><th scope="col">Creator</th><th scope="col" class="num">Flattrs</th></tr></thead>
-<tbody>${things.map((p, i) => html`<tr><td class="num">${i + 1}</td><td><a href="${thingPath(p.thing.id)}">${thingTitle(p.thing)}</a></td>
-<td>${ownerName(p.thing)}</td><td class="num">${p.flattrs}</td></tr>`)}</tbody>
+<tbody>${things.map(
+    (p, i) => html`<tr><td class="num">${i + 1}</td><td><a href="${thingPath(p.thing.id)}">${thingTitle(p.thing)}</a></td>
+<td>${ownerName(p.thing)}</td><td class="num">${p.flattrs}</td></tr>`,
+  )}</tbody>
 </table></div>`;
 }
 

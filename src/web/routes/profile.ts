@@ -12,16 +12,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { avatarPath, profilePath } from '../../core/iris.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../../members/avatar.ts';
 import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, updateProfile } from '../../members/profile.ts';
 import { html } from '../html.ts';
-import { checkbox, csrfField, errorText, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { checkbox, csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { parseMultipart, type UploadedFile } from '../multipart.ts';
 import { checkboxValue, setListed } from '../preferences.ts';
 import { isListed } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
-import { avatarPath, profilePath } from '../../core/iris.ts';
 
 /** Room for the form's other fields and the multipart framing around a picture of the maximum size. */
 const UPLOAD_LIMIT = AVATAR_MAX_BYTES + 64 * 1024;
@@ -32,7 +32,6 @@ interface Typed {
 }
 
 export function profileRoutes(app: FastifyInstance, ctx: Context): void {
-
   const show = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, error?: FormError, typed: Typed = {}) => {
     const [listed, profile] = await Promise.all([isListed(ctx, caller.id), myProfile(ctx, caller)]);
     const csrf = csrfToken(reply);
@@ -67,17 +66,29 @@ ${profile.avatar_uploaded ? html`<form method="post" action="/settings/profile/a
 <h2>Being seen</h2>
 <form method="post" action="/settings/profile">${csrfField(csrf)}
 ${formAlert(error && !aboutError && !avatarError ? error : undefined, ['listed', 'publish_flattrs'])}
-${checkbox({ name: 'listed', label: 'List me and my things on the popular pages', checked: listed, error,
-      hint: 'Untick to keep your name and your things off /popular; people can still flattr your things. Other fediverse servers are also told not to suggest your profile.' })}
-${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse followers', checked: profile.publish_flattrs, error,
-      hint: 'Each flattr becomes a public post “flattred <title>” with its link, sent to the fediverse accounts that follow you. Off unless you tick it.' })}
+${checkbox({
+  name: 'listed',
+  label: 'List me and my things on the popular pages',
+  checked: listed,
+  error,
+  hint: 'Untick to keep your name and your things off /popular; people can still flattr your things. Other fediverse servers are also told not to suggest your profile.',
+})}
+${checkbox({
+  name: 'publish_flattrs',
+  label: 'Post my flattrs to my fediverse followers',
+  checked: profile.publish_flattrs,
+  error,
+  hint: 'Each flattr becomes a public post “flattred <title>” with its link, sent to the fediverse accounts that follow you. Off unless you tick it.',
+})}
 <button type="submit">Save</button></form>
 <h2>Signing in</h2>
 <p><a href="/settings/sessions">Sessions and tokens</a> that can use your account, and <a href="/settings/password">your password</a>.</p>
 <h2>Apps</h2>
 <p><a href="/settings/apps">Apps you authorized</a> to use your account.</p>
 <p><a href="/settings/links">Fediverse accounts you linked</a>, so that flattrs of their posts come to you.</p>`;
-    const notice = error ? undefined : noticeFor(request.query, { saved: 'Settings saved.', profile: 'Profile saved.', avatar: 'Picture saved.', removed: 'Picture removed.' });
+    const notice = error
+      ? undefined
+      : noticeFor(request.query, { saved: 'Settings saved.', profile: 'Profile saved.', avatar: 'Picture saved.', removed: 'Picture removed.' });
     return sendPage(reply, page({ title: 'Settings', main, caller, csrf, notice, path: '/settings/profile' }), error?.status ?? 200);
   };
 
@@ -120,15 +131,16 @@ ${checkbox({ name: 'publish_flattrs', label: 'Post my flattrs to my fediverse fo
       }
     });
     upload.post('/settings/profile/avatar', { preHandler: csrfCheck(upload), bodyLimit: UPLOAD_LIMIT }, async (request, reply) => {
-    const caller = await requireMemberPage(ctx, request, '/settings/profile');
-    const file = (request.body as { avatar?: unknown } | undefined)?.avatar as UploadedFile | string | undefined;
-    try {
-      if (!file || typeof file === 'string' || file.data.length === 0) throw new AppError('invalid_request', 'choose a picture to upload', { field: 'avatar' });
-      await setAvatar(ctx, caller, file.data);
-      return reply.redirect('/settings/profile?done=avatar', 303);
-    } catch (error) {
-      return show(request, reply, caller, formError(error, 'avatar'));
-    }
+      const caller = await requireMemberPage(ctx, request, '/settings/profile');
+      const file = (request.body as { avatar?: unknown } | undefined)?.avatar as UploadedFile | string | undefined;
+      try {
+        if (!file || typeof file === 'string' || file.data.length === 0)
+          throw new AppError('invalid_request', 'choose a picture to upload', { field: 'avatar' });
+        await setAvatar(ctx, caller, file.data);
+        return reply.redirect('/settings/profile?done=avatar', 303);
+      } catch (error) {
+        return show(request, reply, caller, formError(error, 'avatar'));
+      }
     });
   });
 

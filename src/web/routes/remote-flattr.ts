@@ -13,7 +13,7 @@ import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { lookupThing } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
-import { csrfField, field, formError, type FormError, page, sendPage } from '../layout.ts';
+import { csrfField, type FormError, field, formError, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
 
 export interface RemoteFlattrOptions {
@@ -67,7 +67,7 @@ export function instanceOrigin(input: unknown, allowHttp: boolean): string[] {
   } catch {
     throw refuse();
   }
-  if (url.host !== host.toLowerCase() || url.pathname !== '/' || !url.hostname.includes('.') && url.hostname !== 'localhost') throw refuse();
+  if (url.host !== host.toLowerCase() || url.pathname !== '/' || (!url.hostname.includes('.') && url.hostname !== 'localhost')) throw refuse();
   // Public instances speak https; plain http is tried only where private addresses are allowed.
   return allowHttp ? [`https://${url.host}`, `http://${url.host}`] : [`https://${url.host}`];
 }
@@ -91,29 +91,37 @@ export function remoteFlattrRoutes(app: FastifyInstance, ctx: Context): void {
     return sendPage(reply, page({ title: 'Flattr from your own instance', main, csrf: url ? csrfToken(reply) : undefined }), url ? 200 : 400);
   });
 
-  app.post('/flattr/remote', {
-    preHandler: csrfCheck(app),
-    // Each attempt reads another server's NodeInfo: limited like sign-in.
-    config: { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } },
-  }, async (request, reply) => {
-    const body = request.body as { url?: unknown; instance?: unknown; title?: unknown };
-    const url = typeof body.url === 'string' && body.url.length <= 2000 ? body.url : '';
-    const title = typeof body.title === 'string' && body.title.length <= 200 ? body.title : undefined;
-    const value = typeof body.instance === 'string' ? body.instance.slice(0, 300) : undefined;
-    try {
-      if (!/^https?:\/\//i.test(url)) throw new AppError('invalid_request', 'nothing to flattr: the page lost its URL; go back and try again', { field: 'instance' });
-      // A thing known here travels as its uri, which every instance can look up.
-      const uri = await lookupThing(ctx, url).then((thing) => thing.uri, () => url);
-      const target = await farthingOrigin(ctx, value);
-      const next = `/flattr${query({ url: uri, title })}`;
-      return reply.redirect(target === ctx.config.origin ? next : `${target}${next}`, 303);
-    } catch (error) {
-      const problem = formError(error, 'instance');
-      const main = html`<p>You came to flattr ${externalLink(url, title ?? url)}.</p>
+  app.post(
+    '/flattr/remote',
+    {
+      preHandler: csrfCheck(app),
+      // Each attempt reads another server's NodeInfo: limited like sign-in.
+      config: { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } },
+    },
+    async (request, reply) => {
+      const body = request.body as { url?: unknown; instance?: unknown; title?: unknown };
+      const url = typeof body.url === 'string' && body.url.length <= 2000 ? body.url : '';
+      const title = typeof body.title === 'string' && body.title.length <= 200 ? body.title : undefined;
+      const value = typeof body.instance === 'string' ? body.instance.slice(0, 300) : undefined;
+      try {
+        if (!/^https?:\/\//i.test(url))
+          throw new AppError('invalid_request', 'nothing to flattr: the page lost its URL; go back and try again', { field: 'instance' });
+        // A thing known here travels as its uri, which every instance can look up.
+        const uri = await lookupThing(ctx, url).then(
+          (thing) => thing.uri,
+          () => url,
+        );
+        const target = await farthingOrigin(ctx, value);
+        const next = `/flattr${query({ url: uri, title })}`;
+        return reply.redirect(target === ctx.config.origin ? next : `${target}${next}`, 303);
+      } catch (error) {
+        const problem = formError(error, 'instance');
+        const main = html`<p>You came to flattr ${externalLink(url, title ?? url)}.</p>
 ${remoteFlattrForm(reply, { url, title, value, error: problem.field === 'instance' ? problem : { ...problem, field: 'instance' } })}`;
-      return sendPage(reply, page({ title: 'Flattr from your own instance', main, csrf: csrfToken(reply) }), problem.status);
-    }
-  });
+        return sendPage(reply, page({ title: 'Flattr from your own instance', main, csrf: csrfToken(reply) }), problem.status);
+      }
+    },
+  );
 }
 
 /** The origin of the Farthing instance the visitor named, checked by its NodeInfo. */
@@ -132,7 +140,9 @@ async function farthingOrigin(ctx: Context, input: unknown): Promise<string> {
     throw new AppError('not_found', `${host} could not be reached, or does not say what it runs; check the address`, { field: 'instance' });
   }
   if (software !== 'farthing') {
-    throw new AppError('invalid_request', `${host} runs ${software}, not Farthing: flattrs can only be confirmed on a Farthing instance`, { field: 'instance' });
+    throw new AppError('invalid_request', `${host} runs ${software}, not Farthing: flattrs can only be confirmed on a Farthing instance`, {
+      field: 'instance',
+    });
   }
   return origin;
 }

@@ -17,13 +17,19 @@ export function settingsRoutes(app: FastifyInstance, ctx: Context): void {
     const apps = await listAuthorizedApps(ctx, caller.id);
     const csrf = csrfToken(reply);
     const main = html`<p>Apps you allowed to use your account. Revoking one ends its access at once; it would have to ask you again.</p>
-${apps.length === 0 ? html`<p>You have not authorized any app.</p>` : html`<ul class="apps">${apps.map((a) => html`<li>
+${
+  apps.length === 0
+    ? html`<p>You have not authorized any app.</p>`
+    : html`<ul class="apps">${apps.map(
+        (a) => html`<li>
 <h2>${a.name}</h2>
 ${a.website ? html`<p>${externalLink(a.website)}</p>` : ''}
 <p>Authorized on ${a.authorized_at.slice(0, 10)}. It may:</p>
 <ul>${a.scopes.map((s) => html`<li><strong>${s}</strong>${isScope(s) ? html`: ${SCOPE_WORDS[s]}` : ''}</li>`)}</ul>
 <form method="post" action="/settings/apps/${a.id}/revoke">${csrfField(csrf)}<button type="submit">Revoke ${a.name}</button></form>
-</li>`)}</ul>`}`;
+</li>`,
+      )}</ul>`
+}`;
     const notice = noticeFor(request.query, { revoked: 'Access revoked: the app can no longer use your account.' });
     return sendPage(reply, page({ title: 'Authorized apps', main, caller, csrf, notice, path: '/settings/apps' }));
   });

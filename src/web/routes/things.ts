@@ -7,19 +7,19 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
+import { thingPath } from '../../core/iris.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
 import { updateThingTitle } from '../../things/edit.ts';
 import { getThing, lookupThing, ownThingId, type ThingView, thingUri } from '../../things/service.ts';
 import { normalizeUrl } from '../../things/urls.ts';
 import { externalLink, html, query } from '../html.ts';
-import { formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { type FormError, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { flattrCountsOf, flattrOf } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember, requireMemberPage } from '../session.ts';
 import { confirmMain, thingMain, thingTitle } from '../views/thing.ts';
 import { remoteFlattrForm, remoteFlattrLink } from './remote-flattr.ts';
-import { thingPath } from '../../core/iris.ts';
 
 type Params = { Params: { id: string } };
 
@@ -28,10 +28,7 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
     const thing = await getThing(ctx, request.params.id);
     const caller = await currentMember(ctx, request);
     const period = periodOf(ctx.clock.now());
-    const [counts, flattred] = await Promise.all([
-      flattrCountsOf(ctx, thing.id),
-      caller ? flattrOf(ctx, caller, thing.id, period) : undefined,
-    ]);
+    const [counts, flattred] = await Promise.all([flattrCountsOf(ctx, thing.id), caller ? flattrOf(ctx, caller, thing.id, period) : undefined]);
     const csrf = caller && csrfToken(reply);
     const main = html`${thingMain({ thing, counts, period, caller, csrf, flattred: flattred !== undefined, error, titleValue })}${caller ? '' : remoteFlattrLink({ url: thing.uri, title: thing.title })}`;
     const notice = noticeFor(request.query, {

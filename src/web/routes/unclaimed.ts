@@ -19,11 +19,17 @@ export function unclaimedRoutes(app: FastifyInstance, ctx: Context): void {
     const { items } = await listUnclaimed(ctx);
     const main = html`<p>Shares for fediverse accounts that no Farthing instance claims wait here for six closes, then go to the
 charity. Each account is told by a direct message from this instance (unless FARTHING_NOTIFY_UNCLAIMED is off).</p>
-${items.length === 0 ? html`<p>No money waits for anyone.</p>` : html`<div class="scroll"><table>
+${
+  items.length === 0
+    ? html`<p>No money waits for anyone.</p>`
+    : html`<div class="scroll"><table>
 <caption>Money waiting (${c})</caption>
 <thead><tr><th scope="col">Account</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Flattrs</th><th scope="col">Months</th><th scope="col">Goes to the charity at the close of</th></tr></thead>
-<tbody>${items.map((i) => html`<tr><td>${externalLink(i.account, i.handle ?? i.account)} (<a href="${i.page}">its page</a>)</td><td class="num">${i.amount}</td>
-<td class="num">${i.flattrs}</td><td>${i.periods.join(', ')}</td><td>${i.expires}</td></tr>`)}</tbody></table></div>`}`;
+<tbody>${items.map(
+        (i) => html`<tr><td>${externalLink(i.account, i.handle ?? i.account)} (<a href="${i.page}">its page</a>)</td><td class="num">${i.amount}</td>
+<td class="num">${i.flattrs}</td><td>${i.periods.join(', ')}</td><td>${i.expires}</td></tr>`,
+      )}</tbody></table></div>`
+}`;
     return sendPage(reply, page({ title: 'Unclaimed money', main, caller, csrf: csrfToken(reply), path: '/admin/unclaimed' }));
   });
 

@@ -6,7 +6,7 @@ import { formatAmount } from '../../core/money.ts';
 import { retryAfterHeader } from '../../http/errors.ts';
 import { registerMember, signIn } from '../../members/service.ts';
 import { html } from '../html.ts';
-import { csrfField, field, formAlert, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { seedsExample } from '../month.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { currentMember, endSession, safeNext, startSession } from '../session.ts';
@@ -35,9 +35,11 @@ Clicking more never costs more: it only divides the same budget further.</p>
 <figure>${seedsPicture(seeds)}
 <figcaption>“If you have 5 Euros to spend and click on ten different buttons, each site owner will thus receive 45 cents” — and the instance keeps the rest.</figcaption>
 </figure>
-${caller
+${
+  caller
     ? html`<p><a class="button" href="/dashboard">Go to your dashboard</a></p>`
-    : html`<p><a class="button" href="/signup">Sign up</a> or <a href="/signin">sign in</a>.</p>`}`;
+    : html`<p><a class="button" href="/signup">Sign up</a> or <a href="/signin">sign in</a>.</p>`
+}`;
     return sendPage(reply, page({ title: 'Flattr what you like, with one flat budget', main, caller, csrf: caller && csrfToken(reply), path: '/' }));
   });
 

@@ -5,29 +5,36 @@ import { formatAmount } from '../../core/money.ts';
 import { balanceOf, walletAccountId } from '../../ledger/accounts.ts';
 import { createInvite, listInvites } from '../../members/service.ts';
 import { listPayouts, requestPayout } from '../../wallet/service.ts';
-import { bankSection } from './banking.ts';
-import { topupSection } from './cards.ts';
 import { html, query } from '../html.ts';
-import { csrfField, errorText, field, formError, type FormError, noticeFor, page, sendPage } from '../layout.ts';
+import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
+import { bankSection } from './banking.ts';
+import { topupSection } from './cards.ts';
 
 export function walletRoutes(app: FastifyInstance, ctx: Context): void {
   const showInvites = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, error?: FormError) => {
     const invites = await listInvites(ctx, caller);
     const csrf = csrfToken(reply);
-    const allowance = caller.role === 'admin'
-      ? 'As an admin you can make as many invites as you need.'
-      : `Members can make ${ctx.config.invitesPerMember} invites; you have made ${invites.length}.`;
+    const allowance =
+      caller.role === 'admin'
+        ? 'As an admin you can make as many invites as you need.'
+        : `Members can make ${ctx.config.invitesPerMember} invites; you have made ${invites.length}.`;
     const main = html`<p>An invite is a code for one new member${ctx.config.registration === 'invite' ? ' (this instance is invite-only)' : ''}. ${allowance}</p>
 <form method="post" action="/invites">${csrfField(csrf)}<button type="submit">Make an invite</button>${error ? errorText(error, 'invite-error') : ''}</form>
-${invites.length === 0 ? html`<p>No invites yet.</p>` : html`<div class="scroll"><table>
+${
+  invites.length === 0
+    ? html`<p>No invites yet.</p>`
+    : html`<div class="scroll"><table>
 <caption>Your invites</caption>
 <thead><tr><th scope="col">Sign-up link</th><th scope="col">Made</th><th scope="col">Used by</th></tr></thead>
-<tbody>${invites.map((i) => html`<tr>
+<tbody>${invites.map(
+        (i) => html`<tr>
 <td>${i.used_by ? html`<span class="code">${i.code}</span>` : html`<a href="/signup${query({ invite: i.code })}">${ctx.config.origin}/signup${query({ invite: i.code })}</a>`}</td>
-<td>${i.created_at.slice(0, 10)}</td><td>${i.used_by ?? '—'}</td></tr>`)}</tbody>
-</table></div>`}`;
+<td>${i.created_at.slice(0, 10)}</td><td>${i.used_by ?? '—'}</td></tr>`,
+      )}</tbody>
+</table></div>`
+}`;
     const notice = error ? undefined : noticeFor(request.query, { invite: 'Invite made: send its link to the person you invite.' });
     return sendPage(reply, page({ title: 'Invites', main, caller, csrf, notice, path: '/invites' }), error?.status ?? 200);
   };
@@ -58,11 +65,15 @@ ${field({ name: 'amount', label: `Amount in ${c}`, value: amount, error, require
 <button type="submit">Ask for a payout</button></form>
 ${await bankSection(ctx, caller)}
 ${topupSection(ctx, reply, csrf)}
-${payouts.length === 0 ? html`<p>No payouts yet.</p>` : html`<div class="scroll"><table>
+${
+  payouts.length === 0
+    ? html`<p>No payouts yet.</p>`
+    : html`<div class="scroll"><table>
 <caption>Your payouts</caption>
 <thead><tr><th scope="col">Asked</th><th scope="col" class="num">Amount</th><th scope="col">State</th><th scope="col">Reference</th></tr></thead>
 <tbody>${payouts.map((p) => html`<tr><td>${p.requested_at.slice(0, 10)}</td><td class="num">${p.amount}</td><td>${p.state}</td><td>${p.reference ?? '—'}</td></tr>`)}</tbody>
-</table></div>`}`;
+</table></div>`
+}`;
     const notice = error ? undefined : noticeFor(request.query, { payout: 'Payout requested: an admin will send it.' });
     return sendPage(reply, page({ title: 'Payouts', main, caller, csrf, notice, path: '/payouts' }), error?.status ?? 200);
   };

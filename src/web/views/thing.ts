@@ -1,10 +1,10 @@
 /** A thing's page, its flattr form and the snippets its owner pastes into their site. */
 import type { Caller } from '../../context.ts';
+import { thingPath } from '../../core/iris.ts';
 import type { ThingView } from '../../things/service.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
-import { csrfField, errorText, field, type FormError } from '../layout.ts';
+import { csrfField, errorText, type FormError, field } from '../layout.ts';
 import type { FlattrCounts } from '../queries.ts';
-import { thingPath } from '../../core/iris.ts';
 
 export interface ThingPage {
   thing: ThingView;
