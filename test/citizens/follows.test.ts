@@ -8,136 +8,18 @@
  * at debug, not error. Every id involved dereferences: the flattr's Like (410 once withdrawn),
  * the post, the period; a remote thing's local page sends ActivityPub clients to the original.
  */
-import { createHash, createPublicKey, generateKeyPairSync, verify, webcrypto } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
-import { signRequest } from '@fedify/fedify';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { eachDatabase } from '../helpers/databases.ts';
 import { thing } from '../helpers/instance.ts';
-import { close, eventually, listen, readAll, startNetworked } from '../helpers/network.ts';
+import { AP, mastodon } from '../helpers/mastodon.ts';
+import { eventually, startNetworked } from '../helpers/network.ts';
 
-const AP = 'application/activity+json';
 const PUBLIC = 'https://www.w3.org/ns/activitystreams#Public';
 /** Fedify compacts the public collection to "as:Public", which Mastodon reads as the same. */
 const pub = (value: unknown) => (value === 'as:Public' ? PUBLIC : value);
 
-interface Delivery {
-  path: string;
-  verified: boolean;
-  reason?: string;
-  activity: any;
-}
-
-/** A Mastodon-shaped server with one account, alice, who can sign and send activities. */
-async function mastodon(t: Test) {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const signingKey = (await webcrypto.subtle.importKey(
-    'pkcs8',
-    privateKey.export({ type: 'pkcs8', format: 'der' }),
-    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    true,
-    ['sign'],
-  )) as unknown as CryptoKey;
-  const deliveries: Delivery[] = [];
-  let origin = '';
-  const server = createServer(async (req, res) => {
-    const body = await readAll(req);
-    const path = req.url ?? '/';
-    const json = (status: number, doc: unknown, type = AP) => res.writeHead(status, { 'content-type': type }).end(JSON.stringify(doc));
-    if (req.method === 'GET' && path === '/users/alice') {
-      return json(200, {
-        '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
-        id: `${origin}/users/alice`,
-        type: 'Person',
-        preferredUsername: 'alice',
-        url: `${origin}/@alice`,
-        inbox: `${origin}/users/alice/inbox`,
-        outbox: `${origin}/users/alice/outbox`,
-        followers: `${origin}/users/alice/followers`,
-        endpoints: { sharedInbox: `${origin}/inbox` },
-        publicKey: { id: `${origin}/users/alice#main-key`, owner: `${origin}/users/alice`, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
-      });
-    }
-    if (req.method === 'GET' && path === '/users/alice/statuses/1') {
-      return json(200, {
-        '@context': 'https://www.w3.org/ns/activitystreams',
-        id: `${origin}/users/alice/statuses/1`,
-        type: 'Note',
-        attributedTo: `${origin}/users/alice`,
-        url: `${origin}/@alice/1`,
-        content: '<p>A toot worth a flattr</p>',
-        to: [PUBLIC],
-      });
-    }
-    if (req.method === 'GET' && path === '/.well-known/nodeinfo') {
-      return json(200, { links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
-    }
-    if (req.method === 'GET' && path === '/nodeinfo/2.0') {
-      return json(
-        200,
-        {
-          version: '2.0',
-          software: { name: 'mastodon', version: '4.3.0' },
-          protocols: ['activitypub'],
-          services: { outbound: [], inbound: [] },
-          usage: { users: {} },
-          openRegistrations: false,
-          metadata: {},
-        },
-        'application/json',
-      );
-    }
-    if (req.method === 'POST' && (path === '/users/alice/inbox' || path === '/inbox')) {
-      if (req.headers['signature-input']) return res.writeHead(401).end('Unknown signature scheme');
-      if (!req.headers.signature) return res.writeHead(401).end('Request not signed');
-      const result = await verifyAsMastodon(req, path, body);
-      deliveries.push({ path, ...result, activity: JSON.parse(body.toString('utf8')) });
-      return res.writeHead(result.verified ? 202 : 401).end();
-    }
-    res.writeHead(404).end();
-  });
-  const port = await listen(server);
-  origin = `http://127.0.0.1:${port}`;
-  t.teardown(() => close(server));
-  /** Signs `activity` as alice (draft-cavage, as Mastodon sends) and posts it to `inbox`. */
-  const send = async (inbox: string, activity: Record<string, unknown>) => {
-    const request = new Request(inbox, {
-      method: 'POST',
-      headers: { 'content-type': AP, accept: AP },
-      body: JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', actor: `${origin}/users/alice`, ...activity }),
-    });
-    const signed = await signRequest(request, signingKey, new URL(`${origin}/users/alice#main-key`));
-    return fetch(signed);
-  };
-  return { origin, alice: `${origin}/users/alice`, deliveries, send };
-}
-
-/** What Mastodon's SignatureVerification concern checks (as in test/federation/mastodon.test.ts). */
-async function verifyAsMastodon(req: IncomingMessage, path: string, body: Buffer): Promise<{ verified: boolean; reason?: string }> {
-  const header = String(req.headers.signature);
-  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-  const headers: string[] = (params.headers ?? 'date').split(' ');
-  for (const required of ['(request-target)', 'host', 'date', 'digest']) {
-    if (!headers.includes(required)) return { verified: false, reason: `signature does not cover ${required}` };
-  }
-  if (req.headers.digest !== `SHA-256=${createHash('sha256').update(body).digest('base64')}`)
-    return { verified: false, reason: 'digest does not match the body' };
-  const date = Date.parse(String(req.headers.date));
-  if (!Number.isFinite(date) || Math.abs(Date.now() - date) > 60 * 60 * 1000) return { verified: false, reason: 'date out of range' };
-  const signingString = headers
-    .map((name) => (name === '(request-target)' ? `(request-target): ${req.method!.toLowerCase()} ${path}` : `${name}: ${req.headers[name]}`))
-    .join('\n');
-  const keyDoc = (await (await fetch(params.keyId!, { headers: { accept: AP } })).json()) as any;
-  const key = keyDoc.publicKey?.id === params.keyId ? keyDoc.publicKey : null;
-  if (!key) return { verified: false, reason: 'the actor does not list the key' };
-  const actor = JSON.parse(body.toString('utf8')).actor;
-  if (key.owner !== actor || keyDoc.id !== actor) return { verified: false, reason: "the key is not the actor's" };
-  const ok = verify('sha256', Buffer.from(signingString), createPublicKey(key.publicKeyPem), Buffer.from(params.signature!, 'base64'));
-  return ok ? { verified: true } : { verified: false, reason: 'bad signature' };
-}
-
 await eachDatabase(t, async (t, kind) => {
-  const masto = await mastodon(t);
+  const masto = await mastodon(t, ['alice']);
   const a = await startNetworked(t, kind);
   const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });
   const bob = await a.member('bob', { deposit: '5.00', budget: '2.00' });
@@ -159,7 +41,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(sent.status, 202, await sent.text());
     const accept = await eventually(async () => masto.deliveries.find((d) => d.activity.type === 'Accept'), 20_000, 'the Accept');
     t.same({ verified: accept.verified, reason: accept.reason }, { verified: true, reason: undefined }, 'Mastodon accepts its signature');
-    t.equal(accept.path, '/users/alice/inbox');
+    t.equal(accept.inbox, '/users/alice/inbox');
     t.equal(accept.activity.actor, `${a.origin}/users/ann`);
     t.equal(accept.activity.object.id, followId, 'it accepts that very Follow');
     t.equal(accept.activity.object.type, 'Follow');
@@ -194,7 +76,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(made.status, 201, made.text);
     const create = await eventually(async () => masto.deliveries.find((d) => d.activity.type === 'Create'), 20_000, 'the Create');
     t.ok(create.verified, create.reason ?? 'verified');
-    t.equal(create.path, '/inbox', 'to the shared inbox');
+    t.equal(create.inbox, '/inbox', 'to the shared inbox');
     const note = create.activity.object;
     t.equal(note.type, 'Note');
     t.same([pub(create.activity.to), create.activity.cc], [PUBLIC, `${a.origin}/users/ann/followers`], 'to Public, cc the followers');
@@ -274,7 +156,7 @@ await eachDatabase(t, async (t, kind) => {
     const undo = await masto.send(`${a.origin}/users/ann/inbox`, {
       id: `${masto.origin}/follows/2#undo`,
       type: 'Undo',
-      object: { id: `${masto.origin}/follows/2`, type: 'Follow', actor: masto.alice, object: `${a.origin}/users/ann` },
+      object: { id: `${masto.origin}/follows/2`, type: 'Follow', actor: masto.actor('alice'), object: `${a.origin}/users/ann` },
     });
     t.equal(undo.status, 202);
     await eventually(async () => (await getAp('/users/ann/followers')).body.totalItems === 0, 20_000, 'the follower to go');

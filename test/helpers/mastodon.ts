@@ -61,11 +61,21 @@ export interface MastodonServer {
   status(name: string, n: number): string;
   /** GET `url` as this server fetches for an account (Mastodon's signed fetch): signed with `name`'s key. */
   signedGet(url: string, name: string): Promise<Response>;
+  /** POSTs `activity` (its `actor` set to `name`) to `inbox`, signed as Mastodon signs (draft-cavage, RSA). */
+  send(inbox: string, activity: Record<string, unknown>, name?: string): Promise<Response>;
 }
 
 /** Starts the server with these accounts (each has statuses /users/{name}/statuses/{n}). */
 export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise<MastodonServer> {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Every account of this server signs with the one key pair (each actor lists it as its own).
+  const signingKey = crypto.subtle.importKey(
+    'pkcs8',
+    privateKey.export({ type: 'pkcs8', format: 'der' }),
+    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    true,
+    ['sign'],
+  );
   const profiles: Record<string, Profile> = Object.fromEntries(accounts.map((a) => [a, { alsoKnownAs: [], fields: {} }]));
   const pages: Record<string, string> = {};
   const deliveries: Delivery[] = [];
@@ -168,16 +178,15 @@ export async function mastodon(t: Test, accounts: string[] = ['alice']): Promise
     deliveries,
     actor: (name) => `${origin}/users/${name}`,
     status: (name, n) => `${origin}/users/${name}/statuses/${n}`,
-    signedGet: async (url, name) => {
-      const key = await crypto.subtle.importKey(
-        'pkcs8',
-        privateKey.export({ type: 'pkcs8', format: 'der' }),
-        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-        true,
-        ['sign'],
-      );
-      const request = new Request(url, { headers: { accept: AP } });
-      return fetch(await signRequest(request, key, new URL(`${origin}/users/${name}#main-key`)));
+    signedGet: async (url, name) =>
+      fetch(await signRequest(new Request(url, { headers: { accept: AP } }), await signingKey, new URL(`${origin}/users/${name}#main-key`))),
+    send: async (inbox, activity, name = 'alice') => {
+      const request = new Request(inbox, {
+        method: 'POST',
+        headers: { 'content-type': AP, accept: AP },
+        body: JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', actor: `${origin}/users/${name}`, ...activity }),
+      });
+      return fetch(await signRequest(request, await signingKey, new URL(`${origin}/users/${name}#main-key`)));
     },
   };
 }
