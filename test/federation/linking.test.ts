@@ -6,127 +6,21 @@
  * linked, A's flattr of alice's post reaches bob on B as an incoming flattr, A's close owes it
  * to B, and alice's shares held as unclaimed from before the link move to B at that close.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { createServer } from 'node:http';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { CLAIMS_WORKER, refreshClaims } from '../../src/links/claims.ts';
 import { wakeWorker } from '../../src/worker.ts';
 import { eachDatabase } from '../helpers/databases.ts';
-import { close, eventually, listen, openFront, readAll, startNetworked } from '../helpers/network.ts';
+import { AP, mastodon } from '../helpers/mastodon.ts';
+import { eventually, openFront, startNetworked } from '../helpers/network.ts';
 import { Browser, fieldError, textOf } from '../helpers/web.ts';
 
-const AP = 'application/activity+json';
-
-/** Mastodon's actor @context, with alsoKnownAs and profile fields (PropertyValue). */
-const MASTODON_CONTEXT = [
-  'https://www.w3.org/ns/activitystreams',
-  'https://w3id.org/security/v1',
-  {
-    manuallyApprovesFollowers: 'as:manuallyApprovesFollowers',
-    toot: 'http://joinmastodon.org/ns#',
-    alsoKnownAs: { '@id': 'as:alsoKnownAs', '@type': '@id' },
-    schema: 'http://schema.org#',
-    PropertyValue: 'schema:PropertyValue',
-    value: 'schema:value',
-  },
-];
-
-interface Profile {
-  alsoKnownAs: string[];
-  /** Profile fields: name → HTML value, as Mastodon serves them. */
-  fields: Record<string, string>;
-}
-
-async function mastodon(t: Test) {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const profiles: Record<string, Profile> = { alice: { alsoKnownAs: [], fields: {} }, zed: { alsoKnownAs: [], fields: {} } };
-  const received: any[] = [];
-  let origin = '';
-  let host = '';
-  const server = createServer(async (req, res) => {
-    const body = await readAll(req);
-    const url = new URL(req.url ?? '/', origin);
-    const json = (doc: unknown, type = AP) => res.writeHead(200, { 'content-type': type }).end(JSON.stringify(doc));
-    const user = /^\/users\/(alice|zed)$/.exec(url.pathname)?.[1];
-    if (req.method === 'GET' && user) {
-      const p = profiles[user]!;
-      return json({
-        '@context': MASTODON_CONTEXT,
-        id: `${origin}/users/${user}`,
-        type: 'Person',
-        preferredUsername: user,
-        url: `${origin}/@${user}`,
-        inbox: `${origin}/users/${user}/inbox`,
-        outbox: `${origin}/users/${user}/outbox`,
-        endpoints: { sharedInbox: `${origin}/inbox` },
-        alsoKnownAs: p.alsoKnownAs,
-        attachment: Object.entries(p.fields).map(([name, value]) => ({ type: 'PropertyValue', name, value })),
-        publicKey: {
-          id: `${origin}/users/${user}#main-key`,
-          owner: `${origin}/users/${user}`,
-          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
-        },
-      });
-    }
-    const status = /^\/users\/alice\/statuses\/(\d+)$/.exec(url.pathname)?.[1];
-    if (req.method === 'GET' && status) {
-      return json({
-        '@context': 'https://www.w3.org/ns/activitystreams',
-        id: `${origin}/users/alice/statuses/${status}`,
-        type: 'Note',
-        attributedTo: `${origin}/users/alice`,
-        url: `${origin}/@alice/${status}`,
-        content: `<p>Toot number ${status}</p>`,
-      });
-    }
-    if (req.method === 'GET' && url.pathname === '/blog/1') {
-      // A web page naming its author by handle, as Mastodon's "author attribution" asks.
-      return res
-        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-        .end(`<!doctype html><html><head><title>Alice's blog</title><meta name="fediverse:creator" content="@alice@${host}"></head><body>Hello</body></html>`);
-    }
-    if (req.method === 'GET' && url.pathname === '/.well-known/webfinger') {
-      const resource = url.searchParams.get('resource');
-      const who = resource === `acct:alice@${host}` ? 'alice' : resource === `acct:zed@${host}` ? 'zed' : null;
-      if (!who) return res.writeHead(404).end();
-      return json({ subject: resource, links: [{ rel: 'self', type: AP, href: `${origin}/users/${who}` }] }, 'application/jrd+json');
-    }
-    if (req.method === 'GET' && url.pathname === '/.well-known/nodeinfo') {
-      return json({ links: [{ rel: 'http://nodeinfo.diaspora.software/ns/schema/2.0', href: `${origin}/nodeinfo/2.0` }] }, 'application/json');
-    }
-    if (req.method === 'GET' && url.pathname === '/nodeinfo/2.0') {
-      return json(
-        {
-          version: '2.0',
-          software: { name: 'mastodon', version: '4.3.0' },
-          protocols: ['activitypub'],
-          services: { outbound: [], inbound: [] },
-          usage: { users: {}, localPosts: 2 },
-          openRegistrations: false,
-          metadata: {},
-        },
-        'application/json',
-      );
-    }
-    if (req.method === 'POST' && /inbox$/.test(url.pathname)) {
-      try {
-        received.push(JSON.parse(body.toString('utf8')));
-      } catch {
-        // ignored
-      }
-      return res.writeHead(202).end();
-    }
-    res.writeHead(404).end();
-  });
-  const port = await listen(server);
-  origin = `http://127.0.0.1:${port}`;
-  host = `127.0.0.1:${port}`;
-  t.teardown(() => close(server));
-  return { origin, host, profiles, received };
-}
-
 await eachDatabase(t, async (t, kind) => {
-  const masto = await mastodon(t);
+  const masto = await mastodon(t, ['alice', 'zed']);
+  // A web page naming its author by handle, as Mastodon's "author attribution" asks.
+  masto.pages['/blog/1'] =
+    `<!doctype html><html><head><title>Alice's blog</title><meta name="fediverse:creator" content="@alice@${masto.host}"></head><body>Hello</body></html>`;
+  /** What reached the server's inboxes. */
+  const received = () => masto.deliveries.map((d) => d.activity);
   // A and B trust each other for settlement (FARTHING_PEERS), as two instances that settle do.
   const [frontA, frontB] = [await openFront(t), await openFront(t)];
   const a = await startNetworked(t, kind, { FARTHING_PEERS: frontB.origin }, frontA);
@@ -160,9 +54,9 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(made.body.thing.owner.actor, alice);
     const row = await a.ctx.db.selectFrom('remote_actors').select(['claimed_by', 'software']).where('iri', '=', alice).executeTakeFirstOrThrow();
     t.same(row, { claimed_by: null, software: 'mastodon' }, 'not claimed');
-    await eventually(async () => masto.received.some((x) => x.type === 'Like' && x.object === status(1)), 20_000, 'the Like reaching Mastodon');
+    await eventually(async () => received().some((x) => x.type === 'Like' && x.object === status(1)), 20_000, 'the Like reaching Mastodon');
     t.notOk(
-      masto.received.some((x) => x.object === status(1) && x.to === bobActor),
+      received().some((x) => x.object === status(1) && x.to === bobActor),
       'not sent to bob',
     );
     masto.profiles.alice!.alsoKnownAs = [];
@@ -242,7 +136,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(thing.owner_actor_id, null, "on B the post is bob's thing");
     t.ok(thing.owner_member_id);
     // The post's server gets the Like too, so alice sees the favourite (issue 13).
-    await eventually(async () => masto.received.some((x) => x.type === 'Like' && x.object === status(2)), 20_000, 'the Like reaching Mastodon as well');
+    await eventually(async () => received().some((x) => x.type === 'Like' && x.object === status(2)), 20_000, 'the Like reaching Mastodon as well');
   });
 
   t.test("A's close owes the share to B, and alice's held unclaimed share moves to B", async (t) => {
