@@ -14,7 +14,7 @@ import { installNoticeRoute } from './activitypub/notice-note.ts';
 import type { Context } from './context.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { appRoutes } from './http/app-routes.ts';
-import { requireCaller } from './http/auth.ts';
+import { authorize, installRouteAccess } from './http/auth.ts';
 import { bankingApiRoutes } from './http/banking-routes.ts';
 import { cardRoutes } from './http/card-routes.ts';
 import { frameworkOptions, installErrorHandling } from './http/errors.ts';
@@ -47,6 +47,8 @@ export async function buildApp(ctx: Context, federation?: Federation<void>): Pro
   installErrorHandling(app, errorPage);
   // No control character or lone surrogate reaches a handler (bodies, queries, path parameters).
   installInputGuard(app);
+  // Who may call each API route, from its `config: { access }` (src/http/auth.ts): before any route.
+  installRouteAccess(app, ctx);
   // Routes validate with zod schemas (src/http/schemas.ts), which also make the OpenAPI document.
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler({ production: ctx.config.production }));
@@ -124,7 +126,7 @@ async function installApiAccess(app: FastifyInstance, ctx: Context): Promise<voi
     // computed already (a second hash per request showed in the clicks profile).
     keyGenerator: async (request) => {
       if (request.headers.authorization) {
-        const caller = await requireCaller(ctx, request).catch(() => undefined);
+        const caller = await authorize(ctx, request).catch(() => undefined);
         if (caller?.tokenHash) return `token:${caller.tokenHash}`;
       }
       return `ip:${request.ip}`;

@@ -12,9 +12,9 @@ import { checkLedger } from '../ledger/check.ts';
 import { listUnclaimed } from '../links/unclaimed.ts';
 import { createInvite, setCharity } from '../members/service.ts';
 import { listPayouts, markPayoutPaid, recordDeposit } from '../wallet/service.ts';
-import { requireAdmin } from './auth.ts';
+import { callerOf } from './auth.ts';
 import { Payout } from './member-routes.ts';
-import { Amount, errors, Id, Period, route, routeAuth } from './schemas.ts';
+import { Amount, errors, Id, Period } from './schemas.ts';
 
 const CloseSummary = z
   .object({
@@ -37,21 +37,19 @@ const CloseSummary = z
 
 export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const admin = routeAuth(ctx).admin;
 
   api.post(
     '/api/v1/admin/invites',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Make an invite code (admins have no limit)',
-        security: route.admin,
         response: { 201: z.object({ code: z.string() }), ...errors(401, 403) },
       },
-      preValidation: admin,
     },
     async (request, reply) => {
-      const caller = await requireAdmin(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send({ code: await createInvite(ctx, caller) });
     },
   );
@@ -59,10 +57,10 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/admin/deposits',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: "Record a deposit into a member's wallet; the same reference records once",
-        security: route.admin,
         body: z.object({ username: z.string(), amount: Amount, reference: z.string() }),
         response: {
           201: z.object({
@@ -75,7 +73,6 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401, 403, 404, 409, 422),
         },
       },
-      preValidation: admin,
     },
     async (request, reply) => {
       const { username, amount, reference } = request.body;
@@ -86,10 +83,10 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/admin/unclaimed',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Money waiting for fediverse accounts no instance claims, and when it goes to the charity',
-        security: route.admin,
         response: {
           200: z.object({
             items: z.array(
@@ -108,7 +105,6 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(401, 403),
         },
       },
-      preValidation: admin,
     },
     async () => listUnclaimed(ctx),
   );
@@ -116,14 +112,13 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.put(
     '/api/v1/admin/charity',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: "Name the account that is the instance's charity",
-        security: route.admin,
         body: z.object({ username: z.string() }),
         response: { 200: z.object({ username: z.string() }), ...errors(400, 401, 403, 404) },
       },
-      preValidation: admin,
     },
     async (request) => setCharity(ctx, request.body.username),
   );
@@ -131,17 +126,16 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/admin/periods/:period/close',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Close a month that has ended (again: the same summary)',
-        security: route.admin,
         params: z.object({ period: Period }),
         response: {
           200: z.object({ period: Period, summary: CloseSummary, closed_now: z.boolean() }),
           ...errors(400, 401, 403, 409, 422),
         },
       },
-      preValidation: admin,
     },
     async (request) => {
       const result = await closePeriod(ctx, parsePeriod(request.params.period));
@@ -152,10 +146,10 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/admin/periods/:period',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: "Where a month's close stands: its stage, its summary once done, and the stage it stopped at and why if it failed",
-        security: route.admin,
         params: z.object({ period: Period }),
         response: {
           200: z
@@ -172,7 +166,6 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401, 403),
         },
       },
-      preValidation: admin,
     },
     async (request) => periodStatus(ctx, parsePeriod(request.params.period)),
   );
@@ -180,10 +173,10 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/admin/ledger/check',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'The ledger self-check',
-        security: route.admin,
         response: {
           200: z.object({
             balanced: z.boolean(),
@@ -193,7 +186,6 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(401, 403),
         },
       },
-      preValidation: admin,
     },
     async () => checkLedger(ctx.db),
   );
@@ -201,14 +193,13 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/admin/payouts',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Payouts of all members, newest first',
-        security: route.admin,
         querystring: z.object({ state: z.enum(['requested', 'exported', 'paid']).optional() }),
         response: { 200: z.object({ items: z.array(Payout) }), ...errors(400, 401, 403) },
       },
-      preValidation: admin,
     },
     async (request) => {
       const state = request.query.state;
@@ -219,15 +210,14 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/admin/payouts/:id/paid',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Mark a payout paid with its reference (the same reference again changes nothing)',
-        security: route.admin,
         params: z.object({ id: Id }),
         body: z.object({ reference: z.string() }),
         response: { 200: Payout, ...errors(400, 401, 403, 404, 409) },
       },
-      preValidation: admin,
     },
     async (request) => markPayoutPaid(ctx, request.params.id, request.body.reference),
   );

@@ -16,8 +16,8 @@ import {
 } from '../subscriptions/service.ts';
 import { WEBHOOK_EVENTS } from '../webhooks/events.ts';
 import { createWebhook, deleteWebhook, listWebhooks } from '../webhooks/service.ts';
-import { requireCaller } from './auth.ts';
-import { errors, Id, Period, route, routeAuth, Thing } from './schemas.ts';
+import { callerOf } from './auth.ts';
+import { errors, Id, Period, Thing } from './schemas.ts';
 
 const Timestamp = z.string().describe('An ISO 8601 instant.');
 
@@ -74,16 +74,15 @@ const Webhook = z
 
 export function appRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
 
   api.post(
     '/api/v1/subscriptions',
     {
+      config: { access: 'flattr' },
       schema: {
         tags: ['subscriptions'],
         summary: 'Subscribe to flattr a thing you flattred again in each of the next 3, 6 or 12 months',
         description: 'not_flattred (409) before a flattr of the thing, subscription_exists (409) with a live one, invalid_request for months.',
-        security: route.member,
         body: z.object({
           thing_id: z.string(),
           months: z
@@ -93,10 +92,9 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
         }),
         response: { 201: Subscription, ...errors(400, 401, 403, 404, 409) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send(await createSubscription(ctx, caller, request.body));
     },
   );
@@ -104,15 +102,14 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/subscriptions',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['subscriptions'],
         summary: "The caller's subscriptions, with what each month did, and notices (e.g. stopped for no_means)",
-        security: route.member,
         response: { 200: z.object({ items: z.array(Subscription), notices: z.array(Notice) }), ...errors(401, 403) },
       },
-      preValidation: auth.member,
     },
-    async (request) => listSubscriptions(ctx, await requireCaller(ctx, request)),
+    async (request) => listSubscriptions(ctx, callerOf(request)),
   );
 
   for (const [action, run, summary] of [
@@ -122,33 +119,31 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
     api.post(
       `/api/v1/subscriptions/:id/${action}`,
       {
+        config: { access: 'flattr' },
         schema: {
           tags: ['subscriptions'],
           summary,
-          security: route.member,
           params: z.object({ id: Id }),
           response: { 200: Subscription, ...errors(401, 403, 404, 409) },
         },
-        preValidation: auth.member,
       },
-      async (request) => run(ctx, await requireCaller(ctx, request), request.params.id),
+      async (request) => run(ctx, callerOf(request), request.params.id),
     );
   }
 
   api.delete(
     '/api/v1/subscriptions/:id',
     {
+      config: { access: 'flattr' },
       schema: {
         tags: ['subscriptions'],
         summary: 'Cancel a subscription',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 204: z.undefined().describe('Cancelled.'), ...errors(401, 403, 404) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      await cancelSubscription(ctx, await requireCaller(ctx, request), request.params.id);
+      await cancelSubscription(ctx, callerOf(request), request.params.id);
       return reply.status(204).send();
     },
   );
@@ -156,10 +151,10 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/webhooks',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['webhooks'],
         summary: 'Register a webhook; the answer shows its signing secret, once',
-        security: route.member,
         body: z.object({
           url: z.string().max(2000),
           events: z
@@ -169,10 +164,9 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
         }),
         response: { 201: Webhook.extend({ secret: z.string().describe('Signs every delivery; shown only now.') }), ...errors(400, 401, 403, 409) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send(await createWebhook(ctx, caller, request.body));
     },
   );
@@ -180,31 +174,29 @@ export function appRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/webhooks',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['webhooks'],
         summary: "The caller's webhooks, each with its last delivery's status and time",
-        security: route.member,
         response: { 200: z.object({ items: z.array(Webhook) }), ...errors(401, 403) },
       },
-      preValidation: auth.member,
     },
-    async (request) => listWebhooks(ctx, await requireCaller(ctx, request)),
+    async (request) => listWebhooks(ctx, callerOf(request)),
   );
 
   api.delete(
     '/api/v1/webhooks/:id',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['webhooks'],
         summary: 'Delete a webhook (its pending deliveries are dropped)',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 204: z.undefined().describe('Deleted.'), ...errors(401, 403, 404) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      await deleteWebhook(ctx, await requireCaller(ctx, request), request.params.id);
+      await deleteWebhook(ctx, callerOf(request), request.params.id);
       return reply.status(204).send();
     },
   );

@@ -15,8 +15,8 @@ import { exportSepaBatch, listSepaBatches, parsePainVersion, sepaBatch } from '.
 import { importBankStatement } from '../banking/statement-import.ts';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { requireCaller } from './auth.ts';
-import { Amount, errors, Id, route, routeAuth } from './schemas.ts';
+import { callerOf } from './auth.ts';
+import { Amount, errors, Id } from './schemas.ts';
 
 const DepositInstructions = z
   .object({
@@ -67,52 +67,48 @@ const LeftOut = z.object({ id: z.string(), username: z.string(), amount: Amount,
 
 export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
   const tags = ['wallet'];
 
   api.get(
     '/api/v1/me/deposit-instructions',
     {
+      config: { access: 'read' },
       schema: {
         tags,
         summary: "How to fund the wallet by bank transfer: the instance's account, the member's reference, an EPC QR code (?amount= puts an amount in it)",
-        security: route.member,
         querystring: z.object({ amount: Amount.optional() }),
         response: { 200: DepositInstructions, ...errors(400, 401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => depositInstructions(ctx, await requireCaller(ctx, request), request.query.amount),
+    async (request) => depositInstructions(ctx, callerOf(request), request.query.amount),
   );
 
   api.put(
     '/api/v1/me/payout-account',
     {
+      config: { access: 'account' },
       schema: {
         tags,
         summary: 'Where payouts are sent by SEPA credit transfer: an IBAN (checked) and the account holder',
-        security: route.member,
         body: z.object({ iban: z.string(), holder: z.string() }),
         response: { 200: PayoutAccount, ...errors(400, 401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => setPayoutAccount(ctx, await requireCaller(ctx, request), request.body),
+    async (request) => setPayoutAccount(ctx, callerOf(request), request.body),
   );
 
   api.get(
     '/api/v1/me/payout-account',
     {
+      config: { access: 'read' },
       schema: {
         tags,
         summary: "The caller's payout account",
-        security: route.member,
         response: { 200: PayoutAccount, ...errors(401, 404) },
       },
-      preValidation: auth.member,
     },
     async (request) => {
-      const account = await payoutAccountOf(ctx.db, (await requireCaller(ctx, request)).id);
+      const account = await payoutAccountOf(ctx.db, callerOf(request).id);
       if (!account) throw new AppError('not_found', 'no payout account yet: PUT /api/v1/me/payout-account {iban, holder}');
       return account;
     },
@@ -126,15 +122,14 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
     upload.withTypeProvider<ZodTypeProvider>().post(
       '/api/v1/admin/bank-statements',
       {
+        config: { access: 'admin' },
         bodyLimit: MAX_STATEMENT_BYTES,
         schema: {
           tags: ['admin'],
           summary:
             "Import the bank's camt.053 statement (body: the file, Content-Type application/xml): matched transfers become deposits, debits of exported payouts mark them paid; again is harmless; a bad file is 400 and records nothing",
-          security: route.admin,
           response: { 200: ImportResult, ...errors(400, 401, 403, 409, 413, 415) },
         },
-        preValidation: auth.admin,
       },
       async (request) => {
         if (!Buffer.isBuffer(request.body))
@@ -147,14 +142,13 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/bank-entries',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Imported bank entries, newest first (?state=unmatched: those waiting for the admin)',
-        security: route.admin,
         querystring: z.object({ state: z.string().optional() }),
         response: { 200: z.object({ items: z.array(BankEntry) }), ...errors(400, 401, 403) },
       },
-      preValidation: auth.admin,
     },
     async (request) => ({ items: await listBankEntries(ctx, { state: parseEntryState(request.query.state) }) }),
   );
@@ -162,15 +156,14 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/bank-entries/:id/assign',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Book an unmatched credit as the deposit of a member, named by username or transfer reference',
-        security: route.admin,
         params: z.object({ id: Id }),
         body: z.object({ username: z.string().optional(), reference: z.string().optional() }),
         response: { 200: BankEntry, ...errors(400, 401, 403, 404, 409) },
       },
-      preValidation: auth.admin,
     },
     async (request) => assignBankEntry(ctx, request.params.id, request.body),
   );
@@ -178,14 +171,13 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/bank-entries/:id/ignore',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Set an unmatched entry aside: it books nothing',
-        security: route.admin,
         params: z.object({ id: Id }),
         response: { 200: BankEntry, ...errors(401, 403, 404, 409) },
       },
-      preValidation: auth.admin,
     },
     async (request) => ignoreBankEntry(ctx, request.params.id),
   );
@@ -193,11 +185,11 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/payouts/sepa',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary:
           'The requested payouts as a SEPA credit transfer file (pain.001.001.03, ?version=09 for .09), which makes them exported; with none waiting, the latest unpaid file again, byte for byte; ?batch= a given file; ?format=json wraps it',
-        security: route.admin,
         querystring: z.object({ version: z.string().optional(), batch: z.string().optional(), format: z.enum(['xml', 'json']).optional() }),
         response: {
           200: {
@@ -210,7 +202,6 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
           ...errors(400, 401, 403, 404, 409),
         },
       },
-      preValidation: auth.admin,
     },
     async (request, reply) => {
       const { batch, version, format } = request.query;
@@ -230,13 +221,12 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/payouts/sepa/batches',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'The SEPA files exported so far, and the requested payouts a new file would leave out (with why)',
-        security: route.admin,
         response: { 200: z.object({ items: z.array(SepaBatch), left_out: z.array(LeftOut) }), ...errors(401, 403) },
       },
-      preValidation: auth.admin,
     },
     async () => listSepaBatches(ctx),
   );

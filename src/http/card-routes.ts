@@ -11,8 +11,8 @@ import { createTopup, listReversals, listTopups, myTopups, requireCards } from '
 import { receiveStripeEvent } from '../cards/webhook.ts';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { requireCaller } from './auth.ts';
-import { Amount, errors, route, routeAuth } from './schemas.ts';
+import { callerOf } from './auth.ts';
+import { Amount, errors } from './schemas.ts';
 
 /** Stripe's events are a few kilobytes; a checkout session event with every field stays far below. */
 export const STRIPE_WEBHOOK_BODY_LIMIT_BYTES = 512 * 1024;
@@ -58,25 +58,23 @@ const Reversal = z
 
 export async function cardRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
 
   api.post(
     '/api/v1/me/topups',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['wallet'],
         summary: 'Top up the wallet by card: answers the Stripe Checkout page to send the member to',
-        security: route.member,
         body: z.object({ amount: Amount }),
         response: {
           201: z.object({ id: z.string(), checkout_url: z.string(), amount: Amount, currency: z.string(), state: z.literal('open') }),
           ...errors(400, 401, 404, 503),
         },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send(await createTopup(ctx, caller, request.body.amount));
     },
   );
@@ -84,31 +82,29 @@ export async function cardRoutes(app: FastifyInstance, ctx: Context): Promise<vo
   api.get(
     '/api/v1/me/topups',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['wallet'],
         summary: "The caller's card top-ups, newest first",
-        security: route.member,
         response: { 200: z.object({ items: z.array(Topup) }), ...errors(401, 404) },
       },
-      preValidation: auth.member,
     },
     async (request) => {
       requireCards(ctx);
-      return { items: await myTopups(ctx, await requireCaller(ctx, request)) };
+      return { items: await myTopups(ctx, callerOf(request)) };
     },
   );
 
   api.get(
     '/api/v1/admin/card-topups',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Card top-ups of all members with their fees; ?state=review lists the paid ones held for the admin (amount mismatch, unknown fee)',
-        security: route.admin,
         querystring: z.object({ state: State.optional() }),
         response: { 200: z.object({ items: z.array(AdminTopup) }), ...errors(400, 401, 403) },
       },
-      preValidation: auth.admin,
     },
     async (request) => ({ items: await listTopups(ctx, request.query.state ? { state: request.query.state } : {}) }),
   );
@@ -116,14 +112,13 @@ export async function cardRoutes(app: FastifyInstance, ctx: Context): Promise<vo
   api.get(
     '/api/v1/admin/card-reversals',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['admin'],
         summary: 'Refunds and lost disputes booked out of wallets; ?shortfall=true lists those the wallet could not cover',
-        security: route.admin,
         querystring: z.object({ shortfall: z.enum(['true', 'false']).optional() }),
         response: { 200: z.object({ items: z.array(Reversal) }), ...errors(400, 401, 403) },
       },
-      preValidation: auth.admin,
     },
     async (request) => ({ items: await listReversals(ctx, { shortfall: request.query.shortfall === 'true' }) }),
   );

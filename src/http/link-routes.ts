@@ -8,8 +8,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { addLink, listLinks, removeLink, verifyLink } from '../links/links.ts';
-import { requireCaller } from './auth.ts';
-import { errors, Id, route, routeAuth } from './schemas.ts';
+import { callerOf } from './auth.ts';
+import { errors, Id } from './schemas.ts';
 
 const Timestamp = z.string().describe('An ISO 8601 instant.');
 
@@ -37,66 +37,61 @@ const Verified = Link.extend({
 
 export function linkRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
 
   api.get(
     '/api/v1/me/links',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['me'],
         summary: 'The fediverse accounts the caller links',
-        security: route.member,
         response: { 200: z.object({ items: z.array(Link) }), ...errors(401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => ({ items: await listLinks(ctx, (await requireCaller(ctx, request)).id) }),
+    async (request) => ({ items: await listLinks(ctx, callerOf(request).id) }),
   );
 
   api.post(
     '/api/v1/me/links',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
-        security: route.member,
         body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
         response: { 201: Link, ...errors(400, 401, 404) },
       },
-      preValidation: auth.member,
     },
-    async (request, reply) => reply.status(201).send(await addLink(ctx, await requireCaller(ctx, request), request.body.account)),
+    async (request, reply) => reply.status(201).send(await addLink(ctx, callerOf(request), request.body.account)),
   );
 
   api.post(
     '/api/v1/me/links/:id/verify',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Check that the account points back to the caller’s actor; verified if so',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 200: Verified, ...errors(401, 403, 404) },
       },
-      preValidation: auth.member,
     },
-    async (request) => verifyLink(ctx, await requireCaller(ctx, request), request.params.id),
+    async (request) => verifyLink(ctx, callerOf(request), request.params.id),
   );
 
   api.delete(
     '/api/v1/me/links/:id',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Remove a link (the account leaves the caller’s alsoKnownAs)',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 204: z.undefined().describe('Removed.'), ...errors(401, 404) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      await removeLink(ctx, await requireCaller(ctx, request), request.params.id);
+      await removeLink(ctx, callerOf(request), request.params.id);
       return reply.status(204).send();
     },
   );

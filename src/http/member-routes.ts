@@ -15,10 +15,10 @@ import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.t
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing } from '../things/service.ts';
 import { listPayouts, requestPayout } from '../wallet/service.ts';
-import { requireCaller } from './auth.ts';
+import { callerOf } from './auth.ts';
 import { toCsv } from './csv.ts';
 import { periodParam, wantsCsv } from './input.ts';
-import { Amount, errors, Id, Period, route, routeAuth, Thing } from './schemas.ts';
+import { Amount, errors, Id, Period, Thing } from './schemas.ts';
 
 const Timestamp = z.string().describe('An ISO 8601 instant.');
 
@@ -85,17 +85,15 @@ const Invite = z.object({ code: z.string(), created_at: Timestamp, used_by: z.st
 
 export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
   const authLimit = { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } };
 
   api.post(
     '/api/v1/accounts',
     {
-      config: authLimit,
+      config: { ...authLimit, access: 'public' },
       schema: {
         tags: ['accounts'],
         summary: 'Sign up (open registration, or with an invite)',
-        security: route.public,
         body: z.object({
           username: z.string().regex(USERNAME_PATTERN, 'must be 1 to 30 letters, digits or underscores'),
           password: z
@@ -118,14 +116,13 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
     '/api/v1/tokens',
     {
       // The sign-in limits (src/members/sign-in-limits.ts) count it, not the API's per-address limit.
-      config: { passwordEntry: true },
+      config: { passwordEntry: true, access: 'public' },
       schema: {
         tags: ['accounts'],
         summary: 'Sign in: a bearer token for the API',
         description:
           `A token made with the password ends after ${ctx.config.tokenIdleMs / 3_600_000} hours unused (FARTHING_TOKEN_IDLE_HOURS). ` +
           'Failed attempts per address and attempts per account are limited together with the /signin page and the password change: 429 rate_limited with Retry-After.',
-        security: route.public,
         body: z.object({ username: z.string(), password: z.string() }),
         response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
       },
@@ -139,32 +136,30 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/tokens',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['accounts'],
         summary: "The caller's live sessions and tokens, newest first",
-        security: route.member,
         response: { 200: z.object({ items: z.array(TokenItem) }), ...errors(401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => ({ items: await listTokens(ctx, await requireCaller(ctx, request)) }),
+    async (request) => ({ items: await listTokens(ctx, callerOf(request)) }),
   );
 
   api.delete(
     '/api/v1/tokens/:id',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['accounts'],
         summary: "Revoke one of the caller's sessions or tokens (the calling one too)",
         description: 'From then on that token answers 401.',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 204: z.undefined().describe('Revoked.'), ...errors(401, 404) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      await revokeTokenOf(ctx, await requireCaller(ctx, request), request.params.id);
+      await revokeTokenOf(ctx, callerOf(request), request.params.id);
       return reply.status(204).send();
     },
   );
@@ -172,11 +167,11 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.put(
     '/api/v1/me/password',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Change the password; every other session and token is revoked',
         description: "current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app's token.",
-        security: route.member,
         body: z.object({
           current: z.string(),
           new: z
@@ -186,18 +181,17 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         }),
         response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
       },
-      preValidation: auth.member,
     },
-    async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip),
+    async (request) => changePassword(ctx, callerOf(request), { current: request.body.current, new: request.body.new }, request.ip),
   );
 
   api.get(
     '/api/v1/me',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['me'],
         summary: "The caller's account, balance and this month's budget",
-        security: route.member,
         response: {
           200: z.object({
             username: z.string(),
@@ -213,43 +207,40 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(401),
         },
       },
-      preValidation: auth.member,
     },
-    async (request) => me(ctx, await requireCaller(ctx, request)),
+    async (request) => me(ctx, callerOf(request)),
   );
 
   api.put(
     '/api/v1/me/budget',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
-        security: route.member,
         body: z.object({ amount: Amount }),
         response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => setBudget(ctx, await requireCaller(ctx, request), request.body.amount),
+    async (request) => setBudget(ctx, callerOf(request), request.body.amount),
   );
 
   api.post(
     '/api/v1/things',
     {
+      config: { access: 'things' },
       schema: {
         tags: ['things'],
         summary: 'Register a thing the caller owns',
-        security: route.member,
         body: z.object({
           url: z.string().describe('An http(s) URL; its fragment is dropped.'),
           title: z.string().nullable().optional(),
         }),
         response: { 201: Thing, ...errors(400, 401, 409) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
     },
   );
@@ -257,10 +248,10 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/things/lookup',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['things'],
         summary: 'Find a thing by its URL or its own IRI',
-        security: route.public,
         querystring: z.object({ url: z.string() }),
         response: { 200: Thing, ...errors(400, 404) },
       },
@@ -271,11 +262,11 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/flattrs',
     {
+      config: { access: 'flattr' },
       schema: {
         tags: ['flattrs'],
         summary: 'Flattr a thing, by its URL or id, in this month',
         description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
-        security: route.member,
         body: z
           .object({ url: z.string().optional(), thing_id: z.string().optional() })
           .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
@@ -284,10 +275,9 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401, 402, 404, 409),
         },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       const flattr = await createFlattr(ctx, caller, { url: request.body.url, thing_id: request.body.thing_id });
       return reply.status(201).send(flattr);
     },
@@ -296,17 +286,16 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.delete(
     '/api/v1/flattrs/:id',
     {
+      config: { access: 'flattr' },
       schema: {
         tags: ['flattrs'],
         summary: 'Withdraw a flattr until its month is closed',
-        security: route.member,
         params: z.object({ id: Id }),
         response: { 204: z.undefined().describe('Withdrawn.'), ...errors(401, 404, 409) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      await withdrawFlattr(ctx, await requireCaller(ctx, request), request.params.id);
+      await withdrawFlattr(ctx, callerOf(request), request.params.id);
       return reply.status(204).send();
     },
   );
@@ -314,10 +303,10 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/flattrs',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['reports'],
         summary: "The caller's flattrs of a month",
-        security: route.member,
         querystring: ReportQuery,
         response: {
           200: jsonOrCsv(
@@ -338,10 +327,9 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401),
         },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const report = await myFlattrs(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      const report = await myFlattrs(ctx, callerOf(request), periodParam(ctx, request));
       if (!wantsCsv(request)) return report;
       return csv(
         reply,
@@ -355,10 +343,10 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/earnings',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['reports'],
         summary: "What the caller's things earned in a month",
-        security: route.member,
         querystring: ReportQuery,
         response: {
           200: jsonOrCsv(
@@ -376,10 +364,9 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401),
         },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const report = await myEarnings(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      const report = await myEarnings(ctx, callerOf(request), periodParam(ctx, request));
       if (!wantsCsv(request)) return report;
       return csv(
         reply,
@@ -393,20 +380,19 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/ledger',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['reports'],
         summary: "The transfers of the caller's wallet in a month",
-        security: route.member,
         querystring: ReportQuery,
         response: {
           200: jsonOrCsv(LedgerReport, "The month's wallet transfers"),
           ...errors(400, 401),
         },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const report = await myLedger(ctx, await requireCaller(ctx, request), periodParam(ctx, request));
+      const report = await myLedger(ctx, callerOf(request), periodParam(ctx, request));
       if (!wantsCsv(request)) return report as z.output<typeof LedgerReport>;
       return csv(
         reply,
@@ -420,10 +406,10 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/incoming',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['reports'],
         summary: "Flattrs received on the caller's things in a month",
-        security: route.member,
         querystring: ReportQuery.pick({ period: true }),
         response: {
           200: z.object({
@@ -442,25 +428,23 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
           ...errors(400, 401),
         },
       },
-      preValidation: auth.member,
     },
-    async (request) => myIncoming(ctx, await requireCaller(ctx, request), periodParam(ctx, request)),
+    async (request) => myIncoming(ctx, callerOf(request), periodParam(ctx, request)),
   );
 
   api.post(
     '/api/v1/me/payouts',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['wallet'],
         summary: 'Ask for a payout; the amount is reserved at once',
-        security: route.member,
         body: z.object({ amount: Amount }),
         response: { 201: Payout, ...errors(400, 401, 409, 422) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send(await requestPayout(ctx, caller, request.body.amount));
     },
   );
@@ -468,16 +452,15 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/payouts',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['wallet'],
         summary: "The caller's payouts, newest first",
-        security: route.member,
         response: { 200: z.object({ items: z.array(Payout) }), ...errors(401) },
       },
-      preValidation: auth.member,
     },
     async (request) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return { items: await listPayouts(ctx, { memberId: caller.id }) };
     },
   );
@@ -485,16 +468,15 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.post(
     '/api/v1/me/invites',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Make an invite code',
-        security: route.member,
         response: { 201: z.object({ code: z.string() }), ...errors(401, 409) },
       },
-      preValidation: auth.member,
     },
     async (request, reply) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       return reply.status(201).send({ code: await createInvite(ctx, caller) });
     },
   );
@@ -502,15 +484,14 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
   api.get(
     '/api/v1/me/invites',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['me'],
         summary: "The caller's invites and who used them",
-        security: route.member,
         response: { 200: z.object({ items: z.array(Invite) }), ...errors(401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => ({ items: await listInvites(ctx, await requireCaller(ctx, request)) }),
+    async (request) => ({ items: await listInvites(ctx, callerOf(request)) }),
   );
 }
 

@@ -19,8 +19,7 @@ import { authenticateClient, registerApp } from '../oauth/apps.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { exchangeCode, revokeAppToken } from '../oauth/flow.ts';
 import { SCOPES } from '../oauth/scopes.ts';
-import { scopeCheck } from './auth.ts';
-import { errors, route } from './schemas.ts';
+import { errors } from './schemas.ts';
 
 const App = z
   .object({
@@ -67,12 +66,8 @@ function sendOAuthError(reply: FastifyReply, error: unknown, basic: boolean): Fa
   return reply.status(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(error.body());
 }
 
-/**
- * The scope check for every API route (src/http/auth.ts) and the routes above. Call it in
- * buildApp before the API's routes are added.
- */
+/** The routes above. */
 export async function installOAuth(app: FastifyInstance, ctx: Context): Promise<void> {
-  app.addHook('onRequest', scopeCheck(ctx));
   await app.register(oauthApiRoutes, { ctx });
 }
 
@@ -88,7 +83,7 @@ export async function oauthApiRoutes(app: FastifyInstance, { ctx }: OAuthApiRout
   api.post(
     '/api/v1/apps',
     {
-      config: { ...limit, multiline: ['redirect_uris'] },
+      config: { ...limit, multiline: ['redirect_uris'], access: 'public' },
       schema: {
         tags: ['accounts'],
         summary: 'Register an OAuth app (as Mastodon clients do); JSON or a form',
@@ -96,7 +91,6 @@ export async function oauthApiRoutes(app: FastifyInstance, { ctx }: OAuthApiRout
           `Then send the member to GET /oauth/authorize?response_type=code&client_id=&redirect_uri=&scope=&state=&code_challenge=&code_challenge_method=S256 ` +
           `(PKCE with S256 is required), and exchange the code at POST /oauth/token (grant_type=authorization_code, code, redirect_uri, ` +
           `code_verifier, client_id, client_secret). Scopes: ${SCOPES.join(', ')}; admin is only granted to admins. Revoke with POST /oauth/revoke.`,
-        security: route.public,
         body: z.object({
           client_name: z.string().min(1).max(100),
           redirect_uris: StringOrList.describe(

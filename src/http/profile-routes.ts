@@ -13,8 +13,8 @@ import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../members/avatar.ts';
 import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, updateProfile } from '../members/profile.ts';
-import { requireCaller } from './auth.ts';
-import { errors, route, routeAuth } from './schemas.ts';
+import { callerOf } from './auth.ts';
+import { errors } from './schemas.ts';
 
 export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'application/octet-stream'];
 
@@ -32,26 +32,24 @@ export const Profile = z
 
 export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const auth = routeAuth(ctx);
 
   api.get(
     '/api/v1/me/profile',
     {
-      schema: { tags: ['me'], summary: 'The caller’s public profile', security: route.member, response: { 200: Profile, ...errors(401) } },
-      preValidation: auth.member,
+      config: { access: 'read' },
+      schema: { tags: ['me'], summary: 'The caller’s public profile', response: { 200: Profile, ...errors(401) } },
     },
-    async (request) => myProfile(ctx, await requireCaller(ctx, request)),
+    async (request) => myProfile(ctx, callerOf(request)),
   );
 
   api.put(
     '/api/v1/me/profile',
     {
       // A bio keeps its line breaks (src/http/input-guard.ts; members/profile.ts refuses the rest).
-      config: { multiline: ['bio'] },
+      config: { multiline: ['bio'], access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Set the display name, bio and whether flattrs are published to followers (absent fields stay; null or "" clears)',
-        security: route.member,
         body: z.object({
           display_name: z
             .string()
@@ -69,24 +67,22 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
         }),
         response: { 200: Profile, ...errors(400, 401) },
       },
-      preValidation: auth.member,
     },
-    async (request) => updateProfile(ctx, await requireCaller(ctx, request), request.body),
+    async (request) => updateProfile(ctx, callerOf(request), request.body),
   );
 
   api.delete(
     '/api/v1/me/avatar',
     {
+      config: { access: 'account' },
       schema: {
         tags: ['me'],
         summary: 'Remove the uploaded avatar (the generated picture shows again)',
-        security: route.member,
         response: { 200: Profile, ...errors(401) },
       },
-      preValidation: auth.member,
     },
     async (request) => {
-      const caller = await requireCaller(ctx, request);
+      const caller = callerOf(request);
       await removeAvatar(ctx, caller);
       return myProfile(ctx, caller);
     },
@@ -97,6 +93,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
     scope.withTypeProvider<ZodTypeProvider>().put(
       '/api/v1/me/avatar',
       {
+        config: { access: 'account' },
         bodyLimit: AVATAR_MAX_BYTES,
         schema: {
           tags: ['me'],
@@ -105,13 +102,11 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
           description:
             'Send the image bytes as the body with Content-Type image/png, image/jpeg, image/webp, image/gif or application/octet-stream. ' +
             'The type is read from the bytes: anything else is 415 unsupported_media_type; over 2 MiB is 413 payload_too_large; an image that cannot be read, or declares more than 25 megapixels, is 422 invalid_image.',
-          security: route.member,
           response: { 200: Profile, ...errors(401, 413, 415, 422) },
         },
-        preValidation: auth.member,
       },
       async (request) => {
-        const caller = await requireCaller(ctx, request);
+        const caller = callerOf(request);
         // Only this scope's parser makes a Buffer; a JSON body (the app's own parser) is no picture.
         if (!Buffer.isBuffer(request.body))
           throw new AppError('unsupported_media_type', 'send the picture itself as the body (image/png, image/jpeg, image/webp or image/gif)', {

@@ -6,28 +6,31 @@
  * → `invalid_request`).
  *
  * How a route declares its schema (every route under /api/v1 must; test/integration/openapi.test.ts
- * fails otherwise):
+ * fails otherwise) and who may call it (every route under /api/v1 must; the app does not start
+ * otherwise):
  *
  *   import type { ZodTypeProvider } from 'fastify-type-provider-zod';
  *   import { z } from 'zod';
- *   import { Amount, Thing, errors, route, routeAuth } from './schemas.ts';
+ *   import { callerOf } from './auth.ts';
+ *   import { Amount, Thing, errors } from './schemas.ts';
  *
  *   const api = app.withTypeProvider<ZodTypeProvider>();
- *   const auth = routeAuth(ctx);
  *   api.post('/api/v1/things', {
+ *     config: { access: 'things' },             // the OAuth scope it needs (read | flattr | things | account | admin) or 'public'
  *     schema: {
  *       tags: ['things'],                       // a tag of API_TAGS in src/http/openapi.ts (add yours there)
  *       summary: 'Register a thing the caller owns',
- *       security: route.member,                 // route.member | route.admin | route.public
  *       body: z.object({ url: z.string(), title: z.string().optional() }),
  *       response: { 201: Thing, ...errors(400, 401, 409) },
  *     },
- *     preValidation: auth.member,               // auth.member | auth.admin: 401/403 before any 400
  *   }, async (request, reply) => {
- *     const caller = await requireCaller(ctx, request);   // answered from request.caller
+ *     const caller = callerOf(request);         // already checked: 401/403 came before any 400
  *     … request.body.url is typed …
  *   });
  *
+ * - `config.access` (src/http/auth.ts) is the only place the route says who may call it: the
+ *   OpenAPI `security`, the token and scope check and the caller all come from it. Do not write
+ *   `security` in the schema.
  * - `body`, `querystring`, `params`: z.object(...) of what the route reads; unknown keys are dropped.
  *   Querystring values are strings (no coercion): use `z.string()`, `Period`, `z.enum([...])`.
  * - `response`: one schema per status; `errors(...)` adds the Error body for the listed statuses.
@@ -37,12 +40,10 @@
  * - Reuse Amount, Period, Thing, Id and ErrorBody from here; a schema registered with
  *   `.meta({ id })` appears once under components.schemas and is referenced by $ref.
  */
-import type { FastifyReply, FastifyRequest, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
+import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { z } from 'zod';
-import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseAmount } from '../core/money.ts';
-import { requireAdmin, requireCaller } from './auth.ts';
 
 /** Schemas (by their def, which .describe()/.meta() clones share) whose failures are `invalid_amount`. */
 const amountDefs = new WeakSet<object>();
@@ -112,29 +113,6 @@ export function errors<S extends number>(...statuses: S[]): Record<S, ErrorRespo
   return Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s] ?? 'An error.', content: { 'application/json': { schema: ErrorBody } } }]),
   ) as Record<S, ErrorResponse>;
-}
-
-/** `security` values for schemas; the scheme itself is declared in src/http/openapi.ts. */
-export const route = {
-  public: [] as Record<string, string[]>[],
-  member: [{ bearer: [] }] as Record<string, string[]>[],
-  admin: [{ bearer: [] }] as Record<string, string[]>[],
-};
-
-/**
- * preValidation hooks that authenticate before the body is validated, so a caller without the
- * right token learns 401/403 and nothing about the body. Handlers still call requireCaller /
- * requireAdmin (answered from request.caller at no cost) and keep their types.
- */
-export function routeAuth(ctx: Context) {
-  return {
-    member: async (request: FastifyRequest, _reply: FastifyReply) => {
-      await requireCaller(ctx, request);
-    },
-    admin: async (request: FastifyRequest, _reply: FastifyReply) => {
-      await requireAdmin(ctx, request);
-    },
-  };
 }
 
 // ---- compilers: zod instead of ajv, errors in the API's shape -------------------------------------

@@ -25,7 +25,7 @@ import { admitSender, readAdmittedBody } from '../settlement/inbox-gate.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../settlement/netting.ts';
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
-import { Amount, errors, Period, route, routeAuth } from './schemas.ts';
+import { Amount, errors, Period } from './schemas.ts';
 
 const Statement = z
   .object({
@@ -128,17 +128,16 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const admin = routeAuth(ctx).admin;
   const Params = z.object({ id: z.string().min(1).max(500) });
   const tags = ['settlement'];
 
   api.get(
     '/api/v1/admin/statements',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Statements issued and received; CSV (one row per line) with ?format=csv',
-        security: route.admin,
         querystring: z.object({
           direction: z.enum(['in', 'out']).optional(),
           period: Period.optional(),
@@ -147,7 +146,6 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
         }),
         response: { 200: z.union([z.object({ items: z.array(Statement) }), z.string()]), ...errors(400, 401, 403) },
       },
-      preValidation: admin,
     },
     async (request, reply) => {
       const { format, ...filter } = request.query;
@@ -162,15 +160,14 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/statements/:id',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'The signed statement document, byte for byte as issued or received ({id}: its uuid, or its IRI URL-encoded); ?view=details for its state',
-        security: route.admin,
         params: Params,
         querystring: z.object({ view: z.enum(['document', 'details']).optional() }),
         response: { 200: z.unknown(), ...errors(401, 403, 404) },
       },
-      preValidation: admin,
     },
     async (request, reply) => {
       if (request.query.view === 'details') return statementDetails(ctx, request.params.id);
@@ -181,14 +178,13 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/statements/:id/accept',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Accept a received statement: its creators are credited',
-        security: route.admin,
         params: Params,
         response: { 200: Statement, ...errors(401, 403, 404, 409) },
       },
-      preValidation: admin,
     },
     async (request) => acceptStatement(ctx, request.params.id),
   );
@@ -196,10 +192,10 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/statements/:id/dispute',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Dispute a received statement line by line; the reasons go to the issuer',
-        security: route.admin,
         params: Params,
         body: z.object({
           lines: z
@@ -209,7 +205,6 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
         }),
         response: { 200: Statement, ...errors(400, 401, 403, 404, 409) },
       },
-      preValidation: admin,
     },
     async (request) => disputeStatement(ctx, request.params.id, request.body.lines),
   );
@@ -217,14 +212,13 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/statements/:id/correct',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Correct a statement the peer disputed: its Likes are sent again and the next statement restates the period',
-        security: route.admin,
         params: Params,
         response: { 200: Statement, ...errors(400, 401, 403, 404) },
       },
-      preValidation: admin,
     },
     async (request) => correctStatement(ctx, request.params.id),
   );
@@ -232,14 +226,13 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/settlements',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Settlements per peer and period, with the net and its state; CSV with ?format=csv',
-        security: route.admin,
         querystring: z.object({ peer: z.string().optional(), period: Period.optional(), format: z.enum(['json', 'csv']).optional() }),
         response: { 200: z.union([z.object({ items: z.array(Settlement) }), z.string()]), ...errors(400, 401, 403) },
       },
-      preValidation: admin,
     },
     async (request, reply) => {
       const { format, ...filter } = request.query;
@@ -254,15 +247,14 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/settlements/:id/paid',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'The debtor records that it paid the net, with the reference',
-        security: route.admin,
         params: Params,
         body: z.object({ reference: z.string().min(1).max(200) }),
         response: { 200: Settlement, ...errors(400, 401, 403, 404, 409) },
       },
-      preValidation: admin,
     },
     async (request) => markPaid(ctx, request.params.id, request.body.reference),
   );
@@ -270,14 +262,13 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.post(
     '/api/v1/admin/settlements/:id/confirm',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'The creditor confirms receipt: settled on both sides',
-        security: route.admin,
         params: Params,
         response: { 200: Settlement, ...errors(401, 403, 404, 409) },
       },
-      preValidation: admin,
     },
     async (request) => confirmReceived(ctx, request.params.id),
   );
@@ -285,13 +276,12 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.get(
     '/api/v1/admin/peers',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'The instances this one settles with, what is owed either way, and their limits',
-        security: route.admin,
         response: { 200: z.object({ items: z.array(Peer) }), ...errors(401, 403) },
       },
-      preValidation: admin,
     },
     async () => ({ items: await listPeers(ctx) }),
   );
@@ -299,11 +289,11 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
   api.put(
     '/api/v1/admin/peers',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary:
           'Trust, block or leave pending a peer, set its credit line, or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)',
-        security: route.admin,
         body: z.object({
           peer: z.string().min(1).max(300),
           state: z.enum(['trusted', 'pending', 'blocked']).optional(),
@@ -313,7 +303,6 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
         }),
         response: { 200: Peer, ...errors(400, 401, 403, 422) },
       },
-      preValidation: admin,
     },
     async (request) => {
       const { peer, ...change } = request.body;

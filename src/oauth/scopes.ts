@@ -1,10 +1,8 @@
 /**
  * What an OAuth token may do. Each scope has plain words for the consent page, and every route of
- * the JSON API names the one scope it needs in ROUTE_SCOPES, keyed by method and fastify's route
- * url. requireCaller (src/http/auth.ts) looks the route up there on every authenticated call, so
- * an endpoint cannot forget its check; a route missing from the table needs every scope of the
- * caller's role (only a token made with a password has them), and test/oauth/scopes.test.ts fails
- * for it.
+ * the JSON API declares the one scope it needs (or 'public') on itself, as `config: { access }`;
+ * src/http/auth.ts checks it before the body is validated, and the app does not start with a route
+ * under /api/v1 that declares none. test/oauth/scopes.test.ts walks the router to prove each check.
  *
  * Tokens made with a password (and sessions) carry every scope of the member's role; `admin` is
  * only ever granted to admins.
@@ -53,101 +51,9 @@ export function formatScopes(scopes: readonly string[]): string {
   return scopes.join(' ');
 }
 
-/** 'public': no token needed (a token, if sent, is not checked for a scope). */
-export type RouteScope = Scope | 'public';
-
 /**
- * The scope of every route under /api/v1, by `METHOD url` as fastify registers it. HEAD routes
- * use their GET's entry. Adding an API route means adding it here (the scope test fails until).
+ * Who may call a route of the JSON API: the one scope it needs, or 'public' (no token needed; a
+ * token, if sent, is not checked for a scope). Each route declares it once, as
+ * `config: { access }` (src/http/auth.ts).
  */
-export const ROUTE_SCOPES: Readonly<Record<string, RouteScope>> = {
-  // accounts, tokens and apps: how a client gets a token in the first place
-  'POST /api/v1/accounts': 'public',
-  'POST /api/v1/tokens': 'public',
-  'POST /api/v1/apps': 'public',
-  'GET /api/v1/things/lookup': 'public',
-
-  'GET /api/v1/me': 'read',
-  'GET /api/v1/me/flattrs': 'read',
-  'GET /api/v1/me/earnings': 'read',
-  'GET /api/v1/me/ledger': 'read',
-  'GET /api/v1/me/incoming': 'read',
-  'GET /api/v1/me/payouts': 'read',
-  'GET /api/v1/me/invites': 'read',
-
-  'PUT /api/v1/me/budget': 'account',
-  'POST /api/v1/me/payouts': 'account',
-  'POST /api/v1/me/invites': 'account',
-  'GET /api/v1/me/links': 'read',
-  'POST /api/v1/me/links': 'account',
-  'POST /api/v1/me/links/:id/verify': 'account',
-  'DELETE /api/v1/me/links/:id': 'account',
-  // the member's public face (issue 13)
-  'GET /api/v1/me/profile': 'read',
-  'PUT /api/v1/me/profile': 'account',
-  'PUT /api/v1/me/avatar': 'account',
-  'DELETE /api/v1/me/avatar': 'account',
-
-  // sessions, tokens and the password (an app's token cannot change the password whatever its scopes)
-  'GET /api/v1/tokens': 'read',
-  'DELETE /api/v1/tokens/:id': 'account',
-  'PUT /api/v1/me/password': 'account',
-
-  'POST /api/v1/things': 'things',
-
-  'POST /api/v1/flattrs': 'flattr',
-  'DELETE /api/v1/flattrs/:id': 'flattr',
-
-  // subscriptions and webhooks (issue 6)
-  'GET /api/v1/subscriptions': 'read',
-  'POST /api/v1/subscriptions': 'flattr',
-  'POST /api/v1/subscriptions/:id/pause': 'flattr',
-  'POST /api/v1/subscriptions/:id/resume': 'flattr',
-  'DELETE /api/v1/subscriptions/:id': 'flattr',
-  'GET /api/v1/webhooks': 'read',
-  'POST /api/v1/webhooks': 'account',
-  'DELETE /api/v1/webhooks/:id': 'account',
-
-  'POST /api/v1/admin/invites': 'admin',
-  'POST /api/v1/admin/deposits': 'admin',
-  'PUT /api/v1/admin/charity': 'admin',
-  'POST /api/v1/admin/periods/:period/close': 'admin',
-  'GET /api/v1/admin/periods/:period': 'admin',
-  'GET /api/v1/admin/ledger/check': 'admin',
-  'GET /api/v1/admin/payouts': 'admin',
-  'POST /api/v1/admin/payouts/:id/paid': 'admin',
-  'GET /api/v1/admin/statements': 'admin',
-  'GET /api/v1/admin/statements/:id': 'admin',
-  'POST /api/v1/admin/statements/:id/accept': 'admin',
-  'POST /api/v1/admin/statements/:id/dispute': 'admin',
-  'GET /api/v1/admin/settlements': 'admin',
-  'POST /api/v1/admin/settlements/:id/paid': 'admin',
-  'POST /api/v1/admin/settlements/:id/confirm': 'admin',
-  'POST /api/v1/admin/statements/:id/correct': 'admin',
-  'GET /api/v1/admin/peers': 'admin',
-  'GET /api/v1/admin/unclaimed': 'admin',
-  'PUT /api/v1/admin/peers': 'admin',
-
-  // bank rails (src/banking/)
-  'GET /api/v1/me/deposit-instructions': 'read',
-  'GET /api/v1/me/payout-account': 'read',
-  'PUT /api/v1/me/payout-account': 'account',
-  'POST /api/v1/admin/bank-statements': 'admin',
-  'GET /api/v1/admin/bank-entries': 'admin',
-  'POST /api/v1/admin/bank-entries/:id/assign': 'admin',
-  'POST /api/v1/admin/bank-entries/:id/ignore': 'admin',
-  'GET /api/v1/admin/payouts/sepa': 'admin',
-  'GET /api/v1/admin/payouts/sepa/batches': 'admin',
-  // card top-ups (issue 15, src/cards): paying is an account action, like asking for a payout
-  'GET /api/v1/me/topups': 'read',
-  'POST /api/v1/me/topups': 'account',
-  'GET /api/v1/admin/card-topups': 'admin',
-  'GET /api/v1/admin/card-reversals': 'admin',
-};
-
-/** The table's entry for a route; undefined when the route is not in it. */
-export function routeScope(method: string, url: string | undefined): RouteScope | undefined {
-  if (!url) return undefined;
-  const key = `${method === 'HEAD' ? 'GET' : method} ${url}`;
-  return Object.hasOwn(ROUTE_SCOPES, key) ? ROUTE_SCOPES[key] : undefined;
-}
+export type RouteAccess = Scope | 'public';

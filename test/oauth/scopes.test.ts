@@ -1,16 +1,18 @@
 /**
  * Every route of the JSON API checks its scope, generated from the router itself rather than a
- * list written by hand: each route fastify has under /api/v1 must be in ROUTE_SCOPES
- * (src/oauth/scopes.ts); each non-public route, called with a token holding every scope but its
- * own, is refused with 403 forbidden naming that scope, and called with a token holding only its
- * own scope is not refused for a scope. Params are dummy values: the scope is checked first.
+ * list written by hand: each route fastify has under /api/v1 must declare its access
+ * (`config: { access }`, read back from the onRoute hook of src/http/auth.ts), and one that does
+ * not makes the app fail at startup; each non-public route, called with a token holding every scope
+ * but its own, is refused with 403 forbidden naming that scope, and called with a token holding
+ * only its own scope is not refused for a scope. Params are dummy values: the scope is checked first.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import t from 'tap';
-import { requireScope } from '../../src/http/auth.ts';
+import type { Context } from '../../src/context.ts';
+import { checkAccess, declaredAccess, installRouteAccess } from '../../src/http/auth.ts';
 import { issueToken } from '../../src/members/tokens.ts';
 import { registerApp } from '../../src/oauth/apps.ts';
-import { parseScopes, ROUTE_SCOPES, SCOPES, scopesForRole } from '../../src/oauth/scopes.ts';
+import { parseScopes, SCOPES, scopesForRole } from '../../src/oauth/scopes.ts';
 import { eachDatabase } from '../helpers/databases.ts';
 import { startInstance } from '../helpers/instance.ts';
 
@@ -43,22 +45,53 @@ t.test('scope strings', async (t) => {
   t.same(scopesForRole('admin'), SCOPES, 'admins hold them all');
 });
 
-t.test('a route missing from the table needs every scope of the role', async (t) => {
+t.test('a request matching no route that declares access (a 404) needs every scope of the role', async (t) => {
   const request = { method: 'GET', url: '/api/v1/naked', routeOptions: { url: '/api/v1/naked' } } as unknown as FastifyRequest;
-  t.doesNotThrow(() => requireScope(request, { id: 1n, username: 'a', role: 'member', scopes: scopesForRole('member') }), 'a password token passes');
-  t.throws(() => requireScope(request, { id: 1n, username: 'a', role: 'member', scopes: ['read', 'flattr', 'things'] }), {
+  t.doesNotThrow(() => checkAccess(request, { id: 1n, username: 'a', role: 'member', scopes: scopesForRole('member') }, undefined), 'a password token passes');
+  t.throws(() => checkAccess(request, { id: 1n, username: 'a', role: 'member', scopes: ['read', 'flattr', 'things'] }, undefined), {
     code: 'forbidden',
     message: "this token lacks the scope 'account' that GET /api/v1/naked needs",
     details: { scope: 'account' },
   });
 });
 
+t.test('a route under /api/v1 that declares no access makes startup fail, naming it', async (t) => {
+  const app = Fastify();
+  t.teardown(() => app.close());
+  installRouteAccess(app, {} as Context);
+  t.throws(() => app.get('/api/v1/naked', async () => 'x'), { message: /^GET \/api\/v1\/naked declares no access/ }, 'a route added directly');
+  await t.rejects(
+    async () =>
+      await app.register(async (plugin) => {
+        plugin.post('/api/v1/naked/:id', async () => 'x');
+      }),
+    { message: /^POST \/api\/v1\/naked\/:id declares no access/ },
+    'a route added in a plugin',
+  );
+  t.throws(
+    () => app.get('/api/v1/odd', { config: { access: 'write' as never } }, async () => 'x'),
+    { message: /access 'write', which is none of/ },
+    'an unknown access',
+  );
+  t.doesNotThrow(() => app.get('/pages/naked', async () => 'x'), 'outside /api/v1 access is not required');
+  t.doesNotThrow(() => app.get('/api/v1/declared', { config: { access: 'read' } }, async () => 'x'), 'a declared route');
+  t.same(
+    declaredAccess(app).filter((r) => r.url === '/api/v1/declared'),
+    [
+      { method: 'GET', url: '/api/v1/declared', access: 'read' },
+      { method: 'HEAD', url: '/api/v1/declared', access: 'read' },
+    ],
+    'the collector saw it (with its HEAD)',
+  );
+});
+
 eachDatabase(t, async (t, kind) => {
   const inst = await startInstance(t, kind);
   const routes = routesOf(inst.app).filter((r) => r.url.startsWith('/api/v1/') && r.method !== 'HEAD' && r.method !== 'OPTIONS');
   t.ok(routes.length >= 20, `the router has the API's routes (${routes.length})`);
-  const missing = routes.filter((r) => !Object.hasOwn(ROUTE_SCOPES, `${r.method} ${r.url}`)).map((r) => `${r.method} ${r.url}`);
-  t.same(missing, [], 'every API route has its scope in src/oauth/scopes.ts ROUTE_SCOPES');
+  const access = new Map(declaredAccess(inst.app).map((r) => [`${r.method} ${r.url}`, r.access]));
+  const missing = routes.filter((r) => !access.has(`${r.method} ${r.url}`)).map((r) => `${r.method} ${r.url}`);
+  t.same(missing, [], 'every API route in the router declares its access (config.access)');
 
   const admin = await inst.ctx.db.selectFrom('members').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow();
   const app = await registerApp(inst.ctx, { client_name: 'Scope Probe', redirect_uris: 'https://probe.example/cb', scopes: SCOPES.join(' ') });
@@ -67,7 +100,7 @@ eachDatabase(t, async (t, kind) => {
   const call = (method: string, url: string, token: string) => inst.api(method, dummyPath(url), { token, ...(method === 'GET' ? {} : { body: {} }) });
 
   for (const { method, url } of routes) {
-    const scope = ROUTE_SCOPES[`${method} ${url}`];
+    const scope = access.get(`${method} ${url}`);
     if (scope === undefined) continue;
     if (scope === 'public') {
       const r = await call(method, url, await tokenWith([]));
