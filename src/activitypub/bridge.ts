@@ -14,31 +14,12 @@
  */
 import type { Federation } from '@fedify/fedify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { INSTANCE_ACTOR_PATH, MEMBERS_PATH_PREFIX, SHARED_INBOX_PATH } from '../core/iris.ts';
+import { isFederationPath, isInboxPath, isObjectPath } from '../core/iris.ts';
 import { withVerifiedKey } from './inbox-auth.ts';
 import { KeyGuard } from './key-guard.ts';
 
 /** An activity is a few kilobytes; Mastodon refuses bodies over 1 MB. */
 export const INBOX_BODY_LIMIT_BYTES = 256 * 1024;
-
-const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}$/;
-/** Objects whose ids we mint (activitypub/objects.ts): ActivityPub for AP clients, fastify's otherwise. */
-const OBJECT_PATH = /^\/(?:flattrs\/[0-9a-fA-F-]{36}|posts\/[0-9a-fA-F-]{36}|periods\/[0-9]{4}-[0-9]{2})$/;
-const INBOX_PATH = /^\/(?:inbox|users\/[^/]+\/inbox)$/;
-
-export function isFederationPath(url: string): boolean {
-  const path = url.split('?', 1)[0]!;
-  return (
-    path === '/.well-known/webfinger' ||
-    path === '/.well-known/nodeinfo' ||
-    path.startsWith('/nodeinfo/') ||
-    path.startsWith(MEMBERS_PATH_PREFIX) ||
-    path === INSTANCE_ACTOR_PATH ||
-    path === SHARED_INBOX_PATH ||
-    THING_PATH.test(path) ||
-    OBJECT_PATH.test(path)
-  );
-}
 
 export function installFederationBridge(app: FastifyInstance, federation: Federation<void>, origin: string): void {
   const guard = new KeyGuard(federation, origin);
@@ -47,7 +28,7 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
     const path = request.url.split('?', 1)[0]!;
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     // A thing's IRI is Fedify's for ActivityPub reads only; its forms and embeds are fastify's.
-    if ((THING_PATH.test(path) || OBJECT_PATH.test(path)) && hasBody) return;
+    if (isObjectPath(path) && hasBody) return;
     let body: Buffer | undefined;
     if (hasBody) {
       const read = await readBody(request);
@@ -56,7 +37,7 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
     }
     const fetchRequest = toFetchRequest(request, origin, body);
     let verifiedKey: URL | undefined;
-    if (body && INBOX_PATH.test(path)) {
+    if (body && isInboxPath(path)) {
       const checked = await guard.check(fetchRequest, body);
       if (!checked.ok) return refuse(reply, checked.status, checked.status === 400 ? 'invalid_request' : 'unauthorized', checked.message);
       verifiedKey = checked.keyId;
@@ -71,7 +52,7 @@ export function installFederationBridge(app: FastifyInstance, federation: Federa
         // A thing's (or a period's) page is for anyone not asking for ActivityPub; an actor's
         // profile for browsers and for whoever takes any type (or sends no Accept).
         onNotAcceptable: (r) =>
-          acceptsHtml(r) || acceptsAnything(r) || THING_PATH.test(path) || OBJECT_PATH.test(path)
+          acceptsHtml(r) || acceptsAnything(r) || isObjectPath(path)
             ? fallThrough
             : new Response('Not Acceptable', { status: 406, headers: { Vary: 'Accept' } }),
       });

@@ -244,3 +244,57 @@ export function parseIriOf<K extends NamedKind>(origin: string, iri: string | UR
 export function parsePath(path: string): Named | null {
   return parseIri('', path);
 }
+
+// ---- classifying request paths ----
+//
+// Looser than parsePath on purpose: these decide who answers a request (Fedify or fastify, JSON or
+// a page), not what it names; a path that names nothing is then a 404 from whoever answers it.
+
+/** A request's path: its URL without the query. */
+function pathOf(url: string): string {
+  return url.split('?', 1)[0] as string;
+}
+
+const THING_PATH = /^\/things\/[0-9a-fA-F-]{36}$/;
+/** Objects whose ids we mint (activitypub/objects.ts): flattrs, posts and periods. */
+const OBJECT_PATH = /^\/(?:flattrs\/[0-9a-fA-F-]{36}|posts\/[0-9a-fA-F-]{36}|periods\/[0-9]{4}-[0-9]{2})$/;
+const INBOX_PATH = /^\/(?:inbox|users\/[^/]+\/inbox)$/;
+/** The API, OAuth's token endpoints, health, federation and webhooks from Stripe. */
+const JSON_PATH = /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|stripe\/|inbox$|users\/[^/]+\/inbox$)/;
+const OAUTH_TOKEN_URL = /^\/oauth\/(?:token|revoke)(?:\?|$)/;
+
+/** The IRI of a thing or of an object we mint (a flattr, a post, a period): ActivityPub for AP clients, a page otherwise. */
+export function isObjectPath(url: string): boolean {
+  const path = pathOf(url);
+  return THING_PATH.test(path) || OBJECT_PATH.test(path);
+}
+
+/** An inbox: the shared one or a member's. */
+export function isInboxPath(url: string): boolean {
+  return INBOX_PATH.test(pathOf(url));
+}
+
+/** What may be Fedify's: WebFinger, NodeInfo, members' actors and collections, the instance actor and inbox, objects' IRIs. */
+export function isFederationPath(url: string): boolean {
+  const path = pathOf(url);
+  return (
+    path === '/.well-known/webfinger' ||
+    path === '/.well-known/nodeinfo' ||
+    path.startsWith('/nodeinfo/') ||
+    path.startsWith(MEMBERS_PATH_PREFIX) ||
+    path === INSTANCE_ACTOR_PATH ||
+    path === SHARED_INBOX_PATH ||
+    isObjectPath(path)
+  );
+}
+
+/** Paths answered in JSON (errors included): see JSON_PATH. Everything else is a page. */
+export function isJsonPath(url: string): boolean {
+  const path = pathOf(url);
+  return JSON_PATH.test(path) || path === '/api';
+}
+
+/** OAuth's token and revocation endpoints, which answer errors in OAuth's own shape. */
+export function isOAuthTokenUrl(url: string): boolean {
+  return OAUTH_TOKEN_URL.test(url);
+}

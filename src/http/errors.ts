@@ -12,6 +12,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { AppError, type ErrorCode, isAppError } from '../core/errors.ts';
+import { isJsonPath, isOAuthTokenUrl } from '../core/iris.ts';
 import { amountTooLarge } from '../core/money.ts';
 import { isBalanceOverflow } from '../db/errors.ts';
 
@@ -22,13 +23,9 @@ export function errorBody(code: string, message: string, details?: Record<string
 /** Longer URLs are 414 uri_too_long (Node itself refuses a request head over 16 KB). */
 export const URL_LIMIT = 8192;
 
-/** Paths answered in JSON: the API, OAuth's token endpoints, health, federation and webhooks from Stripe. Everything else is a page. */
+/** Paths answered in JSON: the API, OAuth's token endpoints, health, federation and webhooks from Stripe (src/core/iris.ts isJsonPath). Everything else is a page. */
 export function surfaceOf(url: string): 'api' | 'page' {
-  const path = url.split('?', 1)[0] as string;
-  return /^\/(?:api\/|oauth\/(?:token|revoke)$|healthz$|\.well-known\/|nodeinfo\/|settlement\/|stripe\/|inbox$|users\/[^/]+\/inbox$)/.test(path) ||
-    path === '/api'
-    ? 'api'
-    : 'page';
+  return isJsonPath(url) ? 'api' : 'page';
 }
 
 const BY_STATUS: Partial<Record<number, ErrorCode>> = {
@@ -111,7 +108,7 @@ export function errorHandler(renderPage: ErrorPageRenderer) {
 function answer(request: FastifyRequest, reply: FastifyReply, error: AppError, renderPage: ErrorPageRenderer) {
   retryAfterHeader(reply, error);
   if (surfaceOf(request.url) === 'page') return renderPage(request, reply, error);
-  if (/^\/oauth\/(?:token|revoke)(?:\?|$)/.test(request.url) && error.code === 'invalid_request') {
+  if (isOAuthTokenUrl(request.url) && error.code === 'invalid_request') {
     // OAuth clients read OAuth's error shape (RFC 6749 5.2) from these two.
     return reply.status(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: error.message });
   }

@@ -69,9 +69,13 @@ function isRouteDeclaration(literal: ts.Node): boolean {
   return (ROUTE_METHODS.has(name) && index === 0) || FEDIFY_ROUTES.test(name);
 }
 
-/** The text of a string or template literal (or a piece of a template between its `${}`), else undefined. */
+/**
+ * The text of a string or template literal (or a piece of a template between its `${}`), or of a
+ * regular expression literal (a path shape: `/^\/things\//`), else undefined.
+ */
 function literalText(node: ts.Node): string | undefined {
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
+  if (ts.isRegularExpressionLiteral(node)) return node.text.replaceAll('\\/', '/');
   if (ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) return node.text;
   return undefined;
 }
@@ -126,6 +130,8 @@ t.test('the instance-path check finds what it should', async (t) => {
   t.equal(probe("app.get('/x', () => '/actor');").length, 1, 'only the route argument is a route');
   t.equal(probe("const a = '/dashboard/flattrs/1/withdraw', b = 'GET /api/v1/things/lookup', c = '/admin/unclaimed';").length, 0, 'longer paths');
   t.equal(probe('// see /users/{username}\nconst a = 1;').length, 0, 'comments');
+  t.equal(probe('const a = /^\\/(?:inbox|users\\/[^/]+\\/inbox)$/;').length, 1, 'a regular expression');
+  t.equal(probe('const a = /^\\/api\\/v1\\/things\\/lookup$/;').length, 0, 'a regular expression of a longer path');
 });
 
 // ---- imports: who may import what, and no cycle (issue 11) ----
