@@ -12,7 +12,8 @@
  *   an admin route);
  * - the caller for the handler: `callerOf(request)`, the already-checked caller.
  *
- * A route under /api/v1/ that declares no access makes the app fail at startup, naming it.
+ * A route under /api/v1/ that declares no access (or writes its own `security`) makes the app fail
+ * at startup, naming it.
  */
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Caller, Context } from '../context.ts';
@@ -66,6 +67,7 @@ export function installRouteAccess(app: FastifyInstance, ctx: Context): void {
       return;
     }
     if (!ACCESS.includes(access)) throw new Error(`${name} declares access '${String(access)}', which is none of ${ACCESS.join(', ')}`);
+    if (route.schema?.security !== undefined) throw new Error(`${name} writes security in its schema: its config.access decides it`);
     for (const method of [route.method].flat()) routes.push({ method, url: route.url, access });
     route.schema = { ...route.schema, security: securityOf(access) } as RouteOptions['schema'];
     if (access === 'public') return;

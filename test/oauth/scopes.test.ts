@@ -73,6 +73,11 @@ t.test('a route under /api/v1 that declares no access makes startup fail, naming
     { message: /access 'write', which is none of/ },
     'an unknown access',
   );
+  t.throws(
+    () => app.get('/api/v1/twice', { config: { access: 'read' }, schema: { security: [] } }, async () => 'x'),
+    { message: /^GET \/api\/v1\/twice writes security in its schema/ },
+    'security written by hand',
+  );
   t.doesNotThrow(() => app.get('/pages/naked', async () => 'x'), 'outside /api/v1 access is not required');
   t.doesNotThrow(() => app.get('/api/v1/declared', { config: { access: 'read' } }, async () => 'x'), 'a declared route');
   t.same(
