@@ -58,6 +58,26 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
       ...(kind === 'postgres' ? { listenConnection: main.url } : {}),
       ...options,
     });
+  /**
+   * Resolves once `n` connections LISTEN for the queue (PostgreSQL; other than `except`), so a
+   * test acts when a listener is waiting, not after a guessed pause. PGlite listeners wake
+   * in-process and are waiting as soon as listen() is called.
+   */
+  const listeners = async (n: number, except: number[] = []): Promise<number[]> => {
+    if (kind === 'pglite') return [];
+    let pids: number[] = [];
+    await waitFor(
+      `${n} LISTEN connection(s)`,
+      async () => {
+        const { rows } = await sql<{ pid: number }>`
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN fedify_messages' AND pid <> pg_backend_pid()`.execute(main.db);
+        pids = rows.map((r) => r.pid).filter((pid) => !except.includes(pid));
+        return pids.length >= n;
+      },
+      5_000,
+    );
+    return pids;
+  };
   const remaining = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_messages`.execute(main.db)).rows[0]!.n;
   t.beforeEach(async () => {
     errors.length = 0;
@@ -83,7 +103,7 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     const other = await otherProcess();
     const received: number[] = [];
     listening(t, queue(other.db, { pollIntervalMs: 60_000 }), () => void received.push(Date.now()));
-    await sleep(500); // the listener has polled once and LISTENs
+    await listeners(1);
     const sent = Date.now();
     await queue(main.db).enqueue('ping');
     await waitFor('the message', () => received.length === 1, 5_000);
@@ -94,7 +114,7 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     const received: { message: string; at: number }[] = [];
     const mq = queue(main.db, { pollIntervalMs: 60_000 });
     listening(t, mq, (message: string) => void received.push({ message, at: Date.now() }));
-    await sleep(200);
+    await listeners(1);
     const sent = Date.now();
     await mq.enqueue('late', { delay: ms(1_500) });
     await mq.enqueue('now');
@@ -164,7 +184,8 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     listening(t, queue(other.db, { concurrency: 4 }), handlerOf(1));
     for (let start = total / 2; start < total; start += 50) await batch(start);
     await waitFor('every message', () => seen.size === total, 20_000);
-    await sleep(300); // time for a duplicate to show up, if there were one
+    // Once every row is gone no message can be handed out again: a duplicate would be in by now.
+    await waitFor('the handled messages to be removed', async () => (await remaining()) === 0, 5_000);
     t.equal(seen.size, total, 'every message handled');
     t.same(
       [...seen.values()].filter((count) => count !== 1),
@@ -184,10 +205,8 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     const received: number[] = [];
     const started = Date.now();
     listening(t, mq, () => void received.push(Date.now()));
-    await sleep(500);
-    t.same(received, [], 'not while the lease lasts');
     await waitFor('the orphan', () => received.length === 1, 5_000);
-    t.ok(received[0]! - started >= 1_400, `handled once the lease ran out (${received[0]! - started} ms)`);
+    t.ok(received[0]! - started >= 1_400, `not while the lease lasts: handled once it ran out (${received[0]! - started} ms)`);
     await waitFor('the handled orphan to be removed', async () => (await remaining()) === 0, 2_000);
   });
 
@@ -196,14 +215,14 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
       const other = await otherProcess();
       const received: number[] = [];
       listening(t, queue(other.db, { pollIntervalMs: 60_000 }), () => void received.push(Date.now()));
-      await sleep(500);
+      const [lost] = await listeners(1);
       const { rows } = await sql<{ terminated: boolean }>`
         SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
         WHERE datname = current_database() AND query = 'LISTEN fedify_messages' AND pid <> pg_backend_pid()
       `.execute(main.db);
       t.same(rows, [{ terminated: true }], "the listener's connection was killed");
       await waitFor('the loss to be reported', () => errors.length > 0, 2_000);
-      await sleep(500); // reconnected and LISTENing again
+      await listeners(1, [lost as number]); // reconnected and LISTENing again
       const sent = Date.now();
       await queue(main.db).enqueue('after the loss');
       await waitFor('the message', () => received.length === 1, 5_000);
@@ -223,12 +242,22 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
         aGot++;
         await aStuck; // a handler that never finishes while the process lives
       });
-      await sleep(300);
       await queue(main.db).enqueue('job');
       await waitFor('process A to take the job', () => aGot === 1, 3_000);
+      const leaseEnd = async () =>
+        (await sql<{ until: Date; passed: boolean }>`SELECT claimed_until AS until, claimed_until < now() AS passed FROM fedify_messages`.execute(main.db))
+          .rows[0];
+      const firstLease = (await leaseEnd())!.until.getTime();
       listening(t, queue(b.db, { leaseMs }), () => void bGot.push(Date.now()));
 
-      await sleep(leaseMs * 2);
+      // Until A's first lease has run out and a whole lease after it, B (polling every 200 ms)
+      // would have taken the job had A not renewed.
+      await waitFor('a whole lease past the first', async () => (await leaseEnd())!.until.getTime() >= firstLease + leaseMs, leaseMs * 4);
+      await waitFor(
+        'the first lease to be over',
+        async () => (await sql<{ over: boolean }>`SELECT now() > ${new Date(firstLease + leaseMs)} AS over`.execute(main.db)).rows[0]!.over,
+        leaseMs * 4,
+      );
       t.same(bGot, [], 'while A lives it renews its lease: B never gets the job');
       t.equal(aGot, 1);
 
@@ -256,7 +285,8 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
     await mq.enqueue('boom');
     await mq.enqueue('after');
     await waitFor('both messages', () => received.length === 2, 3_000);
-    await sleep(500); // a redelivery would show up here
+    // Once both rows are gone nothing can be delivered again.
+    await waitFor('the messages to be removed', async () => (await remaining()) === 0, 3_000);
     t.same(received, ['boom', 'after'], 'each handled once: Fedify retries by enqueueing anew');
     t.match(errors, [{ message: 'handler failed' }], 'the failure went to onError');
     t.equal(await remaining(), 0);
@@ -283,7 +313,7 @@ await eachDatabase(t, async (t, kind: DatabaseKind) => {
   await t.test('listen returns promptly once aborted', async (t) => {
     const controller = new AbortController();
     const done = queue(main.db, { pollIntervalMs: 60_000 }).listen(() => {}, { signal: controller.signal });
-    await sleep(200);
+    await listeners(1); // waiting on its 60 s poll (PostgreSQL: and LISTENing)
     const aborted = Date.now();
     controller.abort();
     await done;
