@@ -24,6 +24,8 @@ export interface DatabaseHandle {
 
 const INT8_OID = 20;
 const parseInt8 = (value: string) => BigInt(value);
+/** How the embedded database hands over values: int8 as bigint, as from PostgreSQL. */
+export const PGLITE_PARSERS = { [INT8_OID]: parseInt8 };
 
 export interface OpenOptions {
   /** PostgreSQL connection string; when absent the embedded database is used. */
@@ -105,7 +107,7 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
     pglite = await PGlite.create({
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.pgliteDataDir ? { loadDataDir: options.pgliteDataDir } : {}),
-      parsers: { [INT8_OID]: parseInt8 },
+      parsers: PGLITE_PARSERS,
     });
   } catch (error) {
     lock?.release();

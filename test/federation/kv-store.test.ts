@@ -8,7 +8,7 @@ import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t from 'tap';
 import { KyselyKvStore } from '../../src/activitypub/kv-store.ts';
-import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo, freshDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
 
 async function collect(iterable: AsyncIterable<{ key: KvKey; value: unknown }>) {
@@ -17,7 +17,7 @@ async function collect(iterable: AsyncIterable<{ key: KvKey; value: unknown }>) 
   return entries;
 }
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   const { db } = await freshDatabase(t, kind);
   const rowCount = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM fedify_kv`.execute(db)).rows[0]!.n;
   t.beforeEach(async () => {

@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { KyselyMessageQueue, type KyselyMessageQueueOptions } from '../../src/activitypub/message-queue.ts';
 import { type Database, type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
-import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo, freshDatabase } from '../helpers/databases.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (milliseconds: number) => Temporal.Duration.from({ milliseconds });
@@ -35,7 +35,7 @@ function listening(t: Test, queue: KyselyMessageQueue, handler: (message: any) =
   return { stop, done };
 }
 
-await eachDatabase(t, async (t, kind: DatabaseKind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind: DatabaseKind) => {
   const main = await freshDatabase(t, kind, { manage: false });
   const others: DatabaseHandle[] = [];
   t.teardown(async () => {

@@ -8,13 +8,13 @@
 import t from 'tap';
 import { statementDigest } from '../../src/settlement/digest.ts';
 import type { SignedStatement } from '../../src/settlement/statement.ts';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
 import { balanced, closeBoth, creditedOf, pair, settlementOf } from '../helpers/settlement.ts';
 
 const period = '2026-11';
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   t.test('a whole month between two instances, and the next one', async (t) => {
     const { a, b, carl, bob } = await pair(t, kind);
     await closeBoth(t, a, b, period, '2026-12-01T00:30:00Z');

@@ -9,13 +9,13 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { exportJwk, importJwk, signRequest } from '@fedify/fedify';
 import t from 'tap';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo } from '../helpers/databases.ts';
 import { startInstance, thing } from '../helpers/instance.ts';
 import { close, eventually, listen, type NetworkedInstance, startNetworked } from '../helpers/network.ts';
 
 const AP = 'application/activity+json';
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   const a = await startNetworked(t, kind);
   const b = await startNetworked(t, kind);
   const ann = await a.member('ann', { deposit: '50.00', budget: '5.00' });

@@ -14,10 +14,10 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect } from 'kysely';
+import { Kysely, PGliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Test } from 'tap';
-import { type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
+import { type DatabaseHandle, type DatabaseKind, openDatabase, PGLITE_PARSERS } from '../../src/db/database.ts';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrate.ts';
 import type { DB } from '../../src/db/schema.ts';
 
@@ -64,6 +64,7 @@ async function postgresTemplate(admin: pg.Client): Promise<string> {
     const handle = await openDatabase({ url: databaseUrl(building), poolSize: 1 });
     try {
       await migrateToLatest(handle.db);
+      await checkTemplateHoldsNoRows(handle.db);
     } finally {
       await handle.close();
     }
@@ -152,7 +153,9 @@ function pgliteTemplate(): Promise<Blob> {
     } catch {
       const pglite = await PGlite.create();
       try {
-        await migrateToLatest(new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) }));
+        const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
+        await migrateToLatest(db);
+        await checkTemplateHoldsNoRows(db);
         const tarball = await pglite.dumpDataDir('none');
         const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
         writeFileSync(temporary, new Uint8Array(await tarball.arrayBuffer()));
@@ -167,25 +170,98 @@ function pgliteTemplate(): Promise<Blob> {
 }
 
 /**
- * Opens a freshly migrated database of the given kind. It is closed (and dropped) by
- * `t.teardown`, or, with `manage: false`, by calling the answer's `dispose` yourself.
+ * Databases this test process made and has done with, emptied, for the next scenario. Making one
+ * is most of a small scenario's cost (a PGlite instance loads a 40 MB cluster; PostgreSQL copies
+ * a template and later drops it), and a file runs many scenarios, so each process keeps what it
+ * made and drops the PostgreSQL ones when its tests end.
+ */
+const idle: { postgres: { url: string; drop: () => Promise<void> }[]; pglite: PGlite[] } = { postgres: [], pglite: [] };
+let dropAtEnd: Promise<void> | undefined;
+
+/**
+ * Empties a used database back to what a fresh copy of the template holds: the migrations write
+ * no rows but their own bookkeeping (the template's maker checks that), so every other table is
+ * truncated and every sequence starts again. Session state of the embedded database (advisory
+ * locks, settings) is discarded too; PostgreSQL's went with the scenario's connections.
+ */
+async function empty(query: (sql: string) => Promise<{ rows: Record<string, unknown>[] }>): Promise<void> {
+  const { rows } = await query(
+    "SELECT coalesce(string_agg(format('%I', tablename), ', '), '') AS tables FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely\\_migration%'",
+  );
+  const tables = rows[0]?.tables as string;
+  if (tables) await query(`TRUNCATE ${tables} RESTART IDENTITY CASCADE`);
+  await query("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences WHERE schemaname = 'public'");
+}
+
+/** Fails when a migration wrote rows that `empty` would lose. */
+async function checkTemplateHoldsNoRows(db: Kysely<DB>): Promise<void> {
+  const { rows: tables } = await sql<{ name: string }>`
+    SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely\\_migration%'`.execute(db);
+  const written: string[] = [];
+  for (const { name } of tables) {
+    const { rows } = await sql<{ any: boolean }>`SELECT EXISTS (SELECT 1 FROM ${sql.table(name)}) AS any`.execute(db);
+    if (rows[0]?.any) written.push(name);
+  }
+  if (written.length)
+    throw new Error(`the migrations wrote rows into ${written.join(', ')}: test/helpers/databases.ts empties used databases with TRUNCATE and would lose them`);
+}
+
+/** A PGlite handle whose close() leaves the instance open, to be emptied and used again. */
+function reusable(pglite: PGlite): PGlite {
+  return new Proxy(pglite, {
+    get(target, property) {
+      if (property === 'close') return async () => {};
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function dropIdleWhenTestsEnd(): Promise<void> {
+  dropAtEnd ??= import('tap').then(({ default: tap }) => {
+    tap.teardown(async () => {
+      for (const database of idle.postgres.splice(0)) await database.drop();
+      for (const pglite of idle.pglite.splice(0)) await pglite.close();
+    });
+  });
+  await dropAtEnd;
+}
+
+/**
+ * Opens a freshly migrated database of the given kind: one this process made for an earlier
+ * scenario, emptied, or else a new copy of the template. It is given back (or dropped, when it
+ * cannot be emptied) by `t.teardown`, or, with `manage: false`, by calling the answer's `dispose`.
  */
 export async function freshDatabase(
   t: Pick<Tap, 'teardown'>,
   kind: DatabaseKind,
   options: { poolSize?: number; manage?: boolean } = {},
 ): Promise<DatabaseHandle & { dispose(): Promise<void> }> {
+  await dropIdleWhenTestsEnd();
   let handle: DatabaseHandle;
   let dispose: () => Promise<void>;
   if (kind === 'pglite') {
-    handle = await openDatabase({ pgliteDataDir: await pgliteTemplate() });
-    dispose = () => handle.close();
-  } else {
-    const created = await createPostgresDatabase({ migrated: true });
-    handle = await openDatabase({ url: created.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+    const pglite = idle.pglite.pop() ?? (await PGlite.create({ loadDataDir: await pgliteTemplate(), parsers: PGLITE_PARSERS }));
+    const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: reusable(pglite) }) });
+    handle = { db, kind, url: undefined, close: () => db.destroy() };
     dispose = async () => {
       await handle.close();
-      await created.drop();
+      try {
+        if (pglite.closed) return;
+        await pglite.exec('ROLLBACK; SELECT pg_advisory_unlock_all(); RESET ALL;');
+        await empty((text) => pglite.query(text));
+        idle.pglite.push(pglite);
+      } catch {
+        await pglite.close().catch(() => {});
+      }
+    };
+  } else {
+    const database = idle.postgres.pop() ?? (await createPostgresDatabase({ migrated: true }));
+    handle = await openDatabase({ url: database.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+    dispose = async () => {
+      await handle.close();
+      if (await emptyPostgres(database.url)) idle.postgres.push(database);
+      else await database.drop();
     };
   }
   if (options.manage !== false) t.teardown(dispose);
@@ -193,16 +269,51 @@ export async function freshDatabase(
   return Object.assign(handle, { dispose });
 }
 
+/** Empties a PostgreSQL database a scenario used; false when it cannot be (then it is dropped). */
+async function emptyPostgres(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    // A scenario's child process may have died holding connections; their locks go with them.
+    await client.query("SET lock_timeout = '10s'");
+    await empty((text) => client.query(text));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /**
- * Runs `body` once per database kind as a subtest ("postgres", "pglite"). PostgreSQL is skipped
- * with its reason when it cannot be reached, except under CI where that is a failure.
+ * Where the scenarios run. Every scenario runs on PostgreSQL, the database of any instance past a
+ * handful of members and the one with real concurrency. The embedded PGlite (the zero-setup
+ * default) speaks the same SQL through the same code; it runs the files in which the database's
+ * own behaviour is under test (the ledger's triggers and locks, the close, queues and leases,
+ * a whole API journey, a federation and settlement round): those call eachDatabaseEmbeddedToo. Running every
+ * scenario on both took twice the suite's time for little more: FARTHING_TEST_DATABASES=postgres,pglite
+ * (or `npm run test:both`) still does that.
  */
-export async function eachDatabase(
-  t: Tap,
-  body: (t: Test, kind: DatabaseKind) => Promise<void>,
-  kinds: DatabaseKind[] = ['postgres', 'pglite'],
-): Promise<void> {
-  for (const kind of kinds) {
+const EMBEDDED_TOO: readonly DatabaseKind[] = ['postgres', 'pglite'];
+
+function defaultKinds(): readonly DatabaseKind[] {
+  const named = process.env.FARTHING_TEST_DATABASES?.split(',')
+    .map((kind) => kind.trim())
+    .filter(Boolean);
+  if (!named?.length) return ['postgres'];
+  for (const kind of named) if (kind !== 'postgres' && kind !== 'pglite') throw new Error(`FARTHING_TEST_DATABASES: unknown database '${kind}'`);
+  return named as DatabaseKind[];
+}
+
+/**
+ * Runs `body` once per database kind as a subtest ("postgres", "pglite"): on `kinds`, by default
+ * PostgreSQL only (see eachDatabaseEmbeddedToo), or FARTHING_TEST_DATABASES's list when set (a machine without
+ * PostgreSQL runs FARTHING_TEST_DATABASES=pglite). PostgreSQL is skipped with its reason when it cannot be
+ * reached, except under CI where that is a failure.
+ */
+export async function eachDatabase(t: Tap, body: (t: Test, kind: DatabaseKind) => Promise<void>, kinds?: readonly DatabaseKind[]): Promise<void> {
+  const chosen = kinds ?? defaultKinds();
+  for (const kind of chosen) {
     if (kind === 'postgres') {
       const why = await postgresUnavailable();
       if (why) {
@@ -213,4 +324,9 @@ export async function eachDatabase(
     }
     await t.test(kind, (sub) => body(sub, kind));
   }
+}
+
+/** eachDatabase on PostgreSQL and on the embedded PGlite, for files where the database's own behaviour is tested. */
+export function eachDatabaseEmbeddedToo(t: Tap, body: (t: Test, kind: DatabaseKind) => Promise<void>): Promise<void> {
+  return eachDatabase(t, body, EMBEDDED_TOO);
 }

@@ -3,10 +3,10 @@
  * PostgreSQL and on the embedded database.
  */
 import t from 'tap';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo } from '../helpers/databases.ts';
 import { startInstance, thing } from '../helpers/instance.ts';
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   t.test('registration modes and invites', async (t) => {
     const inst = await startInstance(t, kind, { env: { FARTHING_REGISTRATION: 'invite' } });
     const { api, adminToken } = inst;

@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { addMonths, type Period } from '../../src/core/period.ts';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo } from '../helpers/databases.ts';
 import { startInstance, thing } from '../helpers/instance.ts';
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   t.test('held while the creator does not take part, released when they do', async (t) => {
     const inst = await startInstance(t, kind, { now: '2026-01-10T00:00:00Z' });
     const { api, adminToken } = inst;

@@ -22,7 +22,7 @@ import { checkLedger } from '../../src/ledger/check.ts';
 import { statementDigest } from '../../src/settlement/digest.ts';
 import { receiveMessage } from '../../src/settlement/receive.ts';
 import { buildStatement, type SignedStatement, signStatement } from '../../src/settlement/statement.ts';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo } from '../helpers/databases.ts';
 import { startInstance, type TestInstance, thing } from '../helpers/instance.ts';
 
 const TRUSTED = 'https://peer.example';
@@ -84,7 +84,7 @@ async function balanced(t: Test, inst: TestInstance, when: string) {
   t.ok(check.balanced, `ledger balanced ${when}${check.balanced ? '' : `: ${JSON.stringify(check.checks.filter((c) => !c.ok))}`}`);
 }
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   t.test('pending peers, implausible lines, overflows, committed budgets and a failed close', async (t) => {
     const inst = await startInstance(t, kind, { env: { FARTHING_PEERS: `${TRUSTED},` } });
     const me = async (token: string) =>

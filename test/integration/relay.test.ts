@@ -12,7 +12,7 @@ import type { Context } from '../../src/context.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { type Attempt, claim, type Outcome, type RelaySpec, relayDue } from '../../src/jobs/relay.ts';
-import { eachDatabase, freshDatabase } from '../helpers/databases.ts';
+import { eachDatabaseEmbeddedToo, freshDatabase } from '../helpers/databases.ts';
 
 interface Row {
   id: bigint;
@@ -55,7 +55,7 @@ async function until(check: () => Promise<boolean>, ms: number, what: string): P
 /** Lets other promises (the other relay) run. */
 const yieldTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-await eachDatabase(t, async (t, kind) => {
+await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   const handle = await freshDatabase(t, kind);
   await sql`CREATE TABLE relay_test (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
