@@ -18,6 +18,7 @@ import { importBankStatement } from './banking/statement-import.ts';
 import { closePeriod, periodStatus } from './close/run.ts';
 import { ConfigError, loadConfig, readDotEnv } from './config.ts';
 import { AppError } from './core/errors.ts';
+import { parseInput } from './core/input.ts';
 import { parsePeriod } from './core/period.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { toCsv } from './http/csv.ts';
@@ -37,7 +38,7 @@ import {
   updatePeer,
 } from './settlement/admin.ts';
 import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
-import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
+import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from './wallet/service.ts';
 
 const USAGE = `Farthing admin CLI
 
@@ -157,7 +158,7 @@ async function run(
     case 'invite':
       return { code: await createInvite(ctx, null) };
     case 'deposit':
-      return recordDeposit(ctx, { username: args[0], amount: args[1], reference: args[2] });
+      return recordDeposit(ctx, parseInput(DepositInput, { username: args[0], amount: args[1], reference: args[2] }, 'arguments'));
     case 'charity':
       return setCharity(ctx, args[0]);
     case 'close': {
@@ -184,7 +185,7 @@ async function run(
     case 'payouts':
       return { items: await listPayouts(ctx, state === 'requested' || state === 'exported' || state === 'paid' ? { state } : {}) };
     case 'payout-paid':
-      return markPayoutPaid(ctx, args[0] ?? '', args[1]);
+      return markPayoutPaid(ctx, args[0] ?? '', parseInput(PayoutPaidInput, { reference: args[1] }, 'arguments').reference);
     case 'import-bank': {
       const file = args[0];
       if (!file) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { addLink, listLinks, removeLink, verifyLink } from '../links/links.ts';
+import { addLink, LinkInput, listLinks, removeLink, verifyLink } from '../links/links.ts';
 import { requireCaller } from './auth.ts';
 import { errors, Id, route, routeAuth } from './schemas.ts';
 
@@ -60,7 +60,7 @@ export function linkRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['me'],
         summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
         security: route.member,
-        body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
+        body: LinkInput,
         response: { 201: Link, ...errors(400, 401, 404) },
       },
       preValidation: auth.member,

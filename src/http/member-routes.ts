@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { setBudget } from '../budgets/service.ts';
+import { BudgetInput, setBudget } from '../budgets/service.ts';
 import type { Context } from '../context.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
 import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.ts';
@@ -14,7 +14,7 @@ import { createApiToken, createInvite, listInvites, registerMember } from '../me
 import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing } from '../things/service.ts';
-import { listPayouts, requestPayout } from '../wallet/service.ts';
+import { listPayouts, PayoutInput, requestPayout } from '../wallet/service.ts';
 import { requireCaller } from './auth.ts';
 import { toCsv } from './csv.ts';
 import { periodParam, wantsCsv } from './input.ts';
@@ -225,7 +225,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['me'],
         summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
         security: route.member,
-        body: z.object({ amount: Amount }),
+        body: BudgetInput,
         response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
       },
       preValidation: auth.member,
@@ -454,7 +454,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['wallet'],
         summary: 'Ask for a payout; the amount is reserved at once',
         security: route.member,
-        body: z.object({ amount: Amount }),
+        body: PayoutInput,
         response: { 201: Payout, ...errors(400, 401, 409, 422) },
       },
       preValidation: auth.member,
