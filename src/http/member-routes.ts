@@ -11,7 +11,7 @@ import type { Context } from '../context.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
 import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.ts';
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
-import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.ts';
+import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing } from '../things/service.ts';
 import { listPayouts, PayoutInput, requestPayout } from '../wallet/service.ts';
@@ -177,18 +177,12 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         summary: 'Change the password; every other session and token is revoked',
         description: "current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app's token.",
         security: route.member,
-        body: z.object({
-          current: z.string(),
-          new: z
-            .string()
-            .min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`)
-            .max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
-        }),
+        body: PasswordChangeInput,
         response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
       },
       preValidation: auth.member,
     },
-    async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip),
+    async (request) => changePassword(ctx, await requireCaller(ctx, request), request.body, request.ip),
   );
 
   api.get(

@@ -10,12 +10,13 @@ import { depositInstructions } from '../../banking/deposit-instructions.ts';
 import { assignBankEntry, type BankEntryView, ignoreBankEntry, listBankEntries } from '../../banking/entries.ts';
 import { parseMultipart } from '../../banking/form-upload.ts';
 import { friendlyIban } from '../../banking/iban.ts';
-import { payoutAccountOf, setPayoutAccount } from '../../banking/payout-account.ts';
+import { PayoutAccountInput, payoutAccountOf, setPayoutAccount } from '../../banking/payout-account.ts';
 import { friendlyRf } from '../../banking/rf-reference.ts';
 import { exportSepaBatch, listSepaBatches, sepaBatch } from '../../banking/sepa-export.ts';
 import { type ImportedEntry, type ImportResult, importBankStatement } from '../../banking/statement-import.ts';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { formInput } from '../forms.ts';
 import { type Html, html, raw } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -96,7 +97,7 @@ ${field({ name: 'holder', label: 'Account holder', value: values.holder ?? accou
     const caller = await requireMemberPage(ctx, request);
     const body = request.body as Form;
     try {
-      await setPayoutAccount(ctx, caller, { iban: body.iban, holder: body.holder });
+      await setPayoutAccount(ctx, caller, formInput(PayoutAccountInput, body));
       return reply.redirect('/payouts/account?done=saved', 303);
     } catch (error) {
       return showAccount(request, reply, caller, body, formError(error, 'iban'));
