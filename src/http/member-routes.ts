@@ -13,7 +13,7 @@ import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.t
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
 import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
-import { lookupThing, registerThing } from '../things/service.ts';
+import { lookupThing, registerThing, ThingInput } from '../things/service.ts';
 import { listPayouts, PayoutInput, requestPayout } from '../wallet/service.ts';
 import { requireCaller } from './auth.ts';
 import { toCsv } from './csv.ts';
@@ -234,17 +234,14 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['things'],
         summary: 'Register a thing the caller owns',
         security: route.member,
-        body: z.object({
-          url: z.string().describe('An http(s) URL; its fragment is dropped.'),
-          title: z.string().nullable().optional(),
-        }),
+        body: ThingInput,
         response: { 201: Thing, ...errors(400, 401, 409) },
       },
       preValidation: auth.member,
     },
     async (request, reply) => {
       const caller = await requireCaller(ctx, request);
-      return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
+      return reply.status(201).send(await registerThing(ctx, caller, request.body));
     },
   );
 
