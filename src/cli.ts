@@ -32,12 +32,12 @@ import {
   disputeStatement,
   listPeers,
   listStatements,
-  type PeerChange,
+  PeerChangeInput,
   statementDocument,
   statementsCsv,
   updatePeer,
 } from './settlement/admin.ts';
-import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
+import { confirmReceived, listSettlements, markPaid, SettlementPaidInput, settlementsCsv } from './settlement/netting.ts';
 import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from './wallet/service.ts';
 
 const USAGE = `Farthing admin CLI
@@ -247,17 +247,17 @@ async function run(
     case 'settlements':
       return { items: await listSettlements(ctx, options.period ? { period: parsePeriod(options.period) } : {}) };
     case 'settlement-paid':
-      return markPaid(ctx, args[0] ?? '', args[1]);
+      return markPaid(ctx, args[0] ?? '', parseInput(SettlementPaidInput, { reference: args[1] }, 'arguments').reference);
     case 'settlement-confirm':
       return confirmReceived(ctx, args[0] ?? '');
     case 'peers':
       return { items: await listPeers(ctx) };
     case 'peer': {
-      const change: PeerChange = {};
+      const change: Record<string, unknown> = {};
       if (options.state !== undefined) change.state = options.state;
       if (options['credit-line'] !== undefined) change.credit_line = options['credit-line'];
       if (options['owe-limit'] !== undefined) change.owe_limit = options['owe-limit'] === 'none' ? null : options['owe-limit'];
-      return updatePeer(ctx, args[0] ?? '', change);
+      return updatePeer(ctx, args[0] ?? '', parseInput(PeerChangeInput, change, 'options'));
     }
     case 'period':
       return periodStatus(ctx, parsePeriod(args[0]));

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { AppError, isAppError } from './errors.ts';
 import { parseAmount } from './money.ts';
+import { textProblem } from './text.ts';
 
 /** A decimal string in the currency's major unit, at most six decimals: "5.00", "0.000001". */
 export const Amount = z
@@ -57,10 +58,20 @@ export const PositiveAmountMicros = AmountMicros.refine((micros) => micros > 0n,
 /**
  * A field whose rule is a function that returns the checked value or throws an AppError (the
  * services' own checks, e.g. checkDisplayName): the schema runs it, and its refusal reaches the
- * caller with the same code, message and field as before.
+ * caller with the same code, message and details.field as before.
+ *
+ * Text is first checked as the input guard (src/http/input-guard.ts) checks it, with its words
+ * ("title contains the control character U+000D"): the guard sees the parsed body, in which a
+ * rule may have tidied a CR/LF away, so the rule refuses it first. `multiline`: the field may
+ * hold tab, CR and LF (the route's `config.multiline` names it too).
  */
-export function rule<In extends z.ZodType, Out>(base: In, check: (value: z.output<In>) => Out) {
+export function rule<In extends z.ZodType, Out>(base: In, check: (value: z.output<In>) => Out, options: { multiline?: boolean } = {}) {
   return base.transform((value, ctx): Out => {
+    const problem = typeof value === 'string' ? textProblem(value, options.multiline) : undefined;
+    if (problem) {
+      ctx.issues.push({ code: 'custom', message: problem, input: value, params: { text: problem } });
+      return z.NEVER;
+    }
     try {
       return check(value);
     } catch (error) {
@@ -120,6 +131,11 @@ export function requestError(schema: ZodSchema, error: z.ZodError, part: string,
   }
   const refused = refusalOf(issue);
   if (refused) return refused;
+  const text = issue.code === 'custom' ? issue.params?.text : undefined;
+  if (typeof text === 'string' && issue.path.length > 0) {
+    const where = part === 'querystring' ? `?${field}` : part === 'params' ? `{${field}} in the path` : field;
+    return new AppError('invalid_request', `${where} ${text}`, { field });
+  }
   if (issue.path.length === 0) {
     const what = part === 'body' ? 'the body' : part === 'querystring' ? 'the query' : `the ${part}`;
     const message = issue.code === 'invalid_type' ? `${what} must be a JSON object` : `${what}: ${issue.message}`;

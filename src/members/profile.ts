@@ -65,6 +65,7 @@ export const Bio = rule(
     .meta({ maxLength: BIO_MAX * 2 })
     .nullable(),
   checkBio,
+  { multiline: true },
 );
 
 /** PUT /api/v1/me/profile: absent fields stay as they are. */
