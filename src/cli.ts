@@ -25,7 +25,7 @@ import { toCsv } from './http/csv.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
-import { setPasswordByAdmin } from './members/sessions.ts';
+import { AdminPasswordInput, setPasswordByAdmin } from './members/sessions.ts';
 import {
   acceptStatement,
   correctStatement,
@@ -153,7 +153,7 @@ async function run(
     }
     case 'password': {
       if (!args[0]) throw new AppError('invalid_request', 'usage: password <username>');
-      return setPasswordByAdmin(ctx, args[0], await readPassword(env));
+      return setPasswordByAdmin(ctx, parseInput(AdminPasswordInput, { username: args[0], password: await readPassword(env) }, 'arguments'));
     }
     case 'invite':
       return { code: await createInvite(ctx, null) };

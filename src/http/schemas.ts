@@ -1,9 +1,14 @@
 /**
  * The JSON API's contract as zod schemas: the same schema validates a request and describes it in
- * the OpenAPI document at /api/openapi.json (src/http/openapi.ts). Services keep their own checks;
- * a schema is the documented shape, and a request that does not fit it is refused before the
- * handler runs with the API's usual error body (an amount field → `invalid_amount`, anything else
- * → `invalid_request`).
+ * the OpenAPI document at /api/openapi.json (src/http/openapi.ts). A request that does not fit it
+ * is refused before the handler runs with the API's usual error body (an amount field →
+ * `invalid_amount`, a service rule's refusal as the rule words it, anything else →
+ * `invalid_request`; src/core/input.ts' requestError).
+ *
+ * A body a page form also sends is described once, by an input schema both import (src/core/input.ts
+ * and next to its service: BudgetInput, DepositInput, ThingInput, ProfileInput, …): it parses as
+ * well as checks (an amount becomes a bigint, a title is tidied), so the service takes typed input,
+ * and the page parses its form with the same schema (src/web/forms.ts' formInput).
  *
  * How a route declares its schema (every route under /api/v1 must; test/integration/openapi.test.ts
  * fails otherwise):

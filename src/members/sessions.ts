@@ -124,10 +124,17 @@ export async function changePassword(ctx: Context, caller: Caller, input: Passwo
   return { revoked: revoked.length };
 }
 
+/** The admin's set-a-password form and `farthing password`: the member (looked up by setPasswordByAdmin) and the new password. */
+export const AdminPasswordInput = z.object({
+  username: z.string(),
+  password: rule(z.string(), (value) => checkPasswordField(value, 'password')),
+});
+export type AdminPasswordInput = z.output<typeof AdminPasswordInput>;
+
 /** An admin (or the CLI) sets a member's password; every session and token of theirs is revoked. */
-export async function setPasswordByAdmin(ctx: Context, username: unknown, password: unknown): Promise<{ username: string; revoked: number }> {
-  const member = await requireMember(ctx, username);
-  const next = checkPasswordField(password, 'password');
+export async function setPasswordByAdmin(ctx: Context, input: AdminPasswordInput): Promise<{ username: string; revoked: number }> {
+  const member = await requireMember(ctx, input.username);
+  const next = input.password;
   const hash = await hashPassword(next, ctx.config.fastPasswordHashing);
   const revoked = await ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('members').set({ password_hash: hash }).where('id', '=', member.id).execute();
