@@ -5,6 +5,7 @@
  * Every write goes through the same service as the API.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { MAX_STATEMENT_BYTES } from '../../banking/camt053.ts';
 import { depositInstructions } from '../../banking/deposit-instructions.ts';
 import { assignBankEntry, type BankEntryView, ignoreBankEntry, listBankEntries } from '../../banking/entries.ts';
@@ -16,6 +17,7 @@ import { exportSepaBatch, listSepaBatches, sepaBatch } from '../../banking/sepa-
 import { type ImportedEntry, type ImportResult, importBankStatement } from '../../banking/statement-import.ts';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { rule } from '../../core/input.ts';
 import { formInput } from '../forms.ts';
 import { type Html, html, raw } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
@@ -25,6 +27,9 @@ import { requireAdminPage, requireMemberPage } from '../session.ts';
 type Form = Record<string, string | undefined>;
 
 /** The wallet page's section: how to add money by bank transfer, and where payouts go. */
+/** The bank page's assign form: one field, a username or a transfer reference (RF…), as AssignEntryInput takes them. */
+const AssignForm = z.object({ who: rule(z.unknown().optional(), (value) => String(value ?? '').trim()) });
+
 export async function bankSection(ctx: Context, caller: Caller): Promise<Html> {
   const [how, account] = await Promise.all([depositInstructions(ctx, caller), payoutAccountOf(ctx.db, caller.id)]);
   const deposit = how.iban
@@ -144,8 +149,8 @@ ${open.length ? entryRows(open, csrf) : html`<p>No unmatched entries.</p>`}`;
 
   app.post<{ Params: { id: string } }>('/admin/bank/entries/:id/assign', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const who = String((request.body as Form).who ?? '').trim();
     try {
+      const { who } = formInput(AssignForm, request.body);
       await assignBankEntry(ctx, request.params.id, /^rf/i.test(who) ? { reference: who } : { username: who });
       return reply.redirect('/admin/bank?done=assigned', 303);
     } catch (error) {
