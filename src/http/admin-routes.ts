@@ -78,7 +78,8 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
       preValidation: admin,
     },
     async (request, reply) => {
-      return reply.status(201).send(await recordDeposit(ctx, request.body));
+      const { username, amount, reference } = request.body;
+      return reply.status(201).send(await recordDeposit(ctx, { username, amount, reference }));
     },
   );
 

@@ -25,8 +25,6 @@ declare module 'fastify' {
   }
 }
 
-export { textProblem };
-
 type Part = 'body' | 'query' | 'params';
 
 /** The field's name as the API's errors write it: `title`, `lines.0.reason`, `?period`, `{id} in the path`. */

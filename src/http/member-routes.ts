@@ -182,7 +182,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       },
       preValidation: auth.member,
     },
-    async (request) => changePassword(ctx, await requireCaller(ctx, request), request.body, request.ip),
+    async (request) => changePassword(ctx, await requireCaller(ctx, request), { current: request.body.current, new: request.body.new }, request.ip),
   );
 
   api.get(
@@ -241,7 +241,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
     },
     async (request, reply) => {
       const caller = await requireCaller(ctx, request);
-      return reply.status(201).send(await registerThing(ctx, caller, request.body));
+      return reply.status(201).send(await registerThing(ctx, caller, { url: request.body.url, title: request.body.title }));
     },
   );
 
