@@ -18,26 +18,27 @@ import { importBankStatement } from './banking/statement-import.ts';
 import { closePeriod, periodStatus } from './close/run.ts';
 import { ConfigError, loadConfig, readDotEnv } from './config.ts';
 import { AppError } from './core/errors.ts';
+import { parseInput } from './core/input.ts';
 import { parsePeriod } from './core/period.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { toCsv } from './http/csv.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { checkLedger } from './ledger/check.ts';
 import { createInvite, ensureAdmin, setCharity } from './members/service.ts';
-import { setPasswordByAdmin } from './members/sessions.ts';
+import { AdminPasswordInput, setPasswordByAdmin } from './members/sessions.ts';
 import {
   acceptStatement,
   correctStatement,
   disputeStatement,
   listPeers,
   listStatements,
-  type PeerChange,
+  PeerChangeInput,
   statementDocument,
   statementsCsv,
   updatePeer,
 } from './settlement/admin.ts';
-import { confirmReceived, listSettlements, markPaid, settlementsCsv } from './settlement/netting.ts';
-import { listPayouts, markPayoutPaid, recordDeposit } from './wallet/service.ts';
+import { confirmReceived, listSettlements, markPaid, SettlementPaidInput, settlementsCsv } from './settlement/netting.ts';
+import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from './wallet/service.ts';
 
 const USAGE = `Farthing admin CLI
 
@@ -152,12 +153,12 @@ async function run(
     }
     case 'password': {
       if (!args[0]) throw new AppError('invalid_request', 'usage: password <username>');
-      return setPasswordByAdmin(ctx, args[0], await readPassword(env));
+      return setPasswordByAdmin(ctx, parseInput(AdminPasswordInput, { username: args[0], password: await readPassword(env) }, 'arguments'));
     }
     case 'invite':
       return { code: await createInvite(ctx, null) };
     case 'deposit':
-      return recordDeposit(ctx, { username: args[0], amount: args[1], reference: args[2] });
+      return recordDeposit(ctx, parseInput(DepositInput, { username: args[0], amount: args[1], reference: args[2] }, 'arguments'));
     case 'charity':
       return setCharity(ctx, args[0]);
     case 'close': {
@@ -184,7 +185,7 @@ async function run(
     case 'payouts':
       return { items: await listPayouts(ctx, state === 'requested' || state === 'exported' || state === 'paid' ? { state } : {}) };
     case 'payout-paid':
-      return markPayoutPaid(ctx, args[0] ?? '', args[1]);
+      return markPayoutPaid(ctx, args[0] ?? '', parseInput(PayoutPaidInput, { reference: args[1] }, 'arguments').reference);
     case 'import-bank': {
       const file = args[0];
       if (!file) throw new AppError('invalid_request', 'usage: import-bank <file.xml>');
@@ -246,17 +247,17 @@ async function run(
     case 'settlements':
       return { items: await listSettlements(ctx, options.period ? { period: parsePeriod(options.period) } : {}) };
     case 'settlement-paid':
-      return markPaid(ctx, args[0] ?? '', args[1]);
+      return markPaid(ctx, args[0] ?? '', parseInput(SettlementPaidInput, { reference: args[1] }, 'arguments').reference);
     case 'settlement-confirm':
       return confirmReceived(ctx, args[0] ?? '');
     case 'peers':
       return { items: await listPeers(ctx) };
     case 'peer': {
-      const change: PeerChange = {};
+      const change: Record<string, unknown> = {};
       if (options.state !== undefined) change.state = options.state;
       if (options['credit-line'] !== undefined) change.credit_line = options['credit-line'];
       if (options['owe-limit'] !== undefined) change.owe_limit = options['owe-limit'] === 'none' ? null : options['owe-limit'];
-      return updatePeer(ctx, args[0] ?? '', change);
+      return updatePeer(ctx, args[0] ?? '', parseInput(PeerChangeInput, change, 'options'));
     }
     case 'period':
       return periodStatus(ctx, parsePeriod(args[0]));

@@ -3,6 +3,7 @@
  * credit to a member (it becomes their deposit, once, keyed by the entry) or ignore it (a bank
  * fee, a transfer that was sent back). A decided entry stays decided.
  */
+import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { formatAmount } from '../core/money.ts';
@@ -75,11 +76,15 @@ async function entryView(ctx: Context, id: bigint): Promise<BankEntryView> {
   return view(await baseQuery(ctx).where('bank_entries.id', '=', id).executeTakeFirstOrThrow());
 }
 
+/** POST /api/v1/admin/bank/entries/{id}/assign: the member by username or by transfer reference (checked when used). */
+export const AssignEntryInput = z.object({ username: z.string().optional(), reference: z.string().optional() });
+export type AssignEntryInput = z.output<typeof AssignEntryInput>;
+
 /**
  * Books an unmatched credit as a deposit of the member named by username or by their transfer
  * reference (its check digits verified). The same assignment again changes nothing.
  */
-export async function assignBankEntry(ctx: Context, id: string, input: { username?: unknown; reference?: unknown }): Promise<BankEntryView> {
+export async function assignBankEntry(ctx: Context, id: string, input: AssignEntryInput): Promise<BankEntryView> {
   const key = entryId(id);
   let member: { id: bigint; username: string };
   if (input.reference !== undefined && input.reference !== '') {

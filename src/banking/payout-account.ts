@@ -2,7 +2,9 @@
  * Where a member's payouts go: their IBAN (checked with ibantools) and the account holder's
  * name. The SEPA file takes them from here when the admin exports the requested payouts.
  */
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
+import { rule } from '../core/input.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { parseHolder, parseIban } from './iban.ts';
 
@@ -12,9 +14,12 @@ export interface PayoutAccountView {
   updated_at: string;
 }
 
-export async function setPayoutAccount(ctx: Context, caller: Caller, input: { iban: unknown; holder: unknown }): Promise<PayoutAccountView> {
-  const iban = parseIban(input.iban);
-  const holder = parseHolder(input.holder);
+/** PUT /api/v1/me/payout-account and the payout account page's form: the IBAN in electronic format, the holder's name tidied. */
+export const PayoutAccountInput = z.object({ iban: rule(z.string(), (input) => parseIban(input)), holder: rule(z.string(), (input) => parseHolder(input)) });
+export type PayoutAccountInput = z.output<typeof PayoutAccountInput>;
+
+export async function setPayoutAccount(ctx: Context, caller: Caller, input: PayoutAccountInput): Promise<PayoutAccountView> {
+  const { iban, holder } = input;
   const now = ctx.clock.now();
   await ctx.db
     .insertInto('payout_accounts')

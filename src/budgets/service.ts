@@ -2,9 +2,11 @@
  * Monthly budgets (product rule 4): between the instance's bounds; a change made before the
  * member's first flattr of the month applies to this month, after it to the next.
  */
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { formatAmount, parseAmount } from '../core/money.ts';
+import { AmountMicros } from '../core/input.ts';
+import { formatAmount } from '../core/money.ts';
 import { addMonths, type Period, periodOf } from '../core/period.ts';
 import type { Executor } from '../ledger/accounts.ts';
 
@@ -33,8 +35,10 @@ export async function hasFlattredIn(db: Executor, memberId: bigint, period: stri
   return row !== undefined;
 }
 
-export async function setBudget(ctx: Context, caller: Caller, amountInput: unknown): Promise<{ amount: string; applies_from: Period }> {
-  const amount = parseAmount(amountInput);
+/** PUT /api/v1/me/budget and the dashboard's budget form. */
+export const BudgetInput = z.object({ amount: AmountMicros });
+
+export async function setBudget(ctx: Context, caller: Caller, amount: bigint): Promise<{ amount: string; applies_from: Period }> {
   const { minBudget, maxBudget } = ctx.config;
   if (amount < minBudget || amount > maxBudget) {
     throw new AppError('budget_out_of_range', `the monthly budget must be between ${formatAmount(minBudget)} and ${formatAmount(maxBudget)}`, {

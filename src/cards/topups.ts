@@ -6,10 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
+import { z } from 'zod';
 import type { CardsConfig } from '../config.ts';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { amountTooLarge, formatAmount, MAX_BALANCE_MICROS, parsePositiveAmount } from '../core/money.ts';
+import { AmountMicros } from '../core/input.ts';
+import { amountTooLarge, formatAmount, MAX_BALANCE_MICROS } from '../core/money.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import type { CardTopupsTable } from '../db/schema.ts';
 import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
@@ -54,9 +56,15 @@ export function topupView(row: TopupRow): TopupView {
   };
 }
 
+/**
+ * POST /api/v1/me/topups and the top-up page's form. Zero is refused by checkTopupAmount, after
+ * requireCards: with cards off, any well-formed amount is 404 cards_disabled.
+ */
+export const TopupInput = z.object({ amount: AmountMicros });
+
 /** The amount a member may pay by card: within the configured bounds and whole in Stripe's smallest unit. */
-export function checkTopupAmount(ctx: Context, cards: CardsConfig, input: unknown): bigint {
-  const amount = parsePositiveAmount(input);
+export function checkTopupAmount(ctx: Context, cards: CardsConfig, amount: bigint): bigint {
+  if (amount === 0n) throw new AppError('invalid_amount', 'amount must be greater than zero');
   const c = ctx.config.currency;
   if (amount < cards.minTopup || amount > cards.maxTopup) {
     throw new AppError('invalid_amount', `a card top-up is from ${formatAmount(cards.minTopup)} to ${formatAmount(cards.maxTopup)} ${c}`, {
@@ -73,7 +81,7 @@ export function checkTopupAmount(ctx: Context, cards: CardsConfig, input: unknow
 export async function createTopup(
   ctx: Context,
   caller: Caller,
-  amountInput: unknown,
+  amountInput: bigint,
 ): Promise<{ id: string; checkout_url: string; amount: string; currency: string; state: 'open' }> {
   const cards = requireCards(ctx);
   const amount = checkTopupAmount(ctx, cards, amountInput);

@@ -19,12 +19,13 @@ import type { Transaction } from 'kysely';
 import type { CardsConfig } from '../config.ts';
 import type { Context } from '../context.ts';
 import { AppError, isAppError } from '../core/errors.ts';
+import { parseInput } from '../core/input.ts';
 import { formatAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
 import type { DB } from '../db/schema.ts';
 import { balanceOf, EXTERNAL, ensureAccount, ensureSystemAccount, lockAccount, walletAccountId } from '../ledger/accounts.ts';
 import { recordTransfer } from '../ledger/transfers.ts';
-import { recordDeposit } from '../wallet/service.ts';
+import { DepositInput, recordDeposit } from '../wallet/service.ts';
 import { fromMinor, toMinor } from './currency.ts';
 import { callStripe, stripeClient, stripeWebhooks } from './stripe-client.ts';
 
@@ -166,7 +167,7 @@ async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string
   // The deposit goes through the same function as an admin's (external → wallet, once per reference);
   // a crash after it is healed by Stripe's redelivery: the reference makes the second call a replay.
   try {
-    await recordDeposit(ctx, { username: topup.username, amount: formatAmount(credited), reference: depositReference(sessionId) });
+    await recordDeposit(ctx, parseInput(DepositInput, { username: topup.username, amount: formatAmount(credited), reference: depositReference(sessionId) }));
   } catch (error) {
     if (isAppError(error)) return holdForReview(ctx, topup.id, `${error.code}: ${error.message}`, ids);
     throw error;

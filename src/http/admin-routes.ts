@@ -11,7 +11,7 @@ import { parsePeriod } from '../core/period.ts';
 import { checkLedger } from '../ledger/check.ts';
 import { listUnclaimed } from '../links/unclaimed.ts';
 import { createInvite, setCharity } from '../members/service.ts';
-import { listPayouts, markPayoutPaid, recordDeposit } from '../wallet/service.ts';
+import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from '../wallet/service.ts';
 import { callerOf } from './auth.ts';
 import { Payout } from './member-routes.ts';
 import { Amount, errors, Id, Period } from './schemas.ts';
@@ -61,7 +61,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['admin'],
         summary: "Record a deposit into a member's wallet; the same reference records once",
-        body: z.object({ username: z.string(), amount: Amount, reference: z.string() }),
+        body: DepositInput,
         response: {
           201: z.object({
             id: z.string(),
@@ -215,7 +215,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['admin'],
         summary: 'Mark a payout paid with its reference (the same reference again changes nothing)',
         params: z.object({ id: Id }),
-        body: z.object({ reference: z.string() }),
+        body: PayoutPaidInput,
         response: { 200: Payout, ...errors(400, 401, 403, 404, 409) },
       },
     },

@@ -9,8 +9,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_STATEMENT_BYTES } from '../banking/camt053.ts';
 import { depositInstructions } from '../banking/deposit-instructions.ts';
-import { assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from '../banking/entries.ts';
-import { payoutAccountOf, setPayoutAccount } from '../banking/payout-account.ts';
+import { AssignEntryInput, assignBankEntry, ignoreBankEntry, listBankEntries, parseEntryState } from '../banking/entries.ts';
+import { PayoutAccountInput, payoutAccountOf, setPayoutAccount } from '../banking/payout-account.ts';
 import { exportSepaBatch, listSepaBatches, parsePainVersion, sepaBatch } from '../banking/sepa-export.ts';
 import { importBankStatement } from '../banking/statement-import.ts';
 import type { Context } from '../context.ts';
@@ -90,7 +90,7 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
       schema: {
         tags,
         summary: 'Where payouts are sent by SEPA credit transfer: an IBAN (checked) and the account holder',
-        body: z.object({ iban: z.string(), holder: z.string() }),
+        body: PayoutAccountInput,
         response: { 200: PayoutAccount, ...errors(400, 401) },
       },
     },
@@ -161,7 +161,7 @@ export async function bankingApiRoutes(app: FastifyInstance, ctx: Context): Prom
         tags: ['admin'],
         summary: 'Book an unmatched credit as the deposit of a member, named by username or transfer reference',
         params: z.object({ id: Id }),
-        body: z.object({ username: z.string().optional(), reference: z.string().optional() }),
+        body: AssignEntryInput,
         response: { 200: BankEntry, ...errors(400, 401, 403, 404, 409) },
       },
     },

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTopup, listReversals, listTopups, myTopups, requireCards } from '../cards/topups.ts';
+import { createTopup, listReversals, listTopups, myTopups, requireCards, TopupInput } from '../cards/topups.ts';
 import { receiveStripeEvent } from '../cards/webhook.ts';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
@@ -66,7 +66,7 @@ export async function cardRoutes(app: FastifyInstance, ctx: Context): Promise<vo
       schema: {
         tags: ['wallet'],
         summary: 'Top up the wallet by card: answers the Stripe Checkout page to send the member to',
-        body: z.object({ amount: Amount }),
+        body: TopupInput,
         response: {
           201: z.object({ id: z.string(), checkout_url: z.string(), amount: Amount, currency: z.string(), state: z.literal('open') }),
           ...errors(400, 401, 404, 503),

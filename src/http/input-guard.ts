@@ -16,27 +16,13 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.ts';
+import { textProblem } from '../core/text.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Top-level fields of this route's body that may hold tab, CR and LF (a list of URIs, say). */
     multiline?: readonly string[];
   }
-}
-
-/** C0 controls, DEL and C1 controls. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the guard looks for
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** The same without tab, CR and LF. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the guard looks for
-const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-
-/** What is wrong with a string, or undefined when it is acceptable text. */
-export function textProblem(value: string, multiline = false): string | undefined {
-  if (!value.isWellFormed()) return 'contains a lone UTF-16 surrogate (not text)';
-  const match = (multiline ? CONTROL_BUT_LINES : CONTROL).exec(value);
-  if (match) return `contains the control character U+${(match[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
-  return undefined;
 }
 
 type Part = 'body' | 'query' | 'params';

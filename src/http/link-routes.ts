@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { addLink, listLinks, removeLink, verifyLink } from '../links/links.ts';
+import { addLink, LinkInput, listLinks, removeLink, verifyLink } from '../links/links.ts';
 import { callerOf } from './auth.ts';
 import { errors, Id } from './schemas.ts';
 
@@ -58,7 +58,7 @@ export function linkRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['me'],
         summary: 'Link a fediverse account (pending until verified); the caller’s actor lists it in alsoKnownAs at once',
-        body: z.object({ account: z.string().min(1).max(500).describe('@alice@mastodon.example or an actor IRI') }),
+        body: LinkInput,
         response: { 201: Link, ...errors(400, 401, 404) },
       },
     },

@@ -6,15 +6,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { setBudget } from '../budgets/service.ts';
+import { BudgetInput, setBudget } from '../budgets/service.ts';
 import type { Context } from '../context.ts';
 import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
 import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.ts';
 import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
-import { changePassword, listTokens, revokeTokenOf } from '../members/sessions.ts';
+import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
-import { lookupThing, registerThing } from '../things/service.ts';
-import { listPayouts, requestPayout } from '../wallet/service.ts';
+import { lookupThing, registerThing, ThingInput } from '../things/service.ts';
+import { listPayouts, PayoutInput, requestPayout } from '../wallet/service.ts';
 import { callerOf } from './auth.ts';
 import { toCsv } from './csv.ts';
 import { periodParam, wantsCsv } from './input.ts';
@@ -172,13 +172,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['me'],
         summary: 'Change the password; every other session and token is revoked',
         description: "current must be right (403 forbidden otherwise; counted by the sign-in limits, 429 rate_limited). Not with an app's token.",
-        body: z.object({
-          current: z.string(),
-          new: z
-            .string()
-            .min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`)
-            .max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
-        }),
+        body: PasswordChangeInput,
         response: { 200: z.object({ revoked: z.number().int().describe('How many other sessions and tokens were revoked.') }), ...errors(400, 401, 403, 429) },
       },
     },
@@ -218,7 +212,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['me'],
         summary: 'Set the monthly budget (this month before its first flattr, else from next month)',
-        body: z.object({ amount: Amount }),
+        body: BudgetInput,
         response: { 200: z.object({ amount: Amount, applies_from: Period }), ...errors(400, 401) },
       },
     },
@@ -232,10 +226,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['things'],
         summary: 'Register a thing the caller owns',
-        body: z.object({
-          url: z.string().describe('An http(s) URL; its fragment is dropped.'),
-          title: z.string().nullable().optional(),
-        }),
+        body: ThingInput,
         response: { 201: Thing, ...errors(400, 401, 409) },
       },
     },
@@ -439,7 +430,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['wallet'],
         summary: 'Ask for a payout; the amount is reserved at once',
-        body: z.object({ amount: Amount }),
+        body: PayoutInput,
         response: { 201: Payout, ...errors(400, 401, 409, 422) },
       },
     },

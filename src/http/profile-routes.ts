@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../members/avatar.ts';
-import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, updateProfile } from '../members/profile.ts';
+import { myProfile, ProfileInput, updateProfile } from '../members/profile.ts';
 import { callerOf } from './auth.ts';
 import { errors } from './schemas.ts';
 
@@ -50,21 +50,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: Context): Promise
       schema: {
         tags: ['me'],
         summary: 'Set the display name, bio and whether flattrs are published to followers (absent fields stay; null or "" clears)',
-        body: z.object({
-          display_name: z
-            .string()
-            .max(DISPLAY_NAME_MAX * 2)
-            .nullable()
-            .optional()
-            .describe(`At most ${DISPLAY_NAME_MAX} characters, one line, no control characters.`),
-          bio: z
-            .string()
-            .max(BIO_MAX * 2)
-            .nullable()
-            .optional()
-            .describe(`At most ${BIO_MAX} characters; line breaks are kept, other control characters refused.`),
-          publish_flattrs: z.boolean().optional().describe('Off by default.'),
-        }),
+        body: ProfileInput,
         response: { 200: Profile, ...errors(400, 401) },
       },
     },

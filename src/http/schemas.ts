@@ -1,9 +1,14 @@
 /**
  * The JSON API's contract as zod schemas: the same schema validates a request and describes it in
- * the OpenAPI document at /api/openapi.json (src/http/openapi.ts). Services keep their own checks;
- * a schema is the documented shape, and a request that does not fit it is refused before the
- * handler runs with the API's usual error body (an amount field → `invalid_amount`, anything else
- * → `invalid_request`).
+ * the OpenAPI document at /api/openapi.json (src/http/openapi.ts). A request that does not fit it
+ * is refused before the handler runs with the API's usual error body (an amount field →
+ * `invalid_amount`, a service rule's refusal as the rule words it, anything else →
+ * `invalid_request`; src/core/input.ts' requestError).
+ *
+ * A body a page form also sends is described once, by an input schema both import (src/core/input.ts
+ * and next to its service: BudgetInput, DepositInput, ThingInput, ProfileInput, …): it parses as
+ * well as checks (an amount becomes a bigint, a title is tidied), so the service takes typed input,
+ * and the page parses its form with the same schema (src/web/forms.ts' formInput).
  *
  * How a route declares its schema (every route under /api/v1 must; test/integration/openapi.test.ts
  * fails otherwise) and who may call it (every route under /api/v1 must; the app does not start
@@ -42,23 +47,10 @@
  */
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { z } from 'zod';
-import { AppError } from '../core/errors.ts';
-import { parseAmount } from '../core/money.ts';
+import { Amount, requestError } from '../core/input.ts';
 
-/** Schemas (by their def, which .describe()/.meta() clones share) whose failures are `invalid_amount`. */
-const amountDefs = new WeakSet<object>();
-
-/** A decimal string in the currency's major unit, at most six decimals: "5.00", "0.000001". */
-export const Amount = z
-  .string()
-  .regex(/^(0|[1-9][0-9]{0,12})(\.[0-9]{1,6})?$/)
-  .meta({
-    id: 'Amount',
-    description:
-      'A non-negative decimal string in the major unit with at most six decimals, e.g. "5.00" or "0.000001". A JSON number is refused with invalid_amount.',
-    examples: ['5.00'],
-  });
-amountDefs.add(Amount._zod.def);
+/** A decimal string in the currency's major unit (src/core/input.ts, shared with the page forms). */
+export { Amount };
 
 /** A month, YYYY-MM. */
 export const Period = z
@@ -119,59 +111,7 @@ export function errors<S extends number>(...statuses: S[]): Record<S, ErrorRespo
 
 type ZodSchema = z.ZodType;
 
-interface ZodDefLike {
-  type: string;
-  shape?: Record<string, ZodSchema>;
-  innerType?: ZodSchema;
-  in?: ZodSchema;
-  element?: ZodSchema;
-}
-
-/** Whether the schema found along `path` (or one wrapping it) is an Amount. */
-function isAmountAt(schema: ZodSchema, path: PropertyKey[]): boolean {
-  let current: ZodSchema | undefined = schema;
-  let i = 0;
-  for (let guard = 0; current && guard < 64; guard++) {
-    const def = current._zod.def as unknown as ZodDefLike;
-    if (amountDefs.has(def)) return i === path.length;
-    if (def.innerType) current = def.innerType;
-    else if (def.type === 'pipe' && def.in) current = def.in;
-    else if (i < path.length && def.type === 'object' && def.shape) current = def.shape[String(path[i++])];
-    else if (i < path.length && def.type === 'array' && def.element) {
-      i++;
-      current = def.element;
-    } else return false;
-  }
-  return false;
-}
-
-function valueAt(data: unknown, path: PropertyKey[]): unknown {
-  let value = data;
-  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  return value;
-}
-
-/** The first problem of a failed request part as an AppError, worded like the services' own. */
-export function requestError(schema: ZodSchema, error: z.ZodError, part: string, data: unknown): AppError {
-  const issue = error.issues[0] as z.core.$ZodIssue;
-  const field = issue.path.map(String).join('.');
-  if (issue.path.length > 0 && isAmountAt(schema, issue.path)) {
-    try {
-      parseAmount(valueAt(data, issue.path), field);
-    } catch (amountError) {
-      if (amountError instanceof AppError) return amountError;
-    }
-    return new AppError('invalid_amount', `${field} ${issue.message}`);
-  }
-  if (issue.path.length === 0) {
-    const what = part === 'body' ? 'the body' : part === 'querystring' ? 'the query' : `the ${part}`;
-    const message = issue.code === 'invalid_type' ? `${what} must be a JSON object` : `${what}: ${issue.message}`;
-    return new AppError('invalid_request', message);
-  }
-  const where = part === 'querystring' ? `?${field}` : part === 'params' ? `{${field}} in the path` : field;
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? `${where} is required` : `${where}: ${issue.message}`;
-  return new AppError('invalid_request', message, { field });
-}
+export { requestError };
 
 /** Fastify's validatorCompiler, with zod: the parsed value replaces the part, errors are AppErrors. */
 export const validatorCompiler: FastifySchemaCompiler<ZodSchema> = ({ schema, httpPart, method, url }) => {

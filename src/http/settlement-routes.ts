@@ -15,6 +15,7 @@ import {
   disputeStatement,
   listPeers,
   listStatements,
+  PeerInput,
   statementDetails,
   statementDocument,
   statementsCsv,
@@ -22,7 +23,7 @@ import {
 } from '../settlement/admin.ts';
 import { verifySender } from '../settlement/channel.ts';
 import { admitSender, readAdmittedBody } from '../settlement/inbox-gate.ts';
-import { confirmReceived, listSettlements, markPaid, settlementsCsv } from '../settlement/netting.ts';
+import { confirmReceived, listSettlements, markPaid, SettlementPaidInput, settlementsCsv } from '../settlement/netting.ts';
 import { receiveMessage } from '../settlement/receive.ts';
 import { toCsv } from './csv.ts';
 import { Amount, errors, Period } from './schemas.ts';
@@ -252,7 +253,7 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
         tags,
         summary: 'The debtor records that it paid the net, with the reference',
         params: Params,
-        body: z.object({ reference: z.string().min(1).max(200) }),
+        body: SettlementPaidInput,
         response: { 200: Settlement, ...errors(400, 401, 403, 404, 409) },
       },
     },
@@ -294,13 +295,7 @@ export async function settlementRoutes(app: FastifyInstance, ctx: Context): Prom
         tags,
         summary:
           'Trust, block or leave pending a peer, set its credit line, or limit how much may be owed to it (flattrs beyond it are refused with peer_limit)',
-        body: z.object({
-          peer: z.string().min(1).max(300),
-          state: z.enum(['trusted', 'pending', 'blocked']).optional(),
-          blocked: z.boolean().optional(),
-          credit_line: Amount.optional(),
-          owe_limit: Amount.nullable().optional(),
-        }),
+        body: PeerInput,
         response: { 200: Peer, ...errors(400, 401, 403, 422) },
       },
     },

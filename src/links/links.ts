@@ -8,8 +8,11 @@
  * account is verified for one member at most. Routing does not trust this table alone: claims.ts
  * checks both directions again whenever a thing of the account is discovered, on every instance.
  */
+
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { rule } from '../core/input.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { actorIri } from '../members/service.ts';
 import type { ActorRecord } from '../ports.ts';
@@ -55,12 +58,19 @@ export async function linkedAccounts(ctx: Context, memberId: bigint): Promise<UR
   return rows.map((r) => new URL(r.actor_iri));
 }
 
-/** Adds a link as pending, after finding the account's actor (by WebFinger for a handle). */
-export async function addLink(ctx: Context, caller: Caller, accountInput: unknown): Promise<LinkView> {
-  if (typeof accountInput !== 'string' || accountInput.trim() === '' || accountInput.length > 500) {
-    throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
-  }
-  const actor = await findAccount(ctx, accountInput.trim());
+/** POST /api/v1/me/links and the linked accounts page's form: the account, trimmed. */
+export const LinkInput = z.object({
+  account: rule(z.string().meta({ minLength: 1, maxLength: 500, description: '@alice@mastodon.example or an actor IRI' }), (input) => {
+    if (input.trim() === '' || input.length > 500) {
+      throw new AppError('invalid_request', 'account must be a handle like @alice@mastodon.example or an actor URL', { field: 'account' });
+    }
+    return input.trim();
+  }),
+});
+
+/** Adds a link as pending, after finding the account's actor (by WebFinger for a handle); `account` as LinkInput parsed it. */
+export async function addLink(ctx: Context, caller: Caller, account: string): Promise<LinkView> {
+  const actor = await findAccount(ctx, account);
   const iri = new URL(actor.iri);
   if (iri.origin === new URL(ctx.config.origin).origin) {
     throw new AppError('invalid_request', 'that is an account on this instance; link an account elsewhere in the fediverse', { field: 'account' });

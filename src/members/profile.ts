@@ -4,9 +4,11 @@
  * are bounded and refuse control characters (a bio keeps its line breaks) and the bidirectional
  * overrides that make a name read as someone else's; empty means "none".
  */
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
 import { escapeHtml } from '../core/escape-html.ts';
+import { rule } from '../core/input.ts';
 import { avatarIri } from '../core/iris.ts';
 import { actorIri } from './service.ts';
 
@@ -29,9 +31,8 @@ export interface ProfileView {
   url: string;
 }
 
-export function checkDisplayName(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'string') throw new AppError('invalid_request', 'display_name must be a string', { field: 'display_name' });
+function checkDisplayName(value: string | null): string | null {
+  if (value === null) return null;
   const text = value.normalize('NFC').trim();
   if (text.includes('\n') || FORBIDDEN.test(text)) {
     throw new AppError('invalid_request', 'display_name cannot contain line breaks or control characters', { field: 'display_name' });
@@ -41,14 +42,42 @@ export function checkDisplayName(value: unknown): string | null {
   return text === '' ? null : text;
 }
 
-export function checkBio(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'string') throw new AppError('invalid_request', 'bio must be a string', { field: 'bio' });
+function checkBio(value: string | null): string | null {
+  if (value === null) return null;
   const text = value.normalize('NFC').replace(/\r\n?/g, '\n').trim();
   if (FORBIDDEN.test(text)) throw new AppError('invalid_request', 'bio cannot contain control characters (line breaks are fine)', { field: 'bio' });
   if ([...text].length > BIO_MAX) throw new AppError('invalid_request', `bio must be at most ${BIO_MAX} characters`, { field: 'bio' });
   return text === '' ? null : text;
 }
+
+/** A display name: one line, at most DISPLAY_NAME_MAX characters; null or "" clears it (null). */
+export const DisplayName = rule(
+  z
+    .string()
+    .meta({ maxLength: DISPLAY_NAME_MAX * 2 })
+    .nullable(),
+  checkDisplayName,
+);
+/** A bio: line breaks kept, at most BIO_MAX characters; null or "" clears it (null). */
+export const Bio = rule(
+  z
+    .string()
+    .meta({ maxLength: BIO_MAX * 2 })
+    .nullable(),
+  checkBio,
+  { multiline: true },
+);
+
+/** PUT /api/v1/me/profile: absent fields stay as they are. */
+export const ProfileInput = z.object({
+  display_name: DisplayName.optional().describe(`At most ${DISPLAY_NAME_MAX} characters, one line, no control characters.`),
+  bio: Bio.optional().describe(`At most ${BIO_MAX} characters; line breaks are kept, other control characters refused.`),
+  publish_flattrs: z.boolean().optional().describe('Off by default.'),
+});
+export type ProfileInput = z.output<typeof ProfileInput>;
+
+/** The profile page's "about" form: both fields, an absent one cleared. */
+export const ProfileAboutInput = z.object({ display_name: DisplayName, bio: Bio });
 
 export function avatarUrl(ctx: Context, username: string, digest: string | null): string {
   return avatarIri(ctx.config.origin, username, digest);
@@ -93,20 +122,12 @@ export async function myProfile(ctx: Context, caller: Caller): Promise<ProfileVi
   return view;
 }
 
-/** Sets the fields given (undefined leaves a field as it is). */
-export async function updateProfile(
-  ctx: Context,
-  caller: Caller,
-  input: { display_name?: unknown; bio?: unknown; publish_flattrs?: unknown },
-): Promise<ProfileView> {
+/** Sets the fields given (undefined leaves a field as it is), as ProfileInput parsed them. */
+export async function updateProfile(ctx: Context, caller: Caller, input: ProfileInput): Promise<ProfileView> {
   const set: { display_name?: string | null; bio?: string | null; publish_flattrs?: boolean } = {};
-  if (input.display_name !== undefined) set.display_name = checkDisplayName(input.display_name);
-  if (input.bio !== undefined) set.bio = checkBio(input.bio);
-  if (input.publish_flattrs !== undefined) {
-    if (typeof input.publish_flattrs !== 'boolean')
-      throw new AppError('invalid_request', 'publish_flattrs must be true or false', { field: 'publish_flattrs' });
-    set.publish_flattrs = input.publish_flattrs;
-  }
+  if (input.display_name !== undefined) set.display_name = input.display_name;
+  if (input.bio !== undefined) set.bio = input.bio;
+  if (input.publish_flattrs !== undefined) set.publish_flattrs = input.publish_flattrs;
   if (Object.keys(set).length > 0) await ctx.db.updateTable('members').set(set).where('id', '=', caller.id).execute();
   return myProfile(ctx, caller);
 }

@@ -9,11 +9,13 @@
  * Revoking drops the tokens from this process's cache at once (src/members/tokens.ts); another
  * process of the instance stops accepting them within its cache's ten seconds.
  */
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { rule } from '../core/input.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { checkPassword } from './rules.ts';
+import { checkPassword, PASSWORD_MAX, PASSWORD_MIN } from './rules.ts';
 import { requireMember } from './service.ts';
 import { beginPasswordAttempt } from './sign-in-limits.ts';
 import { forgetTokens, tokenEndsAt } from './tokens.ts';
@@ -93,20 +95,22 @@ async function revokeAllBut(ctx: Context, trx: Executor, memberId: bigint, keep:
   return rows.map((r) => r.secret_hash);
 }
 
+/** PUT /api/v1/me/password and the password page's form: `new` is PASSWORD_MIN to PASSWORD_MAX characters. */
+export const PasswordChangeInput = z.object({
+  current: z.string(),
+  new: rule(z.string().meta({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX }), (value) => checkPasswordField(value, 'new')),
+});
+export type PasswordChangeInput = z.output<typeof PasswordChangeInput>;
+
 /**
  * The member changes their own password: `current` must be right (a password attempt like a
  * sign-in, limited the same way); every other session and token is revoked, the calling one kept.
  * Apps cannot: an OAuth token is refused whatever its scopes.
  */
-export async function changePassword(
-  ctx: Context,
-  caller: Caller,
-  input: { current: unknown; new: unknown },
-  address: string | undefined,
-): Promise<{ revoked: number }> {
+export async function changePassword(ctx: Context, caller: Caller, input: PasswordChangeInput, address: string | undefined): Promise<{ revoked: number }> {
   if (caller.viaApp) throw new AppError('forbidden', 'an app cannot change the password: use a session or a token made with the password');
-  const next = checkPasswordField(input.new, 'new');
-  const current = typeof input.current === 'string' ? input.current.slice(0, 256) : '';
+  const next = input.new;
+  const current = input.current.slice(0, 256);
   const row = await ctx.db.selectFrom('members').select(['id', 'password_hash']).where('id', '=', caller.id).executeTakeFirstOrThrow();
   const attempt = beginPasswordAttempt(ctx, address, row.id);
   if (!(await verifyPassword(row.password_hash, current))) throw new AppError('forbidden', 'the current password is wrong', { field: 'current' });
@@ -120,10 +124,17 @@ export async function changePassword(
   return { revoked: revoked.length };
 }
 
+/** The admin's set-a-password form and `farthing password`: the member (looked up by setPasswordByAdmin) and the new password. */
+export const AdminPasswordInput = z.object({
+  username: z.string(),
+  password: rule(z.string(), (value) => checkPasswordField(value, 'password')),
+});
+export type AdminPasswordInput = z.output<typeof AdminPasswordInput>;
+
 /** An admin (or the CLI) sets a member's password; every session and token of theirs is revoked. */
-export async function setPasswordByAdmin(ctx: Context, username: unknown, password: unknown): Promise<{ username: string; revoked: number }> {
-  const member = await requireMember(ctx, username);
-  const next = checkPasswordField(password, 'password');
+export async function setPasswordByAdmin(ctx: Context, input: AdminPasswordInput): Promise<{ username: string; revoked: number }> {
+  const member = await requireMember(ctx, input.username);
+  const next = input.password;
   const hash = await hashPassword(next, ctx.config.fastPasswordHashing);
   const revoked = await ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('members').set({ password_hash: hash }).where('id', '=', member.id).execute();

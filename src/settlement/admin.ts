@@ -7,10 +7,12 @@
 
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { AmountMicros } from '../core/input.ts';
 import { settlementMessageIri, statementPath } from '../core/iris.ts';
-import { formatAmount, parseAmount } from '../core/money.ts';
+import { formatAmount } from '../core/money.ts';
 import type { Period } from '../core/period.ts';
 import type { Executor } from '../ledger/accounts.ts';
 import { OUTBOX_RELAY, wakeWorker } from '../worker.ts';
@@ -209,37 +211,34 @@ export async function listPeers(ctx: Context, only?: string) {
   });
 }
 
-export interface PeerChange {
-  state?: unknown;
+/** What an admin may change about a peer (PUT /api/v1/admin/peers without `peer`, `farthing peer`). */
+export const PeerChangeInput = z.object({
+  state: z.enum(['trusted', 'pending', 'blocked']).optional(),
   /** Older clients: true blocks, false unblocks (to pending unless state says otherwise). */
-  blocked?: unknown;
-  credit_line?: unknown;
-  owe_limit?: unknown;
-}
+  blocked: z.boolean().optional(),
+  credit_line: AmountMicros.optional(),
+  /** null: no limit. */
+  owe_limit: AmountMicros.nullable().optional(),
+});
+export type PeerChange = z.output<typeof PeerChangeInput>;
+
+/** PUT /api/v1/admin/peers: the peer (checked to be an origin by updatePeer) and the change. */
+export const PeerInput = z.object({ peer: z.string().min(1).max(300), ...PeerChangeInput.shape });
 
 /**
  * The admin decides about a peer: its state, its credit line and how much may be owed to it.
  * Trusting a peer applies its statements kept open meanwhile (accepted when they reconcile and
  * auto-accept is on; else they wait for the admin), and a credit line clears what it covers.
  */
-export async function updatePeer(ctx: Context, origin: unknown, change: PeerChange) {
-  const url = typeof origin === 'string' ? URL.parse(origin) : null;
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== String(origin).replace(/\/$/, '').toLowerCase()) {
+export async function updatePeer(ctx: Context, origin: string, change: PeerChange) {
+  const url = URL.parse(origin);
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin.replace(/\/$/, '').toLowerCase()) {
     throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
   }
   if (url.origin === ctx.config.origin) throw new AppError('invalid_request', 'this instance does not settle with itself', { field: 'peer' });
-  let state: PeerState | undefined;
-  if (change.state !== undefined) {
-    if (change.state !== 'trusted' && change.state !== 'pending' && change.state !== 'blocked') {
-      throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
-    }
-    state = change.state;
-  } else if (change.blocked !== undefined) {
-    if (typeof change.blocked !== 'boolean') throw new AppError('invalid_request', 'blocked must be true or false', { field: 'blocked' });
-    state = change.blocked ? 'blocked' : undefined;
-  }
-  const limit = change.owe_limit === undefined ? undefined : change.owe_limit === null ? null : parseAmount(change.owe_limit, 'owe_limit');
-  const creditLine = change.credit_line === undefined ? undefined : parseAmount(change.credit_line, 'credit_line');
+  const state: PeerState | undefined = change.state ?? (change.blocked ? 'blocked' : undefined);
+  const limit = change.owe_limit;
+  const creditLine = change.credit_line;
   const set = {
     ...(state !== undefined ? { trusted: state === 'trusted', blocked: state === 'blocked' } : change.blocked === false ? { blocked: false } : {}),
     ...(limit !== undefined ? { owe_limit: limit } : {}),

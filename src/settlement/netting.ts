@@ -21,8 +21,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
+import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { rule } from '../core/input.ts';
 import { settlementMessageIri } from '../core/iris.ts';
 import { formatAmount } from '../core/money.ts';
 import type { SettlementsTable } from '../db/schema.ts';
@@ -212,10 +214,18 @@ async function viewOf(db: Executor, id: string) {
  * The debtor admin records the payment, with the bank's reference, from any of the settlements
  * it covers: every accepted period with the peer still unpaid (what carried into the latest).
  */
-export async function markPaid(ctx: Context, id: string, reference: unknown) {
-  if (typeof reference !== 'string' || reference.trim() === '' || reference.length > 200) {
-    throw new AppError('invalid_request', "reference must be the payment's reference (1 to 200 characters)", { field: 'reference' });
-  }
+/** POST /api/v1/admin/settlements/{id}/paid and the settlements page: the payment's reference, 1 to 200 characters. */
+export const SettlementPaidInput = z.object({
+  reference: rule(z.string().meta({ minLength: 1, maxLength: 200 }), (reference) => {
+    if (reference.trim() === '' || reference.length > 200) {
+      throw new AppError('invalid_request', "reference must be the payment's reference (1 to 200 characters)", { field: 'reference' });
+    }
+    return reference;
+  }),
+});
+
+/** `reference` as SettlementPaidInput parsed it. */
+export async function markPaid(ctx: Context, id: string, reference: string) {
   const view = await ctx.db.transaction().execute(async (trx) => {
     const row = await getSettlement(trx, id);
     if (row.state === 'paid' || row.state === 'settled') {

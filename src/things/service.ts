@@ -4,8 +4,10 @@
  * Both are found by URL or by their own IRI.
  */
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { rule } from '../core/input.ts';
 import { parseIriOf, thingIri } from '../core/iris.ts';
 import { isUniqueViolation, UUID_PATTERN } from '../db/errors.ts';
 import type { Executor } from '../ledger/accounts.ts';
@@ -81,13 +83,21 @@ function selectThings(db: Executor) {
     ]);
 }
 
+/** POST /api/v1/things and the creator page's form: the URL normalized, the title tidied (null when empty). */
+export const ThingInput = z.object({
+  url: rule(z.string().describe('An http(s) URL; its fragment is dropped.'), (input) => normalizeUrl(input)),
+  title: rule(z.string().nullable(), normalizeTitle).optional(),
+});
+export type ThingInput = z.output<typeof ThingInput>;
+
 /**
  * Registers a URL as the caller's thing, after reading whose it is (ownership.ts): refused when
- * its content names someone else, verified when it names the caller, else unverified.
+ * its content names someone else, verified when it names the caller, else unverified. `input` as
+ * ThingInput parsed it.
  */
-export async function registerThing(ctx: Context, caller: Caller, input: { url: unknown; title?: unknown }): Promise<ThingView> {
-  const url = normalizeUrl(input.url);
-  const given = normalizeTitle(input.title);
+export async function registerThing(ctx: Context, caller: Caller, input: ThingInput): Promise<ThingView> {
+  const url = input.url;
+  const given = input.title ?? null;
   const known = await findThingByUrl(ctx, url);
   if (known) throw new AppError('thing_exists', 'this URL is already registered as a thing', { existing_id: known.id });
   const proof = await proveOwnership(ctx, caller, url);

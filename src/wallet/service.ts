@@ -8,9 +8,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
-import { formatAmount, parsePositiveAmount } from '../core/money.ts';
+import { PositiveAmountMicros, rule } from '../core/input.ts';
+import { formatAmount } from '../core/money.ts';
 import { periodOf } from '../core/period.ts';
 import { UUID_PATTERN } from '../db/errors.ts';
 import type { DB } from '../db/schema.ts';
@@ -19,12 +21,25 @@ import { recordTransfer } from '../ledger/transfers.ts';
 import { requireMember } from '../members/service.ts';
 import { enqueueEvent } from '../webhooks/events.ts';
 
-function checkReference(input: unknown): string {
-  if (typeof input !== 'string' || input.trim().length === 0 || input.length > 200) {
+function checkReference(input: string): string {
+  if (input.trim().length === 0 || input.length > 200) {
     throw new AppError('invalid_request', 'reference must be a non-empty string of at most 200 characters', { field: 'reference' });
   }
   return input.trim();
 }
+
+/** A deposit's or a paid payout's reference: non-empty, at most 200 characters, trimmed. */
+export const Reference = rule(z.string(), checkReference);
+
+/** POST /api/v1/admin/deposits, the admin's deposit form and `farthing deposit`. */
+export const DepositInput = z.object({ username: z.string(), amount: PositiveAmountMicros, reference: Reference });
+export type DepositInput = z.output<typeof DepositInput>;
+
+/** POST /api/v1/me/payouts and the payouts page's form. */
+export const PayoutInput = z.object({ amount: PositiveAmountMicros });
+
+/** POST /api/v1/admin/payouts/{id}/paid and the admin's payouts page. */
+export const PayoutPaidInput = z.object({ reference: Reference });
 
 export interface DepositView {
   id: string;
@@ -35,9 +50,8 @@ export interface DepositView {
   replayed: boolean;
 }
 
-export async function recordDeposit(ctx: Context, input: { username: unknown; amount: unknown; reference: unknown }): Promise<DepositView> {
-  const amount = parsePositiveAmount(input.amount);
-  const reference = checkReference(input.reference);
+export async function recordDeposit(ctx: Context, input: DepositInput): Promise<DepositView> {
+  const { amount, reference } = input;
   const member = await requireMember(ctx, input.username);
   return ctx.db.transaction().execute((trx) => bookDeposit(ctx, trx, { memberId: member.id, username: member.username, amount, reference }));
 }
@@ -104,8 +118,7 @@ function payoutView(row: {
 }
 
 /** Moves the amount from the wallet to the payouts account at once, under the wallet's lock. */
-export async function requestPayout(ctx: Context, caller: Caller, amountInput: unknown): Promise<PayoutView> {
-  const amount = parsePositiveAmount(amountInput);
+export async function requestPayout(ctx: Context, caller: Caller, amount: bigint): Promise<PayoutView> {
   if (amount < ctx.config.minPayout) {
     throw new AppError('invalid_amount', `payouts start at ${formatAmount(ctx.config.minPayout)}`, {
       field: 'amount',
@@ -180,8 +193,8 @@ export async function committedBudget(db: Executor, memberId: bigint): Promise<{
 }
 
 /** The admin says the money has been sent: it leaves the instance. Same reference twice is a no-op. */
-export async function markPayoutPaid(ctx: Context, id: string, referenceInput: unknown): Promise<PayoutView> {
-  const reference = checkReference(referenceInput);
+/** `reference` is a parsed Reference (PayoutPaidInput). */
+export async function markPayoutPaid(ctx: Context, id: string, reference: string): Promise<PayoutView> {
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such payout');
   return ctx.db.transaction().execute(async (trx) => {
     const payout = await trx.selectFrom('payouts').selectAll().where('id', '=', id.toLowerCase()).forUpdate().executeTakeFirst();

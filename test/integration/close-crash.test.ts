@@ -10,6 +10,7 @@ import { closePeriod } from '../../src/close/run.ts';
 import { testConfig } from '../../src/config.ts';
 import type { Caller } from '../../src/context.ts';
 import { ManualClock } from '../../src/core/clock.ts';
+import { parseAmount } from '../../src/core/money.ts';
 import type { Period } from '../../src/core/period.ts';
 import { createFlattr } from '../../src/flattrs/service.ts';
 import { createInstance, type Instance } from '../../src/instance.ts';
@@ -32,8 +33,8 @@ async function buildMonth(inst: Instance, clock: ManualClock): Promise<void> {
   for (let i = 0; i < 12; i++) {
     const m = await addMember(ctx, `m${i}`);
     members.push(m);
-    if (i % 4 !== 3) await recordDeposit(ctx, { username: m.username, amount: `${3 + i}.00`, reference: `d${i}` });
-    if (i % 3 === 0) await setBudget(ctx, m, `${2 + i}.33`);
+    if (i % 4 !== 3) await recordDeposit(ctx, { username: m.username, amount: parseAmount(`${3 + i}.00`), reference: `d${i}` });
+    if (i % 3 === 0) await setBudget(ctx, m, parseAmount(`${2 + i}.33`));
     things.push((await registerThing(ctx, m, { url: `https://m${i}.example/` })).id);
   }
   await setCharity(ctx, 'm11');

@@ -10,6 +10,7 @@ import { closePeriod } from '../../src/close/run.ts';
 import { testConfig } from '../../src/config.ts';
 import type { Caller } from '../../src/context.ts';
 import { ManualClock } from '../../src/core/clock.ts';
+import { parseAmount } from '../../src/core/money.ts';
 import { addMonths, type Period, periodStart } from '../../src/core/period.ts';
 import { createFlattr, withdrawFlattr } from '../../src/flattrs/service.ts';
 import { createInstance } from '../../src/instance.ts';
@@ -62,9 +63,9 @@ for (const [name, env, withCharity] of configs) {
           const m = await addMember(ctx, `m${serial++}`);
           members.push(m);
           if (spec.deposit > 0n) {
-            await recordDeposit(ctx, { username: m.username, amount: (Number(spec.deposit) / 1e6).toFixed(6), reference: `dep-${m.username}` });
+            await recordDeposit(ctx, { username: m.username, amount: parseAmount((Number(spec.deposit) / 1e6).toFixed(6)), reference: `dep-${m.username}` });
           }
-          if (spec.budget !== undefined) await setBudget(ctx, m, (Number(spec.budget) / 1e6).toFixed(6));
+          if (spec.budget !== undefined) await setBudget(ctx, m, parseAmount((Number(spec.budget) / 1e6).toFixed(6)));
           things.push((await registerThing(ctx, m, { url: `https://${m.username}.example/` })).id);
         }
         for (const [g, th, withdraw] of clicks) {

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { setBudget } from '../../src/budgets/service.ts';
 import { closePeriod } from '../../src/close/run.ts';
+import { parseAmount } from '../../src/core/money.ts';
 import type { Period } from '../../src/core/period.ts';
 import { createFlattr } from '../../src/flattrs/service.ts';
 import { checkLedger } from '../../src/ledger/check.ts';
@@ -40,8 +41,8 @@ await eachDatabase(
     t.test('payouts racing for one wallet never overdraw it', async (t) => {
       const inst = await startInstance(t, kind, { poolSize: 20 });
       const ann = await addMember(inst.ctx, 'ann');
-      await recordDeposit(inst.ctx, { username: 'ann', amount: '100.00', reference: 'd' });
-      const results = await Promise.allSettled(Array.from({ length: 25 }, () => requestPayout(inst.ctx, ann, '10.00')));
+      await recordDeposit(inst.ctx, { username: 'ann', amount: parseAmount('100.00'), reference: 'd' });
+      const results = await Promise.allSettled(Array.from({ length: 25 }, () => requestPayout(inst.ctx, ann, parseAmount('10.00'))));
       t.equal(results.filter((r) => r.status === 'fulfilled').length, 10, 'exactly ten payouts of 10.00 fit in 100.00');
       t.ok(results.every((r) => r.status === 'fulfilled' || (r.reason as { code?: string }).code === 'insufficient_funds'));
       const check = await checkLedger(inst.ctx.db);
@@ -57,9 +58,12 @@ await eachDatabase(
       const outcomes = new Map<string, number>();
       for (let i = 0; i < 40; i++) {
         const giver = await addMember(inst.ctx, `g${i}`);
-        await recordDeposit(inst.ctx, { username: giver.username, amount: '10.00', reference: `d${i}` });
-        await setBudget(inst.ctx, giver, '5.00');
-        const [flattr, payout] = await Promise.allSettled([createFlattr(inst.ctx, giver, { thing_id: thingId }), requestPayout(inst.ctx, giver, '10.00')]);
+        await recordDeposit(inst.ctx, { username: giver.username, amount: parseAmount('10.00'), reference: `d${i}` });
+        await setBudget(inst.ctx, giver, parseAmount('5.00'));
+        const [flattr, payout] = await Promise.allSettled([
+          createFlattr(inst.ctx, giver, { thing_id: thingId }),
+          requestPayout(inst.ctx, giver, parseAmount('10.00')),
+        ]);
         const outcome = `${flattr.status === 'fulfilled' ? 'flattr' : (flattr.reason as { code?: string }).code}+${payout.status === 'fulfilled' ? 'payout' : (payout.reason as { code?: string }).code}`;
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       }
@@ -81,7 +85,7 @@ await eachDatabase(
       const things = [];
       for (let i = 0; i < 8; i++) {
         const m = await addMember(ctx, `m${i}`);
-        await recordDeposit(ctx, { username: m.username, amount: '7.00', reference: `d${i}` });
+        await recordDeposit(ctx, { username: m.username, amount: parseAmount('7.00'), reference: `d${i}` });
         givers.push(m);
         things.push((await registerThing(ctx, m, { url: `https://m${i}.example/` })).id);
       }

@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
 import { isAppError } from '../../core/errors.ts';
 import { retryAfterHeader } from '../../http/errors.ts';
-import { changePassword, listTokens, revokeTokenOf } from '../../members/sessions.ts';
+import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../../members/sessions.ts';
+import { formInput } from '../forms.ts';
 import { html } from '../html.ts';
 import { csrfField, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -70,7 +71,7 @@ ${field({ name: 'new', label: 'New password', type: 'password', error, required:
     const caller = await requireMemberPage(ctx, request, '/settings/password');
     const body = request.body as { current?: unknown; new?: unknown };
     try {
-      await changePassword(ctx, caller, { current: body.current, new: body.new }, request.ip);
+      await changePassword(ctx, caller, formInput(PasswordChangeInput, body), request.ip);
       return reply.redirect('/settings/password?done=changed', 303);
     } catch (error) {
       if (isAppError(error)) retryAfterHeader(reply, error);

@@ -10,7 +10,8 @@ import { AppError } from '../../core/errors.ts';
 import { formatAmount } from '../../core/money.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { createInvite } from '../../members/service.ts';
-import { setPasswordByAdmin } from '../../members/sessions.ts';
+import { AdminPasswordInput, setPasswordByAdmin } from '../../members/sessions.ts';
+import { formInput } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { PAGE_SIZE, pageParam, pager } from '../paging.ts';
@@ -131,7 +132,7 @@ ${field({ name: 'password', label: 'New password', type: 'password', error, requ
     const caller = await requireAdminPage(ctx, request);
     const body = request.body as { username?: unknown; password?: unknown };
     try {
-      await setPasswordByAdmin(ctx, body.username, body.password);
+      await setPasswordByAdmin(ctx, formInput(AdminPasswordInput, body));
       return reply.redirect('/admin/members/password?done=set', 303);
     } catch (error) {
       return passwordPage(request, reply, caller, { username: typeof body.username === 'string' ? body.username.slice(0, 30) : undefined }, formError(error));

@@ -1,8 +1,11 @@
 /** Admin: the periods of the instance, the close button and each close's summary. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { type CloseSummary, closePeriod } from '../../close/run.ts';
 import type { Caller, Context } from '../../context.ts';
+import { rule } from '../../core/input.ts';
 import { parsePeriod } from '../../core/period.ts';
+import { formInput } from '../forms.ts';
 import { type Html, html } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { type PeriodRow, periodsWithCloses } from '../queries.ts';
@@ -23,6 +26,9 @@ const SUMMARY_LABELS: [keyof CloseSummary, string][] = [
   ['unclaimed', 'Unclaimed (waiting for fediverse accounts)'],
   ['unclaimed_released', 'Unclaimed, paid to members here who claimed it'],
 ];
+
+/** The periods page's close form: the month to close (page-only; the API names it in the path). */
+const CloseForm = z.object({ period: rule(z.unknown(), (value) => parsePeriod(value)) });
 
 export function adminPeriodRoutes(app: FastifyInstance, ctx: Context): void {
   const showPeriods = async (request: FastifyRequest, reply: FastifyReply, caller: Caller, failed?: { period: string; error: FormError }) => {
@@ -47,7 +53,7 @@ ${field({ name: 'period', id: 'period-any', label: 'Month (YYYY-MM)', value: byN
     const caller = await requireAdminPage(ctx, request);
     const input = (request.body as { period?: unknown }).period;
     try {
-      const period = parsePeriod(input);
+      const { period } = formInput(CloseForm, request.body);
       await closePeriod(ctx, period);
       return reply.redirect(`/admin/periods?done=closed#p-${period}`, 303);
     } catch (error) {

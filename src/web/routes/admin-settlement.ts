@@ -6,8 +6,10 @@
  * JSON API (src/settlement/admin.ts, src/settlement/netting.ts); the pages add no rules of their own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { rule } from '../../core/input.ts';
 import { formatAmount, parseAmount } from '../../core/money.ts';
 import { parsePeriod } from '../../core/period.ts';
 import {
@@ -20,7 +22,9 @@ import {
   statementDocument,
   updatePeer,
 } from '../../settlement/admin.ts';
-import { confirmReceived, listSettlements, markPaid } from '../../settlement/netting.ts';
+import { confirmReceived, listSettlements, markPaid, SettlementPaidInput } from '../../settlement/netting.ts';
+import type { PeerState } from '../../settlement/peers.ts';
+import { formInput } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -39,6 +43,44 @@ function uuidParam(value: string): string {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new AppError('not_found', 'no such statement');
   return value.toLowerCase();
 }
+
+/** An amount field of the peers form: blank is none; a refusal names its field. */
+function formAmount(name: 'owe_limit' | 'credit_line') {
+  return rule(z.unknown().optional(), (value): bigint | undefined => {
+    const text = typeof value === 'string' ? value.trim() : '';
+    if (text === '') return undefined;
+    try {
+      return parseAmount(text, name);
+    } catch (refusal) {
+      if (refusal instanceof AppError) throw new AppError(refusal.code, refusal.message, { field: name });
+      throw refusal;
+    }
+  });
+}
+
+/**
+ * The peers page's form, read in the order its refusals are shown. Page-only: a blank amount is
+ * none, older forms send a `blocked` checkbox; what it makes is the PeerChange the API's PeerInput makes.
+ */
+const PeerForm = z.object({
+  blocked: rule(z.unknown().optional(), (value): boolean => {
+    if (value !== undefined && value !== 'on') throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'state' });
+    return value === 'on';
+  }),
+  state: rule(z.unknown().optional(), (value): PeerState | undefined => {
+    if (value !== undefined && value !== 'trusted' && value !== 'pending' && value !== 'blocked') {
+      throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
+    }
+    return value;
+  }),
+  peer: rule(z.unknown().optional(), (value): string => {
+    const peer = typeof value === 'string' ? value.trim() : '';
+    if (peer === '' || peer.length > 300) throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
+    return peer;
+  }),
+  owe_limit: formAmount('owe_limit'),
+  credit_line: formAmount('credit_line'),
+});
 
 export function adminSettlementRoutes(app: FastifyInstance, ctx: Context): void {
   const c = ctx.config.currency;
@@ -110,31 +152,13 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
     const body = request.body as Form;
     const peer = typeof body.peer === 'string' ? body.peer.trim() : '';
     try {
-      if (body.blocked !== undefined && body.blocked !== 'on')
-        throw new AppError('invalid_request', 'blocked is a checkbox: "on" or absent', { field: 'state' });
-      if (body.state !== undefined && body.state !== 'trusted' && body.state !== 'pending' && body.state !== 'blocked') {
-        throw new AppError('invalid_request', 'state must be trusted, pending or blocked', { field: 'state' });
-      }
-      if (peer === '' || peer.length > 300)
-        throw new AppError('invalid_request', 'peer must be an instance origin such as https://b.example', { field: 'peer' });
-      const amountField = (name: 'owe_limit' | 'credit_line') => {
-        const text = typeof body[name] === 'string' ? (body[name] as string).trim() : '';
-        try {
-          if (text !== '') parseAmount(text, name);
-        } catch (refusal) {
-          if (refusal instanceof AppError) throw new AppError(refusal.code, refusal.message, { field: name });
-          throw refusal;
-        }
-        return text;
-      };
-      const limitText = amountField('owe_limit');
-      const creditText = amountField('credit_line');
+      const form = formInput(PeerForm, body);
       // Older forms send a blocked checkbox instead of the state.
-      const state = body.state ?? (body.blocked === 'on' ? 'blocked' : undefined);
-      await updatePeer(ctx, peer, {
+      const state = form.state ?? (form.blocked ? 'blocked' : undefined);
+      await updatePeer(ctx, form.peer, {
         ...(state !== undefined ? { state } : { blocked: false }),
-        owe_limit: limitText === '' ? null : limitText,
-        ...(creditText !== '' ? { credit_line: creditText } : {}),
+        owe_limit: form.owe_limit ?? null,
+        ...(form.credit_line !== undefined ? { credit_line: form.credit_line } : {}),
       });
       return reply.redirect('/admin/peers?done=saved', 303);
     } catch (error) {
@@ -384,7 +408,8 @@ ${
     const caller = await requireAdminPage(ctx, request);
     const body = request.body as Form;
     try {
-      await markPaid(ctx, request.params.id, typeof body.reference === 'string' ? body.reference.trim() : body.reference);
+      const { reference } = formInput(SettlementPaidInput, { reference: typeof body.reference === 'string' ? body.reference.trim() : body.reference });
+      await markPaid(ctx, request.params.id, reference);
       return reply.redirect('/admin/settlements?done=paid', 303);
     } catch (error) {
       return showSettlements(request, reply, caller, { id: request.params.id, values: body, error: formError(error, 'reference') });

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { checkLedger } from '../../ledger/check.ts';
-import { listPayouts, markPayoutPaid, recordDeposit } from '../../wallet/service.ts';
+import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from '../../wallet/service.ts';
+import { formInput } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -56,7 +57,7 @@ ${field({ name: 'reference', label: 'Reference', value: values.reference, error,
     const caller = await requireAdminPage(ctx, request);
     const body = request.body as Form;
     try {
-      const deposit = await recordDeposit(ctx, { username: body.username, amount: body.amount, reference: body.reference });
+      const deposit = await recordDeposit(ctx, formInput(DepositInput, body));
       return reply.redirect(`/admin/deposits?done=${deposit.replayed ? 'replayed' : 'deposit'}`, 303);
     } catch (error) {
       return showDeposits(request, reply, caller, body, formError(error, 'amount'));
@@ -98,7 +99,7 @@ ${field({ name: 'reference', id: `reference-${p.id}`, label: 'Reference', error:
   app.post<{ Params: { id: string } }>('/admin/payouts/:id/paid', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
     try {
-      await markPayoutPaid(ctx, request.params.id, (request.body as Form).reference);
+      await markPayoutPaid(ctx, request.params.id, formInput(PayoutPaidInput, request.body).reference);
       return reply.redirect('/admin/payouts?state=paid&done=paid', 303);
     } catch (error) {
       return showPayouts(request, reply, caller, { id: request.params.id, error: formError(error, 'reference') });

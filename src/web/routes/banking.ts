@@ -5,17 +5,20 @@
  * Every write goes through the same service as the API.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { MAX_STATEMENT_BYTES } from '../../banking/camt053.ts';
 import { depositInstructions } from '../../banking/deposit-instructions.ts';
 import { assignBankEntry, type BankEntryView, ignoreBankEntry, listBankEntries } from '../../banking/entries.ts';
 import { parseMultipart } from '../../banking/form-upload.ts';
 import { friendlyIban } from '../../banking/iban.ts';
-import { payoutAccountOf, setPayoutAccount } from '../../banking/payout-account.ts';
+import { PayoutAccountInput, payoutAccountOf, setPayoutAccount } from '../../banking/payout-account.ts';
 import { friendlyRf } from '../../banking/rf-reference.ts';
 import { exportSepaBatch, listSepaBatches, sepaBatch } from '../../banking/sepa-export.ts';
 import { type ImportedEntry, type ImportResult, importBankStatement } from '../../banking/statement-import.ts';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { rule } from '../../core/input.ts';
+import { formInput } from '../forms.ts';
 import { type Html, html, raw } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -24,6 +27,9 @@ import { requireAdminPage, requireMemberPage } from '../session.ts';
 type Form = Record<string, string | undefined>;
 
 /** The wallet page's section: how to add money by bank transfer, and where payouts go. */
+/** The bank page's assign form: one field, a username or a transfer reference (RF…), as AssignEntryInput takes them. */
+const AssignForm = z.object({ who: rule(z.unknown().optional(), (value) => String(value ?? '').trim()) });
+
 export async function bankSection(ctx: Context, caller: Caller): Promise<Html> {
   const [how, account] = await Promise.all([depositInstructions(ctx, caller), payoutAccountOf(ctx.db, caller.id)]);
   const deposit = how.iban
@@ -96,7 +102,7 @@ ${field({ name: 'holder', label: 'Account holder', value: values.holder ?? accou
     const caller = await requireMemberPage(ctx, request);
     const body = request.body as Form;
     try {
-      await setPayoutAccount(ctx, caller, { iban: body.iban, holder: body.holder });
+      await setPayoutAccount(ctx, caller, formInput(PayoutAccountInput, body));
       return reply.redirect('/payouts/account?done=saved', 303);
     } catch (error) {
       return showAccount(request, reply, caller, body, formError(error, 'iban'));
@@ -143,8 +149,8 @@ ${open.length ? entryRows(open, csrf) : html`<p>No unmatched entries.</p>`}`;
 
   app.post<{ Params: { id: string } }>('/admin/bank/entries/:id/assign', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const who = String((request.body as Form).who ?? '').trim();
     try {
+      const { who } = formInput(AssignForm, request.body);
       await assignBankEntry(ctx, request.params.id, /^rf/i.test(who) ? { reference: who } : { username: who });
       return reply.redirect('/admin/bank?done=assigned', 303);
     } catch (error) {

@@ -7,7 +7,8 @@ import { addMonths, periodOf } from '../../core/period.ts';
 import { periodParam } from '../../http/input.ts';
 import { actorIri } from '../../members/service.ts';
 import { myEarnings, myIncoming } from '../../reports/service.ts';
-import { registerThing } from '../../things/service.ts';
+import { registerThing, ThingInput } from '../../things/service.ts';
+import { formInput } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, type FormError, field, formAlert, formError, page, sendPage } from '../layout.ts';
 import { thingsOwnedBy } from '../queries.ts';
@@ -55,7 +56,7 @@ ${
     const caller = await requireMemberPage(ctx, request, '/creator');
     const body = request.body as Form;
     try {
-      const thing = await registerThing(ctx, caller, { url: body.url, title: body.title });
+      const thing = await registerThing(ctx, caller, formInput(ThingInput, body));
       return reply.redirect(`${thingPath(thing.id)}?done=added`, 303);
     } catch (error) {
       return showThings(reply, caller, body, formError(error, 'url'));

@@ -1,6 +1,6 @@
 /** The member's dashboard, a past month's page (/dashboard/{period}), the budget form, withdrawing a flattr and the CSV exports. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { setBudget } from '../../budgets/service.ts';
+import { BudgetInput, setBudget } from '../../budgets/service.ts';
 import { firstPeriod } from '../../close/run.ts';
 import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
@@ -9,6 +9,7 @@ import { withdrawFlattr } from '../../flattrs/service.ts';
 import { toCsv } from '../../http/csv.ts';
 import { periodParam } from '../../http/input.ts';
 import { myEarnings, myFlattrs, myLedger } from '../../reports/service.ts';
+import { formInput } from '../forms.ts';
 import { html } from '../html.ts';
 import { type FormError, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { monthSoFar } from '../month.ts';
@@ -66,7 +67,7 @@ export function dashboardRoutes(app: FastifyInstance, ctx: Context): void {
   app.post('/dashboard/budget', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request);
     try {
-      await setBudget(ctx, caller, (request.body as { amount?: unknown }).amount);
+      await setBudget(ctx, caller, formInput(BudgetInput, request.body).amount);
       return reply.redirect('/dashboard?done=budget', 303);
     } catch (error) {
       return showDashboard(request, reply, caller, formError(error, 'amount'));

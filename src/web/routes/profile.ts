@@ -14,11 +14,12 @@ import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { avatarPath, profilePath } from '../../core/iris.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../../members/avatar.ts';
-import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, updateProfile } from '../../members/profile.ts';
+import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, ProfileAboutInput, updateProfile } from '../../members/profile.ts';
+import { formInput } from '../forms.ts';
 import { html } from '../html.ts';
 import { checkbox, csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { parseMultipart, type UploadedFile } from '../multipart.ts';
-import { checkboxValue, setListed } from '../preferences.ts';
+import { PreferencesForm, setListed } from '../preferences.ts';
 import { isListed } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireMemberPage } from '../session.ts';
@@ -96,10 +97,10 @@ ${checkbox({
 
   app.post('/settings/profile', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
-    const body = request.body as { listed?: unknown; publish_flattrs?: unknown };
     try {
-      await setListed(ctx, caller, checkboxValue(body.listed, 'listed'));
-      await updateProfile(ctx, caller, { publish_flattrs: checkboxValue(body.publish_flattrs, 'publish_flattrs') });
+      const { listed, publish_flattrs } = formInput(PreferencesForm, request.body);
+      await setListed(ctx, caller, listed);
+      await updateProfile(ctx, caller, { publish_flattrs });
       return reply.redirect('/settings/profile?done=saved', 303);
     } catch (error) {
       return show(request, reply, caller, formError(error, 'listed'));
@@ -110,7 +111,7 @@ ${checkbox({
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
     const body = request.body as { display_name?: unknown; bio?: unknown };
     try {
-      await updateProfile(ctx, caller, { display_name: body.display_name ?? null, bio: body.bio ?? null });
+      await updateProfile(ctx, caller, formInput(ProfileAboutInput, { display_name: body.display_name ?? null, bio: body.bio ?? null }));
       return reply.redirect('/settings/profile?done=profile', 303);
     } catch (error) {
       const typed = {

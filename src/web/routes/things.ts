@@ -10,9 +10,10 @@ import type { Context } from '../../context.ts';
 import { thingPath } from '../../core/iris.ts';
 import { periodOf } from '../../core/period.ts';
 import { createFlattr } from '../../flattrs/service.ts';
-import { updateThingTitle } from '../../things/edit.ts';
+import { ThingTitleInput, updateThingTitle } from '../../things/edit.ts';
 import { getThing, lookupThing, ownThingId, type ThingView, thingUri } from '../../things/service.ts';
 import { normalizeUrl } from '../../things/urls.ts';
+import { formInput } from '../forms.ts';
 import { externalLink, html, query } from '../html.ts';
 import { type FormError, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { flattrCountsOf, flattrOf } from '../queries.ts';
@@ -65,7 +66,7 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
     const caller = await requireMemberPage(ctx, request, thingPath(request.params.id));
     const title = (request.body as { title?: unknown }).title;
     try {
-      const thing = await updateThingTitle(ctx, caller, request.params.id, title);
+      const thing = await updateThingTitle(ctx, caller, request.params.id, formInput(ThingTitleInput, request.body).title);
       return reply.redirect(`${thingPath(thing.id)}?done=titled`, 303);
     } catch (error) {
       return showThing(request, reply, formError(error, 'title'), typeof title === 'string' ? title.slice(0, 300) : undefined);

@@ -4,7 +4,8 @@ import type { Caller, Context } from '../../context.ts';
 import { formatAmount } from '../../core/money.ts';
 import { balanceOf, walletAccountId } from '../../ledger/accounts.ts';
 import { createInvite, listInvites } from '../../members/service.ts';
-import { listPayouts, requestPayout } from '../../wallet/service.ts';
+import { listPayouts, PayoutInput, requestPayout } from '../../wallet/service.ts';
+import { formInput } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -84,7 +85,7 @@ ${
     const caller = await requireMemberPage(ctx, request);
     const amount = (request.body as { amount?: unknown }).amount;
     try {
-      await requestPayout(ctx, caller, amount);
+      await requestPayout(ctx, caller, formInput(PayoutInput, request.body).amount);
       return reply.redirect('/payouts?done=payout', 303);
     } catch (error) {
       return showPayouts(request, reply, caller, formError(error, 'amount'), typeof amount === 'string' ? amount : undefined);
