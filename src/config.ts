@@ -120,6 +120,12 @@ const EnvSchema = z
     FARTHING_TEST_FAST_HASHING: flag,
     FARTHING_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(20),
     FARTHING_DRAIN_SECONDS: z.coerce.number().int('must be a whole number of seconds').min(0).max(300, 'must be at most 300').default(5),
+    FARTHING_SHUTDOWN_SECONDS: z.coerce
+      .number()
+      .int('must be a whole number of seconds')
+      .min(1, 'must be at least 1')
+      .max(600, 'must be at most 600')
+      .default(10),
     FARTHING_TOKEN_IDLE_HOURS: z.coerce
       .number()
       .int('must be a whole number of hours')
@@ -256,6 +262,8 @@ export interface Config {
   readonly tokenIdleMs: number;
   /** At shutdown, requests in flight get this long before their connections are cut. */
   readonly drainMs: number;
+  /** The whole shutdown's limit (npm start): past it the process exits 1, naming the step it waited for. */
+  readonly shutdownLimitMs: number;
   /** Whether a received statement from a trusted peer that reconciles is accepted without the admin. */
   readonly settlementAutoAccept: boolean;
   /** Whether the instance actor tells fediverse accounts of money waiting for them (issue 13). */
@@ -375,6 +383,7 @@ export function loadConfig(env: Record<string, string | undefined> = { ...readDo
     authRateLimit: e.FARTHING_AUTH_RATE_LIMIT,
     tokenIdleMs: e.FARTHING_TOKEN_IDLE_HOURS * 60 * 60 * 1000,
     drainMs: e.FARTHING_DRAIN_SECONDS * 1000,
+    shutdownLimitMs: e.FARTHING_SHUTDOWN_SECONDS * 1000,
     apiRateLimit: e.FARTHING_API_RATE_LIMIT,
     settlementAutoAccept: e.FARTHING_SETTLEMENT_AUTO_ACCEPT === 'on',
     notifyUnclaimed: e.FARTHING_NOTIFY_UNCLAIMED === 'on',

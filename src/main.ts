@@ -1,6 +1,6 @@
 /**
  * `npm start`: validates the configuration, opens and migrates the database, serves one
- * instance and shuts down gracefully on SIGINT/SIGTERM, within SHUTDOWN_LIMIT_MS whatever
+ * instance and shuts down gracefully on SIGINT/SIGTERM, within FARTHING_SHUTDOWN_SECONDS whatever
  * happens: a step of the shutdown that hangs is named in the log and the process exits 1; and
  * since a main thread blocked in native code (a futex in the embedded database, say) runs no
  * timer, a watchdog thread (src/shutdown-watchdog.ts) ends the process a little later if the
@@ -10,8 +10,6 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { createInstance } from './instance.ts';
 import { startShutdownWatchdog } from './shutdown-watchdog.ts';
-
-export const SHUTDOWN_LIMIT_MS = 10_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -35,14 +33,12 @@ async function main(): Promise<void> {
     stopping = true;
     ctx.log.info({ signal }, 'shutting down');
     let step = 'starting';
-    const watchdog = startShutdownWatchdog(SHUTDOWN_LIMIT_MS + 2_000);
+    const limitMs = config.shutdownLimitMs;
+    const watchdog = startShutdownWatchdog(limitMs + 2_000);
     const force = setTimeout(() => {
-      ctx.log.error(
-        { waiting_for: step, limit_ms: SHUTDOWN_LIMIT_MS },
-        `shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s; it was waiting for ${step}; exiting anyway`,
-      );
+      ctx.log.error({ waiting_for: step, limit_ms: limitMs }, `shutdown did not finish in ${limitMs / 1000} s; it was waiting for ${step}; exiting anyway`);
       process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
+    }, limitMs);
     force.unref();
     try {
       await instance.close((name) => {

@@ -31,6 +31,8 @@ t.test('every invalid value stops the start with a message naming it', async (t)
     [{ FARTHING_ORIGIN: 'https://flattr.example/farthing' }, 'FARTHING_ORIGIN'],
     [{ FARTHING_DRAIN_SECONDS: '-1' }, 'FARTHING_DRAIN_SECONDS'],
     [{ FARTHING_DRAIN_SECONDS: '301' }, 'FARTHING_DRAIN_SECONDS'],
+    [{ FARTHING_SHUTDOWN_SECONDS: '0' }, 'FARTHING_SHUTDOWN_SECONDS'],
+    [{ FARTHING_SHUTDOWN_SECONDS: '2.5' }, 'FARTHING_SHUTDOWN_SECONDS'],
     [{ FARTHING_ORIGIN: 'https://flattr.example/?x=1' }, 'FARTHING_ORIGIN'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ FARTHING_NOW: 'yesterday' }, 'FARTHING_NOW'],
@@ -50,6 +52,11 @@ t.test('decimals in the fee, admin passwords with colons, origin without trailin
   t.equal(config.feePpm, 75_000n);
   t.same(config.admin, { username: 'root', password: 'pass:word:1' });
   t.equal(config.origin, 'https://flattr.example');
+});
+
+t.test('the shutdown limit: 10 s unless FARTHING_SHUTDOWN_SECONDS says', async (t) => {
+  t.equal(loadConfig({}).shutdownLimitMs, 10_000);
+  t.equal(loadConfig({ FARTHING_SHUTDOWN_SECONDS: '30' }).shutdownLimitMs, 30_000);
 });
 
 t.test('FARTHING_PEERS: origins, comma-separated, written as origins', async (t) => {
