@@ -6,13 +6,15 @@ export function hashPassword(password: string, fast = false): Promise<string> {
   return argon2.hash(password, fast ? { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 } : { type: argon2.argon2id });
 }
 
-// Verifying against this when the username is unknown keeps sign-in time the same either way.
-let dummyHash: Promise<string> | undefined;
+// Verifying against this when the username is unknown keeps sign-in time the same either way:
+// made at the cost real hashes are made at (the minimum one only where `fast` makes those too).
+const dummyHashes = new Map<boolean, Promise<string>>();
 
-export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
+export async function verifyPassword(hash: string | undefined, password: string, fast = false): Promise<boolean> {
   if (hash === undefined) {
-    dummyHash ??= hashPassword('not a real password, only here to spend time');
-    await argon2.verify(await dummyHash, password);
+    let dummy = dummyHashes.get(fast);
+    if (!dummy) dummyHashes.set(fast, (dummy = hashPassword('not a real password, only here to spend time', fast)));
+    await argon2.verify(await dummy, password);
     return false;
   }
   try {

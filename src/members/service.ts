@@ -92,7 +92,7 @@ export async function signIn(ctx: Context, usernameInput: unknown, passwordInput
   const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
   const row = username && USERNAME_PATTERN.test(username) ? await findMember(ctx, username) : undefined;
   const attempt = beginPasswordAttempt(ctx, address, row?.id);
-  const ok = await verifyPassword(row?.password_hash, password);
+  const ok = await verifyPassword(row?.password_hash, password, ctx.config.fastPasswordHashing);
   if (!row || !ok) throw new AppError('unauthorized', 'the username or the password is wrong');
   attempt.succeeded();
   return { id: row.id, username: row.username, role: row.role, scopes: scopesForRole(row.role) };

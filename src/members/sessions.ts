@@ -113,7 +113,8 @@ export async function changePassword(ctx: Context, caller: Caller, input: Passwo
   const current = input.current.slice(0, 256);
   const row = await ctx.db.selectFrom('members').select(['id', 'password_hash']).where('id', '=', caller.id).executeTakeFirstOrThrow();
   const attempt = beginPasswordAttempt(ctx, address, row.id);
-  if (!(await verifyPassword(row.password_hash, current))) throw new AppError('forbidden', 'the current password is wrong', { field: 'current' });
+  if (!(await verifyPassword(row.password_hash, current, ctx.config.fastPasswordHashing)))
+    throw new AppError('forbidden', 'the current password is wrong', { field: 'current' });
   attempt.succeeded();
   const hash = await hashPassword(next, ctx.config.fastPasswordHashing);
   const revoked = await ctx.db.transaction().execute(async (trx) => {
