@@ -1,6 +1,7 @@
 /**
  * Debian's Chromium driven by playwright-core (no browser is downloaded). `withChromium` runs
- * `journey` once with JavaScript and once without, in a browser launched for the file; without
+ * `journey` once with JavaScript and once without (or in the `modes` given), in a browser
+ * launched for the file; without
  * Chromium the tests are skipped with the reason, except under CI, where that is a failure.
  * Screenshots go to ARTIFACTS (test/artifacts/, git-ignored).
  */
@@ -11,7 +12,12 @@ import type { Test } from 'tap';
 const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = new URL('../artifacts/', import.meta.url);
 
-export async function withChromium(t: Test, name: string, journey: (t: Test, browser: Browser, javaScriptEnabled: boolean) => Promise<void>): Promise<void> {
+export async function withChromium(
+  t: Test,
+  name: string,
+  journey: (t: Test, browser: Browser, javaScriptEnabled: boolean) => Promise<void>,
+  modes: readonly boolean[] = [true, false],
+): Promise<void> {
   const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
   if (missing && process.env.CI) {
     t.fail(`${missing}; CI must have it`);
@@ -24,7 +30,7 @@ export async function withChromium(t: Test, name: string, journey: (t: Test, bro
   mkdirSync(ARTIFACTS, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   t.teardown(() => browser.close());
-  for (const javaScriptEnabled of [true, false]) {
+  for (const javaScriptEnabled of modes) {
     await t.test(`${name} with JavaScript ${javaScriptEnabled ? 'enabled' : 'disabled'}`, (t) => journey(t, browser, javaScriptEnabled));
   }
 }

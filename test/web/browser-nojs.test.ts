@@ -1,0 +1,6 @@
+/** The journeys of test/helpers/journeys.ts in Chromium with JavaScript disabled. */
+import t from 'tap';
+import { withChromium } from '../helpers/chromium.ts';
+import { journeys } from '../helpers/journeys.ts';
+
+await withChromium(t, 'journeys', journeys, [false]);
