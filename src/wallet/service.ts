@@ -192,8 +192,10 @@ export async function committedBudget(db: Executor, memberId: bigint): Promise<{
   return { amount: rows.reduce((sum, r) => sum + BigInt(r.amount), 0n), periods: rows.map((r) => r.period) };
 }
 
-/** The admin says the money has been sent: it leaves the instance. Same reference twice is a no-op. */
-/** `reference` is a parsed Reference (PayoutPaidInput). */
+/**
+ * The admin says the money has been sent: it leaves the instance. Same reference twice is a no-op.
+ * `reference` is a parsed Reference (PayoutPaidInput).
+ */
 export async function markPayoutPaid(ctx: Context, id: string, reference: string): Promise<PayoutView> {
   if (!UUID_PATTERN.test(id)) throw new AppError('not_found', 'no such payout');
   return ctx.db.transaction().execute(async (trx) => {
