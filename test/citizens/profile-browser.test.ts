@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
+import { defaultDatabaseKind } from '../helpers/databases.ts';
 import { photo } from '../helpers/images.ts';
 import { thing } from '../helpers/instance.ts';
 import { startNetworked } from '../helpers/network.ts';
@@ -15,7 +16,7 @@ import { startNetworked } from '../helpers/network.ts';
 await withChromium(t, 'profile page', journey);
 
 async function journey(t: Test, browser: Browser, javaScriptEnabled: boolean): Promise<void> {
-  const inst = await startNetworked(t, 'pglite');
+  const inst = await startNetworked(t, defaultDatabaseKind());
   const mode = javaScriptEnabled ? 'js' : 'nojs';
   const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`${mode}-${name}.png`, ARTIFACTS).pathname, fullPage: true });
   const consoleErrors: string[] = [];

@@ -17,7 +17,7 @@ import { INSTANCE_ACTOR } from '../../src/activitypub/federation.ts';
 import { actorKeyPairs } from '../../src/activitypub/keys.ts';
 import { createInstance } from '../../src/instance.ts';
 import { actorIri, findMember } from '../../src/members/service.ts';
-import { eachDatabase } from '../helpers/databases.ts';
+import { defaultDatabaseKind, eachDatabase } from '../helpers/databases.ts';
 import { startInstance, type TestInstance, thing } from '../helpers/instance.ts';
 import { startNetworked } from '../helpers/network.ts';
 
@@ -203,7 +203,7 @@ t.test('members and the instance are ActivityPub actors', async (t) => {
 });
 
 t.test('a remote Fedify server finds our actors and our inboxes verify their signatures (real HTTP)', async (t) => {
-  const inst = await startNetworked(t, 'pglite');
+  const inst = await startNetworked(t, defaultDatabaseKind());
   const origin = inst.origin;
   await inst.member('ann');
   const documentLoader = getDocumentLoader({ allowPrivateAddress: true });

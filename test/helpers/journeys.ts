@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { ARTIFACTS } from './chromium.ts';
+import { defaultDatabaseKind } from './databases.ts';
 import { startNetworked } from './network.ts';
 
 function serveBlog(page: string): Promise<Server> {
@@ -20,7 +21,7 @@ function serveBlog(page: string): Promise<Server> {
 }
 
 export async function journeys(t: Test, browser: Browser, javaScriptEnabled: boolean): Promise<void> {
-  const inst = await startNetworked(t, 'pglite');
+  const inst = await startNetworked(t, defaultDatabaseKind());
   const origin = inst.origin;
   const mode = javaScriptEnabled ? 'js' : 'nojs';
   const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`${mode}-${name}.png`, ARTIFACTS).pathname, fullPage: true });

@@ -121,8 +121,12 @@ t.test('SIGTERM ends the server within its limit when a shutdown step hangs, and
   const socket = connect(port, '127.0.0.1');
   t.teardown(() => socket.destroy());
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write('POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":');
-  await new Promise((r) => setImmediate(r));
+  // The server answers "100 Continue" once the request is being handled, so the SIGTERM below
+  // comes while it is in flight, not before it arrived (then it would be refused with a 503).
+  const handling = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => chunk.toString().includes('100 Continue') && resolve()));
+  socket.write('POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n');
+  await handling;
+  socket.write('{"username":');
   const sent = Date.now();
   server.child.kill('SIGTERM');
   const stopped = await exitWithin(server, 60_000);

@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import t from 'tap';
 import { renderedOnce } from '../../src/db/rendered-once.ts';
-import { freshDatabase } from '../helpers/databases.ts';
+import { defaultDatabaseKind, freshDatabase } from '../helpers/databases.ts';
 
 t.test('a statement rendered once takes each call its values by name', async (t) => {
-  const handle = await freshDatabase(t, 'pglite'); // embedded, in memory
+  const handle = await freshDatabase(t, defaultDatabaseKind());
   // Used out of the keys' order, one of them twice, inside a nested fragment.
   const inner = (n: number) => sql`${n}::int * 10`;
   const statement = renderedOnce(
@@ -16,7 +16,7 @@ t.test('a statement rendered once takes each call its values by name', async (t)
 });
 
 t.test('what is not a named value as a parameter is refused at first use', async (t) => {
-  const handle = await freshDatabase(t, 'pglite');
+  const handle = await freshDatabase(t, defaultDatabaseKind());
   const constant = renderedOnce((v: { a: number }) => sql`SELECT ${v.a}::int + ${1}::int AS n`);
   await t.rejects(constant(handle.db, { a: 1 }), /not one of the named values/);
   const stringified = renderedOnce((v: { a: string }) => sql`SELECT ${`https://x.example/${v.a}`} AS iri`);

@@ -7,14 +7,15 @@
 import type { Browser } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { ARTIFACTS, withChromium } from '../helpers/chromium.ts';
+import { defaultDatabaseKind } from '../helpers/databases.ts';
 import { thing } from '../helpers/instance.ts';
 import { eventually, startNetworked } from '../helpers/network.ts';
 
 await withChromium(t, 'flattr from your instance', journey);
 
 async function journey(t: Test, browser: Browser, javaScriptEnabled: boolean): Promise<void> {
-  const a = await startNetworked(t, 'pglite');
-  const b = await startNetworked(t, 'pglite');
+  const a = await startNetworked(t, defaultDatabaseKind());
+  const b = await startNetworked(t, defaultDatabaseKind());
   const cat = await a.member('cat');
   await b.member('ann', { deposit: '20.00', budget: '5.00' });
   const thingId = await thing(a, cat, 'https://cat.example/drawings/1', 'Cat’s drawing');
