@@ -16,7 +16,7 @@ import { UUID_PATTERN } from '../db/errors.ts';
 import type { CardTopupsTable } from '../db/schema.ts';
 import { balanceOf, walletAccountId } from '../ledger/accounts.ts';
 import { toMinor } from './currency.ts';
-import { callStripe, stripeClient } from './stripe-client.ts';
+import { callStripe } from './stripe-client.ts';
 
 /** Card top-ups need both Stripe secrets; without them the routes answer `cards_disabled`. */
 export function requireCards(ctx: Context): CardsConfig {
@@ -113,8 +113,8 @@ export async function createTopup(
   const origin = ctx.config.origin;
   let session: { id: string; url: string | null };
   try {
-    session = await callStripe('the new Checkout Session', () =>
-      stripeClient(cards).checkout.sessions.create(
+    session = await callStripe(cards, 'the new Checkout Session', (stripe) =>
+      stripe.checkout.sessions.create(
         {
           mode: 'payment',
           line_items: [

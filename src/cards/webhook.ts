@@ -27,7 +27,7 @@ import { balanceOf, EXTERNAL, ensureAccount, ensureSystemAccount, lockAccount, w
 import { recordTransfer } from '../ledger/transfers.ts';
 import { DepositInput, recordDeposit } from '../wallet/service.ts';
 import { fromMinor, toMinor } from './currency.ts';
-import { callStripe, stripeClient, stripeWebhooks } from './stripe-client.ts';
+import { callStripe, constructStripeEvent } from './stripe-client.ts';
 
 /**
  * The instance's card fees account: the fees it bore for members (FARTHING_CARD_FEE_BEARER=instance).
@@ -55,7 +55,7 @@ export async function receiveStripeEvent(ctx: Context, body: Buffer, signature: 
   }
   let event: { id: string; type: string; data: { object: Record<string, unknown> } };
   try {
-    event = stripeWebhooks.constructEvent(body, signature, cards.webhookSecret) as unknown as typeof event;
+    event = (await constructStripeEvent(body, signature, cards.webhookSecret)) as unknown as typeof event;
   } catch (error) {
     throw new AppError('invalid_signature', `the Stripe-Signature does not verify: ${error instanceof Error ? error.message.split('\n')[0] : 'refused'}`);
   }
@@ -126,8 +126,8 @@ async function completeTopup(ctx: Context, cards: CardsConfig, sessionId: string
     .executeTakeFirst();
   if (!topup) return 'unknown_session';
   if (topup.state !== 'open') return topup.state === 'credited' ? 'already_credited' : `already_${topup.state}`;
-  const session = (await callStripe('the Checkout Session', () =>
-    stripeClient(cards).checkout.sessions.retrieve(sessionId, {
+  const session = (await callStripe(cards, 'the Checkout Session', (stripe) =>
+    stripe.checkout.sessions.retrieve(sessionId, {
       expand: ['payment_intent.latest_charge.balance_transaction'],
     }),
   )) as unknown as Record<string, unknown>;
@@ -209,7 +209,7 @@ async function expireTopup(ctx: Context, cards: CardsConfig, sessionId: string):
   const topup = await ctx.db.selectFrom('card_topups').select(['id', 'state']).where('session_id', '=', sessionId).executeTakeFirst();
   if (!topup) return 'unknown_session';
   if (topup.state !== 'open') return `already_${topup.state}`;
-  const session = (await callStripe('the Checkout Session', () => stripeClient(cards).checkout.sessions.retrieve(sessionId))) as unknown as Record<
+  const session = (await callStripe(cards, 'the Checkout Session', (stripe) => stripe.checkout.sessions.retrieve(sessionId))) as unknown as Record<
     string,
     unknown
   >;
@@ -269,7 +269,7 @@ async function bookReversal(
 async function bookRefund(ctx: Context, cards: CardsConfig, chargeId: string): Promise<string> {
   const known = await ctx.db.selectFrom('card_topups').select(['id', 'state']).where('charge_id', '=', chargeId).executeTakeFirst();
   if (!known) return 'unknown_charge';
-  const charge = (await callStripe('the charge', () => stripeClient(cards).charges.retrieve(chargeId))) as unknown as Record<string, unknown>;
+  const charge = (await callStripe(cards, 'the charge', (stripe) => stripe.charges.retrieve(chargeId))) as unknown as Record<string, unknown>;
   const refundedMinor = minorField(charge, 'amount_refunded');
   const currency = stringField(charge, 'currency')?.toUpperCase();
   if (stringField(charge, 'id') !== chargeId || refundedMinor === undefined) return 'unreadable_charge';
@@ -291,7 +291,7 @@ async function bookRefund(ctx: Context, cards: CardsConfig, chargeId: string): P
 
 /** A dispute the instance lost: the disputed amount leaves the wallet, once per dispute. */
 async function bookLostDispute(ctx: Context, cards: CardsConfig, disputeId: string): Promise<string> {
-  const dispute = (await callStripe('the dispute', () => stripeClient(cards).disputes.retrieve(disputeId))) as unknown as Record<string, unknown>;
+  const dispute = (await callStripe(cards, 'the dispute', (stripe) => stripe.disputes.retrieve(disputeId))) as unknown as Record<string, unknown>;
   if (stringField(dispute, 'id') !== disputeId) return 'unreadable_dispute';
   if (dispute.status !== 'lost') return 'dispute_not_lost';
   const chargeId = stringField(dispute, 'charge') ?? stringField(objectField(dispute, 'charge'), 'id');

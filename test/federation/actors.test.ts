@@ -272,7 +272,7 @@ t.test('acct: handles resolve the way a remote Fedify server resolves them (HTTP
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
   const port = (server.address() as { port: number }).port;
-  const started = await startInstance(t, 'pglite', { env: { FARTHING_ORIGIN: `https://127.0.0.1:${port}`, FARTHING_ALLOW_PRIVATE_ADDRESS: '1' } });
+  const started = await startInstance(t, defaultDatabaseKind(), { env: { FARTHING_ORIGIN: `https://127.0.0.1:${port}`, FARTHING_ALLOW_PRIVATE_ADDRESS: '1' } });
   await started.member('ann');
   await started.app.ready();
   inst = started;

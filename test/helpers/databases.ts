@@ -10,7 +10,7 @@
  * directory. Both are named by a hash of the migrations, so a changed migration makes new ones.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { openAsBlob, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -149,7 +149,8 @@ function pgliteTemplate(): Promise<Blob> {
   pgliteTemplateData ??= (async () => {
     const file = path.join(tmpdir(), `farthing-pglite-template-${migrationsHash()}.tar`);
     try {
-      return new Blob([readFileSync(file)]);
+      // Read from the file when PGlite loads it, not copied into memory first.
+      return await openAsBlob(file);
     } catch {
       const pglite = await PGlite.create();
       try {

@@ -297,19 +297,15 @@ await eachDatabase(t, async (t, kind) => {
   });
 });
 
-await eachDatabase(
-  t,
-  async (t, kind) => {
-    await t.test('without bank details: the reference still, no account, and no import', async (t) => {
-      const inst = await startInstance(t, kind);
-      const carol = await inst.member('carol');
-      const r = await inst.api('GET', '/api/v1/me/deposit-instructions', { token: carol });
-      t.equal(r.status, 200);
-      t.match(r.body, { iban: null, bic: null, holder: null, epc_payload: null, qr_svg: null, reference: /^RF/ });
-      const imp = await upload(inst, camt053([{ amount: '1.00', acctSvcrRef: 'X' }]));
-      t.equal(imp.status, 409);
-      t.equal(imp.body.error.code, 'bank_not_configured');
-    });
-  },
-  ['pglite'],
-);
+await eachDatabase(t, async (t, kind) => {
+  await t.test('without bank details: the reference still, no account, and no import', async (t) => {
+    const inst = await startInstance(t, kind);
+    const carol = await inst.member('carol');
+    const r = await inst.api('GET', '/api/v1/me/deposit-instructions', { token: carol });
+    t.equal(r.status, 200);
+    t.match(r.body, { iban: null, bic: null, holder: null, epc_payload: null, qr_svg: null, reference: /^RF/ });
+    const imp = await upload(inst, camt053([{ amount: '1.00', acctSvcrRef: 'X' }]));
+    t.equal(imp.status, 409);
+    t.equal(imp.body.error.code, 'bank_not_configured');
+  });
+});

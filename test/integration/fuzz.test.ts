@@ -40,11 +40,16 @@ function routesOf(app: FastifyInstance): { method: string; path: string }[] {
   return routes;
 }
 
+/** Each byte as it stands in a URL: itself when unreserved, else percent-encoded. */
+const URL_BYTES = Array.from({ length: 256 }, (_, b) =>
+  /[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+);
+
 /** Percent-encodes the UTF-8 bytes of any string (a lone surrogate becomes U+FFFD's bytes, as in a browser). */
 function encode(text: string): string {
-  return [...Buffer.from(text, 'utf8')]
-    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
-    .join('');
+  let encoded = '';
+  for (const b of Buffer.from(text, 'utf8')) encoded += URL_BYTES[b];
+  return encoded;
 }
 
 const SPECIALS = [

@@ -1,2 +1,0 @@
-// One test process for this file (README.md, Tests).
-await import('../web/remote-browser.test.ts');

@@ -1,4 +1,0 @@
-// Pages of remote flattrs and settlement. One test process for these files (README.md, Tests).
-await import('../web/remote-flattr.test.ts');
-await import('../web/settlement-pages.test.ts');
-await import('../web/settlement-peer-pages.test.ts');
