@@ -280,13 +280,13 @@ export async function freshDatabase(
     };
   } else {
     const database: IdlePostgres = idle.postgres.pop() ?? (await createPostgresDatabase({ migrated: true }));
-    const kept = database.open;
+    // Its pool, if it was kept and is of the size asked for; another size is closed.
+    let opened = database.open && database.open.poolSize === options.poolSize ? database.open.handle : undefined;
+    if (!opened) {
+      await database.open?.handle.close();
+      opened = await openDatabase({ url: database.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+    }
     delete database.open;
-    if (kept && kept.poolSize !== options.poolSize) await kept.handle.close();
-    const opened =
-      kept && kept.poolSize === options.poolSize
-        ? kept.handle
-        : await openDatabase({ url: database.url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
     let closed = false;
     handle = {
       ...opened,
