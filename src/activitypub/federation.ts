@@ -27,7 +27,8 @@ import { AuthenticatingQueue } from './inbox-auth.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
 import { actorKeyPairs } from './keys.ts';
 import { routeFedifyLogs } from './logging.ts';
-import { flattrObject, instant, periodObject, postObject } from './objects.ts';
+import { flattrObject, periodObject, postObject } from './objects.ts';
+import { instant } from './temporal.ts';
 
 declare module '../context.ts' {
   interface Context {

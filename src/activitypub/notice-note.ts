@@ -1,6 +1,5 @@
 import { type Federation, verifyRequest } from '@fedify/fedify';
 import { Mention, Note } from '@fedify/vocab';
-import { Temporal } from '@js-temporal/polyfill';
 import type { FastifyInstance } from 'fastify';
 import type { Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
@@ -8,6 +7,7 @@ import { noticeRecord } from '../links/unclaimed.ts';
 import { toFetchRequest } from './bridge.ts';
 import { actorOwnsKey } from './inbox-auth.ts';
 import { INSTANCE_ACTOR } from './instance-actor.ts';
+import { instant } from './temporal.ts';
 
 /**
  * A message about unclaimed money (links/unclaimed.ts) as a direct message: from the instance
@@ -22,7 +22,7 @@ export function noticeNote(instance: URL, notice: { id: string; account: string;
     to: account,
     content: notice.content,
     tags: [new Mention({ href: account, name: notice.handle ?? account.href })],
-    ...(notice.created_at ? { published: Temporal.Instant.fromEpochMilliseconds(notice.created_at.getTime()) } : {}),
+    ...(notice.created_at ? { published: instant(notice.created_at) } : {}),
   });
 }
 

@@ -11,7 +11,6 @@
  */
 
 import { Object as APObject, Like, Note, PUBLIC_COLLECTION } from '@fedify/vocab';
-import { Temporal } from '@js-temporal/polyfill';
 import { periodDescription, periodFacts } from '../close/period-facts.ts';
 import type { Context } from '../context.ts';
 import { escapeHtml } from '../core/escape-html.ts';
@@ -20,10 +19,7 @@ import { publicFlattr, publishedPost } from '../flattrs/published.ts';
 import { flattrIri } from '../flattrs/service.ts';
 import { actorIri } from '../members/service.ts';
 import { periodIri } from './outbox.ts';
-
-export function instant(date: Date): Temporal.Instant {
-  return Temporal.Instant.fromEpochMilliseconds(date.getTime());
-}
+import { instant } from './temporal.ts';
 
 export function postIri(ctx: Context, id: string): string {
   return mintPostIri(ctx.config.origin, id);

@@ -13,7 +13,8 @@ import type { Context } from '../context.ts';
 import { type RelaySpec, relayDue } from '../jobs/relay.ts';
 import { actorIri } from '../members/service.ts';
 import { POSTS_RELAY, startWorker, type Worker, wakeWorker } from '../worker.ts';
-import { instant, type PostRow, postIri, postNote } from './objects.ts';
+import { type PostRow, postIri, postNote } from './objects.ts';
+import { instant } from './temporal.ts';
 
 const BATCH = 100;
 const CLAIM_SECONDS = 60;

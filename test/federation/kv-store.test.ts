@@ -4,10 +4,10 @@
  */
 
 import type { KvKey } from '@fedify/fedify';
-import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t from 'tap';
 import { KyselyKvStore } from '../../src/activitypub/kv-store.ts';
+import { duration } from '../../src/activitypub/temporal.ts';
 import { eachDatabaseEmbeddedToo, freshDatabase } from '../helpers/databases.ts';
 import { eventually } from '../helpers/network.ts';
 
@@ -95,10 +95,10 @@ await eachDatabaseEmbeddedToo(t, async (t, kind) => {
 
   await t.test('entries expire after their TTL', async (t) => {
     const kv = new KyselyKvStore(db, { sweepIntervalMs: 0 });
-    await kv.set(['short'], 'soon gone', { ttl: Temporal.Duration.from({ milliseconds: 400 }) });
-    await kv.set(['long'], 'stays', { ttl: Temporal.Duration.from({ hours: 1 }) });
+    await kv.set(['short'], 'soon gone', { ttl: duration({ milliseconds: 400 }) });
+    await kv.set(['long'], 'stays', { ttl: duration({ hours: 1 }) });
     await kv.set(['forever'], 'stays');
-    await kv.set(['renewed'], 'first', { ttl: Temporal.Duration.from({ milliseconds: 400 }) });
+    await kv.set(['renewed'], 'first', { ttl: duration({ milliseconds: 400 }) });
     await kv.set(['renewed'], 'second');
     t.equal(await kv.get(['short']), 'soon gone', 'readable before the TTL');
     t.equal((await collect(kv.list(['short']))).length, 1);
@@ -118,7 +118,7 @@ await eachDatabaseEmbeddedToo(t, async (t, kind) => {
   await t.test('the sweep runs at most once per interval', async (t) => {
     const kv = new KyselyKvStore(db, { sweepIntervalMs: 60_000 });
     await kv.set(['first'], 1); // sweeps (nothing to do) and starts the interval
-    await kv.set(['gone'], 'x', { ttl: Temporal.Duration.from({ milliseconds: 100 }) });
+    await kv.set(['gone'], 'x', { ttl: duration({ milliseconds: 100 }) });
     await eventually(async () => (await kv.get(['gone'])) === undefined, 5_000, 'the entry to expire');
     await kv.set(['second'], 2);
     t.equal(await rowCount(), 3, 'no sweep inside the interval: the expired row is still there');
@@ -136,7 +136,7 @@ await eachDatabaseEmbeddedToo(t, async (t, kind) => {
     t.equal(await kv.get(['c']), 'three');
     t.equal(await kv.cas(['absent'], 'something', 'new'), false, 'a value is not expected where none is');
 
-    await kv.set(['e'], 'old', { ttl: Temporal.Duration.from({ milliseconds: 100 }) });
+    await kv.set(['e'], 'old', { ttl: duration({ milliseconds: 100 }) });
     await eventually(async () => (await kv.get(['e'])) === undefined, 5_000, 'the entry to expire');
     t.equal(await kv.cas(['e'], 'old', 'new'), false, 'an expired value is not there to swap');
     t.equal(await kv.cas(['e'], undefined, 'fresh'), true, 'an expired entry counts as absent');

@@ -5,15 +5,15 @@
  * leases that bring back the message of a dead worker, failing handlers, depth.
  */
 import { testMessageQueue } from '@fedify/testing';
-import { Temporal } from '@js-temporal/polyfill';
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { KyselyMessageQueue, type KyselyMessageQueueOptions } from '../../src/activitypub/message-queue.ts';
+import { duration } from '../../src/activitypub/temporal.ts';
 import { type Database, type DatabaseHandle, type DatabaseKind, openDatabase } from '../../src/db/database.ts';
 import { eachDatabaseEmbeddedToo, freshDatabase } from '../helpers/databases.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const ms = (milliseconds: number) => Temporal.Duration.from({ milliseconds });
+const ms = (milliseconds: number) => duration({ milliseconds });
 
 async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

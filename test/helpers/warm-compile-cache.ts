@@ -20,7 +20,7 @@ await Promise.all([
   import('playwright-core'),
   import('sharp'),
   import('stripe'),
-  import('typescript'),
+  import('@typescript/typescript6'),
   import('./databases.ts'),
   import('./instance.ts'),
   import('./mastodon.ts'),

@@ -4,8 +4,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path, { join, relative } from 'node:path';
+import ts from '@typescript/typescript6';
 import t from 'tap';
-import ts from 'typescript';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SRC = join(ROOT, 'src');
