@@ -70,7 +70,12 @@ await eachDatabase(t, async (t, kind) => {
     t.equal((await b.api('POST', '/api/v1/admin/periods/2026-11/close', { token: b.adminToken })).status, 200);
     const delivery = await eventually(
       async () => {
-        const row = await b.ctx.db.selectFrom('settlement_deliveries').select(['last_status', 'attempts']).executeTakeFirst();
+        // B's statement, not its answer to A's statement (which A takes from a blocked peer).
+        const row = await b.ctx.db
+          .selectFrom('settlement_deliveries')
+          .select(['last_status', 'attempts'])
+          .where('message_id', 'in', b.ctx.db.selectFrom('statements').select('id').where('direction', '=', 'out'))
+          .executeTakeFirst();
         return row && row.attempts > 0 && row;
       },
       20_000,
