@@ -49,6 +49,55 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(back.location, '/dashboard', 'next never leaves the site');
   });
 
+  t.test("sign-up and sign-in forms are parsed by the API's schemas: a bad field is its error, nothing is made", async (t) => {
+    const inst = await startWeb(t, kind);
+    const members = async () =>
+      Number(
+        (
+          await inst.ctx.db
+            .selectFrom('members')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await members();
+    const b = inst.browser();
+    await b.get('/signup');
+    const spaced = await b.post('/signup', { username: 'no spaces', password: 'long-password' });
+    t.equal(spaced.status, 400);
+    t.equal(fieldError(spaced, 'username'), 'username must be 1 to 30 letters, digits or underscores (invalid_request)', "the rule's words on the page");
+    t.match(spaced.text, /value="no spaces"/, 'the username is kept');
+    const short = await b.post('/signup', { username: 'ann', password: 'short' });
+    t.equal(fieldError(short, 'password'), 'password must be 8 to 256 characters (invalid_request)');
+    const twice = await b.postFields('/signup', [
+      ['username', 'ann'],
+      ['username', 'bob'],
+      ['password', 'long-password'],
+    ]);
+    t.equal(twice.status, 400, 'a repeated field is refused, not a 500');
+    t.match(fieldError(twice, 'username'), /^username: .*\(invalid_request\)$/);
+    t.notMatch(twice.text, /value="ann"/, 'an array is not written back');
+    const overlongInvite = await b.post('/signup', { username: 'ann', password: 'long-password', invite: 'x'.repeat(201) });
+    t.equal(overlongInvite.status, 400);
+    t.match(textOf(overlongInvite), /invite: .*\(invalid_request\)/, 'open registration has no invite field: the error is shown above the form');
+    t.equal(await members(), before, 'no member was made');
+
+    await b.get('/signin');
+    const arrayName = await b.postFields('/signin', [
+      ['username', 'admin'],
+      ['username', 'admin'],
+      ['password', 'admin-password'],
+    ]);
+    t.equal(arrayName.status, 400);
+    t.match(fieldError(arrayName, 'username'), /^username: .*\(invalid_request\)$/);
+    t.notOk(b.cookies.has('__Host-farthing_session'), 'not signed in');
+    const noPassword = await b.post('/signin', { username: 'admin' });
+    t.equal(noPassword.status, 400);
+    t.equal(fieldError(noPassword, 'password'), 'password is required (invalid_request)');
+    const api = await inst.api('POST', '/api/v1/accounts', { body: { username: 'ann', password: 'short' } });
+    t.same(api.body.error, { code: 'invalid_request', message: 'password: must be 8 to 256 characters', field: 'password' }, 'the API keeps its words');
+  });
+
   t.test('every form needs its CSRF token', async (t) => {
     const inst = await startWeb(t, kind);
     await inst.member('bob', { deposit: '20.00' });
