@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BudgetInput, setBudget } from '../budgets/service.ts';
 import type { Context } from '../context.ts';
-import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
+import { createFlattr, FlattrInput, withdrawFlattr } from '../flattrs/service.ts';
 import { createApiToken, createInvite, listInvites, registerMember, SignInInput, SignUpInput } from '../members/service.ts';
 import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
@@ -249,9 +249,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['flattrs'],
         summary: 'Flattr a thing, by its URL or id, in this month',
         description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
-        body: z
-          .object({ url: z.string().optional(), thing_id: z.string().optional() })
-          .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
+        body: FlattrInput,
         response: {
           201: z.object({ id: z.string(), thing: Thing, period: Period, created_at: Timestamp }),
           ...errors(400, 401, 402, 404, 409),

@@ -229,6 +229,31 @@ await eachDatabase(t, async (t, kind) => {
     const bad = await dan.get('/flattr?url=ftp%3A%2F%2Fx');
     t.equal(bad.status, 400);
     t.match(fieldError(bad, 'url'), 'url must use http or https (invalid_request)');
+
+    const flattrs = async () =>
+      Number(
+        (
+          await inst.ctx.db
+            .selectFrom('flattrs')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await flattrs();
+    await dan.get('/flattr?url=https%3A%2F%2Fcora.example%2Fa');
+    const twice = await dan.postFields('/flattr', [
+      ['url', 'https://cora.example/a'],
+      ['url', 'https://cora.example/a'],
+    ]);
+    t.equal(twice.status, 400, 'a repeated url is refused by the form schema, not a 500');
+    t.match(fieldError(twice, 'url'), /^url: .*\(invalid_request\)$/);
+    const none = await dan.post('/flattr', {});
+    t.equal(none.status, 400);
+    t.equal(fieldError(none, 'url'), 'send either url or thing_id (invalid_request)', "a missing URL: the service's words, as before");
+    const long = await dan.post('/flattr', { url: `https://cora.example/${'a'.repeat(2100)}` });
+    t.equal(long.status, 400);
+    t.equal(fieldError(long, 'url'), 'url must be an http(s) URL of at most 2048 characters (invalid_request)');
+    t.equal(await flattrs(), before, 'nothing was flattred');
   });
 
   t.test('admin: deposit and close from the pages, with errors next to the fields', async (t) => {
