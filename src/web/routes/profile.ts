@@ -11,14 +11,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
-import { AppError } from '../../core/errors.ts';
 import { avatarPath, profilePath } from '../../core/iris.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../../members/avatar.ts';
 import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, ProfileAboutInput, updateProfile } from '../../members/profile.ts';
 import { formInput } from '../forms.ts';
 import { html } from '../html.ts';
 import { checkbox, csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
-import { parseMultipart, type UploadedFile } from '../multipart.ts';
+import { fileField, parseMultipart } from '../multipart.ts';
 import { PreferencesForm, setListed } from '../preferences.ts';
 import { isListed } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -133,11 +132,8 @@ ${checkbox({
     });
     upload.post('/settings/profile/avatar', { preHandler: csrfCheck(upload), bodyLimit: UPLOAD_LIMIT }, async (request, reply) => {
       const caller = await requireMemberPage(ctx, request, '/settings/profile');
-      const file = (request.body as { avatar?: unknown } | undefined)?.avatar as UploadedFile | string | undefined;
       try {
-        if (!file || typeof file === 'string' || file.data.length === 0)
-          throw new AppError('invalid_request', 'choose a picture to upload', { field: 'avatar' });
-        await setAvatar(ctx, caller, file.data);
+        await setAvatar(ctx, caller, fileField(request.body, 'avatar', 'choose a picture to upload'));
         return reply.redirect('/settings/profile?done=avatar', 303);
       } catch (error) {
         return show(request, reply, caller, formError(error, 'avatar'));
