@@ -218,6 +218,14 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(bad.status, 400);
     t.match(bad.text, 'id="display_name-error"', 'the refusal is next to the field');
     t.match(bad.text, '>kept</textarea>', 'what was typed is kept');
+    const twoBios = await browser.postFields('/settings/profile/about', [
+      ['display_name', 'Cat Power'],
+      ['bio', 'one'],
+      ['bio', 'two'],
+    ]);
+    t.equal(twoBios.status, 400, 'a repeated field: its error, not a 500');
+    t.match(twoBios.text, /id="bio-error">bio: /);
+    t.match(twoBios.text, 'value="Cat Power"', 'the name typed is kept');
     const upload = async (data: Buffer, type = 'image/png', csrf = browser.csrf ?? '') => {
       const form = multipart({ _csrf: csrf }, { name: 'avatar', filename: 'me.png', type, data });
       const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');

@@ -10,6 +10,7 @@ import { AppError } from '../../src/core/errors.ts';
 import { parseInput, requestError, rule } from '../../src/core/input.ts';
 import { parseAmount } from '../../src/core/money.ts';
 import { LinkInput } from '../../src/links/links.ts';
+import { ProfileAboutInput } from '../../src/members/profile.ts';
 import { SignUpInput } from '../../src/members/service.ts';
 import { ThingTitleInput } from '../../src/things/edit.ts';
 import { DepositInput, PayoutInput } from '../../src/wallet/service.ts';
@@ -141,4 +142,9 @@ t.test("a rule with API words: the page and the CLI show the rule's AppError, th
     'a password that fits the rule: the text words, as the input guard said them',
   );
   t.same(formInput(SignUpInput, { username: 'ann', password: 'long-password', _csrf: 'x' }), { username: 'ann', password: 'long-password' });
+});
+
+t.test("the profile page's about form: an absent field is cleared (null), as the page did", async (t) => {
+  t.same(formInput(ProfileAboutInput, { display_name: ' Cat ', _csrf: 'x' }), { display_name: 'Cat', bio: null });
+  t.same(formInput(ProfileAboutInput, {}), { display_name: null, bio: null });
 });

@@ -278,6 +278,15 @@ await eachDatabase(t, async (t, kind) => {
     const nobody = await admin.post('/admin/deposits', { username: 'nobody', amount: '1.00', reference: 'BANK-2' });
     t.equal(nobody.status, 404);
     t.equal(fieldError(nobody, 'username'), 'no member is called "nobody" (not_found)');
+    const twoNames = await admin.postFields('/admin/deposits', [
+      ['username', 'cora'],
+      ['username', 'dan'],
+      ['amount', '1.00'],
+      ['reference', 'BANK-3'],
+    ]);
+    t.equal(twoNames.status, 400, 'a repeated field: its error, not a 500');
+    t.match(fieldError(twoNames, 'username'), /^username: .*\(invalid_request\)$/);
+    t.match(twoNames.text, /id="reference"[^>]*value="BANK-3"/, 'the other fields are kept');
     const negative = await admin.post('/admin/deposits', { username: 'cora', amount: '-1', reference: 'BANK-3' });
     t.equal(negative.status, 400);
     t.match(fieldError(negative, 'amount'), '(invalid_amount)');
