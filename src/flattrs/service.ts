@@ -33,8 +33,7 @@ export function flattrIri(ctx: Context, id: string): string {
   return mintFlattrIri(ctx.config.origin, id);
 }
 
-/** Which thing a click names: by id, or by URL (a thing's own IRI here names it by id). */
-/** The fields that name what to flattr: the flattr page's form takes `url` alone (FlattrInput.shape.url). */
+/** The fields that name what to flattr. */
 const FlattrKeys = z.object({ url: z.string().optional(), thing_id: z.string().optional() });
 
 /** POST /api/v1/flattrs: a thing by its URL or its id. */
@@ -44,6 +43,7 @@ export type FlattrInput = z.output<typeof FlattrKeys>;
 /** The flattr page's confirming form: the URL only (a missing one is the service's "send either url or thing_id"). */
 export const FlattrUrlForm = FlattrKeys.pick({ url: true });
 
+/** Which thing a click names: by id, or by URL (a thing's own IRI here names it by id). */
 function thingKey(ctx: Context, input: FlattrInput): { id: string } | { url: string } {
   if (input.thing_id !== undefined) {
     if (!UUID_PATTERN.test(input.thing_id)) {
