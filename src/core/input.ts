@@ -30,9 +30,12 @@ export const Amount = z
 const amountDefs = new WeakSet<object>();
 amountDefs.add(Amount._zod.def);
 
-/** A custom issue that carries the AppError a rule refused with; requestError answers it as it is. */
-function refusal(ctx: z.core.$RefinementCtx, input: unknown, error: AppError): typeof z.NEVER {
-  ctx.issues.push({ code: 'custom', message: error.message, input, params: { error } });
+/**
+ * A custom issue that carries the AppError a rule refused with; requestError answers it as it is
+ * (on the API, `field: apiWords` instead when the rule has API words of its own: see rule()).
+ */
+function refusal(ctx: z.core.$RefinementCtx, input: unknown, error: AppError, apiWords?: string): typeof z.NEVER {
+  ctx.issues.push({ code: 'custom', message: error.message, input, params: apiWords === undefined ? { error } : { error, apiWords } });
   return z.NEVER;
 }
 
@@ -64,20 +67,29 @@ export const PositiveAmountMicros = AmountMicros.refine((micros) => micros > 0n,
  * ("title contains the control character U+000D"): the guard sees the parsed body, in which a
  * rule may have tidied a CR/LF away, so the rule refuses it first. `multiline`: the field may
  * hold tab, CR and LF (the route's `config.multiline` names it too).
+ *
+ * `apiWords`: a rule the API checked with a zod check of its own before the rule was shared (the
+ * username and password of sign-up). Its refusal keeps the API's words there, `field: apiWords`
+ * (requestError's form for a check), while a page and the CLI show the rule's AppError; and, as
+ * then, the rule is checked before the text (its check must return the value unchanged, so the
+ * input guard sees what was sent).
  */
-export function rule<In extends z.ZodType, Out>(base: In, check: (value: z.output<In>) => Out, options: { multiline?: boolean } = {}) {
+export function rule<In extends z.ZodType, Out>(base: In, check: (value: z.output<In>) => Out, options: { multiline?: boolean; apiWords?: string } = {}) {
   return base.transform((value, ctx): Out => {
-    const problem = typeof value === 'string' ? textProblem(value, options.multiline) : undefined;
-    if (problem) {
-      ctx.issues.push({ code: 'custom', message: problem, input: value, params: { text: problem } });
-      return z.NEVER;
-    }
+    const textIssue = () => {
+      const problem = typeof value === 'string' ? textProblem(value, options.multiline) : undefined;
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, input: value, params: { text: problem } });
+      return problem !== undefined;
+    };
+    if (options.apiWords === undefined && textIssue()) return z.NEVER;
+    let checked: Out;
     try {
-      return check(value);
+      checked = check(value);
     } catch (error) {
-      if (isAppError(error)) return refusal(ctx, value, error);
+      if (isAppError(error)) return refusal(ctx, value, error, options.apiWords);
       throw error;
     }
+    return options.apiWords !== undefined && textIssue() ? z.NEVER : checked;
   });
 }
 
@@ -117,8 +129,11 @@ function valueAt(data: unknown, path: PropertyKey[]): unknown {
   return value;
 }
 
-/** The first problem of a failed request part as an AppError, worded like the services' own. */
-export function requestError(schema: ZodSchema, error: z.ZodError, part: string, data: unknown): AppError {
+/**
+ * The first problem of a failed request part as an AppError, worded like the services' own.
+ * `api`: for the JSON API (src/http/schemas.ts), where a rule with `apiWords` keeps them.
+ */
+export function requestError(schema: ZodSchema, error: z.ZodError, part: string, data: unknown, api = false): AppError {
   const issue = error.issues[0] as z.core.$ZodIssue;
   const field = issue.path.map(String).join('.');
   if (issue.path.length > 0 && isAmountAt(schema, issue.path)) {
@@ -130,6 +145,8 @@ export function requestError(schema: ZodSchema, error: z.ZodError, part: string,
     return new AppError('invalid_amount', `${field} ${issue.message}`);
   }
   const refused = refusalOf(issue);
+  const apiWords = issue.code === 'custom' ? issue.params?.apiWords : undefined;
+  if (refused && api && typeof apiWords === 'string') return new AppError(refused.code, `${field}: ${apiWords}`, refused.details);
   if (refused) return refused;
   const text = issue.code === 'custom' ? issue.params?.text : undefined;
   if (typeof text === 'string' && issue.path.length > 0) {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type RawBuilder, sql } from 'kysely';
+import { z } from 'zod';
 import { closeHasBegun, ensurePeriodRow, periodIsOpenSql } from '../close/locks.ts';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
@@ -32,10 +33,20 @@ export function flattrIri(ctx: Context, id: string): string {
   return mintFlattrIri(ctx.config.origin, id);
 }
 
+/** The fields that name what to flattr. */
+const FlattrKeys = z.object({ url: z.string().optional(), thing_id: z.string().optional() });
+
+/** POST /api/v1/flattrs: a thing by its URL or its id. */
+export const FlattrInput = FlattrKeys.refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id');
+export type FlattrInput = z.output<typeof FlattrKeys>;
+
+/** The flattr page's confirming form: the URL only (a missing one is the service's "send either url or thing_id"). */
+export const FlattrUrlForm = FlattrKeys.pick({ url: true });
+
 /** Which thing a click names: by id, or by URL (a thing's own IRI here names it by id). */
-function thingKey(ctx: Context, input: { url?: unknown; thing_id?: unknown }): { id: string } | { url: string } {
+function thingKey(ctx: Context, input: FlattrInput): { id: string } | { url: string } {
   if (input.thing_id !== undefined) {
-    if (typeof input.thing_id !== 'string' || !UUID_PATTERN.test(input.thing_id)) {
+    if (!UUID_PATTERN.test(input.thing_id)) {
       throw new AppError('invalid_request', 'thing_id must be a thing id', { field: 'thing_id' });
     }
     return { id: input.thing_id.toLowerCase() };
@@ -46,7 +57,7 @@ function thingKey(ctx: Context, input: { url?: unknown; thing_id?: unknown }): {
   return id ? { id } : { url };
 }
 
-export async function createFlattr(ctx: Context, caller: Caller, input: { url?: unknown; thing_id?: unknown }): Promise<FlattrView> {
+export async function createFlattr(ctx: Context, caller: Caller, input: FlattrInput): Promise<FlattrView> {
   const key = thingKey(ctx, input);
   const now = ctx.clock.now();
   const period = periodOf(now);

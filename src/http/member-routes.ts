@@ -8,9 +8,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BudgetInput, setBudget } from '../budgets/service.ts';
 import type { Context } from '../context.ts';
-import { createFlattr, withdrawFlattr } from '../flattrs/service.ts';
-import { PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN } from '../members/rules.ts';
-import { createApiToken, createInvite, listInvites, registerMember } from '../members/service.ts';
+import { createFlattr, FlattrInput, withdrawFlattr } from '../flattrs/service.ts';
+import { createApiToken, createInvite, listInvites, registerMember, SignInInput, SignUpInput } from '../members/service.ts';
 import { changePassword, listTokens, PasswordChangeInput, revokeTokenOf } from '../members/sessions.ts';
 import { me, myEarnings, myFlattrs, myIncoming, myLedger } from '../reports/service.ts';
 import { lookupThing, registerThing, ThingInput } from '../things/service.ts';
@@ -94,20 +93,12 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
       schema: {
         tags: ['accounts'],
         summary: 'Sign up (open registration, or with an invite)',
-        body: z.object({
-          username: z.string().regex(USERNAME_PATTERN, 'must be 1 to 30 letters, digits or underscores'),
-          password: z
-            .string()
-            .min(PASSWORD_MIN, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`)
-            .max(PASSWORD_MAX, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`),
-          invite: z.string().max(200).optional(),
-        }),
+        body: SignUpInput,
         response: { 201: z.object({ username: z.string(), actor: z.string() }), ...errors(400, 403, 409, 429) },
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const member = await registerMember(ctx, { username: body.username, password: body.password, invite: body.invite });
+      const member = await registerMember(ctx, request.body);
       return reply.status(201).send({ username: member.username, actor: member.actor });
     },
   );
@@ -123,12 +114,12 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         description:
           `A token made with the password ends after ${ctx.config.tokenIdleMs / 3_600_000} hours unused (FARTHING_TOKEN_IDLE_HOURS). ` +
           'Failed attempts per address and attempts per account are limited together with the /signin page and the password change: 429 rate_limited with Retry-After.',
-        body: z.object({ username: z.string(), password: z.string() }),
+        body: SignInInput,
         response: { 201: z.object({ token: z.string() }), ...errors(400, 401, 429) },
       },
     },
     async (request, reply) => {
-      const token = await createApiToken(ctx, request.body.username, request.body.password, request.ip);
+      const token = await createApiToken(ctx, request.body, request.ip);
       return reply.status(201).send({ token });
     },
   );
@@ -258,9 +249,7 @@ export function memberRoutes(app: FastifyInstance, ctx: Context): void {
         tags: ['flattrs'],
         summary: 'Flattr a thing, by its URL or id, in this month',
         description: 'A repeat in the same month is 409 flattr_once with existing_id; no funded budget is 402 no_means.',
-        body: z
-          .object({ url: z.string().optional(), thing_id: z.string().optional() })
-          .refine((b) => b.url !== undefined || b.thing_id !== undefined, 'send url or thing_id'),
+        body: FlattrInput,
         response: {
           201: z.object({ id: z.string(), thing: Thing, period: Period, created_at: Timestamp }),
           ...errors(400, 401, 402, 404, 409),

@@ -126,7 +126,7 @@ function isZod(schema: unknown): schema is ZodSchema {
 function validate(schema: ZodSchema, httpPart: string, data: unknown) {
   const result = schema.safeParse(data, { reportInput: true });
   if (result.success) return { value: result.data };
-  return { error: requestError(schema, result.error, httpPart, data) };
+  return { error: requestError(schema, result.error, httpPart, data, true) };
 }
 
 /**

@@ -77,7 +77,7 @@ export const ProfileInput = z.object({
 export type ProfileInput = z.output<typeof ProfileInput>;
 
 /** The profile page's "about" form: both fields, an absent one cleared. */
-export const ProfileAboutInput = z.object({ display_name: DisplayName, bio: Bio });
+export const ProfileAboutInput = z.object({ display_name: DisplayName.prefault(null), bio: Bio.prefault(null) });
 
 export function avatarUrl(ctx: Context, username: string, digest: string | null): string {
   return avatarIri(ctx.config.origin, username, digest);

@@ -3,8 +3,10 @@
  * charity account. A new member gets a wallet and the instance's minimum budget at once.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import type { Caller, Context } from '../context.ts';
 import { AppError } from '../core/errors.ts';
+import { parseInput, rule } from '../core/input.ts';
 import { memberIri } from '../core/iris.ts';
 import { periodOf } from '../core/period.ts';
 import { isUniqueViolation } from '../db/errors.ts';
@@ -12,15 +14,25 @@ import { getSetting, setSetting } from '../db/settings.ts';
 import { ensureAccount, walletCode } from '../ledger/accounts.ts';
 import { scopesForRole } from '../oauth/scopes.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { checkPassword, checkUsername, USERNAME_PATTERN } from './rules.ts';
+import { checkPassword, checkUsername, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_RULE, USERNAME_PATTERN, USERNAME_RULE } from './rules.ts';
 import { beginPasswordAttempt } from './sign-in-limits.ts';
 import { issueToken } from './tokens.ts';
 
-export interface RegisterInput {
-  username: unknown;
-  password: unknown;
-  invite?: unknown;
-}
+/**
+ * POST /api/v1/accounts and the sign-up page's form. A refused username or password reads
+ * "username must be …" on the page and in the CLI, "username: must be …" on the API (its words
+ * before the rule was shared; rule()'s apiWords).
+ */
+export const SignUpInput = z.object({
+  username: rule(z.string().meta({ pattern: USERNAME_PATTERN.source }), checkUsername, { apiWords: USERNAME_RULE }),
+  password: rule(z.string().meta({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX }), checkPassword, { apiWords: PASSWORD_RULE }),
+  invite: z.string().max(200).optional(),
+});
+export type RegisterInput = z.output<typeof SignUpInput>;
+
+/** POST /api/v1/tokens and the sign-in page's form: any strings; a wrong one is `unauthorized` like a wrong password. */
+export const SignInInput = z.object({ username: z.string(), password: z.string() });
+export type SignInInput = z.output<typeof SignInInput>;
 
 export interface RegisterOptions {
   role?: 'member' | 'admin';
@@ -39,13 +51,12 @@ export function actorIri(ctx: Context, username: string): string {
 }
 
 export async function registerMember(ctx: Context, input: RegisterInput, options: RegisterOptions = {}): Promise<RegisteredMember> {
-  const username = checkUsername(input.username);
-  const password = checkPassword(input.password);
+  const { username, password } = input;
   const mode = options.bypassRegistration ? 'open' : ctx.config.registration;
   if (mode === 'closed') throw new AppError('registration_closed', 'this instance is not taking new members');
   let invite: string | undefined;
   if (mode === 'invite') {
-    if (typeof input.invite !== 'string' || input.invite.length === 0) {
+    if (input.invite === undefined || input.invite.length === 0) {
       throw new AppError('invite_required', 'this instance is invite-only: an invite code is required', { field: 'invite' });
     }
     invite = input.invite.slice(0, 100);
@@ -87,9 +98,9 @@ export async function registerMember(ctx: Context, input: RegisterInput, options
  * check counts against the sign-in limits (src/members/sign-in-limits.ts) of the client's
  * `address` and of the account: over either, 429 `rate_limited` before the password is looked at.
  */
-export async function signIn(ctx: Context, usernameInput: unknown, passwordInput: unknown, address: string | undefined): Promise<Caller> {
-  const username = typeof usernameInput === 'string' ? usernameInput.slice(0, 30) : '';
-  const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
+export async function signIn(ctx: Context, input: SignInInput, address: string | undefined): Promise<Caller> {
+  const username = input.username.slice(0, 30);
+  const password = input.password.slice(0, 256);
   const row = username && USERNAME_PATTERN.test(username) ? await findMember(ctx, username) : undefined;
   const attempt = beginPasswordAttempt(ctx, address, row?.id);
   const ok = await verifyPassword(row?.password_hash, password, ctx.config.fastPasswordHashing);
@@ -98,8 +109,8 @@ export async function signIn(ctx: Context, usernameInput: unknown, passwordInput
   return { id: row.id, username: row.username, role: row.role, scopes: scopesForRole(row.role) };
 }
 
-export async function createApiToken(ctx: Context, username: unknown, password: unknown, address: string | undefined): Promise<string> {
-  const member = await signIn(ctx, username, password, address);
+export async function createApiToken(ctx: Context, input: SignInInput, address: string | undefined): Promise<string> {
+  const member = await signIn(ctx, input, address);
   return issueToken(ctx, member.id, 'api');
 }
 
@@ -161,7 +172,7 @@ export async function ensureAdmin(ctx: Context, username: string, password: stri
   const existing = await findMember(ctx, username);
   if (existing) return { created: false };
   try {
-    await registerMember(ctx, { username, password }, { role: 'admin', bypassRegistration: true });
+    await registerMember(ctx, parseInput(SignUpInput, { username, password }, 'arguments'), { role: 'admin', bypassRegistration: true });
     return { created: true };
   } catch (error) {
     // Two processes starting at once: the other one created it.

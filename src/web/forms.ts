@@ -12,3 +12,18 @@ import { parseInput } from '../core/input.ts';
 export function formInput<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   return parseInput(schema, body ?? {});
 }
+
+/**
+ * The named fields of a posted form as text, to fill the form in again after a refusal: a string
+ * value is kept (cut to `max` characters), anything else (absent, repeated into an array, a
+ * file) is undefined. It checks nothing: what a service receives comes from formInput.
+ */
+export function formValues<K extends string>(body: unknown, names: readonly K[], max = 1000): Record<K, string | undefined> {
+  const out = {} as Record<K, string | undefined>;
+  const fields = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  for (const name of names) {
+    const value = Object.hasOwn(fields, name) ? fields[name] : undefined;
+    out[name] = typeof value === 'string' ? value.slice(0, max) : undefined;
+  }
+  return out;
+}

@@ -46,3 +46,20 @@ export function parseMultipart(body: Buffer, contentType: string): Record<string
     at = next + 2;
   }
 }
+
+/**
+ * The bytes of the file field `name` of a parsed multipart form (an UploadedFile from
+ * parseMultipart, or a Buffer from the statement upload's parser, src/banking/form-upload.ts);
+ * else the AppError `missing`, naming the field: the field is absent, a text field, or an empty
+ * file (unless `allowEmpty`).
+ */
+export function fileField(body: unknown, name: string, missing: string, options: { allowEmpty?: boolean } = {}): Buffer {
+  const value = body !== null && typeof body === 'object' && Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined;
+  const data = Buffer.isBuffer(value) ? value : isUploadedFile(value) ? value.data : undefined;
+  if (!data || (data.length === 0 && !options.allowEmpty)) throw new AppError('invalid_request', missing, { field: name });
+  return data;
+}
+
+function isUploadedFile(value: unknown): value is UploadedFile {
+  return value !== null && typeof value === 'object' && Buffer.isBuffer((value as { data?: unknown }).data);
+}

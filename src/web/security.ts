@@ -23,6 +23,7 @@ import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { Context } from '../context.ts';
 import { initSetting } from '../db/settings.ts';
+import { formValues } from './forms.ts';
 import { cookieNames, cookieOptions } from './session.ts';
 
 export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -40,7 +41,7 @@ export async function installCsrf(app: FastifyInstance, ctx: Context): Promise<v
     cookieOpts: cookieOptions(ctx),
     csrfOpts: { hmacKey },
     // Forms send the token as a field; nothing else is looked at.
-    getToken: (request) => (request.body as { _csrf?: string } | undefined)?._csrf,
+    getToken: (request) => formValues(request.body, ['_csrf'])._csrf,
     getUserInfo: (request) => csrfBinding(ctx, request) ?? '',
   });
 }

@@ -218,11 +218,35 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(bad.status, 400);
     t.match(bad.text, 'id="display_name-error"', 'the refusal is next to the field');
     t.match(bad.text, '>kept</textarea>', 'what was typed is kept');
+    const twoBios = await browser.postFields('/settings/profile/about', [
+      ['display_name', 'Cat Power'],
+      ['bio', 'one'],
+      ['bio', 'two'],
+    ]);
+    t.equal(twoBios.status, 400, 'a repeated field: its error, not a 500');
+    t.match(twoBios.text, /id="bio-error">bio: /);
+    t.match(twoBios.text, 'value="Cat Power"', 'the name typed is kept');
     const upload = async (data: Buffer, type = 'image/png', csrf = browser.csrf ?? '') => {
       const form = multipart({ _csrf: csrf }, { name: 'avatar', filename: 'me.png', type, data });
       const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
       return raw('POST', '/settings/profile/avatar', { cookie, 'content-type': form.contentType }, form.body);
     };
+    const empty = await upload(Buffer.alloc(0));
+    t.equal(empty.statusCode, 400, 'an empty file: its error, not a 500');
+    t.match(empty.body, /id="avatar-error">choose a picture to upload/);
+    const textForm = multipart(
+      { _csrf: browser.csrf ?? '', avatar: 'not a file' },
+      { name: 'other', filename: 'x.png', type: 'image/png', data: await photo('png') },
+    );
+    const asText = await raw(
+      'POST',
+      '/settings/profile/avatar',
+      { cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'content-type': textForm.contentType },
+      textForm.body,
+    );
+    t.equal(asText.statusCode, 400, 'the avatar field sent as text: refused next to the field');
+    t.match(asText.body, /id="avatar-error">choose a picture to upload/);
+    t.equal((await inst.api('GET', '/api/v1/me/profile', { token: await tokenOf('cat') })).body.avatar_uploaded, false, 'no picture was set');
     const up = await upload(await photo('png', 600, 600));
     t.equal(up.statusCode, 303, up.body.slice(0, 500));
     const wrong = await upload(Buffer.from('not an image'));

@@ -46,6 +46,11 @@ export class Browser {
     return this.request('POST', url, new URLSearchParams(fields).toString());
   }
 
+  /** Posts the fields as given, with the last CSRF token seen: a name may repeat (the form parser makes it an array). */
+  async postFields(url: string, fields: [string, string][]): Promise<Page> {
+    return this.request('POST', url, new URLSearchParams([...(this.csrf ? [['_csrf', this.csrf] as [string, string]] : []), ...fields]).toString());
+  }
+
   async signUp(username: string, password = `${username}-password`, invite?: string): Promise<Page> {
     await this.get('/signup');
     return this.post('/signup', { username, password, ...(invite ? { invite } : {}) });

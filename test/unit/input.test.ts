@@ -7,9 +7,11 @@ import t from 'tap';
 import { z } from 'zod';
 import { BudgetInput } from '../../src/budgets/service.ts';
 import { AppError } from '../../src/core/errors.ts';
-import { parseInput, rule } from '../../src/core/input.ts';
+import { parseInput, requestError, rule } from '../../src/core/input.ts';
 import { parseAmount } from '../../src/core/money.ts';
 import { LinkInput } from '../../src/links/links.ts';
+import { ProfileAboutInput } from '../../src/members/profile.ts';
+import { SignUpInput } from '../../src/members/service.ts';
 import { ThingTitleInput } from '../../src/things/edit.ts';
 import { DepositInput, PayoutInput } from '../../src/wallet/service.ts';
 import { formInput } from '../../src/web/forms.ts';
@@ -107,4 +109,42 @@ t.test('parseInput names the part it read', async (t) => {
       field: 'username',
     },
   );
+});
+
+t.test("a rule with API words: the page and the CLI show the rule's AppError, the API its own words", async (t) => {
+  const apiRefusal = (data: unknown) => {
+    const result = SignUpInput.safeParse(data, { reportInput: true });
+    if (result.success) return undefined;
+    const error = requestError(SignUpInput, result.error, 'body', data, true);
+    return { code: error.code, message: error.message, field: error.details?.field };
+  };
+  t.same(
+    refusal(() => formInput(SignUpInput, { username: 'no spaces', password: 'long-password' })),
+    { code: 'invalid_request', message: 'username must be 1 to 30 letters, digits or underscores', field: 'username' },
+  );
+  t.same(apiRefusal({ username: 'no spaces', password: 'long-password' }), {
+    code: 'invalid_request',
+    message: 'username: must be 1 to 30 letters, digits or underscores',
+    field: 'username',
+  });
+  t.same(
+    apiRefusal({ username: 'ann\u0000', password: 'long-password' }),
+    {
+      code: 'invalid_request',
+      message: 'username: must be 1 to 30 letters, digits or underscores',
+      field: 'username',
+    },
+    'the rule before the text, as the API checked it',
+  );
+  t.same(
+    apiRefusal({ username: 'ann', password: 'long\u0000password' }),
+    { code: 'invalid_request', message: 'password contains the control character U+0000', field: 'password' },
+    'a password that fits the rule: the text words, as the input guard said them',
+  );
+  t.same(formInput(SignUpInput, { username: 'ann', password: 'long-password', _csrf: 'x' }), { username: 'ann', password: 'long-password' });
+});
+
+t.test("the profile page's about form: an absent field is cleared (null), as the page did", async (t) => {
+  t.same(formInput(ProfileAboutInput, { display_name: ' Cat ', _csrf: 'x' }), { display_name: 'Cat', bio: null });
+  t.same(formInput(ProfileAboutInput, {}), { display_name: null, bio: null });
 });

@@ -12,11 +12,14 @@ import { type Browser, fieldError, startWeb, textOf } from '../helpers/web.ts';
 
 const BANK = { FARTHING_BANK_IBAN: SAMPLE_IBAN, FARTHING_BANK_BIC: 'VAYBNL2A', FARTHING_BANK_HOLDER: 'Farthing Test e.V.' };
 
-async function uploadStatement(browser: Browser, xml: string, csrf: string | undefined) {
+/** `asText`: the statement sent as a text field rather than a file. */
+async function uploadStatement(browser: Browser, xml: string, csrf: string | undefined, asText = false) {
   const boundary = '----farthingtest7MA4YWxkTrZu0gW';
   const parts = [
     ...(csrf ? [`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${csrf}\r\n`] : []),
-    `--${boundary}\r\nContent-Disposition: form-data; name="statement"; filename="statement.xml"\r\nContent-Type: text/xml\r\n\r\n${xml}\r\n`,
+    asText
+      ? `--${boundary}\r\nContent-Disposition: form-data; name="statement"\r\n\r\n${xml}\r\n`
+      : `--${boundary}\r\nContent-Disposition: form-data; name="statement"; filename="statement.xml"\r\nContent-Type: text/xml\r\n\r\n${xml}\r\n`,
     `--${boundary}--\r\n`,
   ];
   const response = await browser.app.inject({
@@ -58,6 +61,10 @@ await eachDatabase(t, async (t, kind) => {
     ]);
     const refused = await uploadStatement(admin, xml, undefined);
     t.equal(refused.status, 403, 'no CSRF token, no import');
+    const asText = await uploadStatement(admin, 'not a file', admin.csrf, true);
+    t.equal(asText.status, 400, 'the statement sent as a text field: refused next to the field, not a 500');
+    t.match(asText.text, /id="statement-error">choose the statement file to upload/);
+    t.match(asText.text, /No unmatched entries/, 'nothing was imported');
     const imported = await uploadStatement(admin, xml, admin.csrf);
     t.equal(imported.status, 200, imported.text.slice(0, 300));
     t.match(imported.text, /Matched \(1\)/);

@@ -49,6 +49,55 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(back.location, '/dashboard', 'next never leaves the site');
   });
 
+  t.test("sign-up and sign-in forms are parsed by the API's schemas: a bad field is its error, nothing is made", async (t) => {
+    const inst = await startWeb(t, kind);
+    const members = async () =>
+      Number(
+        (
+          await inst.ctx.db
+            .selectFrom('members')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await members();
+    const b = inst.browser();
+    await b.get('/signup');
+    const spaced = await b.post('/signup', { username: 'no spaces', password: 'long-password' });
+    t.equal(spaced.status, 400);
+    t.equal(fieldError(spaced, 'username'), 'username must be 1 to 30 letters, digits or underscores (invalid_request)', "the rule's words on the page");
+    t.match(spaced.text, /value="no spaces"/, 'the username is kept');
+    const short = await b.post('/signup', { username: 'ann', password: 'short' });
+    t.equal(fieldError(short, 'password'), 'password must be 8 to 256 characters (invalid_request)');
+    const twice = await b.postFields('/signup', [
+      ['username', 'ann'],
+      ['username', 'bob'],
+      ['password', 'long-password'],
+    ]);
+    t.equal(twice.status, 400, 'a repeated field is refused, not a 500');
+    t.match(fieldError(twice, 'username'), /^username: .*\(invalid_request\)$/);
+    t.notMatch(twice.text, /value="ann"/, 'an array is not written back');
+    const overlongInvite = await b.post('/signup', { username: 'ann', password: 'long-password', invite: 'x'.repeat(201) });
+    t.equal(overlongInvite.status, 400);
+    t.match(textOf(overlongInvite), /invite: .*\(invalid_request\)/, 'open registration has no invite field: the error is shown above the form');
+    t.equal(await members(), before, 'no member was made');
+
+    await b.get('/signin');
+    const arrayName = await b.postFields('/signin', [
+      ['username', 'admin'],
+      ['username', 'admin'],
+      ['password', 'admin-password'],
+    ]);
+    t.equal(arrayName.status, 400);
+    t.match(fieldError(arrayName, 'username'), /^username: .*\(invalid_request\)$/);
+    t.notOk(b.cookies.has('__Host-farthing_session'), 'not signed in');
+    const noPassword = await b.post('/signin', { username: 'admin' });
+    t.equal(noPassword.status, 400);
+    t.equal(fieldError(noPassword, 'password'), 'password is required (invalid_request)');
+    const api = await inst.api('POST', '/api/v1/accounts', { body: { username: 'ann', password: 'short' } });
+    t.same(api.body.error, { code: 'invalid_request', message: 'password: must be 8 to 256 characters', field: 'password' }, 'the API keeps its words');
+  });
+
   t.test('every form needs its CSRF token', async (t) => {
     const inst = await startWeb(t, kind);
     await inst.member('bob', { deposit: '20.00' });
@@ -180,6 +229,31 @@ await eachDatabase(t, async (t, kind) => {
     const bad = await dan.get('/flattr?url=ftp%3A%2F%2Fx');
     t.equal(bad.status, 400);
     t.match(fieldError(bad, 'url'), 'url must use http or https (invalid_request)');
+
+    const flattrs = async () =>
+      Number(
+        (
+          await inst.ctx.db
+            .selectFrom('flattrs')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await flattrs();
+    await dan.get('/flattr?url=https%3A%2F%2Fcora.example%2Fa');
+    const twice = await dan.postFields('/flattr', [
+      ['url', 'https://cora.example/a'],
+      ['url', 'https://cora.example/a'],
+    ]);
+    t.equal(twice.status, 400, 'a repeated url is refused by the form schema, not a 500');
+    t.match(fieldError(twice, 'url'), /^url: .*\(invalid_request\)$/);
+    const none = await dan.post('/flattr', {});
+    t.equal(none.status, 400);
+    t.equal(fieldError(none, 'url'), 'send either url or thing_id (invalid_request)', "a missing URL: the service's words, as before");
+    const long = await dan.post('/flattr', { url: `https://cora.example/${'a'.repeat(2100)}` });
+    t.equal(long.status, 400);
+    t.equal(fieldError(long, 'url'), 'url must be an http(s) URL of at most 2048 characters (invalid_request)');
+    t.equal(await flattrs(), before, 'nothing was flattred');
   });
 
   t.test('admin: deposit and close from the pages, with errors next to the fields', async (t) => {
@@ -204,6 +278,15 @@ await eachDatabase(t, async (t, kind) => {
     const nobody = await admin.post('/admin/deposits', { username: 'nobody', amount: '1.00', reference: 'BANK-2' });
     t.equal(nobody.status, 404);
     t.equal(fieldError(nobody, 'username'), 'no member is called "nobody" (not_found)');
+    const twoNames = await admin.postFields('/admin/deposits', [
+      ['username', 'cora'],
+      ['username', 'dan'],
+      ['amount', '1.00'],
+      ['reference', 'BANK-3'],
+    ]);
+    t.equal(twoNames.status, 400, 'a repeated field: its error, not a 500');
+    t.match(fieldError(twoNames, 'username'), /^username: .*\(invalid_request\)$/);
+    t.match(twoNames.text, /id="reference"[^>]*value="BANK-3"/, 'the other fields are kept');
     const negative = await admin.post('/admin/deposits', { username: 'cora', amount: '-1', reference: 'BANK-3' });
     t.equal(negative.status, 400);
     t.match(fieldError(negative, 'amount'), '(invalid_amount)');

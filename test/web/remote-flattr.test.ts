@@ -116,6 +116,40 @@ await eachDatabase(t, async (t, kind) => {
     t.match(textOf(nonsense), 'Flattr from your own instance');
   });
 
+  t.test('the form is parsed by its schemas: a bad field is refused next to the instance field, nobody is sent away', async (t) => {
+    const visitor = new Browser(a.app);
+    await visitor.get(`/flattr/remote?${new URLSearchParams({ url: uri })}`);
+    const twice = await visitor.postFields('/flattr/remote', [
+      ['url', uri],
+      ['instance', bHost],
+      ['instance', bHost],
+    ]);
+    t.equal(twice.status, 400, 'a repeated instance field: 400, not a 500');
+    t.match(fieldError(twice, 'remote-instance'), 'give your handle');
+    t.equal(twice.location, undefined);
+    const long = await visitor.post('/flattr/remote', { url: uri, instance: 'x'.repeat(301) });
+    t.equal(long.status, 400);
+    t.match(fieldError(long, 'remote-instance'), 'give your handle');
+    const lost = await visitor.postFields('/flattr/remote', [
+      ['url', uri],
+      ['url', uri],
+      ['instance', bHost],
+    ]);
+    t.equal(lost.status, 400);
+    t.match(fieldError(lost, 'remote-instance'), 'nothing to flattr: the page lost its URL');
+    const longUrl = await visitor.post('/flattr/remote', { url: `https://cat.example/${'a'.repeat(2000)}`, instance: bHost });
+    t.match(fieldError(longUrl, 'remote-instance'), 'the page lost its URL', 'an over-long URL is not cut to another one');
+    t.notMatch(longUrl.text, 'aaaaaaaaaa', 'nor written back');
+    const badTitle = await visitor.postFields('/flattr/remote', [
+      ['url', uri],
+      ['title', 'a'],
+      ['title', 'b'],
+      ['instance', bHost],
+    ]);
+    t.equal(badTitle.status, 303, 'an unusable title is left out, as before');
+    t.notMatch(badTitle.location, 'title=');
+  });
+
   t.test('the form needs its CSRF token', async (t) => {
     const visitor = new Browser(a.app);
     await visitor.get(`/flattr/remote?${new URLSearchParams({ url: uri })}`);

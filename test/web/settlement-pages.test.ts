@@ -145,6 +145,18 @@ await eachDatabase(t, async (t, kind) => {
     const noReason = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '2', reason: ' ' });
     t.equal(noReason.status, 400);
     t.equal(fieldError(noReason, 'reason'), 'reason must say why, in 1 to 500 characters (invalid_request)');
+    const twoLines = await admin.postFields(`/admin/statements/${received.uuid}/dispute`, [
+      ['line', '1'],
+      ['line', '2'],
+      ['reason', 'x'],
+    ]);
+    t.equal(twoLines.status, 400, 'a repeated line field: 400, not a 500');
+    t.equal(fieldError(twoLines, 'line'), 'line must be a line number, got ["1","2"] (invalid_request)');
+    const wordy = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '2', reason: 'x'.repeat(501) });
+    t.equal(wordy.status, 400);
+    t.equal(fieldError(wordy, 'reason'), 'reason must say why, in 1 to 500 characters (invalid_request)');
+    const longLine = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '9'.repeat(100), reason: 'x' });
+    t.equal(fieldError(longLine, 'line'), `line must be a line number, got "${'9'.repeat(40)}" (invalid_request)`, 'what was sent, cut short');
     const forgedDispute = await admin.post(`/admin/statements/${received.uuid}/dispute`, { line: '2', reason: 'x' }, { csrf: false });
     t.equal(forgedDispute.status, 403);
     t.equal(
@@ -241,7 +253,15 @@ await eachDatabase(t, async (t, kind) => {
     const empty = await admin.post(`/admin/settlements/${weOwe}/paid`, { reference: '' });
     t.equal(empty.status, 400);
     t.equal(fieldError(empty, `reference-${weOwe}`), "reference must be the payment's reference (1 to 200 characters) (invalid_request)");
-    const paid = await admin.post(`/admin/settlements/${weOwe}/paid`, { reference: 'SEPA-1' });
+    const twoRefs = await admin.postFields(`/admin/settlements/${weOwe}/paid`, [
+      ['reference', 'A'],
+      ['reference', 'B'],
+    ]);
+    t.equal(twoRefs.status, 400, 'a repeated reference: 400, not a 500');
+    t.match(fieldError(twoRefs, `reference-${weOwe}`), /^reference: .*\(invalid_request\)$/);
+    const padded = await admin.post(`/admin/settlements/${weOwe}/paid`, { reference: '   ' });
+    t.equal(fieldError(padded, `reference-${weOwe}`), "reference must be the payment's reference (1 to 200 characters) (invalid_request)", 'trimmed first');
+    const paid = await admin.post(`/admin/settlements/${weOwe}/paid`, { reference: ' SEPA-1 ' });
     t.equal(paid.status, 303);
     t.equal(paid.location, '/admin/settlements?done=paid');
     t.match(textOf(await admin.get(paid.location!)), /Payment recorded.*2026-10 5\.00 2\.00 3\.00 we pay 3\.00 \(we pay\) paid SEPA-1 —/);

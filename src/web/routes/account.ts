@@ -69,9 +69,8 @@ ${field({ name: 'new', label: 'New password', type: 'password', error, required:
 
   app.post('/settings/password', { config: { passwordEntry: true }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/password');
-    const body = request.body as { current?: unknown; new?: unknown };
     try {
-      await changePassword(ctx, caller, formInput(PasswordChangeInput, body), request.ip);
+      await changePassword(ctx, caller, formInput(PasswordChangeInput, request.body), request.ip);
       return reply.redirect('/settings/password?done=changed', 303);
     } catch (error) {
       if (isAppError(error)) retryAfterHeader(reply, error);

@@ -11,7 +11,7 @@ import { formatAmount } from '../../core/money.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { createInvite } from '../../members/service.ts';
 import { AdminPasswordInput, setPasswordByAdmin } from '../../members/sessions.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { PAGE_SIZE, pageParam, pager } from '../paging.ts';
@@ -130,12 +130,11 @@ ${field({ name: 'password', label: 'New password', type: 'password', error, requ
 
   app.post('/admin/members/password', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const body = request.body as { username?: unknown; password?: unknown };
     try {
-      await setPasswordByAdmin(ctx, formInput(AdminPasswordInput, body));
+      await setPasswordByAdmin(ctx, formInput(AdminPasswordInput, request.body));
       return reply.redirect('/admin/members/password?done=set', 303);
     } catch (error) {
-      return passwordPage(request, reply, caller, { username: typeof body.username === 'string' ? body.username.slice(0, 30) : undefined }, formError(error));
+      return passwordPage(request, reply, caller, formValues(request.body, ['username'], 30), formError(error));
     }
   });
 

@@ -5,7 +5,7 @@ import { type CloseSummary, closePeriod } from '../../close/run.ts';
 import type { Caller, Context } from '../../context.ts';
 import { rule } from '../../core/input.ts';
 import { parsePeriod } from '../../core/period.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { type Html, html } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { type PeriodRow, periodsWithCloses } from '../queries.ts';
@@ -51,13 +51,12 @@ ${field({ name: 'period', id: 'period-any', label: 'Month (YYYY-MM)', value: byN
 
   app.post('/admin/periods/close', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const input = (request.body as { period?: unknown }).period;
     try {
       const { period } = formInput(CloseForm, request.body);
       await closePeriod(ctx, period);
       return reply.redirect(`/admin/periods?done=closed#p-${period}`, 303);
     } catch (error) {
-      return showPeriods(request, reply, caller, { period: typeof input === 'string' ? input.slice(0, 20) : '', error: formError(error, 'period') });
+      return showPeriods(request, reply, caller, { period: formValues(request.body, ['period'], 20).period ?? '', error: formError(error, 'period') });
     }
   });
 }

@@ -24,7 +24,7 @@ import {
 } from '../../settlement/admin.ts';
 import { confirmReceived, listSettlements, markPaid, SettlementPaidInput } from '../../settlement/netting.ts';
 import type { PeerState } from '../../settlement/peers.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -80,6 +80,35 @@ const PeerForm = z.object({
   }),
   owe_limit: formAmount('owe_limit'),
   credit_line: formAmount('credit_line'),
+});
+
+/** The dispute form's line number; the statement is asked whether it has that line after. */
+const DisputeLineForm = z.object({
+  line: rule(z.unknown(), (value): number => {
+    const text = typeof value === 'string' ? value.trim() : '';
+    if (!/^\d{1,9}$/.test(text)) {
+      const got = JSON.stringify(typeof value === 'string' ? value.slice(0, 40) : (value ?? null));
+      throw new AppError('invalid_request', `line must be a line number, got ${got}`, { field: 'line' });
+    }
+    return Number(text);
+  }),
+});
+
+/** The dispute form's reason, trimmed: sent to the issuing instance. */
+const DisputeReasonForm = z.object({
+  reason: rule(z.unknown(), (value): string => {
+    const reason = typeof value === 'string' ? value.trim() : '';
+    if (reason === '' || reason.length > 500) throw new AppError('invalid_request', 'reason must say why, in 1 to 500 characters', { field: 'reason' });
+    return reason;
+  }),
+});
+
+/** The settlement's paid form: SettlementPaidInput's reference, trimmed first as a pasted reference may need. */
+const SettlementPaidForm = z.object({
+  reference: z
+    .string()
+    .transform((reference) => reference.trim())
+    .pipe(SettlementPaidInput.shape.reference),
 });
 
 export function adminSettlementRoutes(app: FastifyInstance, ctx: Context): void {
@@ -149,10 +178,10 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
 
   app.post('/admin/peers', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const body = request.body as Form;
-    const peer = typeof body.peer === 'string' ? body.peer.trim() : '';
+    const values = formValues(request.body, ['peer', 'state', 'blocked', 'owe_limit', 'credit_line'], 300);
+    const peer = values.peer?.trim() ?? '';
     try {
-      const form = formInput(PeerForm, body);
+      const form = formInput(PeerForm, request.body);
       // Older forms send a blocked checkbox instead of the state.
       const state = form.state ?? (form.blocked ? 'blocked' : undefined);
       await updatePeer(ctx, form.peer, {
@@ -162,7 +191,7 @@ ${peerForm(undefined, 'new', { state: 'pending', owe_limit: null, credit_line: '
       });
       return reply.redirect('/admin/peers?done=saved', 303);
     } catch (error) {
-      return showPeers(request, reply, caller, { peer, values: body, error: formError(error, 'owe_limit') });
+      return showPeers(request, reply, caller, { peer, values, error: formError(error, 'owe_limit') });
     }
   });
 
@@ -303,16 +332,11 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
   app.post<{ Params: { uuid: string } }>('/admin/statements/:uuid/dispute', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
     const uuid = uuidParam(request.params.uuid);
-    const body = request.body as Form;
     try {
-      const lineText = typeof body.line === 'string' ? body.line.trim() : '';
-      if (!/^\d{1,9}$/.test(lineText))
-        throw new AppError('invalid_request', `line must be a line number, got ${JSON.stringify(body.line ?? null)}`, { field: 'line' });
-      const n = Number(lineText);
+      const n = formInput(DisputeLineForm, request.body).line;
       const lines = (JSON.parse(await statementDocument(ctx, uuid)) as { lines?: DocumentLine[] }).lines ?? [];
       if (!lines.some((l) => l.n === n)) throw new AppError('invalid_request', `the statement has no line ${n}`, { field: 'line' });
-      const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
-      if (reason === '' || reason.length > 500) throw new AppError('invalid_request', 'reason must say why, in 1 to 500 characters', { field: 'reason' });
+      const { reason } = formInput(DisputeReasonForm, request.body);
       // The dispute names every disputed line: earlier reasons for other lines stay.
       const earlier = (await statementDetails(ctx, uuid)).dispute ?? [];
       await disputeStatement(
@@ -322,7 +346,11 @@ ${failed && !(failed.form === 'accept' && canAccept) && !(failed.form === 'dispu
       );
       return reply.redirect(`/admin/statements/${uuid}?done=disputed`, 303);
     } catch (error) {
-      return showStatement(request, reply, caller, uuid, { form: 'dispute', values: body, error: formError(error) });
+      return showStatement(request, reply, caller, uuid, {
+        form: 'dispute',
+        values: formValues(request.body, ['line', 'reason'], 500),
+        error: formError(error),
+      });
     }
   });
 
@@ -406,13 +434,16 @@ ${
 
   app.post<{ Params: { id: string } }>('/admin/settlements/:id/paid', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const body = request.body as Form;
     try {
-      const { reference } = formInput(SettlementPaidInput, { reference: typeof body.reference === 'string' ? body.reference.trim() : body.reference });
+      const { reference } = formInput(SettlementPaidForm, request.body);
       await markPaid(ctx, request.params.id, reference);
       return reply.redirect('/admin/settlements?done=paid', 303);
     } catch (error) {
-      return showSettlements(request, reply, caller, { id: request.params.id, values: body, error: formError(error, 'reference') });
+      return showSettlements(request, reply, caller, {
+        id: request.params.id,
+        values: formValues(request.body, ['reference'], 200),
+        error: formError(error, 'reference'),
+      });
     }
   });
 

@@ -4,7 +4,7 @@ import type { Caller, Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
 import { checkLedger } from '../../ledger/check.ts';
 import { DepositInput, listPayouts, markPayoutPaid, PayoutPaidInput, recordDeposit } from '../../wallet/service.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -55,12 +55,11 @@ ${field({ name: 'reference', label: 'Reference', value: values.reference, error,
 
   app.post('/admin/deposits', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireAdminPage(ctx, request);
-    const body = request.body as Form;
     try {
-      const deposit = await recordDeposit(ctx, formInput(DepositInput, body));
+      const deposit = await recordDeposit(ctx, formInput(DepositInput, request.body));
       return reply.redirect(`/admin/deposits?done=${deposit.replayed ? 'replayed' : 'deposit'}`, 303);
     } catch (error) {
-      return showDeposits(request, reply, caller, body, formError(error, 'amount'));
+      return showDeposits(request, reply, caller, formValues(request.body, ['username', 'amount', 'reference'], 200), formError(error, 'amount'));
     }
   });
 

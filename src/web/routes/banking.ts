@@ -16,11 +16,11 @@ import { friendlyRf } from '../../banking/rf-reference.ts';
 import { exportSepaBatch, listSepaBatches, sepaBatch } from '../../banking/sepa-export.ts';
 import { type ImportedEntry, type ImportResult, importBankStatement } from '../../banking/statement-import.ts';
 import type { Caller, Context } from '../../context.ts';
-import { AppError } from '../../core/errors.ts';
 import { rule } from '../../core/input.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { type Html, html, raw } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
+import { fileField } from '../multipart.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
 import { requireAdminPage, requireMemberPage } from '../session.ts';
 
@@ -100,12 +100,11 @@ ${field({ name: 'holder', label: 'Account holder', value: values.holder ?? accou
   app.get('/payouts/account', async (request, reply) => showAccount(request, reply, await requireMemberPage(ctx, request)));
   app.post('/payouts/account', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request);
-    const body = request.body as Form;
     try {
-      await setPayoutAccount(ctx, caller, formInput(PayoutAccountInput, body));
+      await setPayoutAccount(ctx, caller, formInput(PayoutAccountInput, request.body));
       return reply.redirect('/payouts/account?done=saved', 303);
     } catch (error) {
-      return showAccount(request, reply, caller, body, formError(error, 'iban'));
+      return showAccount(request, reply, caller, formValues(request.body, ['iban', 'holder'], 200), formError(error, 'iban'));
     }
   });
 
@@ -137,9 +136,9 @@ ${open.length ? entryRows(open, csrf) : html`<p>No unmatched entries.</p>`}`;
     });
     upload.post('/admin/bank', { bodyLimit: MAX_STATEMENT_BYTES + 64 * 1024, preHandler: csrfCheck(upload) }, async (request, reply) => {
       const caller = await requireAdminPage(ctx, request);
-      const file = (request.body as Record<string, unknown> | undefined)?.statement;
       try {
-        if (!Buffer.isBuffer(file)) throw new AppError('invalid_request', 'choose the statement file to upload', { field: 'statement' });
+        // An empty file is read as a statement, and refused in its words, as before.
+        const file = fileField(request.body, 'statement', 'choose the statement file to upload', { allowEmpty: true });
         return await showBank(request, reply, caller, await importBankStatement(ctx, file));
       } catch (error) {
         return showBank(request, reply, caller, undefined, formError(error, 'statement'));

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createTopup, listReversals, listTopups, myTopup, myTopups, requireCards, TopupInput, type TopupView } from '../../cards/topups.ts';
 import type { Caller, Context } from '../../context.ts';
 import { formatAmount } from '../../core/money.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { type Html, html } from '../html.ts';
 import { csrfField, type FormError, field, formError, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
@@ -60,12 +60,11 @@ export function cardPages(app: FastifyInstance, ctx: Context): void {
   app.post('/wallet/topup', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/payouts');
     requireCards(ctx);
-    const amount = (request.body as { amount?: unknown }).amount;
     try {
       const topup = await createTopup(ctx, caller, formInput(TopupInput, request.body).amount);
       return reply.redirect(topup.checkout_url, 303);
     } catch (error) {
-      return showForm(reply, caller, formError(error, 'amount'), typeof amount === 'string' ? amount.slice(0, 40) : undefined);
+      return showForm(reply, caller, formError(error, 'amount'), formValues(request.body, ['amount'], 40).amount);
     }
   });
 

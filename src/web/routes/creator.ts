@@ -8,7 +8,7 @@ import { periodParam } from '../../http/input.ts';
 import { actorIri } from '../../members/service.ts';
 import { myEarnings, myIncoming } from '../../reports/service.ts';
 import { registerThing, ThingInput } from '../../things/service.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, type FormError, field, formAlert, formError, page, sendPage } from '../layout.ts';
 import { thingsOwnedBy } from '../queries.ts';
@@ -54,12 +54,11 @@ ${
 
   app.post('/creator/things', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/creator');
-    const body = request.body as Form;
     try {
-      const thing = await registerThing(ctx, caller, formInput(ThingInput, body));
+      const thing = await registerThing(ctx, caller, formInput(ThingInput, request.body));
       return reply.redirect(`${thingPath(thing.id)}?done=added`, 303);
     } catch (error) {
-      return showThings(reply, caller, body, formError(error, 'url'));
+      return showThings(reply, caller, formValues(request.body, ['url', 'title'], 2048), formError(error, 'url'));
     }
   });
 

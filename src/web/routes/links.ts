@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
 import { addLink, LinkInput, listLinks, removeLink, verifyLink } from '../../links/links.ts';
 import { actorIri } from '../../members/service.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { externalLink, html } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -68,12 +68,11 @@ ${o.error && o.error.field !== 'account' ? html`<div role="alert">${errorText(o.
 
   app.post('/settings/links', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/links');
-    const account = (request.body as { account?: unknown }).account;
     try {
       await addLink(ctx, caller, formInput(LinkInput, request.body).account);
       return reply.redirect('/settings/links?done=added', 303);
     } catch (error) {
-      return show(request, reply, caller, { error: formError(error, 'account'), account: typeof account === 'string' ? account : undefined });
+      return show(request, reply, caller, { error: formError(error, 'account'), account: formValues(request.body, ['account'], 2048).account });
     }
   });
 

@@ -95,6 +95,8 @@ ${REQUEST_FIELDS.map((name) => (typeof params[name] === 'string' ? html`<input t
   });
 
   app.post('/oauth/authorize', { preHandler: csrfCheck(app) }, async (request, reply) => {
+    // OAuth's parameters, read as the GET reads its query: checkAuthorizationRequest checks each and
+    // refuses in OAuth's own shape (RFC 6749 4.1.2.1), which a form schema's page error is not.
     const body = (request.body ?? {}) as Record<string, unknown>;
     const caller = await requireMemberPage(ctx, request, '/dashboard');
     const checked = await check(request, reply, body);

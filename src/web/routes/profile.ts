@@ -11,14 +11,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, Context } from '../../context.ts';
-import { AppError } from '../../core/errors.ts';
 import { avatarPath, profilePath } from '../../core/iris.ts';
 import { AVATAR_MAX_BYTES, removeAvatar, setAvatar } from '../../members/avatar.ts';
 import { BIO_MAX, DISPLAY_NAME_MAX, myProfile, ProfileAboutInput, updateProfile } from '../../members/profile.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html } from '../html.ts';
 import { checkbox, csrfField, errorText, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
-import { parseMultipart, type UploadedFile } from '../multipart.ts';
+import { fileField, parseMultipart } from '../multipart.ts';
 import { PreferencesForm, setListed } from '../preferences.ts';
 import { isListed } from '../queries.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -109,15 +108,13 @@ ${checkbox({
 
   app.post('/settings/profile/about', { config: { multiline: ['bio'] }, preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, '/settings/profile');
-    const body = request.body as { display_name?: unknown; bio?: unknown };
     try {
-      await updateProfile(ctx, caller, formInput(ProfileAboutInput, { display_name: body.display_name ?? null, bio: body.bio ?? null }));
+      await updateProfile(ctx, caller, formInput(ProfileAboutInput, request.body));
       return reply.redirect('/settings/profile?done=profile', 303);
     } catch (error) {
-      const typed = {
-        ...(typeof body.display_name === 'string' ? { display_name: body.display_name.slice(0, 300) } : {}),
-        ...(typeof body.bio === 'string' ? { bio: body.bio.slice(0, 3000) } : {}),
-      };
+      const { display_name } = formValues(request.body, ['display_name'], 300);
+      const { bio } = formValues(request.body, ['bio'], 3000);
+      const typed = { ...(display_name !== undefined ? { display_name } : {}), ...(bio !== undefined ? { bio } : {}) };
       return show(request, reply, caller, formError(error, 'display_name'), typed);
     }
   });
@@ -133,11 +130,8 @@ ${checkbox({
     });
     upload.post('/settings/profile/avatar', { preHandler: csrfCheck(upload), bodyLimit: UPLOAD_LIMIT }, async (request, reply) => {
       const caller = await requireMemberPage(ctx, request, '/settings/profile');
-      const file = (request.body as { avatar?: unknown } | undefined)?.avatar as UploadedFile | string | undefined;
       try {
-        if (!file || typeof file === 'string' || file.data.length === 0)
-          throw new AppError('invalid_request', 'choose a picture to upload', { field: 'avatar' });
-        await setAvatar(ctx, caller, file.data);
+        await setAvatar(ctx, caller, fileField(request.body, 'avatar', 'choose a picture to upload'));
         return reply.redirect('/settings/profile?done=avatar', 303);
       } catch (error) {
         return show(request, reply, caller, formError(error, 'avatar'));

@@ -9,9 +9,12 @@
  * so private addresses are called only with FARTHING_ALLOW_PRIVATE_ADDRESS.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
 import type { Context } from '../../context.ts';
 import { AppError } from '../../core/errors.ts';
+import { rule } from '../../core/input.ts';
 import { lookupThing } from '../../things/service.ts';
+import { formInput, formValues } from '../forms.ts';
 import { externalLink, type Html, html, query } from '../html.ts';
 import { csrfField, type FormError, field, formError, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken, PAGE_CSP } from '../security.ts';
@@ -42,19 +45,36 @@ ${field({ name: 'instance', id: 'remote-instance', label: 'Your handle or instan
 </section>`;
 }
 
-/** The origin named by a handle, a host or a URL; invalid_request when it names none. */
-export function instanceOrigin(input: unknown, allowHttp: boolean): string[] {
-  const refuse = () => new AppError('invalid_request', 'give your handle (@name@host) or your instance’s address (host)', { field: 'instance' });
-  if (typeof input !== 'string') throw refuse();
-  const text = input.trim();
-  if (text === '' || text.length > 300) throw refuse();
+const refuseInstance = () => new AppError('invalid_request', 'give your handle (@name@host) or your instance’s address (host)', { field: 'instance' });
+
+/**
+ * The form's hidden fields, what the page was opened with: never refused, an unusable one is
+ * left out (a URL that is not a string of at most 2000 characters is '', and the form then says
+ * the page lost it).
+ */
+const SentPage = z.object({
+  url: z.string().max(2000).catch(''),
+  title: z.string().max(200).optional().catch(undefined),
+});
+
+/** The field the visitor fills in: their handle or instance, trimmed, 1 to 300 characters. */
+const InstanceForm = z.object({
+  instance: rule(z.unknown(), (value) => {
+    const text = typeof value === 'string' ? value.trim() : '';
+    if (text === '' || text.length > 300) throw refuseInstance();
+    return text;
+  }),
+});
+
+/** The origin named by a handle, a host or a URL (trimmed, 1 to 300 characters); invalid_request when it names none. */
+export function instanceOrigin(text: string, allowHttp: boolean): string[] {
   let host: string;
   if (/^https?:\/\//i.test(text)) {
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      throw refuse();
+      throw refuseInstance();
     }
     if (url.protocol === 'http:' && !allowHttp) return [`https://${url.host}`];
     return [url.origin];
@@ -65,9 +85,9 @@ export function instanceOrigin(input: unknown, allowHttp: boolean): string[] {
   try {
     url = new URL(`https://${host}`);
   } catch {
-    throw refuse();
+    throw refuseInstance();
   }
-  if (url.host !== host.toLowerCase() || url.pathname !== '/' || (!url.hostname.includes('.') && url.hostname !== 'localhost')) throw refuse();
+  if (url.host !== host.toLowerCase() || url.pathname !== '/' || (!url.hostname.includes('.') && url.hostname !== 'localhost')) throw refuseInstance();
   // Public instances speak https; plain http is tried only where private addresses are allowed.
   return allowHttp ? [`https://${url.host}`, `http://${url.host}`] : [`https://${url.host}`];
 }
@@ -99,19 +119,18 @@ export function remoteFlattrRoutes(app: FastifyInstance, ctx: Context): void {
       config: { rateLimit: { max: ctx.config.authRateLimit, timeWindow: '1 minute' } },
     },
     async (request, reply) => {
-      const body = request.body as { url?: unknown; instance?: unknown; title?: unknown };
-      const url = typeof body.url === 'string' && body.url.length <= 2000 ? body.url : '';
-      const title = typeof body.title === 'string' && body.title.length <= 200 ? body.title : undefined;
-      const value = typeof body.instance === 'string' ? body.instance.slice(0, 300) : undefined;
+      const { url, title } = formInput(SentPage, request.body);
+      const value = formValues(request.body, ['instance'], 300).instance;
       try {
         if (!/^https?:\/\//i.test(url))
           throw new AppError('invalid_request', 'nothing to flattr: the page lost its URL; go back and try again', { field: 'instance' });
+        const { instance } = formInput(InstanceForm, request.body);
         // A thing known here travels as its uri, which every instance can look up.
         const uri = await lookupThing(ctx, url).then(
           (thing) => thing.uri,
           () => url,
         );
-        const target = await farthingOrigin(ctx, value);
+        const target = await farthingOrigin(ctx, instance);
         const next = `/flattr${query({ url: uri, title })}`;
         return reply.redirect(target === ctx.config.origin ? next : `${target}${next}`, 303);
       } catch (error) {
@@ -125,7 +144,7 @@ ${remoteFlattrForm(reply, { url, title, value, error: problem.field === 'instanc
 }
 
 /** The origin of the Farthing instance the visitor named, checked by its NodeInfo. */
-async function farthingOrigin(ctx: Context, input: unknown): Promise<string> {
+async function farthingOrigin(ctx: Context, input: string): Promise<string> {
   const candidates = instanceOrigin(input, ctx.config.allowPrivateAddress);
   if (candidates.includes(ctx.config.origin)) return ctx.config.origin;
   let software: string | null = null;

@@ -9,11 +9,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
 import { thingPath } from '../../core/iris.ts';
 import { periodOf } from '../../core/period.ts';
-import { createFlattr } from '../../flattrs/service.ts';
+import { createFlattr, FlattrUrlForm } from '../../flattrs/service.ts';
 import { ThingTitleInput, updateThingTitle } from '../../things/edit.ts';
 import { getThing, lookupThing, ownThingId, type ThingView, thingUri } from '../../things/service.ts';
-import { normalizeUrl } from '../../things/urls.ts';
-import { formInput } from '../forms.ts';
+import { MAX_URL_LENGTH, normalizeUrl } from '../../things/urls.ts';
+import { formInput, formValues } from '../forms.ts';
 import { externalLink, html, query } from '../html.ts';
 import { type FormError, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { flattrCountsOf, flattrOf } from '../queries.ts';
@@ -64,12 +64,11 @@ export function thingRoutes(app: FastifyInstance, ctx: Context): void {
 
   app.post<Params>('/things/:id/title', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request, thingPath(request.params.id));
-    const title = (request.body as { title?: unknown }).title;
     try {
       const thing = await updateThingTitle(ctx, caller, request.params.id, formInput(ThingTitleInput, request.body).title);
       return reply.redirect(`${thingPath(thing.id)}?done=titled`, 303);
     } catch (error) {
-      return showThing(request, reply, formError(error, 'title'), typeof title === 'string' ? title.slice(0, 300) : undefined);
+      return showThing(request, reply, formError(error, 'title'), formValues(request.body, ['title'], 300).title);
     }
   });
 
@@ -110,13 +109,13 @@ ${remoteFlattrForm(reply, { url, title })}`;
   });
 
   app.post('/flattr', { preHandler: csrfCheck(app) }, async (request, reply) => {
-    const body = request.body as { url?: unknown };
-    const caller = await requireMemberPage(ctx, request, `/flattr${query({ url: typeof body.url === 'string' ? body.url : undefined })}`);
+    const { url } = formValues(request.body, ['url'], MAX_URL_LENGTH);
+    const caller = await requireMemberPage(ctx, request, `/flattr${query({ url })}`);
     try {
-      const flattr = await createFlattr(ctx, caller, { url: body.url });
+      const flattr = await createFlattr(ctx, caller, formInput(FlattrUrlForm, request.body));
       return reply.redirect(`${thingPath(flattr.thing.id)}?done=flattred`, 303);
     } catch (error) {
-      return confirmPage(request, reply, { url: body.url }, formError(error, 'url'));
+      return confirmPage(request, reply, { url }, formError(error, 'url'));
     }
   });
 }

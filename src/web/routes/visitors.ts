@@ -4,7 +4,8 @@ import type { Context } from '../../context.ts';
 import { isAppError } from '../../core/errors.ts';
 import { formatAmount } from '../../core/money.ts';
 import { retryAfterHeader } from '../../http/errors.ts';
-import { registerMember, signIn } from '../../members/service.ts';
+import { registerMember, SignInInput, SignUpInput, signIn } from '../../members/service.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html } from '../html.ts';
 import { csrfField, type FormError, field, formAlert, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { seedsExample } from '../month.ts';
@@ -50,7 +51,7 @@ ${
       ? html`<div role="alert"><p class="error">this instance is not taking new members <span class="code">(registration_closed)</span></p></div>`
       : html`<form method="post" action="/signup">
 ${csrfField(csrfToken(reply))}
-${formAlert(error, ['username', 'password', 'invite'])}
+${formAlert(error, mode === 'invite' ? ['username', 'password', 'invite'] : ['username', 'password'])}
 ${field({ name: 'username', label: 'Username', value: values.username, error, required: true, autocomplete: 'username', hint: '1 to 30 letters, digits or underscores' })}
 ${field({ name: 'password', label: 'Password', type: 'password', error, required: true, autocomplete: 'new-password', hint: 'at least 8 characters' })}
 ${mode === 'invite' ? field({ name: 'invite', label: 'Invite code', value: values.invite, error, required: true, hint: 'this instance is invite-only: ask a member for a code' }) : ''}
@@ -63,13 +64,12 @@ ${mode === 'invite' ? field({ name: 'invite', label: 'Invite code', value: value
   app.get('/signup', async (request, reply) => signUpPage(reply, { invite: stringOf((request.query as Form).invite) }));
 
   app.post('/signup', { config: authLimit, preHandler: csrfCheck(app) }, async (request, reply) => {
-    const body = request.body as Form;
     try {
-      const member = await registerMember(ctx, { username: body.username, password: body.password, invite: body.invite });
+      const member = await registerMember(ctx, formInput(SignUpInput, request.body));
       await startSession(ctx, reply, member.id);
       return reply.redirect('/dashboard?done=welcome', 303);
     } catch (error) {
-      return signUpPage(reply, { username: body.username, invite: body.invite }, formError(error));
+      return signUpPage(reply, formValues(request.body, ['username', 'invite'], 100), formError(error));
     }
   });
 
@@ -95,14 +95,15 @@ ${field({ name: 'password', label: 'Password', type: 'password', error, required
 
   // Counted by the sign-in limits with every other password entry point (src/members/sign-in-limits.ts).
   app.post('/signin', { config: { passwordEntry: true }, preHandler: csrfCheck(app) }, async (request, reply) => {
-    const body = request.body as Form;
+    // One past safeNext's limit: a longer `next` is refused, not cut to a path.
+    const { next } = formValues(request.body, ['next'], 2001);
     try {
-      const member = await signIn(ctx, body.username, body.password, request.ip);
+      const member = await signIn(ctx, formInput(SignInInput, request.body), request.ip);
       await startSession(ctx, reply, member.id);
-      return reply.redirect(safeNext(body.next), 303);
+      return reply.redirect(safeNext(next), 303);
     } catch (error) {
       if (isAppError(error)) retryAfterHeader(reply, error);
-      return signInPage(reply, { username: stringOf(body.username), next: body.next }, formError(error));
+      return signInPage(reply, { ...formValues(request.body, ['username'], 100), next }, formError(error));
     }
   });
 

@@ -5,7 +5,7 @@ import { formatAmount } from '../../core/money.ts';
 import { balanceOf, walletAccountId } from '../../ledger/accounts.ts';
 import { createInvite, listInvites } from '../../members/service.ts';
 import { listPayouts, PayoutInput, requestPayout } from '../../wallet/service.ts';
-import { formInput } from '../forms.ts';
+import { formInput, formValues } from '../forms.ts';
 import { html, query } from '../html.ts';
 import { csrfField, errorText, type FormError, field, formError, noticeFor, page, sendPage } from '../layout.ts';
 import { csrfCheck, csrfToken } from '../security.ts';
@@ -83,12 +83,11 @@ ${
 
   app.post('/payouts', { preHandler: csrfCheck(app) }, async (request, reply) => {
     const caller = await requireMemberPage(ctx, request);
-    const amount = (request.body as { amount?: unknown }).amount;
     try {
       await requestPayout(ctx, caller, formInput(PayoutInput, request.body).amount);
       return reply.redirect('/payouts?done=payout', 303);
     } catch (error) {
-      return showPayouts(request, reply, caller, formError(error, 'amount'), typeof amount === 'string' ? amount : undefined);
+      return showPayouts(request, reply, caller, formError(error, 'amount'), formValues(request.body, ['amount'], 40).amount);
     }
   });
 }
