@@ -57,6 +57,12 @@ await eachDatabase(t, async (t, kind) => {
   });
 
   t.test('a blocked peer', async (t) => {
+    // A's statement and B's answer to it are delivered before A blocks B (a peer's messages
+    // arrive in order: a refused answer would hold back B's statement below).
+    const settled = async (x: typeof a) =>
+      !(await x.ctx.db.selectFrom('settlement_deliveries').select('id').where('delivered_at', 'is', null).executeTakeFirst());
+    await eventually(async () => (await settled(a)) && (await b.ctx.db.selectFrom('statements').select('id').executeTakeFirst()), 20_000, "A's statement at B");
+    await eventually(() => settled(b), 20_000, "B's answer delivered");
     const blocked = await a.api('PUT', '/api/v1/admin/peers', { token: a.adminToken, body: { peer: b.origin, blocked: true } });
     t.equal(blocked.body.blocked, true);
     const refused = await a.api('POST', '/api/v1/flattrs', { token: ann, body: { url: `${b.origin}/things/${first}` } });
