@@ -82,13 +82,24 @@ export function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Polls until `check` answers a value (not undefined/false), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, ms = 20_000, what = 'the condition'): Promise<T> {
+/**
+ * Polls until `check` answers a value (not undefined/false), or fails after `ms`; the failure
+ * says what `explain` answers then (the state that kept it from happening).
+ */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  ms = 20_000,
+  what = 'the condition',
+  explain?: () => Promise<unknown>,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
+    if (Date.now() > until) {
+      const state = explain ? `; ${JSON.stringify(await explain(), (_key, v) => (typeof v === 'bigint' ? String(v) : v))}` : '';
+      throw new Error(`${what} did not happen within ${ms} ms${state}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
