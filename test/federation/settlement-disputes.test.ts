@@ -57,10 +57,10 @@ await eachDatabase(t, async (t, kind) => {
     // shows here with its status.
     const deliveries = (x: typeof a) => async () =>
       x.ctx.db.selectFrom('settlement_deliveries').select(['id', 'attempts', 'last_status', 'delivered_at']).where('delivered_at', 'is', null).execute();
-    await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 20_000, 'B told', deliveries(a));
+    await eventually(async () => (await settlementOf(b, a, period))?.state === 'paid', 30_000, 'B told', deliveries(a));
     const onBSettlement = await settlementOf(b, a, period);
     t.equal((await b.api('POST', `/api/v1/admin/settlements/${onBSettlement.id}/confirm`, { token: b.adminToken })).status, 200);
-    await eventually(async () => (await settlementOf(a, b, period))?.state === 'settled', 20_000, 'settled on both sides', deliveries(b));
+    await eventually(async () => (await settlementOf(a, b, period))?.state === 'settled', 30_000, 'settled on both sides', deliveries(b));
     await balanced(t, a, 'at the end');
     await balanced(t, b, 'at the end');
   });
