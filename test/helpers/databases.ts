@@ -411,3 +411,9 @@ export async function eachDatabase(t: Tap, body: (t: Test, kind: DatabaseKind) =
 export function eachDatabaseEmbeddedToo(t: Tap, body: (t: Test, kind: DatabaseKind) => Promise<void>): Promise<void> {
   return eachDatabase(t, body, EMBEDDED_TOO);
 }
+
+/** How many rows `table` holds: for scenarios that check a refused input wrote nothing. */
+export async function rowCount(db: Kysely<DB>, table: keyof DB & string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(db);
+  return rows[0]?.n ?? 0;
+}

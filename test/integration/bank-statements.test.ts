@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap';
 import { checkLedger } from '../../src/ledger/check.ts';
 import { camt053 } from '../helpers/camt.ts';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabase, rowCount } from '../helpers/databases.ts';
 import { startInstance, type TestInstance } from '../helpers/instance.ts';
 
 const BANK = { FARTHING_BANK_IBAN: 'NL26 VAYB 8060 4768 90', FARTHING_BANK_BIC: 'VAYBNL2A', FARTHING_BANK_HOLDER: 'Farthing Test e.V.' };
@@ -33,21 +33,9 @@ async function ledgerChecked(t: Test, inst: TestInstance) {
 }
 
 async function countRows(inst: TestInstance) {
-  const [entries, imports, transfers] = await Promise.all([
-    inst.ctx.db
-      .selectFrom('bank_entries')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow(),
-    inst.ctx.db
-      .selectFrom('bank_imports')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow(),
-    inst.ctx.db
-      .selectFrom('transfers')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow(),
-  ]);
-  return { entries: Number(entries.n), imports: Number(imports.n), transfers: Number(transfers.n) };
+  const { db } = inst.ctx;
+  const [entries, imports, transfers] = await Promise.all([rowCount(db, 'bank_entries'), rowCount(db, 'bank_imports'), rowCount(db, 'transfers')]);
+  return { entries, imports, transfers };
 }
 
 await eachDatabase(t, async (t, kind) => {

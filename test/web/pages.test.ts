@@ -4,7 +4,7 @@
  * and close, the badge, and errors shown next to their fields with the API's codes and statuses.
  */
 import t from 'tap';
-import { eachDatabase } from '../helpers/databases.ts';
+import { eachDatabase, rowCount } from '../helpers/databases.ts';
 import { thing } from '../helpers/instance.ts';
 import { fieldError, startWeb, textOf } from '../helpers/web.ts';
 
@@ -51,15 +51,7 @@ await eachDatabase(t, async (t, kind) => {
 
   t.test("sign-up and sign-in forms are parsed by the API's schemas: a bad field is its error, nothing is made", async (t) => {
     const inst = await startWeb(t, kind);
-    const members = async () =>
-      Number(
-        (
-          await inst.ctx.db
-            .selectFrom('members')
-            .select((eb) => eb.fn.countAll<string>().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
+    const members = () => rowCount(inst.ctx.db, 'members');
     const before = await members();
     const b = inst.browser();
     await b.get('/signup');
@@ -230,15 +222,7 @@ await eachDatabase(t, async (t, kind) => {
     t.equal(bad.status, 400);
     t.match(fieldError(bad, 'url'), 'url must use http or https (invalid_request)');
 
-    const flattrs = async () =>
-      Number(
-        (
-          await inst.ctx.db
-            .selectFrom('flattrs')
-            .select((eb) => eb.fn.countAll<string>().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
+    const flattrs = () => rowCount(inst.ctx.db, 'flattrs');
     const before = await flattrs();
     await dan.get('/flattr?url=https%3A%2F%2Fcora.example%2Fa');
     const twice = await dan.postFields('/flattr', [
